@@ -1,0 +1,31 @@
+"""evniche: extracellular-vesicle communication in the bone-marrow niche of leukemia.
+
+Python API::
+
+    import evniche
+    model = evniche.load_model("aml")          # a preset name or a YAML path
+    ds = evniche.simulate(model, days=365)     # an xarray.Dataset
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_model", "simulate"]
+
+
+def load_model(source, overrides=None):
+    """Load and validate a model: a preset name (``"aml"``) or a path to a YAML file.
+
+    ``overrides`` maps dotted paths (``"parameters.lsc_self_renewal"``) to values.
+    """
+    from .spec.loader import load_model as _load
+
+    return _load(source, overrides=overrides)
+
+
+def simulate(model, days: float = 365.0, seed: int = 0, engine: str = "wellmixed", **options):
+    """Simulate ``model`` for ``days`` and return the trajectory as an ``xarray.Dataset``."""
+    from .engines import simulate as _simulate
+
+    return _simulate(model, days=days, seed=seed, engine=engine, **options)

@@ -1,0 +1,69 @@
+"""Time schedules of interventions, in the form every engine applies them.
+
+An intervention compiles to piecewise-constant *modifiers* (multipliers of behaviors,
+multipliers of uptake routes, removal rates of pools from blood) over time windows, and
+to *jumps* (a dose of drug or of therapeutic EVs added at an instant). Times in hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Window:
+    """Between ``start`` and ``end`` (h), multiply or add as given (indices into the network)."""
+
+    start: float
+    end: float
+    behavior_factor: dict[int, float] = field(default_factory=dict)
+    uptake_factor: dict[int, float] = field(default_factory=dict)
+    removal_rate: dict[int, float] = field(default_factory=dict)  # pool -> 1/h from blood
+    label: str = ""
+
+
+@dataclass
+class Jump:
+    """At ``time`` (h) add ``amount`` to species ``species`` (a name of Network.species);
+    ``ledger`` names the ledger species that records what was added (or "")."""
+
+    time: float
+    species: str
+    amount: float
+    ledger: str = ""
+    label: str = ""
+
+
+@dataclass
+class Schedule:
+    windows: list[Window] = field(default_factory=list)
+    jumps: list[Jump] = field(default_factory=list)
+
+    def breakpoints(self, t_end: float) -> list[float]:
+        """Times (h) where modifiers change or jumps happen, within (0, t_end)."""
+        times = {0.0, t_end}
+        for w in self.windows:
+            times.update(t for t in (w.start, w.end) if 0.0 < t < t_end)
+        times.update(j.time for j in self.jumps if 0.0 <= j.time < t_end)
+        return sorted(times)
+
+    def modifiers(self, t: float, n_behaviors: int, n_uptakes: int, n_pools: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Multipliers and removal rates in force during the segment that starts at ``t``."""
+        beh = np.ones(n_behaviors)
+        upt = np.ones(n_uptakes)
+        rem = np.zeros(n_pools)
+        for w in self.windows:
+            if w.start <= t < w.end:
+                for i, f in w.behavior_factor.items():
+                    beh[i] *= f
+                for i, f in w.uptake_factor.items():
+                    upt[i] *= f
+                for i, r in w.removal_rate.items():
+                    rem[i] += r
+        return beh, upt, rem
+
+    def jumps_at(self, t: float) -> list[Jump]:
+        return [j for j in self.jumps if j.time == t]

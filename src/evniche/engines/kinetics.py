@@ -1,0 +1,366 @@
+"""Vectorized right-hand side of a compiled network (shared by the well-mixed and the
+stochastic/spatial engines' population parts).
+
+:class:`Kinetics` turns a :class:`~evniche.compile.network.Network` into index arrays once;
+:meth:`Kinetics.rhs` then evaluates dy/dt with a handful of NumPy operations.
+Units: hours, counts, mL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from ..compile.network import BLOOD, MARROW, Network
+
+
+class Kinetics:
+    """Index arrays and parameter values of a network, and its right-hand side."""
+
+    def __init__(self, net: Network, params: dict[str, float] | None = None) -> None:
+        self.net = net
+        p = dict(net.params)
+        if params:
+            p.update(params)
+        self.p = p
+        sp = net.species
+        self.n = len(sp)
+        idx = net.index()
+        self.species_index = idx
+        cidx = net.cell_index()
+        self.n_cells = len(net.cells)
+        self.n_beh = len(net.behaviors)
+        self.n_pools = len(net.pools)
+        self.n_routes = len(net.uptakes)
+        V = {c: p[v] for c, v in net.volumes.items()}
+        self.V_marrow, self.V_blood = V[MARROW], V[BLOOD]
+
+        def slot(prefix: str) -> np.ndarray:
+            return np.array([i for i, s in enumerate(sp) if s.name.startswith(prefix)], int)
+
+        self.i_cell = slot("cell:")
+        self.i_state = slot("state:")
+        self.i_cargo = slot("cargo:")
+        self.i_cyt = slot("cytokine:")
+        self.i_drug = slot("drug:")
+        self.i_ev_m = np.array([idx[f"ev:{pl.name}@{MARROW}"] for pl in net.pools], int)
+        self.i_ev_b = np.array([idx[f"ev:{pl.name}@{BLOOD}"] for pl in net.pools], int)
+        led = {t: np.array([idx[f"ledger:{pl.name}.{t}"] for pl in net.pools], int)
+               for t in ("secreted", "administered", "degraded", "cleared", "removed")}
+        self.i_led = led
+        self.i_led_uptake = np.array(
+            [idx[f"ledger:{net.pools[r.pool].name}.uptake:{r.target}"] for r in net.uptakes], int)
+
+        # ---------------------------------------------------------------- behaviors
+        B = self.n_beh
+        self.b_base = np.array([p[b.base] for b in net.behaviors])
+        self.b_max = np.array([p[b.saturation_up] if b.saturation_up else p[b.base]
+                               for b in net.behaviors])
+        self.b_min = np.array([p[b.saturation_down] if b.saturation_down else p[b.base]
+                               for b in net.behaviors])
+        up = [(bi, t) for bi, b in enumerate(net.behaviors) for t in b.up]
+        down = [(bi, t) for bi, b in enumerate(net.behaviors) for t in b.down]
+        self.up_beh = np.array([bi for bi, _ in up], int)
+        self.up_sig = np.array([t.signal for _, t in up], int)
+        self.up_half = np.array([p[t.half_max] for _, t in up])
+        self.up_hill = np.array([p[t.hill_power] for _, t in up])
+        self.dn_beh = np.array([bi for bi, _ in down], int)
+        self.dn_sig = np.array([t.signal for _, t in down], int)
+        self.dn_half = np.array([p[t.half_max] for _, t in down])
+        self.dn_hill = np.array([p[t.hill_power] for _, t in down])
+
+        # ---------------------------------------------------------------- cells
+        def beh_or_none(i: int | None) -> int:
+            return B if i is None else i  # index B is a zero appended to the behavior vector
+
+        cells = net.cells
+        self.c_prolif = np.array([beh_or_none(c.proliferation) for c in cells], int)
+        self.c_renew = np.array([beh_or_none(c.self_renewal) for c in cells], int)
+        self.c_death = np.array([beh_or_none(c.death) for c in cells], int)
+        self.c_exit = np.array([beh_or_none(c.exit) for c in cells], int)
+        self.c_fb = np.array([c.feedback for c in cells], bool)
+        self.c_niche = np.array([c.niche for c in cells], bool)
+        diff = [(i, cidx[c.differentiates_to]) for i, c in enumerate(cells)
+                if c.differentiates_to is not None]
+        self.diff_from = np.array([a for a, _ in diff], int)
+        self.diff_to = np.array([b for _, b in diff], int)
+        self.c_marrow = np.array([c.compartment == MARROW for c in cells], bool)
+        counted = set(net.marrow_counted)
+        self.c_counted = np.array([c.name in counted for c in cells], bool)
+
+        self.fb_members = np.zeros(self.n_cells, bool)
+        self.fb_k = 0.0
+        if net.feedback:
+            self.fb_members[[cidx[c] for c in net.feedback[0]]] = True
+            self.fb_k = p[net.feedback[1]]
+        self.niche_members = np.zeros(self.n_cells, bool)
+        self.niche_cap = np.inf
+        if net.niche:
+            self.niche_members[[cidx[c] for c in net.niche[0]]] = True
+            self.niche_cap = p[net.niche[1]]
+        self.crowd_members = np.zeros(self.n_cells, bool)
+        self.crowd = (np.inf, 0.0, 1.0)
+        if net.crowding:
+            self.crowd_members[[cidx[c] for c in net.crowding[0]]] = True
+            self.crowd = (p[net.crowding[1]], p[net.crowding[2]], p[net.crowding[3]])
+
+        self.k_killer = np.array([cidx[k.killer] for k in net.kills], int)
+        self.k_target = np.array([cidx[k.target] for k in net.kills], int)
+        self.k_beh = np.array([k.behavior for k in net.kills], int)
+
+        # ---------------------------------------------------------------- states
+        self.s_target = np.array([s.target for s in net.states], int)
+        self.s_tau = np.array([p[s.relaxation] for s in net.states])
+
+        # ---------------------------------------------------------------- EV pools
+        pools = net.pools
+        cls = net.classes
+        self.pl_src = np.array([cidx[pl.source] for pl in pools], int)
+        self.pl_sec = np.array([pl.secretion for pl in pools], int)
+        self.pl_in_marrow = np.array([pl.compartment == MARROW for pl in pools], float)
+        self.pl_deg = np.array([p[cls[pl.vesicle_class].degradation] for pl in pools])
+        self.pl_drain = np.array([p[cls[pl.vesicle_class].drainage] for pl in pools])
+        self.pl_clear = np.array([p[cls[pl.vesicle_class].clearance] for pl in pools])
+        self.pl_home = np.array([p[cls[pl.vesicle_class].homing] for pl in pools])
+
+        routes = net.uptakes
+        self.r_target = np.array([cidx[r.target] for r in routes], int)
+        self.r_pool = np.array([r.pool for r in routes], int)
+        self.r_rate = np.array([p[r.rate] for r in routes])
+        self.r_mult = np.array([r.multiplier for r in routes], int)
+        self.r_marrow = np.array([cells[cidx[r.target]].compartment == MARROW for r in routes],
+                                 bool)
+        self.r_V = np.where(self.r_marrow, self.V_marrow, self.V_blood)
+        ev_of_route = np.where(self.r_marrow, self.i_ev_m[self.r_pool], self.i_ev_b[self.r_pool])
+        self.r_ev = ev_of_route
+        # uptake per pool and compartment, as sparse sums over routes
+        nr, npl = self.n_routes, self.n_pools
+        self.R_to_pool_m = sparse.csr_matrix(
+            (self.r_marrow.astype(float), (self.r_pool, np.arange(nr))), shape=(npl, nr))
+        self.R_to_pool_b = sparse.csr_matrix(
+            ((~self.r_marrow).astype(float), (self.r_pool, np.arange(nr))), shape=(npl, nr))
+
+        # ---------------------------------------------------------------- cargo
+        qs = net.cargo_states
+        self.q_decay = np.array([p[q.decay] for q in qs])
+        self.q_cell = np.array([cidx[q.cell_type] for q in qs], int)
+        rows, cols, vals = [], [], []
+        for qi, q in enumerate(qs):
+            for ri, r in enumerate(routes):
+                pl = pools[r.pool]
+                if r.target == q.cell_type and q.cargo in pl.cargo:
+                    rows.append(qi)
+                    cols.append(ri)
+                    vals.append(p[pl.cargo[q.cargo]])
+        self.Q = sparse.csr_matrix((vals, (rows, cols)), shape=(len(qs), nr))
+
+        # ---------------------------------------------------------------- cytokines, drugs
+        cyt_names = list(net.cytokines)
+        self.cyt_decay = np.array([p[net.cytokines[c]] for c in cyt_names])
+        self.pr_cell = np.array([cidx[pr.cell_type] for pr in net.productions], int)
+        self.pr_beh = np.array([pr.behavior for pr in net.productions], int)
+        self.pr_cyt = np.array([cyt_names.index(pr.cytokine) for pr in net.productions], int)
+        self.drug_elim = np.array([p[net.drugs[d]] for d in net.drugs])
+
+        # ---------------------------------------------------------------- signals
+        self._build_signals(cyt_names)
+
+    # ------------------------------------------------------------------------------
+    def _build_signals(self, cyt_names: list[str]) -> None:
+        """Signals are linear in z = [q, r (per-cell uptake by route), E/V, C, x, D, N/Ntot]."""
+        net = self.net
+        cidx = net.cell_index()
+        nq, nr = len(net.cargo_states), self.n_routes
+        npl = self.n_pools
+        nC, nx, nD, nN = len(cyt_names), len(net.states), len(net.drugs), self.n_cells
+        off = np.cumsum([0, nq, nr, 2 * npl, nC, nx, nD])
+        self.z_size = int(off[-1] + nN)
+        self.z_off = off
+        rows, cols, vals = [], [], []
+        qkey = {(q.cell_type, q.cargo): i for i, q in enumerate(net.cargo_states)}
+        skey = {(s.cell_type, s.var): i for i, s in enumerate(net.states)}
+        drugs = list(net.drugs)
+        for si, sig in enumerate(net.signals):
+            if sig.kind == "cargo":
+                rows.append(si)
+                cols.append(off[0] + qkey[(sig.cell_type, sig.argument)])
+                vals.append(1.0)
+            elif sig.kind == "uptake":
+                src, _, cls = sig.argument.partition(".")
+                for ri, r in enumerate(net.uptakes):
+                    pl = net.pools[r.pool]
+                    if r.target == sig.cell_type and pl.source == src and (
+                            not cls or pl.vesicle_class == cls):
+                        rows.append(si)
+                        cols.append(off[1] + ri)
+                        vals.append(1.0)
+            elif sig.kind == "ev":
+                src, _, cls = sig.argument.partition(".")
+                in_marrow = net.cells[cidx[sig.cell_type]].compartment == MARROW
+                for pi, pl in enumerate(net.pools):
+                    if pl.source == src and pl.vesicle_class == cls:
+                        rows.append(si)
+                        cols.append(off[2] + (pi if in_marrow else npl + pi))
+                        vals.append(1.0)
+            elif sig.kind == "cytokine":
+                rows.append(si)
+                cols.append(off[3] + cyt_names.index(sig.argument))
+                vals.append(1.0)
+            elif sig.kind == "state":
+                rows.append(si)
+                cols.append(off[4] + skey[(sig.cell_type, sig.argument)])
+                vals.append(1.0)
+            elif sig.kind == "drug":
+                rows.append(si)
+                cols.append(off[5] + drugs.index(sig.argument))
+                vals.append(1.0)
+            elif sig.kind == "fraction":
+                rows.append(si)
+                cols.append(off[6] + cidx[sig.argument])
+                vals.append(1.0)
+        self.A = sparse.csr_matrix((vals, (rows, cols)), shape=(len(net.signals), self.z_size))
+
+    # ------------------------------------------------------------------------------
+    def parts(self, y: np.ndarray, beh_factor: np.ndarray | None = None,
+              upt_factor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Everything the right-hand side computes, by name (for readouts and tests)."""
+        N = y[self.i_cell]
+        Em = y[self.i_ev_m]
+        Eb = y[self.i_ev_b]
+        q = y[self.i_cargo]
+        C = y[self.i_cyt]
+        x = y[self.i_state]
+        D = y[self.i_drug]
+        n_total = float(np.sum(N[self.c_counted]))
+        n_total = n_total if n_total > 0 else 1.0
+
+        # per-cell uptake rates need uptake multipliers, which are behaviors; those
+        # depend on signals, which may depend on uptake (uptake:<source> signals): the
+        # multipliers are evaluated from signals that use the base multipliers.
+        beh = self._behaviors(q, Em, Eb, C, x, D, N, n_total, None, beh_factor, upt_factor)
+        mult = beh[self.r_mult]
+        if upt_factor is not None:
+            mult = mult * upt_factor
+        r = self.r_rate * mult * y[self.r_ev] / self.r_V  # EVs per target cell per hour
+        return {"N": N, "Em": Em, "Eb": Eb, "q": q, "C": C, "x": x, "D": D, "beh": beh,
+                "r": r, "n_total": np.array(n_total)}
+
+    def _behaviors(self, q, Em, Eb, C, x, D, N, n_total, r, beh_factor, upt_factor):
+        if r is None:
+            mult = self.b_base[self.r_mult] if self.n_beh else np.ones(self.n_routes)
+            if upt_factor is not None:
+                mult = mult * upt_factor
+            r = self.r_rate * mult * np.concatenate([Em, Eb])[
+                np.where(self.r_marrow, self.r_pool, self.n_pools + self.r_pool)] / self.r_V
+        z = np.concatenate([q, r, Em / self.V_marrow, Eb / self.V_blood, C, x, D, N / n_total])
+        sig = np.maximum(self.A @ z, 0.0)
+        beh = self.b_base.copy()
+        if self.up_beh.size:
+            h = (sig[self.up_sig] / self.up_half) ** self.up_hill
+            su = np.bincount(self.up_beh, weights=h, minlength=self.n_beh)
+            hu = su / (1.0 + su)
+            beh = beh + (self.b_max - beh) * hu
+        if self.dn_beh.size:
+            h = (sig[self.dn_sig] / self.dn_half) ** self.dn_hill
+            sd = np.bincount(self.dn_beh, weights=h, minlength=self.n_beh)
+            hd = sd / (1.0 + sd)
+            beh = beh + (self.b_min - beh) * hd
+        if beh_factor is not None:
+            beh = beh * beh_factor
+        return beh
+
+    def signals(self, y: np.ndarray, beh_factor=None, upt_factor=None) -> np.ndarray:
+        part = self.parts(y, beh_factor, upt_factor)
+        z = np.concatenate([part["q"], part["r"], part["Em"] / self.V_marrow,
+                            part["Eb"] / self.V_blood, part["C"], part["x"], part["D"],
+                            part["N"] / float(part["n_total"])])
+        return np.maximum(self.A @ z, 0.0)
+
+    def rhs(self, t: float, y: np.ndarray, beh_factor: np.ndarray | None = None,
+            upt_factor: np.ndarray | None = None, removal: np.ndarray | None = None
+            ) -> np.ndarray:
+        """dy/dt (per hour)."""
+        part = self.parts(y, beh_factor, upt_factor)
+        N, Em, Eb, q, C, x, D = (part[k] for k in ("N", "Em", "Eb", "q", "C", "x", "D"))
+        beh = np.append(part["beh"], 0.0)
+        r = part["r"]
+        n_total = float(part["n_total"])
+        dy = np.zeros_like(y)
+
+        # hematopoiesis core
+        s = 1.0 / (1.0 + self.fb_k * np.sum(N[self.fb_members]))
+        nu = 1.0 / (1.0 + np.sum(N[self.niche_members]) / self.niche_cap)
+        prolif = beh[self.c_prolif]
+        renew = beh[self.c_renew] * np.where(self.c_fb, s, 1.0) * np.where(self.c_niche, nu, 1.0)
+        cap, crate, cpow = self.crowd
+        crowd_death = crate * (np.sum(N[self.crowd_members]) / cap) ** cpow if crate else 0.0
+        death = beh[self.c_death] + np.where(self.crowd_members, crowd_death, 0.0)
+        loss = death + beh[self.c_exit]
+        dN = (2.0 * renew - 1.0) * prolif * N - loss * N
+        if self.diff_from.size:
+            np.add.at(dN, self.diff_to,
+                      2.0 * (1.0 - renew[self.diff_from]) * prolif[self.diff_from]
+                      * N[self.diff_from])
+        if self.k_beh.size:
+            kills = beh[self.k_beh] * N[self.k_killer] * N[self.k_target] / n_total
+            np.subtract.at(dN, self.k_target, kills)
+        dy[self.i_cell] = dN
+
+        # states relax to rule-set targets
+        if self.s_tau.size:
+            dy[self.i_state] = (beh[self.s_target] - x) / self.s_tau
+
+        # EV pools
+        S = beh[self.pl_sec] * N[self.pl_src]
+        U = r * N[self.r_target]  # EVs per hour, per route
+        Um = self.R_to_pool_m @ U
+        Ub = self.R_to_pool_b @ U
+        rem = removal if removal is not None else 0.0
+        dy[self.i_ev_m] = (S * self.pl_in_marrow - Um - (self.pl_deg + self.pl_drain) * Em
+                           + self.pl_home * Eb)
+        dy[self.i_ev_b] = (S * (1.0 - self.pl_in_marrow) - Ub + self.pl_drain * Em
+                           - (self.pl_clear + self.pl_home + rem) * Eb)
+        dy[self.i_led["secreted"]] = S
+        dy[self.i_led["degraded"]] = self.pl_deg * Em
+        dy[self.i_led["cleared"]] = self.pl_clear * Eb
+        dy[self.i_led["removed"]] = rem * Eb
+        if self.i_led_uptake.size:
+            np.add.at(dy, self.i_led_uptake, U)
+
+        # internalized cargo per cell: delivered copies, decay, halving at each division
+        if self.q_decay.size:
+            dy[self.i_cargo] = self.Q @ r - (self.q_decay + prolif[self.q_cell]) * q
+
+        # cytokines and drugs
+        if self.cyt_decay.size:
+            prod = np.bincount(self.pr_cyt, weights=beh[self.pr_beh] * N[self.pr_cell],
+                               minlength=self.cyt_decay.size)
+            dy[self.i_cyt] = prod / self.V_marrow - self.cyt_decay * C
+        if self.drug_elim.size:
+            dy[self.i_drug] = -self.drug_elim * D
+        return dy
+
+    # ------------------------------------------------------------------------------
+    def initial_state(self) -> np.ndarray:
+        """The model's initial values (before any equilibration)."""
+        y = np.zeros(self.n)
+        for i, s in enumerate(self.net.species):
+            y[i] = self.p[s.initial]
+        return y
+
+    def jacobian_sparsity(self, y0: np.ndarray) -> sparse.csc_matrix:
+        """Which derivatives depend on which states, probed at a generic positive point."""
+        rng = np.random.default_rng(12345)
+        base = np.abs(y0) + 1.0 + rng.random(self.n)
+        f0 = self.rhs(0.0, base)
+        rows, cols = [], []
+        for j in range(self.n):
+            yp = base.copy()
+            yp[j] *= 1.0 + 1e-3
+            changed = np.nonzero(self.rhs(0.0, yp) != f0)[0]
+            rows.extend(changed.tolist())
+            cols.extend([j] * len(changed))
+        rows.extend(range(self.n))
+        cols.extend(range(self.n))
+        data = np.ones(len(rows))
+        return sparse.csc_matrix((data, (rows, cols)), shape=(self.n, self.n))

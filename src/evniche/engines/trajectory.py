@@ -1,0 +1,141 @@
+"""The Trajectory: what every engine returns, an ``xarray.Dataset``.
+
+Dimensions and variables (time in days; counts are plain numbers)::
+
+    cells(time, cell_type)                 cell counts in their compartment
+    ev(time, pool, compartment)            EVs present per pool in marrow and blood
+    ev_concentration(time, pool, compartment)   EVs per mL
+    state(time, state)                     cell-state variables ("MSC.reprogrammed")
+    cargo_per_cell(time, target, cargo)    internalized copies per cell (NaN: not tracked)
+    cytokine(time, cytokine)               molecules per mL of marrow
+    drug(time, drug)                       nM in plasma
+    behavior(time, behavior)               rule-set behavior values ("HSC.self_renewal")
+    ledger(time, pool, term)               cumulative EVs: secreted, administered, degraded,
+                                           cleared, removed, taken_up
+    uptake(time, pool, target)             cumulative EVs taken up per pool and target
+    communication(time, source, target)    EVs delivered per day, source → target
+    cargo_delivered(time, source, target, cargo)   copies delivered per day
+
+Pool coordinates: ``pool_source``, ``pool_class``, ``pool_markers`` (";"-joined),
+``pool_ps`` (PS exposed). Class coordinates for sizes: ``class_median_um``, ``class_gsd``,
+``class_min_um``, ``class_max_um``. Attributes: model, digest, engine, seed, disease,
+volumes (mL), marrow_counted (cell types that make up marrow cellularity), leukemic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..compile.network import BLOOD, MARROW, Network
+
+TERMS = ("secreted", "administered", "degraded", "cleared", "removed", "taken_up")
+
+
+def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarray,
+          engine: str, seed: int, extra_attrs: dict | None = None) -> xr.Dataset:
+    """Assemble a Dataset from states ``y`` (time × species) of ``net``."""
+    idx = net.index()
+    time = t_hours / 24.0
+    cell_names = [c.name for c in net.cells]
+    pools = [p.name for p in net.pools]
+    p = net.params
+
+    def col(name: str) -> np.ndarray:
+        return y[:, idx[name]] if name in idx else np.full(len(time), np.nan)
+
+    cells = np.stack([col(f"cell:{c}") for c in cell_names], axis=1)
+    ev = np.stack([np.stack([col(f"ev:{pl}@{MARROW}"), col(f"ev:{pl}@{BLOOD}")], axis=1)
+                   for pl in pools], axis=1) if pools else np.zeros((len(time), 0, 2))
+    volumes = np.array([p[net.volumes[MARROW]], p[net.volumes[BLOOD]]])
+    targets = sorted({c.name for c in net.cells})
+    cargos = sorted({q.cargo for q in net.cargo_states})
+    cargo = np.full((len(time), len(targets), len(cargos)), np.nan)
+    for q in net.cargo_states:
+        cargo[:, targets.index(q.cell_type), cargos.index(q.cargo)] = col(
+            f"cargo:{q.cell_type}.{q.cargo}")
+    ledger = np.zeros((len(time), len(pools), len(TERMS)))
+    uptake = np.zeros((len(time), len(pools), len(targets)))
+    for i, pl in enumerate(pools):
+        for j, term in enumerate(TERMS[:-1]):
+            ledger[:, i, j] = col(f"ledger:{pl}.{term}")
+        for target in net.pool_targets(i):
+            uptake[:, i, targets.index(target)] = col(f"ledger:{pl}.uptake:{target}")
+        ledger[:, i, -1] = uptake[:, i, :].sum(axis=1)
+
+    # communication per day: the increase of cumulative uptake over each output interval,
+    # divided by its length in days (first entry: the rate at the start, from the second)
+    sources = sorted({pl.source for pl in net.pools})
+    comm = np.zeros((len(time), len(sources), len(targets)))
+    cargo_del = np.zeros((len(time), len(sources), len(targets), len(cargos)))
+    if len(time) > 1:
+        dt = np.diff(time)[:, None]
+        for i, pl in enumerate(net.pools):
+            s = sources.index(pl.source)
+            rate = np.diff(uptake[:, i, :], axis=0) / dt  # EVs per day per target
+            rate = np.vstack([rate[:1], rate])
+            comm[:, s, :] += rate
+            for c, copies in pl.cargo.items():
+                cargo_del[:, s, :, cargos.index(c)] += rate * p[copies]
+
+    ds = xr.Dataset(
+        {
+            "cells": (("time", "cell_type"), cells),
+            "ev": (("time", "pool", "compartment"), ev),
+            "ev_concentration": (("time", "pool", "compartment"), ev / volumes),
+            "state": (("time", "state"), np.stack(
+                [col(f"state:{s.cell_type}.{s.var}") for s in net.states], axis=1)
+                if net.states else np.zeros((len(time), 0))),
+            "cargo_per_cell": (("time", "target", "cargo"), cargo),
+            "cytokine": (("time", "cytokine"), np.stack(
+                [col(f"cytokine:{c}") for c in net.cytokines], axis=1)
+                if net.cytokines else np.zeros((len(time), 0))),
+            "drug": (("time", "drug"), np.stack([col(f"drug:{d}") for d in net.drugs], axis=1)
+                     if net.drugs else np.zeros((len(time), 0))),
+            "behavior": (("time", "behavior"), behaviors),
+            "ledger": (("time", "pool", "term"), ledger),
+            "uptake": (("time", "pool", "target"), uptake),
+            "communication": (("time", "source", "target"), comm),
+            "cargo_delivered": (("time", "source", "target", "cargo"), cargo_del),
+        },
+        coords={
+            "time": ("time", time, {"units": "day"}),
+            "cell_type": cell_names,
+            "pool": pools,
+            "compartment": [MARROW, BLOOD],
+            "state": [f"{s.cell_type}.{s.var}" for s in net.states],
+            "target": targets,
+            "source": sources,
+            "cargo": cargos,
+            "cytokine": list(net.cytokines),
+            "drug": list(net.drugs),
+            "behavior": [b.key for b in net.behaviors],
+            "term": list(TERMS),
+            "pool_source": ("pool", [pl.source for pl in net.pools]),
+            "pool_class": ("pool", [pl.vesicle_class for pl in net.pools]),
+            "pool_markers": ("pool", [";".join(sorted(pl.markers)) for pl in net.pools]),
+            "pool_ps": ("pool", [bool(pl.ps_exposed) for pl in net.pools]),
+            "vesicle_class": list(net.classes),
+            "class_median_um": ("vesicle_class", [p[c.diameter["median"]]
+                                                  for c in net.classes.values()]),
+            "class_gsd": ("vesicle_class", [p[c.diameter["gsd"]] for c in net.classes.values()]),
+            "class_min_um": ("vesicle_class", [p[c.diameter["min"]]
+                                               for c in net.classes.values()]),
+            "class_max_um": ("vesicle_class", [p[c.diameter["max"]]
+                                               for c in net.classes.values()]),
+        },
+        attrs={
+            "model": net.name, "digest": net.digest, "engine": engine, "seed": seed,
+            "disease": net.disease, "volume_marrow_mL": float(volumes[0]),
+            "volume_blood_mL": float(volumes[1]),
+            "marrow_counted": ";".join(net.marrow_counted),
+            "leukemic": ";".join(net.leukemic),
+            **(extra_attrs or {}),
+        },
+    )
+    ds["cells"].attrs["units"] = "cells"
+    ds["ev_concentration"].attrs["units"] = "EV/mL"
+    ds["communication"].attrs["units"] = "EV/day"
+    ds["cargo_delivered"].attrs["units"] = "copies/day"
+    ds["cargo_per_cell"].attrs["units"] = "copies/cell"
+    return ds

@@ -1,0 +1,205 @@
+"""The schema of a model file (YAML), as pydantic models.
+
+Numbers never appear bare: every numeric field is a :data:`ParamRef`, the name of an
+entry of ``parameters`` or an inline parameter with unit and provenance. Units and the
+dimension each field expects are checked when the model is resolved
+(:mod:`evniche.spec.resolve`), so an error can name the field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .parameters import Parameter, ParamRef
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Compartment(Strict):
+    volume: ParamRef
+    description: str | None = None
+
+
+class Diameter(Strict):
+    """Log-normal size distribution of a vesicle class, truncated to [min, max]."""
+
+    median: ParamRef
+    gsd: ParamRef
+    min: ParamRef
+    max: ParamRef
+
+
+class VesicleClass(Strict):
+    """A class of EVs: size, surface markers and fate rates (per EV)."""
+
+    is_a: str | None = None
+    diameter: Diameter
+    markers: list[str] = Field(default_factory=list)
+    ps_exposed: bool = False
+    degradation: ParamRef  # 1/time, in the marrow interstitium
+    drainage: ParamRef  # 1/time, marrow -> blood through sinusoids
+    clearance: ParamRef  # 1/time, blood -> liver/spleen macrophages
+    homing: ParamRef | None = None  # 1/time, blood -> marrow
+
+
+class Cargo(Strict):
+    """A cargo species; ``decay`` is the loss rate of internalized copies in a cell."""
+
+    is_a: str | None = None
+    decay: ParamRef
+
+
+class Cytokine(Strict):
+    """A soluble signal of the niche (e.g. CXCL12): concentration per mL of marrow."""
+
+    decay: ParamRef
+    diffusion: ParamRef | None = None
+
+
+class Drug(Strict):
+    """A drug given by interventions: plasma concentration with first-order elimination."""
+
+    elimination: ParamRef  # 1/time
+
+
+class Secretion(Strict):
+    """EV secretion by a cell type: one pool (source × class × optional subset)."""
+
+    vesicle_class: str = Field(alias="class")
+    rate: ParamRef  # EVs per cell per time
+    subset: str | None = None
+    cargo: dict[str, ParamRef] = Field(default_factory=dict)  # copies per EV
+    markers: list[str] = Field(default_factory=list)  # markers beyond the class's own
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StateVariable(Strict):
+    """A population-average state of a cell type that relaxes to a rule-set target."""
+
+    baseline: ParamRef  # dimensionless target without signals
+    relaxation: ParamRef  # time constant
+    description: str | None = None
+
+
+class Killing(Strict):
+    target: str
+    rate: ParamRef  # targets killed per killer per time when all marrow cells are targets
+
+
+class CellType(Strict):
+    """A cell type: count, kinetics (hematopoiesis core), states, EV secretion."""
+
+    is_a: str | None = None
+    compartment: str = "marrow"
+    lineage: Literal["normal", "leukemic", "stroma", "immune", "blood"] = "normal"
+    initial: ParamRef
+    proliferation: ParamRef | None = None  # divisions per cell per time
+    self_renewal: ParamRef | None = None  # fraction of divisions giving two cells of this type
+    death: ParamRef | None = None  # 1/time
+    exit: ParamRef | None = None  # 1/time, leaving the marrow (mobilization)
+    differentiates_to: str | None = None
+    feedback: bool = False  # self-renewal scaled by the systemic feedback signal
+    niche: bool = False  # self-renewal scaled by the joint stem-cell niche signal
+    states: dict[str, StateVariable] = Field(default_factory=dict)
+    secretion: list[Secretion] = Field(default_factory=list)
+    produces: dict[str, ParamRef] = Field(default_factory=dict)  # cytokine per cell per time
+    kills: list[Killing] = Field(default_factory=list)
+    description: str | None = None
+
+
+class Uptake(Strict):
+    """Uptake of EVs of a class (optionally from one source) by a target cell type.
+
+    ``rate`` is a clearance: the volume of medium cleared of EVs per target cell per time.
+    """
+
+    target: str
+    vesicle_class: str = Field(alias="class")
+    source: str = "*"
+    rate: ParamRef
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Feedback(Strict):
+    """Systemic feedback s = 1 / (1 + strength · Σ counts of ``from``)."""
+
+    from_: list[str] = Field(alias="from")
+    strength: ParamRef  # 1/cell
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Niche(Strict):
+    """Joint stem-cell niche: ν = 1 / (1 + Σ counts of ``members`` / capacity)."""
+
+    members: list[str]
+    capacity: ParamRef  # cells
+
+
+class Crowding(Strict):
+    """Marrow crowding: extra death rate · (Σ counts of members / capacity)^power."""
+
+    members: list[str]
+    capacity: ParamRef
+    rate: ParamRef
+    power: ParamRef
+
+
+class Hematopoiesis(Strict):
+    feedback: Feedback | None = None
+    niche: Niche | None = None
+    crowding: Crowding | None = None
+
+
+class Rule(Strict):
+    """A rule in the PhysiCell grammar, extended with EV signals and knowledge-base ids.
+
+    ``behavior`` of ``cell_type`` moves from its base value toward ``saturation`` as
+    ``signal`` rises (Hill function with ``half_max`` and ``hill_power``). Up- and
+    down-regulating rules of one behavior combine as PhysiCell combines them.
+    """
+
+    cell_type: str
+    signal: str
+    direction: Literal["increases", "decreases"]
+    behavior: str
+    saturation: ParamRef
+    half_max: ParamRef
+    hill_power: ParamRef
+    kb: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class Intervention(Strict):
+    """A time-scheduled change, by name from the intervention catalog."""
+
+    name: str
+    start: ParamRef  # time
+    options: dict[str, ParamRef | str | list[str] | bool] = Field(default_factory=dict)
+
+
+class Model(Strict):
+    """A whole model file."""
+
+    name: str
+    description: str = ""
+    extends: str | None = None
+    disease: str = "healthy"
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    compartments: dict[str, Compartment]
+    vesicle_classes: dict[str, VesicleClass]
+    cargo: dict[str, Cargo] = Field(default_factory=dict)
+    cytokines: dict[str, Cytokine] = Field(default_factory=dict)
+    drugs: dict[str, Drug] = Field(default_factory=dict)
+    cell_types: dict[str, CellType]
+    uptake: list[Uptake] = Field(default_factory=list)
+    hematopoiesis: Hematopoiesis = Field(default_factory=Hematopoiesis)
+    rules: list[Rule] = Field(default_factory=list)
+    rules_csv: list[str] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)

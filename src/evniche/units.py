@@ -1,0 +1,97 @@
+"""One pint registry for the whole package, and the canonical internal units.
+
+Inside engines every quantity is a plain float in canonical units: micrometre, hour,
+count (cells, EVs, copies are dimensionless counts), millilitre for compartment
+volumes and nanomolar for drug concentrations.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pint
+
+from .errors import ModelError
+
+ureg = pint.UnitRegistry()
+# Counted things are dimensionless in the model; the names make model files readable.
+ureg.define("cell = [] = cells")
+ureg.define("EV = [] = EVs = vesicle = vesicles")
+ureg.define("copy = [] = copies")
+ureg.define("molecule_count = [] = molecules")
+ureg.define("fraction = []")
+
+Quantity = ureg.Quantity
+
+#: canonical unit for each dimensionality the model uses
+CANONICAL: dict[str, str] = {
+    "dimensionless": "dimensionless",
+    "time": "hour",
+    "rate": "1/hour",
+    "length": "micrometre",
+    "volume": "millilitre",
+    "concentration": "1/millilitre",
+    "clearance": "millilitre/hour",
+    "molar": "nanomolar",
+    "diffusivity": "micrometre**2/second",
+    "area": "micrometre**2",
+    "viscosity": "millipascal*second",
+    "temperature": "kelvin",
+    "mass_concentration": "microgram/millilitre",
+}
+
+#: what each kind means, in words, for error messages
+DESCRIPTION: dict[str, str] = {
+    "dimensionless": "a dimensionless number (a count, copies, a fraction)",
+    "time": "a time (e.g. h, day, min)",
+    "rate": "a rate (per time, e.g. 1/h or EV/cell/h)",
+    "length": "a length (e.g. nm, um)",
+    "volume": "a volume (e.g. mL, L)",
+    "concentration": "a number concentration (per volume, e.g. EV/mL)",
+    "clearance": "a volume per time (e.g. mL/h)",
+    "molar": "a molar concentration (e.g. nM, uM)",
+    "diffusivity": "a diffusion coefficient (e.g. um^2/s)",
+    "area": "an area",
+    "viscosity": "a dynamic viscosity (e.g. mPa*s)",
+    "temperature": "a temperature (K)",
+    "mass_concentration": "a mass concentration (e.g. ug/mL)",
+}
+
+
+@lru_cache(maxsize=None)
+def dimensionality(kind: str):
+    return ureg.Quantity(1.0, CANONICAL[kind]).dimensionality
+
+
+def parse_unit(text: str, path: str = "") -> pint.Unit:
+    """Parse a unit string, or raise a ModelError naming ``path``."""
+    try:
+        return ureg.Unit(text.replace("µ", "u").replace("μ", "u"))
+    except Exception as exc:  # pint raises several types for unknown units and bad syntax
+        raise ModelError(f"'{text}' is not a unit evniche knows ({exc.__class__.__name__})", path)
+
+
+def to_canonical(value: float, unit: str, kind: str, path: str = "") -> float:
+    """Convert ``value`` in ``unit`` to the canonical unit of ``kind`` (a key of CANONICAL).
+
+    Raises a ModelError naming ``path`` and the expected dimension when the unit is of the
+    wrong dimension.
+    """
+    parsed = parse_unit(unit, path)
+    quantity = ureg.Quantity(value, parsed)
+    if quantity.dimensionality != dimensionality(kind):
+        raise ModelError(
+            f"unit '{unit}' has dimension {quantity.dimensionality or 'dimensionless'}; "
+            f"expected {DESCRIPTION[kind]}",
+            path,
+        )
+    return float(quantity.to(CANONICAL[kind]).magnitude)
+
+
+def kind_of(unit: str) -> str | None:
+    """The kind (key of CANONICAL) whose dimension ``unit`` has, or None."""
+    dims = ureg.Quantity(1.0, parse_unit(unit)).dimensionality
+    for kind in CANONICAL:
+        if dimensionality(kind) == dims:
+            return kind
+    return None
