@@ -5,11 +5,11 @@ Dimensions and variables (time in days; counts are plain numbers)::
     cells(time, cell_type)                 cell counts in their compartment
     ev(time, pool, compartment)            EVs present per pool in marrow and blood
     ev_concentration(time, pool, compartment)   EVs per mL
-    state(time, state)                     cell-state variables ("MSC.reprogrammed")
+    states(time, state)                    cell-state variables ("MSC.reprogrammed")
     cargo_per_cell(time, target, cargo)    internalized copies per cell (NaN: not tracked)
-    cytokine(time, cytokine)               molecules per mL of marrow
-    drug(time, drug)                       nM in plasma
-    behavior(time, behavior)               rule-set behavior values ("HSC.self_renewal")
+    cytokines(time, cytokine)              molecules per mL of marrow
+    drugs(time, drug)                      nM in plasma
+    behaviors(time, behavior)              rule-set behavior values ("HSC.self_renewal")
     ledger(time, pool, term)               cumulative EVs: secreted, administered, degraded,
                                            cleared, removed, taken_up
     uptake(time, pool, target)             cumulative EVs taken up per pool and target
@@ -83,16 +83,16 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
             "cells": (("time", "cell_type"), cells),
             "ev": (("time", "pool", "compartment"), ev),
             "ev_concentration": (("time", "pool", "compartment"), ev / volumes),
-            "state": (("time", "state"), np.stack(
+            "states": (("time", "state"), np.stack(
                 [col(f"state:{s.cell_type}.{s.var}") for s in net.states], axis=1)
                 if net.states else np.zeros((len(time), 0))),
             "cargo_per_cell": (("time", "target", "cargo"), cargo),
-            "cytokine": (("time", "cytokine"), np.stack(
+            "cytokines": (("time", "cytokine"), np.stack(
                 [col(f"cytokine:{c}") for c in net.cytokines], axis=1)
                 if net.cytokines else np.zeros((len(time), 0))),
-            "drug": (("time", "drug"), np.stack([col(f"drug:{d}") for d in net.drugs], axis=1)
+            "drugs": (("time", "drug"), np.stack([col(f"drug:{d}") for d in net.drugs], axis=1)
                      if net.drugs else np.zeros((len(time), 0))),
-            "behavior": (("time", "behavior"), behaviors),
+            "behaviors": (("time", "behavior"), behaviors),
             "ledger": (("time", "pool", "term"), ledger),
             "uptake": (("time", "pool", "target"), uptake),
             "communication": (("time", "source", "target"), comm),
