@@ -7,9 +7,11 @@ parameter vector (and sweeps change it) while the SBML export writes the same na
 Semantics (all rates per hour, counts dimensionless, volumes in mL):
 
 * Behaviors. Each (cell type, behavior) has a base value; rules move it as PhysiCell
-  does: with up-signals U = ΣHill / (1 + ΣHill) and down-signals D likewise,
-  ``b = u + (min - u)·D`` where ``u = base + (max - base)·U``; then interventions
-  multiply it.
+  does, generalized to rules with different saturation values: with h_i = (s_i/K_i)^n_i,
+  ``u = base + Σ_up h_i·(sat_i - base) / (1 + Σ_up h_i)`` and then
+  ``b = u + Σ_down h_j·(sat_j - u) / (1 + Σ_down h_j)``. When all up-rules (and all
+  down-rules) share one saturation this is exactly PhysiCell's ``u = b0 + (bM - b0)·U``,
+  ``b = u + (bm - u)·D``. Interventions then multiply the behavior.
 * Hematopoiesis core (Marciniak-Czochra / Stiehl): a division of type i renews
   (two cells of i) with probability ``a = self_renewal · s^feedback · ν^niche``, else
   gives two cells of ``differentiates_to``; s = 1/(1 + k·Σ feedback cells) and
@@ -55,6 +57,7 @@ class RuleTerm:
     signal: int  # index into Network.signals
     half_max: str
     hill_power: str
+    saturation: str  # the value this rule pulls the behavior toward
     kb: tuple[str, ...] = ()
 
 
@@ -65,8 +68,6 @@ class Behavior:
     base: str
     up: list[RuleTerm] = field(default_factory=list)
     down: list[RuleTerm] = field(default_factory=list)
-    saturation_up: str | None = None
-    saturation_down: str | None = None
 
     @property
     def key(self) -> str:
@@ -317,15 +318,9 @@ def compile_model(model: ResolvedModel) -> Network:
             raise AssertionError(f"behavior {key} was not created")
         b = behaviors[bindex[key]]
         term = RuleTerm(sindex[sig], _p(rule.half_max, f"{path}.half_max"),
-                        _p(rule.hill_power, f"{path}.hill_power"), tuple(rule.kb))
-        saturation = _p(rule.saturation, f"{path}.saturation")
-        if rule.direction == "increases":
-            b.up.append(term)
-            b.saturation_up = _same_saturation(b, b.saturation_up, saturation, params, "up")
-        else:
-            b.down.append(term)
-            b.saturation_down = _same_saturation(b, b.saturation_down, saturation, params,
-                                                 "down")
+                        _p(rule.hill_power, f"{path}.hill_power"),
+                        _p(rule.saturation, f"{path}.saturation"), tuple(rule.kb))
+        (b.up if rule.direction == "increases" else b.down).append(term)
 
     cargo_states = [CargoState(cell, cargo, _p(spec.cargo[cargo].decay, f"cargo.{cargo}.decay"))
                     for cell, cargo in cargo_pairs]
@@ -358,19 +353,6 @@ def _p(ref, path: str) -> str:
     """The parameter name behind a reference: its name, or for an inline parameter the
     path where it stands (resolve registered it under that path)."""
     return ref if isinstance(ref, str) else path
-
-
-def _same_saturation(b: Behavior, current: str | None, new: str, params: dict[str, float],
-                     direction: str) -> str:
-    if current is None or current == new or params[current] == params[new]:
-        return new if current is None else current
-    from ..errors import ModelError
-
-    raise ModelError(
-        f"rules that {'raise' if direction == 'up' else 'lower'} '{b.name}' of "
-        f"'{b.cell_type}' saturate at different values ({params[current]} and {params[new]}); "
-        "PhysiCell's grammar combines them toward one saturation value, so give them the same",
-        f"rules ({b.key})")
 
 
 def _species(net: Network, compartment_of: dict[str, str]) -> list[Species]:

@@ -14,6 +14,39 @@ from scipy import sparse
 from ..compile.network import BLOOD, MARROW, Network
 
 
+def combine_rules(kin: Kinetics, sig: np.ndarray) -> np.ndarray:
+    """Behavior values from signals (last axis: signals → behaviors; leading axes allowed,
+    e.g. one row per agent): the generalized PhysiCell combination of the module docstring
+    of :mod:`evniche.compile.network`."""
+    beh = np.broadcast_to(kin.b_base, sig.shape[:-1] + kin.b_base.shape).copy()
+    n = kin.n_beh
+    if kin.up_beh.size:
+        h = (sig[..., kin.up_sig] / kin.up_half) ** kin.up_hill
+        su = _sum_by(h, kin.up_beh, n)
+        pull = _sum_by(h * (kin.up_sat - beh[..., kin.up_beh]), kin.up_beh, n)
+        beh = beh + pull / (1.0 + su)
+    if kin.dn_beh.size:
+        h = (sig[..., kin.dn_sig] / kin.dn_half) ** kin.dn_hill
+        sd = _sum_by(h, kin.dn_beh, n)
+        pull = _sum_by(h * (kin.dn_sat - beh[..., kin.dn_beh]), kin.dn_beh, n)
+        beh = beh + pull / (1.0 + sd)
+    return beh
+
+
+def _sum_by(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """Sum ``values`` (last axis) into ``n`` bins by ``index``."""
+    if values.ndim == 1:
+        return np.bincount(index, weights=values, minlength=n)
+    out = np.zeros(values.shape[:-1] + (n,))
+    np.add.at(out, (..., index), values)
+    return out
+
+
+def pool_suffix(pool) -> str:
+    """``class`` or ``class.subset``: how signals name a pool of a source."""
+    return f"{pool.vesicle_class}.{pool.subset}" if pool.subset else pool.vesicle_class
+
+
 class Kinetics:
     """Index arrays and parameter values of a network, and its right-hand side."""
 
@@ -54,20 +87,18 @@ class Kinetics:
         # ---------------------------------------------------------------- behaviors
         B = self.n_beh
         self.b_base = np.array([p[b.base] for b in net.behaviors])
-        self.b_max = np.array([p[b.saturation_up] if b.saturation_up else p[b.base]
-                               for b in net.behaviors])
-        self.b_min = np.array([p[b.saturation_down] if b.saturation_down else p[b.base]
-                               for b in net.behaviors])
         up = [(bi, t) for bi, b in enumerate(net.behaviors) for t in b.up]
         down = [(bi, t) for bi, b in enumerate(net.behaviors) for t in b.down]
         self.up_beh = np.array([bi for bi, _ in up], int)
         self.up_sig = np.array([t.signal for _, t in up], int)
         self.up_half = np.array([p[t.half_max] for _, t in up])
         self.up_hill = np.array([p[t.hill_power] for _, t in up])
+        self.up_sat = np.array([p[t.saturation] for _, t in up])
         self.dn_beh = np.array([bi for bi, _ in down], int)
         self.dn_sig = np.array([t.signal for _, t in down], int)
         self.dn_half = np.array([p[t.half_max] for _, t in down])
         self.dn_hill = np.array([p[t.hill_power] for _, t in down])
+        self.dn_sat = np.array([p[t.saturation] for _, t in down])
 
         # ---------------------------------------------------------------- cells
         def beh_or_none(i: int | None) -> int:
@@ -190,7 +221,7 @@ class Kinetics:
                 for ri, r in enumerate(net.uptakes):
                     pl = net.pools[r.pool]
                     if r.target == sig.cell_type and pl.source == src and (
-                            not cls or pl.vesicle_class == cls):
+                            not cls or cls in (pl.vesicle_class, pool_suffix(pl))):
                         rows.append(si)
                         cols.append(off[1] + ri)
                         vals.append(1.0)
@@ -198,7 +229,7 @@ class Kinetics:
                 src, _, cls = sig.argument.partition(".")
                 in_marrow = net.cells[cidx[sig.cell_type]].compartment == MARROW
                 for pi, pl in enumerate(net.pools):
-                    if pl.source == src and pl.vesicle_class == cls:
+                    if pl.source == src and cls in (pl.vesicle_class, pool_suffix(pl)):
                         rows.append(si)
                         cols.append(off[2] + (pi if in_marrow else npl + pi))
                         vals.append(1.0)
@@ -254,17 +285,7 @@ class Kinetics:
                 np.where(self.r_marrow, self.r_pool, self.n_pools + self.r_pool)] / self.r_V
         z = np.concatenate([q, r, Em / self.V_marrow, Eb / self.V_blood, C, x, D, N / n_total])
         sig = np.maximum(self.A @ z, 0.0)
-        beh = self.b_base.copy()
-        if self.up_beh.size:
-            h = (sig[self.up_sig] / self.up_half) ** self.up_hill
-            su = np.bincount(self.up_beh, weights=h, minlength=self.n_beh)
-            hu = su / (1.0 + su)
-            beh = beh + (self.b_max - beh) * hu
-        if self.dn_beh.size:
-            h = (sig[self.dn_sig] / self.dn_half) ** self.dn_hill
-            sd = np.bincount(self.dn_beh, weights=h, minlength=self.n_beh)
-            hd = sd / (1.0 + sd)
-            beh = beh + (self.b_min - beh) * hd
+        beh = combine_rules(self, sig)
         if beh_factor is not None:
             beh = beh * beh_factor
         return beh

@@ -53,7 +53,17 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     free = np.array([i for i, s in enumerate(kin.net.species)
                      if s.kind != "ledger" and not (s.kind == "cell" and i in
                                                    set(kin.i_cell[leukemic]))], int)
-    sol = solve_ivp(kin.rhs, (0.0, years * 8766.0), y, method="BDF", rtol=rtol,
+    held = kin.i_cell[leukemic]
+
+    def healthy_rhs(t: float, u: np.ndarray) -> np.ndarray:
+        # leukemic populations stay exactly absent (round-off must not seed them)
+        u = u.copy()
+        u[held] = 0.0
+        du = kin.rhs(t, u)
+        du[held] = 0.0
+        return du
+
+    sol = solve_ivp(healthy_rhs, (0.0, years * 8766.0), y, method="BDF", rtol=rtol,
                     atol=tolerances(kin, y, rtol), jac_sparsity=kin.jacobian_sparsity(y))
     if not sol.success:
         raise SimulationError(f"could not reach the healthy steady state: {sol.message}")
@@ -63,10 +73,13 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     def residual(u: np.ndarray) -> np.ndarray:
         full = y.copy()
         full[free] = u * scale
-        return kin.rhs(0.0, full)[free] / scale * 1e3
+        return healthy_rhs(0.0, full)[free] / scale * 1e3
 
     polished = root(residual, y[free] / scale, method="hybr")
-    if polished.success and np.all(polished.x >= -1e-9):
+    # keep the polish only where it refines the relaxed state: Newton can also converge to
+    # another steady state (e.g. the trivial one without hematopoiesis)
+    if polished.success and np.all(polished.x >= -1e-9) and np.max(
+            np.abs(polished.x * scale - y[free]) / scale) < 1e-3:
         y[free] = polished.x * scale
     for i, s in enumerate(kin.net.species):
         if s.kind == "ledger":

@@ -330,15 +330,13 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
         raise ModelError(f"signal '{rule.signal}' needs a name after ':'", f"{path}.signal")
     if signal.kind == "cargo":
         need("cargo", arg, model.cargo, f"{path}.signal")
-    elif signal.kind == "uptake":
+    elif signal.kind in ("uptake", "ev"):
         src, _, cls = arg.partition(".")
         need("cell type", src, cells, f"{path}.signal")
-        if cls:
-            need("vesicle class", cls, model.vesicle_classes, f"{path}.signal")
-    elif signal.kind == "ev":
-        src, _, cls = arg.partition(".")
-        need("cell type", src, cells, f"{path}.signal")
-        need("vesicle class", cls, model.vesicle_classes, f"{path}.signal")
+        if cls or signal.kind == "ev":
+            secreted = {s.vesicle_class for s in cells[src].secretion} | {
+                f"{s.vesicle_class}.{s.subset}" for s in cells[src].secretion if s.subset}
+            need(f"EV pool of {src} (class or class.subset)", cls, secreted, f"{path}.signal")
     elif signal.kind == "cytokine":
         need("cytokine", arg, model.cytokines, f"{path}.signal")
     elif signal.kind == "state":

@@ -1,0 +1,226 @@
+"""``evniche check``, ``evniche run``, ``evniche export`` and ``evniche presets``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import EvnicheError
+
+console = Console()
+
+ModelArg = Annotated[str, typer.Argument(help="A preset name (see `evniche presets`) or a "
+                                               "model YAML file.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a value: PATH=VALUE, e.g. parameters.lsc_self_renewal=0.8 or "
+                  "'parameters.blood_half_life=5 min'. Repeatable.")]
+
+
+def _overrides(items: list[str] | None) -> dict:
+    from ..spec.loader import parse_override
+
+    out = {}
+    for item in items or []:
+        path, value = parse_override(item)
+        if isinstance(value, str) and path.startswith("parameters.") and path.count(".") == 1:
+            # "5 min": a value with its unit
+            number, _, unit = value.partition(" ")
+            try:
+                out[path + ".value"] = float(number)
+                if unit.strip():
+                    out[path + ".unit"] = unit.strip()
+                continue
+            except ValueError:
+                pass
+        out[path] = value
+    return out
+
+
+def check(model: ModelArg, set_: SetOpt = None) -> None:
+    """Validate a model and print a summary: counts and the assumptions it rests on."""
+    from ..compile.network import compile_model
+    from ..spec.loader import load_model
+
+    resolved = load_model(model, overrides=_overrides(set_))
+    net = compile_model(resolved)
+    spec = resolved.spec
+    table = Table(title=f"model '{spec.name}' ({resolved.source}) is valid", show_header=False)
+    rows = [
+        ("disease", spec.disease),
+        ("compartments", ", ".join(spec.compartments)),
+        ("cell types", f"{len(spec.cell_types)}: {', '.join(spec.cell_types)}"),
+        ("vesicle classes", ", ".join(spec.vesicle_classes)),
+        ("EV pools (source × class)", str(len(net.pools))),
+        ("uptake routes", str(len(net.uptakes))),
+        ("cargo species", ", ".join(spec.cargo) or "none"),
+        ("rules", str(len(resolved.rules))),
+        ("knowledge-base records cited", str(len({k for r, _ in resolved.rules for k in r.kb}))),
+        ("interventions", str(len(spec.interventions))),
+        ("state variables (ODE)", str(len(net.species))),
+        ("parameters", str(len(resolved.params.resolved))),
+        ("of which assumptions", str(len(resolved.assumptions()))),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    unused = resolved.params.unused()
+    if unused:
+        console.print(f"[yellow]parameters defined but not used:[/] {', '.join(unused)}")
+    assumptions = Table(title="assumptions this model rests on")
+    for col in ("parameter", "value", "unit", "range", "why"):
+        assumptions.add_column(col)
+    for p in sorted(resolved.assumptions(), key=lambda p: p.name):
+        rng = "" if p.range is None else f"{p.range[0] / (p.value / p.value_in_unit or 1):.3g}–" \
+            f"{p.range[1] / (p.value / p.value_in_unit or 1):.3g}" if p.value else ""
+        assumptions.add_row(p.name, f"{p.value_in_unit:.4g}", p.unit, rng,
+                            p.source.split(":", 1)[1].strip())
+    console.print(assumptions)
+
+
+def run(
+    model: ModelArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for trajectory.nc, run.json and "
+                                                    "report.html (created).")],
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 365.0,
+    seed: Annotated[int, typer.Option(help="Random seed (stochastic and spatial engines).")] = 0,
+    set_: SetOpt = None,
+    intervene: Annotated[list[str] | None, typer.Option(
+        help="NAME@DAY[:key=value,…], e.g. nsmase2_inhibitor@30 or "
+             "plasmapheresis@60:marker=PD-L1,sessions=5. Repeatable; see docs/interventions.md."
+    )] = None,
+    engine: Annotated[str, typer.Option(help="wellmixed or spatial.")] = "wellmixed",
+    report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
+    sensitivity: Annotated[bool, typer.Option(
+        help="Rank the parameters the take-over day depends on (extra runs; wellmixed only)."
+    )] = True,
+) -> None:
+    """Simulate a model and write its trajectory, run record and HTML report."""
+    import time
+
+    from .. import engines
+    from ..spec.loader import load_model
+
+    resolved = load_model(model, overrides=_overrides(set_))
+    interventions = []
+    if intervene:
+        from ..compile.interventions import parse_intervention
+
+        interventions = [parse_intervention(text) for text in intervene]
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task(f"{resolved.name}: {days:g} days ({engine})", total=1.0)
+        ds = engines.simulate(resolved, days=days, seed=seed, engine=engine,
+                              interventions=interventions,
+                              progress=lambda frac: bar.update(task, completed=frac))
+        bar.update(task, completed=1.0)
+    wall = time.perf_counter() - start
+    from ..readouts import clinical
+    from ..store.runs import write_run
+
+    record = write_run(ds, out, resolved, seed, sys.argv, wall)
+    takeover = clinical.takeover_day(ds)
+    console.print(f"[green]wrote[/] {out / 'trajectory.nc'} and {out / 'run.json'} "
+                  f"({wall:.1f} s; EV ledger error {ds.attrs.get('ledger_relative_error', 0):.1e})")
+    if resolved.spec.cell_types and ds.attrs.get("leukemic"):
+        console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
+                      + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
+    table = None
+    if sensitivity and takeover is not None and engine == "wellmixed":
+        from ..readouts.sensitivity import takeover_sensitivity
+
+        console.print("ranking the parameters the take-over day depends on …")
+        names = takeover_parameters(resolved)
+
+        def runner(overrides: dict):
+            return engines.simulate(resolved_with(resolved, overrides), days=days, seed=seed,
+                                    interventions=interventions)
+
+        table = takeover_sensitivity(runner, {n: resolved.params.resolved[n].value_in_unit
+                                              for n in names})
+    if report:
+        from ..report import write_report
+
+        path = write_report(ds, out, model=resolved, sensitivity=table)
+        console.print(f"[green]report:[/] {path}")
+    del record
+
+
+def takeover_parameters(resolved, limit: int = 12) -> list[str]:
+    """Parameters of leukemic kinetics, leukemic EV secretion and the rules acting on
+    leukemic or normal stem/progenitor behaviors: the candidates for the sensitivity table."""
+    spec = resolved.spec
+    names: list[str] = []
+    leukemic = {n for n, c in spec.cell_types.items() if c.lineage == "leukemic"}
+    for name in leukemic:
+        ct = spec.cell_types[name]
+        for ref in (ct.proliferation, ct.self_renewal, ct.death):
+            if isinstance(ref, str):
+                names.append(ref)
+        names += [s.rate for s in ct.secretion if isinstance(s.rate, str)]
+    for rule, _ in resolved.rules:
+        for ref in (rule.saturation, rule.half_max):
+            if isinstance(ref, str):
+                names.append(ref)
+    seen = []
+    for n in names:
+        if n not in seen and n in resolved.params.resolved and \
+                resolved.params.resolved[n].value != 0:
+            seen.append(n)
+    return seen[:limit]
+
+
+def resolved_with(resolved, overrides: dict):
+    """The model reloaded with parameter values replaced (names → values in their unit)."""
+    from ..spec.loader import load_model
+
+    return load_model(resolved.raw, overrides={f"parameters.{k}": v for k, v in
+                                              overrides.items()})
+
+
+def export(
+    what: Annotated[str, typer.Argument(help="Format: sbml.")],
+    model: ModelArg,
+    out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+) -> None:
+    """Export a model (SBML Level 3 of the well-mixed model, simulable in libRoadRunner,
+    Tellurium and COPASI)."""
+    if what != "sbml":
+        raise EvnicheError(f"unknown export format '{what}'; available: sbml")
+    from ..interop.sbml import export_sbml
+
+    text = export_sbml(model, out)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        console.print(f"[green]wrote[/] {out}")
+
+
+def presets() -> None:
+    """List the models shipped with evniche."""
+    from ..spec.loader import load_model, preset_names
+
+    table = Table(title="preset models")
+    table.add_column("name")
+    table.add_column("disease")
+    table.add_column("description")
+    for name in preset_names():
+        spec = load_model(name).spec
+        table.add_row(name, spec.disease, spec.description.strip().splitlines()[0]
+                      if spec.description else "")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("run")(run)
+    app.command("export")(export)
+    app.command("presets")(presets)
