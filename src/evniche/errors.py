@@ -1,4 +1,5 @@
-"""Errors raised for bad user input: they name the file, the place inside it and what was expected."""
+"""Errors raised for bad user input: they name the file, the place inside it and what was
+expected."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ volumes and nanomolar for drug concentrations.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pint
 
@@ -58,17 +58,23 @@ DESCRIPTION: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def dimensionality(kind: str):
     return ureg.Quantity(1.0, CANONICAL[kind]).dimensionality
+
+
+@lru_cache(maxsize=4096)
+def _unit(text: str) -> pint.Unit:
+    return ureg.Unit(text.replace("µ", "u").replace("μ", "u"))
 
 
 def parse_unit(text: str, path: str = "") -> pint.Unit:
     """Parse a unit string, or raise a ModelError naming ``path``."""
     try:
-        return ureg.Unit(text.replace("µ", "u").replace("μ", "u"))
+        return _unit(text)
     except Exception as exc:  # pint raises several types for unknown units and bad syntax
-        raise ModelError(f"'{text}' is not a unit evniche knows ({exc.__class__.__name__})", path)
+        raise ModelError(f"'{text}' is not a unit evniche knows ({exc.__class__.__name__})",
+                         path) from None
 
 
 def to_canonical(value: float, unit: str, kind: str, path: str = "") -> float:
@@ -78,14 +84,35 @@ def to_canonical(value: float, unit: str, kind: str, path: str = "") -> float:
     wrong dimension.
     """
     parsed = parse_unit(unit, path)
-    quantity = ureg.Quantity(value, parsed)
-    if quantity.dimensionality != dimensionality(kind):
+    dims = _dimensionality_of(parsed)
+    if dims != dimensionality(kind):
         raise ModelError(
-            f"unit '{unit}' has dimension {quantity.dimensionality or 'dimensionless'}; "
+            f"unit '{unit}' has dimension {dims or 'dimensionless'}; "
             f"expected {DESCRIPTION[kind]}",
             path,
         )
-    return float(quantity.to(CANONICAL[kind]).magnitude)
+    factor = _factor(parsed, kind)
+    if factor is not None:
+        return float(value) * factor
+    return float(ureg.Quantity(value, parsed).to(CANONICAL[kind]).magnitude)
+
+
+@lru_cache(maxsize=4096)
+def _dimensionality_of(unit: pint.Unit):
+    return ureg.Quantity(1.0, unit).dimensionality
+
+
+@lru_cache(maxsize=4096)
+def _factor(unit: pint.Unit, kind: str) -> float | None:
+    """The multiplicative factor from ``unit`` to the canonical unit of ``kind``, or None
+    for a unit with an offset (degree Celsius), which pint must convert value by value."""
+    try:
+        zero = ureg.Quantity(0.0, unit).to(CANONICAL[kind]).magnitude
+    except pint.errors.OffsetUnitCalculusError:
+        return None
+    if zero != 0.0:
+        return None
+    return float(ureg.Quantity(1.0, unit).to(CANONICAL[kind]).magnitude)
 
 
 def kind_of(unit: str) -> str | None:

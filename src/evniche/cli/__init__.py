@@ -36,20 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     try:
         app(args=argv, standalone_mode=False)
-    except EvnicheError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    except FileNotFoundError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    except (EvnicheError, FileNotFoundError) as exc:
+        # the message may quote user text with brackets: never read it as markup
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors of the command-line parser
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             return exc.exit_code
         raise

@@ -251,7 +251,7 @@ def compile_model(model: ResolvedModel) -> Network:
     for name, ct in spec.cell_types.items():
         base = f"cell_types.{name}"
 
-        def opt(attr: str) -> int | None:
+        def opt(attr: str, ct=ct, name=name, base=base) -> int | None:
             ref = getattr(ct, attr)
             return None if ref is None else behavior(name, attr, _p(ref, f"{base}.{attr}"))
 

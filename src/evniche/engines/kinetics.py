@@ -373,12 +373,13 @@ class Kinetics:
         """Which derivatives depend on which states, probed at a generic positive point."""
         rng = np.random.default_rng(12345)
         base = np.abs(y0) + 1.0 + rng.random(self.n)
-        f0 = self.rhs(0.0, base)
+        probe = np.ones(self.n_pools)  # removal on: EVs removed depend on blood EVs
+        f0 = self.rhs(0.0, base, removal=probe)
         rows, cols = [], []
         for j in range(self.n):
             yp = base.copy()
             yp[j] *= 1.0 + 1e-3
-            changed = np.nonzero(self.rhs(0.0, yp) != f0)[0]
+            changed = np.nonzero(self.rhs(0.0, yp, removal=probe) != f0)[0]
             rows.extend(changed.tolist())
             cols.extend([j] * len(changed))
         rows.extend(range(self.n))

@@ -15,6 +15,7 @@ Dimensions and variables (time in days; counts are plain numbers)::
     uptake(time, pool, target)             cumulative EVs taken up per pool and target
     communication(time, source, target)    EVs delivered per day, source → target
     cargo_delivered(time, source, target, cargo)   copies delivered per day
+    pool_cargo(pool, cargo)                copies of each cargo per EV of each pool
 
 Pool coordinates: ``pool_source``, ``pool_class``, ``pool_markers`` (";"-joined),
 ``pool_ps`` (PS exposed). Class coordinates for sizes: ``class_median_um``, ``class_gsd``,
@@ -97,6 +98,9 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
             "uptake": (("time", "pool", "target"), uptake),
             "communication": (("time", "source", "target"), comm),
             "cargo_delivered": (("time", "source", "target", "cargo"), cargo_del),
+            "pool_cargo": (("pool", "cargo"), np.array(
+                [[p[pl.cargo[c]] if c in pl.cargo else 0.0 for c in cargos] for pl in net.pools]
+            ).reshape(len(pools), len(cargos))),
         },
         coords={
             "time": ("time", time, {"units": "day"}),

@@ -1,0 +1,29 @@
+"""Readouts: pure functions of a Trajectory ``xarray.Dataset`` (never of an engine).
+
+* :mod:`.clinical` — marrow cellularity, blast %, normal HSC/progenitors, blood output,
+  take-over day.
+* :mod:`.liquid_biopsy` — plasma EVs by class, cargo per mL, surface markers, virtual NTA.
+* :mod:`.communication` — who talks to whom: the communication matrix and cargo flows.
+* :mod:`.sensitivity` — elasticities of the take-over day to parameters.
+"""
+
+from __future__ import annotations
+
+from .clinical import (
+    blast_percent,
+    marrow_cellularity,
+    normal_blood_output,
+    normal_output_drop,
+    normal_stem_progenitor,
+    takeover_day,
+)
+from .communication import cargo_flows, communication_matrix, communication_table
+from .liquid_biopsy import cargo_per_ml, marker_profile, nta_histogram, plasma_concentration
+from .sensitivity import elasticities, takeover_elasticities
+
+__all__ = [
+    "blast_percent", "cargo_flows", "cargo_per_ml", "communication_matrix",
+    "communication_table", "elasticities", "marker_profile", "marrow_cellularity",
+    "normal_blood_output", "normal_output_drop", "normal_stem_progenitor", "nta_histogram",
+    "plasma_concentration", "takeover_day", "takeover_elasticities",
+]

@@ -9,6 +9,7 @@ import copy
 import csv
 import hashlib
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -188,8 +189,11 @@ def load_model(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     except ValidationError as exc:
         raise translate(exc, data, origin) from None
     extra = []
-    for entry in model.rules_csv:
-        extra += read_rules_csv(Path(entry))
+    for i, entry in enumerate(model.rules_csv):
+        try:
+            extra += read_rules_csv(Path(entry))
+        except FileNotFoundError as exc:
+            raise ModelError(str(exc), f"rules_csv[{i}]", origin) from None
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     try:
         return resolve(model, origin, data, digest[:16], extra)
@@ -198,8 +202,13 @@ def load_model(source: str | Path | dict, overrides: dict[str, Any] | None = Non
 
 
 def dump_model(model: Model) -> str:
-    """The model as YAML text that loads back to an equal model."""
+    """The model as YAML text that loads back to an equal model.
+
+    A model read from a file that ``extends`` another is already merged, so the text is
+    self-contained: ``extends`` is left out (keeping it would merge the parent twice).
+    """
     data = model.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+    data.pop("extends", None)
     data["name"] = model.name
     data["compartments"] = model.model_dump(by_alias=True, exclude_none=True)["compartments"]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -208,6 +217,16 @@ def dump_model(model: Model) -> str:
 # ---------------------------------------------------------------- errors from pydantic
 
 _UNION_BRANCHES = {"str", "Parameter", "float", "int", "bool", "list[str]", "function-after"}
+#: pydantic's names of the branches of a union in an error location, never keys of a model
+_BRANCH_PREFIXES = ("function-", "union[", "list[", "dict[", "tuple[", "literal[")
+PARAM_REF_EXPECTED = ("expected the name of a parameter, or an inline parameter "
+                      "{value: …, unit: …, source: …} (a bare number has no unit and no "
+                      "provenance)")
+
+
+def _is_branch(item: Any) -> bool:
+    return isinstance(item, str) and (item in _UNION_BRANCHES
+                                      or item.startswith(_BRANCH_PREFIXES))
 
 
 def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
@@ -219,7 +238,7 @@ def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
         for item in loc:
             if isinstance(item, int):
                 out += f"[{item}]"
-            elif str(item) in _UNION_BRANCHES or str(item).startswith("function-"):
+            elif _is_branch(item):
                 continue
             else:
                 out += f".{item}" if out else str(item)
@@ -228,7 +247,7 @@ def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
     def value_at(loc):
         node: Any = data
         for item in loc:
-            if str(item) in _UNION_BRANCHES or str(item).startswith("function-"):
+            if _is_branch(item):
                 continue
             try:
                 node = node[item]
@@ -248,6 +267,11 @@ def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
     best = max(errors, key=score)
     path = clean(best["loc"])
     msg = best["msg"]
+    if len(best["loc"]) >= 2 and best["loc"][-1] == "[key]":  # a mapping key, not a value
+        key = best["loc"][-2]
+        parent = clean(best["loc"][:-2])
+        return ModelError(f"the name {key!r} must be text; quote it ('{key}')",
+                          f"{parent}.{key}" if parent else str(key), source)
     if best["type"] == "extra_forbidden":
         msg = "unknown field (check its spelling against docs/model-format.md)"
     elif best["type"] == "missing":
@@ -255,6 +279,10 @@ def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     got = value_at(best["loc"])
+    param_ref = any(_is_branch(item) and "Parameter" in item for err in errors
+                    for item in err["loc"] if clean(err["loc"]) == path)
+    if param_ref and best["type"] in ("string_type", "model_type") and not isinstance(got, dict):
+        msg = PARAM_REF_EXPECTED
     if best["type"] not in ("missing", "extra_forbidden") and got is not None and not isinstance(
             got, dict | list):
         msg += f" (got {got!r})"
@@ -264,7 +292,7 @@ def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
 def _strip_branch(loc):
     out = []
     for item in loc:
-        if str(item) in _UNION_BRANCHES:
+        if _is_branch(item):
             break
         out.append(item)
     return tuple(out)
@@ -288,43 +316,54 @@ def read_rules_csv(path: Path) -> list[tuple[Rule, str]]:
 
     if not path.exists():
         raise FileNotFoundError(f"rules file '{path}' does not exist")
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read the rules file ({exc})", source=str(path)) from None
     rules: list[tuple[Rule, str]] = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for lineno, row in enumerate(csv.reader(handle), start=1):
-            if not row or not "".join(row).strip() or row[0].lstrip().startswith("//") \
-                    or row[0].lstrip().startswith("#"):
-                continue
-            where = f"line {lineno}"
-            if len(row) < 8:
-                raise ModelError(f"expected at least 8 columns ({', '.join(PHYSICELL_V3)}), "
-                                 f"got {len(row)}", where, str(path))
-            cells = [c.strip() for c in row]
-            cell_type, signal, direction, behavior = cells[:4]
-            if direction not in ("increases", "decreases"):
-                raise ModelError(f"column 3 must be 'increases' or 'decreases', got "
-                                 f"'{direction}'", where, str(path))
-            numbers = []
-            for col, text in zip((5, 6, 7), cells[4:7], strict=True):
-                try:
-                    numbers.append(float(text))
-                except ValueError:
-                    raise ModelError(f"column {col} must be a number, got '{text}'", where,
-                                     str(path)) from None
-            kb = [k.strip() for k in cells[8].split(";") if k.strip()] if len(cells) > 8 else []
-            provenance = cells[9] if len(cells) > 9 and cells[9] else (
-                f"assumption: value from the rules file {path.name}, line {lineno}")
-            s_kind = SIGNAL_KINDS.get(split(signal).kind, "dimensionless")
-            b_kind = BEHAVIOR_KINDS.get(split(behavior).kind, "dimensionless")
-            def param(value: float, kind: str) -> dict:
-                return {"value": value, "unit": CANONICAL[kind], "source": provenance}
+    for lineno, row in enumerate(csv.reader(content.splitlines()), start=1):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("//") \
+                or row[0].lstrip().startswith("#"):
+            continue
+        where = f"line {lineno}"
+        if len(row) < 8:
+            raise ModelError(f"expected at least 8 columns ({', '.join(PHYSICELL_V3)}), "
+                             f"got {len(row)}", where, str(path))
+        cells = [c.strip() for c in row]
+        cell_type, signal, direction, behavior = cells[:4]
+        if direction not in ("increases", "decreases"):
+            raise ModelError(f"column 3 must be 'increases' or 'decreases', got "
+                             f"'{direction}'", where, str(path))
+        numbers = []
+        for col, text in zip((5, 6, 7), cells[4:7], strict=True):
             try:
-                rule = Rule.model_validate({
-                    "cell_type": cell_type, "signal": signal, "direction": direction,
-                    "behavior": behavior, "saturation": param(numbers[0], b_kind),
-                    "half_max": param(numbers[1], s_kind),
-                    "hill_power": param(numbers[2], "dimensionless"), "kb": kb,
-                })
-            except ValidationError as exc:
-                raise translate(exc, {}, str(path)).at(where) from None
-            rules.append((rule, f"{path.name}:{lineno}"))
+                number = float(text)
+            except ValueError:
+                number = float("nan")
+            if not math.isfinite(number):
+                raise ModelError(f"column {col} must be a finite number, got '{text}'",
+                                 where, str(path))
+            numbers.append(number)
+        kb = [k.strip() for k in cells[8].split(";") if k.strip()] if len(cells) > 8 else []
+        provenance = cells[9] if len(cells) > 9 and cells[9] else (
+            f"assumption: value from the rules file {path.name}, line {lineno}")
+        s_kind = SIGNAL_KINDS.get(split(signal).kind, "dimensionless")
+        b_kind = BEHAVIOR_KINDS.get(split(behavior).kind, "dimensionless")
+
+        def param(value: float, kind: str, source: str = provenance) -> dict:
+            return {"value": value, "unit": CANONICAL[kind], "source": source}
+
+        fields = {
+            "cell_type": cell_type, "signal": signal, "direction": direction,
+            "behavior": behavior, "saturation": param(numbers[0], b_kind),
+            "half_max": param(numbers[1], s_kind),
+            "hill_power": param(numbers[2], "dimensionless"), "kb": kb,
+        }
+        try:
+            rule = Rule.model_validate(fields)
+        except ValidationError as exc:
+            err = translate(exc, fields, str(path))
+            raise ModelError(err.message, f"{where}: {err.path}" if err.path else where,
+                             str(path)) from None
+        rules.append((rule, f"{path.name}:{lineno}"))
     return rules

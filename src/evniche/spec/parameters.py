@@ -11,6 +11,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import ModelError
+from ..expressions import parse
+
 #: provenance forms: a seed file with reference numbers, a DOI, or an explicit assumption
 _SEED = re.compile(r"^seed:\s*\S+\.txt(\s*\[[\d,\s–-]+\])?")
 _DOI = re.compile(r"doi:\s*10\.\d{4,9}/\S+", re.IGNORECASE)
@@ -58,6 +61,17 @@ class Parameter(BaseModel):
     @classmethod
     def _provenance(cls, text: str) -> str:
         return check_provenance(text)
+
+    @field_validator("expr")
+    @classmethod
+    def _formula(cls, text: str | None) -> str | None:
+        """Check the formula's syntax against the whitelist now, even if it is never used."""
+        if text is not None:
+            try:
+                parse(text)
+            except ModelError as exc:
+                raise ValueError(exc.message) from None
+        return text
 
     @field_validator("value")
     @classmethod

@@ -7,6 +7,7 @@ rule signals and behaviors, knowledge-base ids. Every error names the path in th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .. import expressions, units
@@ -103,6 +104,12 @@ class ParameterTable:
         else:
             value_in_unit = float(spec.value)
         value = units.to_canonical(value_in_unit, spec.unit, kind, where)
+        if not (math.isfinite(value_in_unit) and math.isfinite(value)):
+            raise ModelError(
+                f"parameter '{name}' is {value_in_unit} {spec.unit} = {value} "
+                f"{units.CANONICAL[kind]}; expected a finite number",
+                where,
+            )
         factor = value / value_in_unit if value_in_unit else units.to_canonical(
             1.0, spec.unit, kind, where)
         rng = None
@@ -125,7 +132,8 @@ class ParameterTable:
             for other in formula.names:
                 if other not in self._spec:
                     raise ModelError(
-                        f"formula refers to '{other}', which is not a parameter",
+                        f"formula refers to '{other}', which is not a parameter"
+                        f"{_close(other, self._spec)}",
                         f"{self._origin[name]}.expr",
                     )
                 if other not in self.resolved:
@@ -140,7 +148,10 @@ class ParameterTable:
                     self.resolved[other].used_at.append(f"{self._origin[name]}.expr")
                 item = self.resolved[other]
                 values[other] = units.ureg.Quantity(item.value, units.CANONICAL[item.kind])
-            result = formula.evaluate(values)
+            try:
+                result = formula.evaluate(values)
+            except ModelError as exc:
+                raise exc.at(f"{self._origin[name]}.expr") from None
         finally:
             self._resolving.discard(name)
         quantity = result if isinstance(result, units.Quantity) else units.Quantity(result, "")
@@ -393,5 +404,7 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
         kb = load_kb()
         for j, record_id in enumerate(rule.kb):
             if record_id not in kb.records:
-                raise ModelError(f"'{record_id}' is not a knowledge-base record id",
+                close = kb.suggest_ids(record_id, 3)
+                hint = f" (close: {', '.join(close)})" if close else ""
+                raise ModelError(f"'{record_id}' is not a knowledge-base record id{hint}",
                                  f"{path}.kb[{j}]")

@@ -1,0 +1,694 @@
+"""The intervention catalog: what each intervention of the reviews does to the network.
+
+An intervention is named in a model file (``interventions: [{name, start, options}]``),
+on the command line (``--intervene NAME@DAY[:key=value,…]``, see
+:func:`parse_intervention`) or in Python (a dict with ``name``, ``start`` in days or a
+string with a unit, and ``options``). :func:`build_schedule` compiles the list into a
+:class:`~evniche.compile.schedule.Schedule` of windows (multipliers of behaviors and uptake
+routes, removal rates of pools from blood) and jumps (doses) that every engine applies.
+
+Each intervention acts only where it acts in the reviews and the literature they cite, and
+on every cell type unless ``targets`` restricts it — healthy cells included:
+
+=====================  ===================================================================
+secretion inhibitors   ``nsmase2_inhibitor`` (exosomes only), ``rab27_silencing``,
+                       ``dimethyl_amiloride``, ``escrt_targeting``, and the experimental
+                       control ``secretion_block`` (seed 000 "inhibition of secretion")
+uptake inhibitors      ``heparin`` (all routes), ``annexin_v`` / ``diannexin`` (routes of
+                       phosphatidylserine-exposing pools only)
+removal                ``plasmapheresis``: an antibody column against one surface marker
+chemotherapy           ``cytarabine``, ``etoposide``, ``imatinib`` (BCR-ABL1 TKI),
+                       ``flt3_inhibitor``: doses of ``drug:<name>``; what the drug does is
+                       written as rules of the model
+therapeutic EVs        ``therapeutic_ev`` (any pool), ``mir34c_ev`` (engineered MSC-EVs
+                       with miR-34c-5p, Lamp2b-IL3 and HCELL), ``drug_loaded_ev``,
+                       ``nk_exosomes``
+=====================  ===================================================================
+
+Option values carry units (``"40 mL/min"``); a bare number is read in the option's default
+unit. Every default is a parameter with provenance (see :data:`CATALOG` and
+``docs/interventions.md``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..errors import ModelError
+from ..spec.model import Intervention
+from ..spec.parameters import Parameter
+from ..units import DESCRIPTION, to_canonical
+from .network import BLOOD, Network, Pool
+from .schedule import Jump, Schedule, Window
+
+SEED_000 = "seed: 000_0fd60b7714f79a13.txt"
+SEED_003 = "seed: 003_94ab5ca458a47f16.txt"
+
+#: option kinds beyond the unit kinds of :data:`evniche.units.CANONICAL`
+TEXT, TEXTS, FLAG, COUNT = "text", "texts", "flag", "count"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of an intervention: its kind (a unit kind of ``evniche.units`` or text),
+    its default in ``unit`` (None: required or 'not set') and where the default comes from."""
+
+    name: str
+    kind: str
+    default: float | str | tuple[str, ...] | bool | None
+    unit: str = ""
+    source: str = ""
+    range: tuple[float, float] | None = None
+    doc: str = ""
+    at_most: float | None = None
+
+
+@dataclass(frozen=True)
+class InterventionType:
+    """A catalog entry: ``compile`` turns (network, start h, options, run end h) into
+    windows and jumps. Options are canonical floats (h, 1/h, mL, nM, counts) or text."""
+
+    name: str
+    summary: str
+    source: str
+    options: tuple[Option, ...]
+    compile: Callable[[Network, float, dict, float], list[Window | Jump]]
+    aliases: tuple[str, ...] = ()
+
+    def option(self, name: str) -> Option:
+        return {o.name: o for o in self.options}[name]
+
+
+# ----------------------------------------------------------------------------- options
+def _efficacy(default: float, source: str, low: float, high: float, what: str) -> Option:
+    return Option("efficacy", "dimensionless", default, "1", source, (low, high),
+                  f"fraction by which {what} is reduced while the intervention acts",
+                  at_most=1.0)
+
+
+DURATION = Option("duration", "time", None, "day", "",
+                  doc="how long it acts; default: to the end of the run")
+TARGETS = Option("targets", TEXTS, None, doc="cell types it acts on (default: every cell type, "
+                 "healthy ones included); 'leukemic', 'normal', 'stroma', 'immune' name "
+                 "all cell types of that lineage")
+
+
+def _classes_option(default: tuple[str, ...], source: str) -> Option:
+    return Option("classes", TEXTS, default, source=source,
+                  doc="vesicle classes whose secretion it lowers (a class or an is_a parent)")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _norm(text: str) -> str:
+    return re.sub(r"[\s_\-.]", "", text).casefold()
+
+
+def _class_matches(net: Network, name: str, wanted: Iterable[str]) -> bool:
+    """Whether vesicle class ``name`` is, or is-a (within the model), one of ``wanted``."""
+    wanted_n = {_norm(w) for w in wanted}
+    if "all" in wanted_n or "*" in wanted_n:
+        return True
+    seen: set[str] = set()
+    classes = net.model.spec.vesicle_classes
+    current: str | None = name
+    while current and current not in seen:
+        seen.add(current)
+        if _norm(current) in wanted_n:
+            return True
+        current = classes[current].is_a if current in classes else None
+    return False
+
+
+def _cell_types(net: Network, targets, where: str) -> set[str]:
+    """Expand ``targets`` (cell types or lineage names) to cell-type names; None = all."""
+    names = {c.name for c in net.cells}
+    if targets is None:
+        return names
+    out: set[str] = set()
+    lineages = {c.lineage for c in net.cells}
+    for t in targets:
+        if t in names:
+            out.add(t)
+        elif t in lineages or t in ("normal", "leukemic", "stroma", "immune", "blood"):
+            out |= {c.name for c in net.cells if c.lineage == t}
+        else:
+            raise ModelError(f"'{t}' is neither a cell type of the model nor a lineage"
+                             f"{_close(t, names)}", f"{where}.options.targets")
+    return out
+
+
+def _window(start: float, opts: dict, t_end: float, label: str, **kw) -> Window:
+    end = t_end if opts.get("duration") is None else min(start + opts["duration"], t_end)
+    return Window(start=start, end=end, label=label, **kw)
+
+
+def _close(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _doses(start: float, opts: dict, t_end: float) -> list[float]:
+    """Dose times (h): ``doses`` doses every ``interval`` from ``start``, within the run."""
+    n = int(opts["doses"])
+    return [t for t in (start + k * opts["interval"] for k in range(n)) if t < t_end]
+
+
+# ----------------------------------------------------------------------------- secretion
+def _secretion(name: str, opts: dict, net: Network, start: float, t_end: float) -> list:
+    cells = _cell_types(net, opts.get("targets"), name)
+    pools = opts.get("pools")
+    names = [p.name for p in net.pools]
+    for p in pools or ():
+        if p not in names:
+            raise ModelError(f"the model has no EV pool '{p}'{_close(p, names)}",
+                             f"{name}.options.pools")
+    hit = {p.secretion for p in net.pools
+           if p.source in cells and _class_matches(net, p.vesicle_class, opts["classes"])
+           and (pools is None or p.name in pools)}
+    if not hit:
+        classes = sorted(net.classes)
+        raise ModelError(
+            f"no EV pool of the model is secreted as {', '.join(opts['classes'])} by the "
+            f"cell types it targets; the model's vesicle classes are {', '.join(classes)} — "
+            "declare a class with that name or 'is_a' to use this intervention",
+            f"{name}.options.classes")
+    factor = 1.0 - opts["efficacy"]
+    return [_window(start, opts, t_end, name, behavior_factor={i: factor for i in hit})]
+
+
+def _secretion_type(name: str, summary: str, source: str, efficacy: Option,
+                    classes: tuple[str, ...], classes_source: str,
+                    aliases: tuple[str, ...] = (), extra: tuple[Option, ...] = ()
+                    ) -> InterventionType:
+    return InterventionType(
+        name, summary, source,
+        (efficacy, _classes_option(classes, classes_source), TARGETS, DURATION, *extra),
+        lambda net, start, opts, t_end: _secretion(name, opts, net, start, t_end), aliases)
+
+
+# ----------------------------------------------------------------------------- uptake
+def _uptake(name: str, opts: dict, net: Network, start: float, t_end: float,
+            ps_only: bool) -> list:
+    cells = _cell_types(net, opts.get("targets"), name)
+    hit = [i for i, r in enumerate(net.uptakes)
+           if r.target in cells and (not ps_only or net.pools[r.pool].ps_exposed)]
+    if not hit:
+        what = "of phosphatidylserine-exposing EVs (a vesicle class with ps_exposed: true)" \
+            if ps_only else ""
+        raise ModelError(f"the model has no uptake route {what} into the targeted cell types; "
+                         "declare one in 'uptake' to use this intervention", f"{name}")
+    factor = 1.0 - opts["efficacy"]
+    return [_window(start, opts, t_end, name, uptake_factor={i: factor for i in hit})]
+
+
+# ----------------------------------------------------------------------------- removal
+def _plasmapheresis(opts: dict, net: Network, start: float, t_end: float) -> list:
+    marker = str(opts["marker"])
+    hit = [i for i, p in enumerate(net.pools) if _norm(marker) in {_norm(m) for m in p.markers}]
+    if not hit:
+        markers = sorted({m for p in net.pools for m in p.markers})
+        raise ModelError(
+            f"no EV pool of the model carries marker '{marker}'; markers present: "
+            f"{', '.join(markers) or 'none'} — declare it in a vesicle class's or a "
+            "secretion's 'markers'", "plasmapheresis.options.marker")
+    plasma = opts.get("plasma_volume")
+    if plasma is None:
+        plasma = net.params[net.volumes[BLOOD]] * (1.0 - opts["hematocrit"])
+    rate = opts["flow"] / plasma * opts["efficiency"]  # 1/h: share of plasma EVs captured
+    out = []
+    for k in range(int(opts["sessions"])):
+        a = start + k * opts["interval"]
+        if a >= t_end:
+            break
+        out.append(Window(a, min(a + opts["session_length"], t_end),
+                          removal_rate={i: rate for i in hit},
+                          label=f"plasmapheresis anti-{marker} session {k + 1}"))
+    return out
+
+
+# ----------------------------------------------------------------------------- drugs
+def _chemo(name: str, opts: dict, net: Network, start: float, t_end: float) -> list:
+    drug = str(opts.get("drug") or name)
+    if drug not in net.drugs:
+        raise ModelError(
+            f"the model declares no drug '{drug}'; add it under 'drugs:' (with its "
+            f"elimination rate) and rules on signal 'drug:{drug}' for what it does"
+            f"{_close(drug, net.drugs)}", f"{name}.options.drug")
+    if not any(s.kind == "drug" and s.argument == drug for s in net.signals):
+        warnings.warn(f"no rule of model '{net.name}' senses 'drug:{drug}': {name} will "
+                      "change nothing", stacklevel=3)
+    return [Jump(t, f"drug:{drug}", opts["dose"], label=f"{name} dose {k + 1}")
+            for k, t in enumerate(_doses(start, opts, t_end))]
+
+
+def _chemo_type(name: str, summary: str, dose: Option, doses: float, interval_days: float,
+                schedule_source: str) -> InterventionType:
+    return InterventionType(name, summary, f"{SEED_000} (chemotherapy and EV-mediated "
+                            "resistance); seed: 003_94ab5ca458a47f16.txt [109, 110, 113]",
+                            (dose,
+                             Option("doses", COUNT, doses, "1", schedule_source,
+                                    (1, max(doses, 90)), "number of doses"),
+                             Option("interval", "time", interval_days, "day", schedule_source,
+                                    (0.25, 7), "time between doses"),
+                             Option("drug", TEXT, name,
+                                    doc="the model's drug (under 'drugs:') to dose")),
+                            lambda net, start, opts, t_end: _chemo(name, opts, net, start,
+                                                                   t_end))
+
+
+# ----------------------------------------------------------------------------- EV therapy
+def _pick_pool(name: str, net: Network, opts: dict, *, cargo: str | None = None,
+               markers: Iterable[str] = (), source_like: str | None = None,
+               need: str = "") -> int:
+    """Index of the administered pool: ``opts['pool']`` or the one pool matching."""
+    names = [p.name for p in net.pools]
+    if opts.get("pool"):
+        if opts["pool"] not in names:
+            raise ModelError(f"the model has no EV pool '{opts['pool']}'"
+                             f"{_close(opts['pool'], names)}", f"{name}.options.pool")
+        cands = [names.index(opts["pool"])]
+    else:
+        cands = list(range(len(net.pools)))
+    def ok(p: Pool) -> bool:
+        if cargo and _norm(cargo) not in {_norm(c) for c in p.cargo}:
+            return False
+        if any(_norm(m) not in {_norm(x) for x in p.markers} for m in markers):
+            return False
+        if source_like:
+            spec = net.model.spec.cell_types[p.source]
+            if _norm(source_like) not in (_norm(p.source), _norm(spec.is_a or "")):
+                return False
+        return True
+    hits = [i for i in cands if ok(net.pools[i])]
+    if not hits:
+        raise ModelError(f"the model has no EV pool {need}; declare a cell type (lineage "
+                         "'stroma' for a manufactured source, initial 0 cells if it only "
+                         "stands for the product) whose secretion has it", f"{name}")
+    if len(hits) > 1:
+        # therapeutic sources first (stroma with no cells), then by name for determinism
+        hits.sort(key=lambda i: (net.params[_initial(net, net.pools[i].source)] > 0,
+                                 net.pools[i].name))
+    return hits[0]
+
+
+def _initial(net: Network, cell: str) -> str:
+    return next(c.initial for c in net.cells if c.name == cell)
+
+
+def _dose_pool(name: str, pool: int, net: Network, opts: dict, start: float,
+               t_end: float) -> list:
+    p = net.pools[pool].name
+    return [Jump(t, f"ev:{p}@{BLOOD}", opts["dose"], ledger=f"ledger:{p}.administered",
+                 label=f"{name} dose {k + 1}") for k, t in enumerate(_doses(start, opts, t_end))]
+
+
+def _ev_therapy(name: str, opts: dict, net: Network, start: float, t_end: float) -> list:
+    if name == "mir34c_ev":
+        ligands = opts.get("ligands") or ()
+        pool = _pick_pool(name, net, opts, cargo=opts["cargo"], markers=ligands,
+                          need=f"carrying cargo '{opts['cargo']}' with markers "
+                               f"{', '.join(ligands) or '(none)'} (the targeting ligands: "
+                               "Lamp2b-IL3 for CD123+ LSCs, HCELL for marrow homing)")
+    elif name == "drug_loaded_ev":
+        if not opts.get("cargo"):
+            raise ModelError("name the loaded drug as cargo (e.g. cargo=imatinib)",
+                             f"{name}.options.cargo")
+        pool = _pick_pool(name, net, opts, cargo=opts["cargo"],
+                          need=f"carrying cargo '{opts['cargo']}'")
+    elif name == "nk_exosomes":
+        pool = _pick_pool(name, net, opts, source_like=opts["source"],
+                          need=f"secreted by '{opts['source']}' cells")
+    else:
+        if not opts.get("pool"):
+            raise ModelError("name the pool to administer (pool=SOURCE.CLASS); pools: "
+                             f"{', '.join(p.name for p in net.pools)}", f"{name}.options.pool")
+        pool = _pick_pool(name, net, opts, need=f"'{opts['pool']}'")
+    return _dose_pool(name, pool, net, opts, start, t_end)
+
+
+def _ev_dose_options(doses: float, interval: float) -> tuple[Option, ...]:
+    why = ("assumption: no human dosing schedule is given in the reviews; mouse studies "
+           "inject 1e9-1e11 particles; a human dose scaled by body weight; range 1e9-1e13")
+    return (
+        Option("dose", "dimensionless", 1e11, "EV", why, (1e9, 1e13),
+               doc="EVs injected into blood per dose"),
+        Option("doses", COUNT, doses, "1", "assumption: repeated dosing as in preclinical "
+               "EV-therapy studies (seed 000 [64]); range 1-10", (1, 10), "number of doses"),
+        Option("interval", "time", interval, "day", "assumption: every few days, as EVs "
+               "leave blood within hours (research: ev_parameters.md C); range 1-7 days",
+               (1, 7), "time between doses"),
+        Option("pool", TEXT, None, doc="the model's pool to administer (SOURCE.CLASS"
+               "[.SUBSET]); default: the one that matches"),
+    )
+
+
+# ----------------------------------------------------------------------------- catalog
+_NSMASE_EFF = _efficacy(0.5, "assumption: GW4869 lowers exosome release by a cell-type "
+                        "dependent amount (research: ev_parameters.md I, flagged U); "
+                        "range 0.2-0.9", 0.2, 0.9, "exosome secretion")
+_RAB27_EFF = _efficacy(0.7, "assumption: Rab27a knock-down 'significantly delayed leukemia' "
+                       "(Kumar 2018, research: ev_parameters.md I), % reduction of secretion "
+                       "U (Ostrowski 2010, doi:10.1038/ncb2000); range 0.4-0.95",
+                       0.4, 0.95, "exosome secretion")
+_DMA_EFF = _efficacy(0.5, "assumption: seed 000 [8, 17] lists dimethyl amiloride among "
+                     "secretion inhibitors without a magnitude; range 0.2-0.9", 0.2, 0.9,
+                     "EV secretion")
+_ESCRT_EFF = _efficacy(0.5, "assumption: seed 000 [8, 17] names ESCRT targeting without a "
+                       "magnitude (the VPS33B study, seed 003 [123], is retracted and not "
+                       "used); range 0.2-0.9", 0.2, 0.9, "exosome secretion")
+_HEPARIN_EFF = _efficacy(0.6, "assumption: heparin 'greatly diminished' (Atai 2013) or "
+                         "'partially blocked' (Franzen 2014) EV uptake, % U "
+                         "(research: ev_parameters.md E); range 0.3-0.9", 0.3, 0.9,
+                         "EV uptake")
+_PS_EFF = _efficacy(0.8, "assumption: annexin V/diannexin bind exposed phosphatidylserine "
+                    "(seed 000 [8, 17]); fraction of PS+ uptake blocked U; range 0.5-0.95",
+                    0.5, 0.95, "uptake of PS-exposing EVs")
+_EXO = "assumption: acts on multivesicular-body (ESCRT/ceramide) biogenesis, i.e. exosomes " \
+       "(DESIGN: exosome = MVB/ESCRT origin; Trajkovic 2008 for nSMase2)"
+
+CATALOG: dict[str, InterventionType] = {}
+
+
+def _add(t: InterventionType) -> None:
+    CATALOG[t.name] = t
+
+
+_add(_secretion_type("nsmase2_inhibitor", "neutral sphingomyelinase-2 inhibitor (GW4869): "
+                     "lowers exosome secretion; microvesicles untouched",
+                     f"{SEED_000} [8, 17]", _NSMASE_EFF, ("exosome",), _EXO,
+                     aliases=("gw4869", "nsmase2")))
+_add(_secretion_type("rab27_silencing", "RAB27a/b silencing: MVB docking, so exosome "
+                     "secretion", f"{SEED_000} [8, 17]; doi:10.1038/ncb2000", _RAB27_EFF,
+                     ("exosome",), _EXO, aliases=("rab27", "rab27a")))
+_add(_secretion_type("dimethyl_amiloride", "dimethyl amiloride: lowers EV secretion",
+                     f"{SEED_000} [8, 17]", _DMA_EFF, ("exosome",),
+                     "assumption: dimethyl amiloride was shown to lower exosome release "
+                     "(H+/Na+ and Na+/Ca2+ channel block); extend 'classes' to test "
+                     "microvesicles", aliases=("dma", "amiloride")))
+_add(_secretion_type("escrt_targeting", "ESCRT protein / GTPase targeting: exosome "
+                     "biogenesis", f"{SEED_000} [8, 17]", _ESCRT_EFF, ("exosome",), _EXO,
+                     aliases=("escrt",)))
+_add(_secretion_type("secretion_block", "experimental control: no EVs of the chosen classes "
+                     "from the chosen cell types (efficacy 1 by definition)", "definition",
+                     Option("efficacy", "dimensionless", 1.0, "1", "definition: a knock-out "
+                            "control", (0.0, 1.0), "fraction of secretion removed",
+                            at_most=1.0),
+                     ("all",), "definition: every class unless given",
+                     extra=(Option("pools", TEXTS, None, doc="only these pools "
+                                   "(SOURCE.CLASS[.SUBSET]); default: every pool of the "
+                                   "chosen classes and cell types"),)))
+_add(InterventionType(
+    "heparin", "heparin: blocks heparan-sulfate-dependent binding, so uptake of every EV",
+    f"{SEED_000} [8, 17]", (_HEPARIN_EFF, TARGETS, DURATION),
+    lambda net, s, o, e: _uptake("heparin", o, net, s, e, ps_only=False)))
+for _name in ("annexin_v", "diannexin"):
+    _add(InterventionType(
+        _name, f"{_name.replace('_', ' ')}: masks phosphatidylserine, so only uptake of "
+        "PS-exposing EVs (e.g. microvesicles, apoptotic bodies)", f"{SEED_000} [8, 17]",
+        (_PS_EFF, TARGETS, DURATION),
+        (lambda n: lambda net, s, o, e: _uptake(n, o, net, s, e, ps_only=True))(_name)))
+_add(InterventionType(
+    "plasmapheresis", "plasmapheresis through an antibody column: removes blood EVs that "
+    "carry one marker (e.g. PD-L1); rate = flow / plasma volume × capture efficiency, "
+    "during sessions", f"{SEED_000} [8, 17, 54, 55]",
+    (Option("marker", TEXT, None, doc="surface marker the column's antibody binds "
+            "(required), e.g. PD-L1"),
+     Option("flow", "clearance", 40.0, "mL/min", "assumption: plasma flow through an "
+            "immunoadsorption column in therapeutic apheresis; range 20-60 mL/min",
+            (20, 60), "plasma flow through the column"),
+     Option("efficiency", "dimensionless", 0.9, "1", "assumption: share of marker-positive "
+            "EVs a passage captures; range 0.5-0.99", (0.5, 0.99),
+            "capture efficiency per passage", at_most=1.0),
+     Option("plasma_volume", "volume", None, "mL", "derived: blood volume × (1 - hematocrit)",
+            doc="plasma volume (default: the model's blood volume × (1 - hematocrit))"),
+     Option("hematocrit", "dimensionless", 0.45, "1", "assumption: adult hematocrit; "
+            "range 0.25-0.5 (anemic leukemia patients lower)", (0.25, 0.5),
+            "blood share of cells", at_most=1.0),
+     Option("session_length", "time", 2.5, "h", "assumption: a therapeutic apheresis "
+            "session; range 2-4 h", (2, 4), "length of one session"),
+     Option("sessions", COUNT, 5, "1", "assumption: a course of 5 sessions; range 1-10",
+            (1, 10), "number of sessions"),
+     Option("interval", "time", 2.0, "day", "assumption: every other day; range 1-7 days",
+            (1, 7), "time between session starts")),
+    lambda net, s, o, e: _plasmapheresis(o, net, s, e), aliases=("apheresis", "ev_column")))
+
+_add(_chemo_type("cytarabine", "cytarabine (7+3 induction): daily doses × 7",
+                 Option("dose", "molar", 1.0, "uM", "assumption: plasma cytarabine of "
+                        "0.1-10 uM during 100-200 mg/m2/day infusion; range 0.1-10 uM",
+                        (0.1, 10), "plasma concentration added per dose"),
+                 7, 1.0, "assumption: 7+3 induction, cytarabine daily for 7 days"))
+_add(_chemo_type("etoposide", "etoposide: daily doses × 5",
+                 Option("dose", "molar", 20.0, "uM", "assumption: peak plasma etoposide "
+                        "after 100 mg/m2; range 5-50 uM", (5, 50),
+                        "plasma concentration added per dose"),
+                 5, 1.0, "assumption: etoposide days 1-5 (ADE-like)"))
+_add(_chemo_type("imatinib", "imatinib (BCR-ABL1 TKI): daily doses",
+                 Option("dose", "molar", 3.0, "uM", "assumption: plasma imatinib of "
+                        "1-5 uM at 400 mg/day; range 1-5 uM", (1, 5),
+                        "plasma concentration added per dose"),
+                 56, 1.0, "assumption: continuous daily TKI, 8 weeks"))
+_add(_chemo_type("flt3_inhibitor", "FLT3 inhibitor (e.g. gilteritinib): daily doses",
+                 Option("dose", "molar", 0.5, "uM", "assumption: plasma gilteritinib "
+                        "~0.3-1 uM at 120 mg/day; range 0.1-2 uM", (0.1, 2),
+                        "plasma concentration added per dose"),
+                 56, 1.0, "assumption: continuous daily FLT3 inhibitor, 8 weeks"))
+CATALOG["bcr_abl1_tki"] = CATALOG["imatinib"]
+
+_add(InterventionType(
+    "therapeutic_ev", "a dose schedule of EVs of one of the model's pools into blood",
+    f"{SEED_000} [22, 25, 32, 33]", _ev_dose_options(3, 3.0),
+    lambda net, s, o, e: _ev_therapy("therapeutic_ev", o, net, s, e)))
+_add(InterventionType(
+    "mir34c_ev", "engineered MSC-EVs loaded with miR-34c-5p, targeted by Lamp2b-IL3 (CD123+ "
+    "LSCs) and HCELL (marrow homing); the targeting acts through the model's uptake routes "
+    "and vesicle class of that pool", f"{SEED_000} [64]",
+    (*_ev_dose_options(3, 3.0),
+     Option("cargo", TEXT, "miR-34c-5p", doc="the loaded miRNA"),
+     Option("ligands", TEXTS, ("Lamp2b-IL3", "HCELL"), source=f"{SEED_000} [64]",
+            doc="targeting ligands the pool must display (markers)")),
+    lambda net, s, o, e: _ev_therapy("mir34c_ev", o, net, s, e)))
+_add(InterventionType(
+    "drug_loaded_ev", "EVs loaded with a drug (imatinib, paclitaxel, doxorubicin, curcumin)",
+    f"{SEED_000} [22, 32, 33]",
+    (*_ev_dose_options(3, 3.0), Option("cargo", TEXT, None, doc="the loaded drug (a cargo)")),
+    lambda net, s, o, e: _ev_therapy("drug_loaded_ev", o, net, s, e)))
+_add(InterventionType(
+    "nk_exosomes", "exosomes of NK cells given as therapy", f"{SEED_000} [54, 56]",
+    (*_ev_dose_options(3, 3.0), Option("source", TEXT, "NK", doc="cell type (or is_a) that "
+                                       "makes the pool")),
+    lambda net, s, o, e: _ev_therapy("nk_exosomes", o, net, s, e)))
+
+ALIASES: dict[str, str] = {a: t.name for t in CATALOG.values() for a in t.aliases}
+
+
+def lookup(name: str) -> InterventionType:
+    """The catalog entry for ``name`` (or an alias); ModelError listing the catalog."""
+    key = _norm(name)
+    for n in CATALOG:
+        if _norm(n) == key:
+            return CATALOG[n]
+    for a, n in ALIASES.items():
+        if _norm(a) == key:
+            return CATALOG[n]
+    raise ModelError(f"unknown intervention '{name}'{_close(name, list(CATALOG) + list(ALIASES))}"
+                     f"; the catalog has {', '.join(sorted(CATALOG))}")
+
+
+# ----------------------------------------------------------------------------- values
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*)$")
+
+
+def _value(opt: Option, raw, where: str, net: Network):
+    """Canonical value of option ``opt`` from ``raw`` (number, 'number unit', Parameter,
+    parameter name, text, list or bool)."""
+    if opt.kind == TEXT:
+        if not isinstance(raw, str):
+            raise ModelError(f"expected a name, got {raw!r}", where)
+        return raw
+    if opt.kind == TEXTS:
+        if isinstance(raw, str):
+            return tuple(x.strip() for x in re.split(r"[;+|]", raw) if x.strip())
+        if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+            return tuple(raw)
+        raise ModelError(f"expected a list of names, got {raw!r}", where)
+    if opt.kind == FLAG:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "yes", "1", "false", "no", "0"):
+            return str(raw).lower() in ("true", "yes", "1")
+        raise ModelError(f"expected true or false, got {raw!r}", where)
+    kind = "dimensionless" if opt.kind == COUNT else opt.kind
+    if isinstance(raw, bool):
+        raise ModelError(f"expected {DESCRIPTION[kind]}, got {raw!r}", where)
+    if isinstance(raw, Parameter):
+        if raw.value is None:
+            raise ModelError("an inline parameter of an intervention needs a value", where)
+        value = to_canonical(raw.value, raw.unit, kind, where)
+    elif isinstance(raw, (int, float)):
+        value = to_canonical(float(raw), opt.unit or "1", kind, where)
+    elif isinstance(raw, str):
+        params = net.model.spec.parameters
+        if raw in params:
+            p = params[raw]
+            value = net.params[raw] if p.value is None else to_canonical(p.value, p.unit, kind,
+                                                                         where)
+            if p.value is None and raw not in net.params:
+                raise ModelError(f"parameter '{raw}' is not resolved", where)
+        else:
+            m = _QUANTITY.match(raw)
+            if not m:
+                raise ModelError(f"expected a number with a unit (e.g. 1 {opt.unit or 'h'}) "
+                                 f"or a parameter name, got '{raw}'", where)
+            value = to_canonical(float(m.group(1)), m.group(2).strip() or opt.unit or "1",
+                                 kind, where)
+    else:
+        raise ModelError(f"expected {DESCRIPTION[kind]}, got {raw!r}", where)
+    if not math.isfinite(value) or value < 0:
+        raise ModelError(f"expected a finite value >= 0, got {raw!r}", where)
+    if opt.at_most is not None and value > opt.at_most:
+        raise ModelError(f"expected a fraction between 0 and {opt.at_most}, got {raw!r}", where)
+    if opt.kind == COUNT and value != int(value):
+        raise ModelError(f"expected a whole number, got {raw!r}", where)
+    return value
+
+
+def default_value(opt: Option):
+    """The canonical default of ``opt`` (None when it has none)."""
+    if opt.default is None or opt.kind in (TEXT, TEXTS, FLAG):
+        return opt.default
+    kind = "dimensionless" if opt.kind == COUNT else opt.kind
+    return to_canonical(float(opt.default), opt.unit or "1", kind, f"default of {opt.name}")
+
+
+def resolve_options(itype: InterventionType, given: dict, where: str, net: Network) -> dict:
+    """Options of ``itype`` in canonical units: defaults overridden by ``given``."""
+    known = {o.name: o for o in itype.options}
+    opts = {name: default_value(o) for name, o in known.items()}
+    for key, raw in (given or {}).items():
+        if key not in known:
+            raise ModelError(f"'{itype.name}' has no option '{key}'{_close(key, known)}; its "
+                             f"options are {', '.join(known)}", f"{where}.options")
+        opts[key] = _value(known[key], raw, f"{where}.options.{key}", net)
+    missing = [o.name for o in itype.options
+               if opts[o.name] is None and o.name in ("marker",)]
+    if missing:
+        raise ModelError(f"'{itype.name}' needs option {', '.join(missing)}", f"{where}.options")
+    return opts
+
+
+def _start_hours(item: Intervention | dict, where: str, net: Network) -> float:
+    start = item.start if isinstance(item, Intervention) else item.get("start", 0.0)
+    if isinstance(start, Parameter):
+        return to_canonical(start.value or 0.0, start.unit, "time", f"{where}.start")
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        return float(start) * 24.0  # days
+    if isinstance(start, str):
+        if start in net.params:
+            return net.params[start]
+        if start in net.model.spec.parameters:
+            p = net.model.spec.parameters[start]
+            return to_canonical(p.value or 0.0, p.unit, "time", f"{where}.start")
+        m = _QUANTITY.match(start)
+        if m:
+            return to_canonical(float(m.group(1)), m.group(2).strip() or "day", "time",
+                                f"{where}.start")
+    raise ModelError(f"expected a start time (days, or a number with a time unit), got "
+                     f"{start!r}", f"{where}.start")
+
+
+# ----------------------------------------------------------------------------- public
+@dataclass
+class Compiled:
+    """One intervention, resolved: its type, start (h) and canonical options."""
+
+    type: InterventionType
+    start: float
+    options: dict = field(default_factory=dict)
+
+
+def compile_intervention(net: Network, item: Intervention | dict, where: str,
+                         days: float | None) -> tuple[Compiled, list[Window | Jump]]:
+    """Resolve one intervention and compile it to windows and jumps."""
+    name = item.name if isinstance(item, Intervention) else item.get("name")
+    if not isinstance(name, str):
+        raise ModelError("an intervention needs a 'name' from the catalog", where)
+    unknown = set(item) - {"name", "start", "options"} if isinstance(item, dict) else set()
+    if unknown:
+        raise ModelError(f"unknown keys {sorted(unknown)}; an intervention has name, start, "
+                         "options", where)
+    itype = lookup(name)
+    where = f"{where} ({itype.name})"
+    start = _start_hours(item, where, net)
+    t_end = math.inf if days is None else days * 24.0
+    if start < 0 or start >= t_end:
+        raise ModelError(f"starts at day {start / 24:g}, outside the run "
+                         f"[0, {days:g}) days" if days is not None else
+                         f"starts at day {start / 24:g}; expected a day >= 0", f"{where}.start")
+    given = item.options if isinstance(item, Intervention) else item.get("options") or {}
+    opts = resolve_options(itype, dict(given), where, net)
+    try:
+        parts = itype.compile(net, start, opts, t_end)
+    except ModelError as exc:  # paths inside compile functions start with the type's name
+        sub = exc.path.split(".", 1)[1] if "." in exc.path else ""
+        raise ModelError(exc.message, f"{where}.{sub}" if sub else where) from None
+    for p in parts:
+        if not p.label:
+            p.label = itype.name
+    return Compiled(itype, start, opts), parts
+
+
+def build_schedule(net: Network, interventions: list[Intervention | dict],
+                   days: float | None) -> Schedule:
+    """Compile ``interventions`` (model-file entries or dicts) for a run of ``days`` days."""
+    schedule = Schedule()
+    for i, item in enumerate(interventions):
+        try:
+            _, parts = compile_intervention(net, item, f"interventions[{i}]", days)
+        except ModelError as exc:
+            raise exc.at(f"interventions[{i}]") from None
+        for p in parts:
+            (schedule.jumps if isinstance(p, Jump) else schedule.windows).append(p)
+    return schedule
+
+
+def parse_intervention(text: str) -> dict:
+    """Parse ``NAME@DAY[:key=value,…]`` (the ``--intervene`` option) into a dict.
+
+    ``DAY`` is a number of days or a number with a time unit (``12h``). Values keep their
+    units as text (``flow=40 mL/min``) and are checked when the schedule is built; lists
+    use ``+`` or ``;`` (``targets=blast+LSC``).
+    """
+    where = f"--intervene {text}"
+    head, _, rest = text.partition(":")
+    name, at, day = head.partition("@")
+    name = name.strip()
+    if not name or not at or not day.strip():
+        raise ModelError("expected NAME@DAY[:key=value,…], e.g. nsmase2_inhibitor@30 or "
+                         "plasmapheresis@60:marker=PD-L1,flow=40 mL/min", where)
+    lookup(name)
+    m = _QUANTITY.match(day)
+    if not m:
+        raise ModelError(f"'{day.strip()}' is not a day number", where)
+    start: float | str = float(m.group(1)) if not m.group(2).strip() else day.strip()
+    options: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))) if rest else ():
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ModelError(f"option '{part}' is not key=value", where)
+        options[key.strip()] = value.strip()
+    return {"name": name, "start": start, "options": options}
+
+
+def describe() -> list[dict]:
+    """The catalog as rows (name, summary, source, options with unit/default/source)."""
+    return [{"name": t.name, "summary": t.summary, "source": t.source,
+             "aliases": list(t.aliases),
+             "options": [{"name": o.name, "kind": o.kind, "unit": o.unit,
+                          "default": o.default, "source": o.source, "range": o.range,
+                          "doc": o.doc} for o in t.options]}
+            for n, t in CATALOG.items() if n == t.name]

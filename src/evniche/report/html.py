@@ -1,0 +1,225 @@
+"""The HTML report of one run: a single self-contained ``report.html``.
+
+Figures are PNGs (an animated GIF for spatial snapshots) embedded as base64 data URIs;
+styles are inline; there is no JavaScript and no network access, so the file can be
+mailed, archived or opened offline. Sections (their headings are in :data:`SECTIONS`):
+summary, populations and blast %, normal blood output, plasma EVs by class, the virtual
+NTA histogram, the communication matrix, cargo flows, cell states, the EV ledger check,
+spatial snapshots (when the trajectory has them), the assumptions the result rests on and
+every cited parameter with its source.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..errors import EvnicheError
+from ..readouts import clinical, communication, liquid_biopsy
+from ..readouts.sensitivity import describe
+from . import figures
+
+REPORT = "report.html"
+#: section headings, in order (spatial snapshots only when the trajectory has them)
+SECTIONS = (
+    "Summary", "Populations and marrow blasts", "Normal blood output", "Plasma EVs by class",
+    "Virtual NTA size histogram", "Who talks to whom", "Cargo flows", "Cell states",
+    "EV ledger check", "Spatial snapshots", "Assumptions this result rests on",
+    "Cited parameters",
+)
+#: the communication heatmap averages over this many last days of the run (days)
+COMMUNICATION_WINDOW_DAYS = 30.0
+TAKEOVER_THRESHOLD = 20.0
+
+
+def num(x: Any, digits: int = 3) -> str:
+    """A number for humans: 3 significant digits, "–" for None/NaN."""
+    if x is None:
+        return "–"
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(value):
+        return "–"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits - 1}e}"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("evniche.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["num"] = num
+    return env
+
+
+def _range_in_unit(p: Any) -> str:
+    if p.range is None:
+        return ""
+    if p.value:
+        factor = p.value_in_unit / p.value
+        return f"{num(p.range[0] * factor)}–{num(p.range[1] * factor)} {p.unit}"
+    return f"{num(p.range[0])}–{num(p.range[1])} {p.canonical_unit}"
+
+
+def _parameter_rows(model: Any, assumptions: bool) -> list[dict[str, str]]:
+    if model is None:
+        return []
+    chosen = model.assumptions() if assumptions else [
+        p for p in model.params.resolved.values() if not p.is_assumption]
+    rows = []
+    for p in sorted(chosen, key=lambda q: q.name):
+        rows.append({"name": p.name, "value": num(p.value_in_unit, 4), "unit": p.unit,
+                     "source": p.source, "range": _range_in_unit(p),
+                     "used_at": ", ".join(p.used_at[:4]) + (" …" if len(p.used_at) > 4 else "")})
+    return rows
+
+
+def _ledger_rows(ds: xr.Dataset) -> list[dict[str, str]]:
+    """Per pool at the end (EVs): inputs (secreted + administered) vs where they went."""
+    if "ledger" not in ds or ds.sizes.get("pool", 0) == 0:
+        return []
+    end = ds["ledger"].isel(time=-1)
+    present = ds["ev"].isel(time=-1).sum("compartment") if "ev" in ds else 0.0 * end.isel(
+        term=0)
+    rows = []
+    for pool in ds["pool"].values:
+        led = end.sel(pool=pool)
+        terms = {str(t): float(led.sel(term=t)) for t in led["term"].values}
+        inputs = terms.get("secreted", 0.0) + terms.get("administered", 0.0)
+        here = float(present.sel(pool=pool))
+        outputs = here + sum(terms.get(t, 0.0) for t in
+                             ("degraded", "cleared", "removed", "taken_up"))
+        rel = abs(inputs - outputs) / max(abs(inputs), 1.0)
+        rows.append({"pool": str(pool), "secreted": num(terms.get("secreted")),
+                     "administered": num(terms.get("administered")), "present": num(here),
+                     "degraded": num(terms.get("degraded")), "cleared": num(terms.get("cleared")),
+                     "removed": num(terms.get("removed")), "taken_up": num(terms.get("taken_up")),
+                     "relative_error": f"{rel:.1e}"})
+    return rows
+
+
+def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict(orient="records")
+
+
+def _sensitivity(frame: pd.DataFrame | None) -> dict[str, Any] | None:
+    if frame is None:
+        return None
+    needed = {"parameter", "elasticity"}
+    if not needed <= set(frame.columns):
+        raise EvnicheError("sensitivity must be a DataFrame from evniche.readouts.sensitivity "
+                           f"with columns {sorted(needed)}; got {list(frame.columns)}")
+    return {"sentence": describe(frame), "rows": _frame_rows(frame)}
+
+
+def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame | None = None,
+                  title: str | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain values and base64 images."""
+    shown_sensitivity = _sensitivity(sensitivity)
+    time = ds["time"].values
+    if len(time) < 2:
+        raise EvnicheError("the report needs a trajectory with at least two time points")
+    days = float(time[-1] - time[0])
+    takeover = clinical.takeover_day(ds, TAKEOVER_THRESHOLD)
+    drop = clinical.normal_output_drop(ds)
+    blasts = clinical.blast_percent(ds)
+    window_days = min(COMMUNICATION_WINDOW_DAYS, days)
+    matrix = communication.communication_matrix(ds, last_days=window_days)
+    flows = communication.cargo_flows(ds, top=15, last_days=window_days)
+    hist = liquid_biopsy.nta_histogram(ds)
+    plasma_end = liquid_biopsy.plasma_concentration(ds).isel(time=-1)
+    stem = clinical.normal_stem_progenitor(ds)
+    name = str(getattr(model, "name", None) or ds.attrs.get("model", "model"))
+    summary = {
+        "model": name,
+        "disease": str(ds.attrs.get("disease", "")) or "–",
+        "days": num(days, 4),
+        "engine": str(ds.attrs.get("engine", "")) or "–",
+        "seed": str(ds.attrs.get("seed", "–")),
+        "digest": str(getattr(model, "digest", None) or ds.attrs.get("digest", "–")),
+        "takeover": ("no take-over (blasts stay below "
+                     f"{TAKEOVER_THRESHOLD:g} %)") if takeover is None else
+        f"take-over on day {takeover:.1f} (blasts ≥ {TAKEOVER_THRESHOLD:g} %)",
+        "takeover_day": takeover,
+        "blasts_start": num(float(blasts.isel(time=0))),
+        "blasts_end": num(float(blasts.isel(time=-1))),
+        "output_change": "–" if not math.isfinite(drop) else f"{-100.0 * drop:+.1f} %",
+        "cellularity_end": num(float(clinical.marrow_cellularity(ds).isel(time=-1))),
+        "normal_end": [(str(c), num(float(stem.sel(cell_type=c).isel(time=-1))))
+                       for c in stem["cell_type"].values],
+    }
+    snapshot_frames: list[tuple[float, str]] = []
+    gif = None
+    if figures.has_snapshots(ds):
+        snapshot_frames, gif = figures.snapshots(ds)
+    ledger_error = ds.attrs.get("ledger_relative_error")
+    try:
+        ledger_error = float(ledger_error) if ledger_error is not None else None
+    except (TypeError, ValueError):
+        ledger_error = None
+    return {
+        "title": title or f"evniche run: {name}",
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "sections": SECTIONS,
+        "summary": summary,
+        "threshold": TAKEOVER_THRESHOLD,
+        "sensitivity": shown_sensitivity,
+        "fig_populations": figures.populations(ds, TAKEOVER_THRESHOLD),
+        "fig_blood": figures.blood_output(ds),
+        "fig_plasma": figures.plasma_evs(ds),
+        "plasma_end": [(str(c), num(float(plasma_end.sel(vesicle_class=c))))
+                       for c in plasma_end["vesicle_class"].values],
+        "fig_nta": figures.nta(hist),
+        "nta": {"day": num(hist.day), "total": num(hist.total_per_ml),
+                "mode": num(hist.mode_nm), "low": num(hist.edges_nm[0]),
+                "high": num(hist.edges_nm[-1])},
+        "window_days": num(window_days),
+        "fig_heatmap": figures.heatmap(
+            matrix, f"EVs delivered per day, mean of the last {window_days:g} days", "EV/day"),
+        "matrix": {"columns": [str(c) for c in matrix.columns],
+                   "rows": [(str(r), [num(v) for v in matrix.loc[r].to_numpy()])
+                            for r in matrix.index]},
+        "flows": _frame_rows(flows),
+        "fig_states": figures.states(ds),
+        "ledger_error": ledger_error,
+        "ledger_rows": _ledger_rows(ds),
+        "snapshots": snapshot_frames,
+        "gif": gif,
+        "has_model": model is not None,
+        "assumptions": _parameter_rows(model, assumptions=True),
+        "cited": _parameter_rows(model, assumptions=False),
+        "attrs": {str(k): str(v) for k, v in ds.attrs.items()},
+        "finite": bool(np.isfinite(ds["cells"].values).all()),
+    }
+
+
+def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
+                 sensitivity: pd.DataFrame | None = None, title: str | None = None) -> Path:
+    """Write ``out_dir/report.html`` for the Trajectory ``ds`` and return its path.
+
+    ``model`` (an :class:`evniche.spec.resolve.ResolvedModel`) supplies the assumptions and
+    cited parameters; ``sensitivity`` (a DataFrame from
+    :func:`evniche.readouts.sensitivity.elasticities`) is shown under the take-over time.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvnicheError(f"cannot create the report folder {out}: {exc}") from None
+    html = _environment().get_template("report.html.j2").render(
+        **build_context(ds, model, sensitivity, title))
+    path = out / REPORT
+    path.write_text(html, encoding="utf-8")
+    return path

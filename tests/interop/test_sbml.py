@@ -1,0 +1,356 @@
+"""SBML export: libRoadRunner simulates the exported file to the well-mixed engine's
+trajectory, and the file passes libSBML's consistency checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import evniche
+from evniche.compile.network import compile_model
+from evniche.compile.schedule import Jump, Schedule, Window
+from evniche.engines import prepare, wellmixed
+from evniche.errors import SimulationError
+from evniche.interop import export_sbml, to_sbml
+
+libsbml = pytest.importorskip("libsbml")
+roadrunner = pytest.importorskip("roadrunner")
+
+RTOL = 1e-10
+#: what "the same trajectory" means: relative error on every meaningful value
+MAX_RELATIVE_ERROR = 1e-4
+
+
+def _p(value: float, unit: str) -> dict:
+    return {"value": value, "unit": unit, "source": "assumption: a test value"}
+
+
+def rich_model() -> dict:
+    """A small model that uses every feature of the network: feedback, niche, crowding,
+    states, rules raising and lowering one behavior, kills, cytokines, a drug, a blood
+    cell type, two vesicle classes, several pools (with a subset) and every signal kind."""
+    rate = "1/h"
+    return {
+        "name": "every-feature",
+        "disease": "AML",
+        "parameters": {
+            "v_marrow": _p(1000, "mL"), "v_blood": _p(5000, "mL"),
+            "exo_median": _p(100, "nm"), "exo_min": _p(30, "nm"), "exo_max": _p(150, "nm"),
+            "mv_median": _p(300, "nm"), "mv_min": _p(100, "nm"), "mv_max": _p(1000, "nm"),
+            "gsd": _p(1.4, "dimensionless"),
+            "k_deg": _p(0.1, rate), "k_drain": _p(0.5, rate), "k_clear": _p(7, "1/min"),
+            "k_home": _p(0.05, rate),
+            "copies": _p(0.008, "copies"),
+            "hsc_p": _p(1 / 240, rate), "prog_p": _p(0.02, rate), "lsc_p": _p(0.01, rate),
+            "uptake": _p(1e-6, "mL/h"),
+            "half_cargo": _p(0.05, "copies"), "hill": _p(2, "dimensionless"),
+            "one": _p(1, "dimensionless"),
+        },
+        "compartments": {"marrow": {"volume": "v_marrow"}, "blood": {"volume": "v_blood"}},
+        "vesicle_classes": {
+            "exosome": {"diameter": {"median": "exo_median", "gsd": "gsd", "min": "exo_min",
+                                     "max": "exo_max"},
+                        "degradation": "k_deg", "drainage": "k_drain", "clearance": "k_clear",
+                        "homing": "k_home"},
+            "microvesicle": {"diameter": {"median": "mv_median", "gsd": "gsd",
+                                          "min": "mv_min", "max": "mv_max"},
+                             "degradation": _p(0.2, rate), "drainage": _p(0.3, rate),
+                             "clearance": _p(10, "1/min")},
+        },
+        "cargo": {"miR-150": {"decay": _p(0.03, rate)}, "miR-155": {"decay": _p(0.02, rate)}},
+        "cytokines": {"CXCL12": {"decay": _p(0.5, rate)}},
+        "drugs": {"cytarabine": {"elimination": _p(0.3, rate)}},
+        "cell_types": {
+            "MSC": {
+                "lineage": "stroma", "initial": _p(1e6, "cell"),
+                "states": {"reprogrammed": {"baseline": _p(0.0, "dimensionless"),
+                                            "relaxation": _p(48, "h")}},
+                "secretion": [
+                    {"class": "exosome", "rate": _p(100, "EV/cell/h"),
+                     "cargo": {"miR-150": "copies"}, "markers": ["PD-L1"]},
+                    {"class": "exosome", "subset": "activated", "rate": _p(10, "EV/cell/h"),
+                     "cargo": {"miR-155": "copies"}},
+                    {"class": "microvesicle", "rate": _p(20, "EV/cell/h")},
+                ],
+                "produces": {"CXCL12": _p(50, "1/h")},
+            },
+            "HSC": {
+                "initial": _p(1e5, "cell"), "proliferation": "hsc_p",
+                "self_renewal": _p(0.7, "dimensionless"), "death": _p(1e-4, rate),
+                "differentiates_to": "progenitor", "feedback": True, "niche": True,
+            },
+            "progenitor": {
+                "initial": _p(1e7, "cell"), "proliferation": "prog_p",
+                "self_renewal": _p(0.45, "dimensionless"), "death": _p(1e-3, rate),
+                "differentiates_to": "mature", "feedback": True,
+            },
+            "mature": {
+                "compartment": "blood", "initial": _p(1e9, "cell"), "death": _p(0.01, rate),
+            },
+            "LSC": {
+                "lineage": "leukemic", "initial": _p(1e3, "cell"), "proliferation": "lsc_p",
+                "self_renewal": _p(0.9, "dimensionless"), "death": _p(1e-3, rate),
+                "differentiates_to": "blast", "niche": True,
+                "secretion": [
+                    {"class": "exosome", "rate": _p(500, "EV/cell/h"),
+                     "cargo": {"miR-155": _p(0.05, "copies")}},
+                    {"class": "microvesicle", "rate": _p(50, "EV/cell/h"),
+                     "cargo": {"miR-155": _p(0.02, "copies")}},
+                ],
+            },
+            "blast": {
+                "lineage": "leukemic", "initial": _p(0, "cell"),
+                "proliferation": _p(0.01, rate), "self_renewal": _p(0.3, "dimensionless"),
+                "death": _p(0.002, rate), "exit": _p(0.001, rate),
+            },
+            "NK": {
+                "lineage": "immune", "initial": _p(1e5, "cell"),
+                "states": {"nkg2d": {"baseline": "one", "relaxation": _p(1, "day")}},
+                "kills": [{"target": "LSC", "rate": _p(0.002, rate)},
+                          {"target": "blast", "rate": _p(0.001, rate)}],
+                "secretion": [{"class": "exosome", "rate": _p(30, "EV/cell/h")}],
+            },
+        },
+        "uptake": [
+            {"target": "HSC", "class": "exosome", "rate": "uptake"},
+            {"target": "LSC", "class": "exosome", "source": "MSC", "rate": "uptake"},
+            {"target": "mature", "class": "exosome", "rate": _p(1e-8, "mL/h")},
+            {"target": "NK", "class": "microvesicle", "source": "LSC", "rate": "uptake"},
+            {"target": "MSC", "class": "microvesicle", "rate": _p(2e-6, "mL/h")},
+        ],
+        "hematopoiesis": {
+            "feedback": {"from": ["mature"], "strength": _p(1e-9, "1/cell")},
+            "niche": {"members": ["HSC", "LSC"], "capacity": _p(2e5, "cell")},
+            "crowding": {"members": ["HSC", "progenitor", "LSC", "blast"],
+                         "capacity": _p(1e6, "cell"), "rate": _p(0.002, rate),
+                         "power": _p(2, "dimensionless")},
+        },
+        "rules": [
+            _rule("HSC", "cargo:miR-150", "decreases", "self_renewal", (0.3, ""),
+                  ("half_cargo", None)),
+            _rule("HSC", "cytokine:CXCL12", "increases", "self_renewal", (0.9, ""),
+                  (1e5, "1/mL")),
+            _rule("HSC", "uptake:LSC.exosome", "decreases", "proliferation", (0.002, rate),
+                  (1e-3, "EV/cell/h")),
+            _rule("HSC", "ev:MSC.exosome", "decreases", "uptake:exosome", (0.2, ""),
+                  (2e5, "EV/mL")),
+            _rule("LSC", "cargo:miR-155", "increases", "self_renewal", (0.95, ""),
+                  ("half_cargo", None)),
+            _rule("LSC", "fraction:blast", "increases", "proliferation", (0.02, rate),
+                  (0.05, "")),
+            _rule("LSC", "drug:cytarabine", "increases", "death", (0.05, rate), (10, "nM")),
+            _rule("MSC", "uptake:LSC", "increases", "state:reprogrammed", (1, ""),
+                  (1e-3, "EV/cell/h")),
+            _rule("MSC", "state:reprogrammed", "decreases", "production:CXCL12", (5, rate),
+                  (0.3, "")),
+            _rule("MSC", "state:reprogrammed", "increases", "secretion:exosome.activated",
+                  (200, "EV/cell/h"), (0.3, "")),
+            _rule("NK", "ev:LSC.microvesicle", "decreases", "kill:LSC", (0.0, rate),
+                  (1e3, "EV/mL")),
+            _rule("NK", "cargo:miR-155", "decreases", "state:nkg2d", (0.1, ""),
+                  ("half_cargo", None)),
+            _rule("NK", "state:nkg2d", "increases", "kill:blast", (0.1, rate), (0.5, "")),
+            _rule("mature", "ev:LSC.exosome", "increases", "death", (0.02, rate),
+                  (1e3, "EV/mL")),
+        ],
+    }
+
+
+def _rule(cell: str, signal: str, direction: str, behavior: str, saturation: tuple,
+          half: tuple) -> dict:
+    def ref(value, unit):
+        return value if unit is None else _p(value, unit or "dimensionless")
+
+    return {"cell_type": cell, "signal": signal, "direction": direction, "behavior": behavior,
+            "saturation": ref(*saturation), "half_max": ref(*half), "hill_power": "hill"}
+
+
+@pytest.fixture(scope="module")
+def rich_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "every-feature.yaml"
+    path.write_text(yaml.safe_dump(rich_model(), sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def rich_net(rich_path):
+    return compile_model(evniche.load_model(rich_path))
+
+
+# ---------------------------------------------------------------------------------------
+def sbml_ids(text: str) -> dict[str, str]:
+    """evniche species name -> SBML id (the ``name`` attribute keeps the original)."""
+    model = libsbml.readSBMLFromString(text).getModel()
+    return {model.getParameter(i).getName(): model.getParameter(i).getId()
+            for i in range(model.getNumParameters())}
+
+
+def simulate_roadrunner(text: str, names: list[str], t_hours: np.ndarray, atol: np.ndarray
+                        ) -> np.ndarray:
+    """libRoadRunner's trajectory of ``names`` at ``t_hours`` (stiff CVODE, the engine's
+    tolerances: ``RTOL`` and the same absolute tolerance per species)."""
+    rr = roadrunner.RoadRunner(text)
+    rr.integrator.stiff = True
+    rr.integrator.relative_tolerance = RTOL
+    rr.integrator.maximum_num_steps = 200000
+    ids = sbml_ids(text)
+    for name, tol in zip(names, atol, strict=True):
+        rr.integrator.setIndividualTolerance(ids[name], float(tol))
+    rr.timeCourseSelections = ["time"] + [ids[n] for n in names]
+    result = np.asarray(rr.simulate(times=list(map(float, t_hours))))
+    np.testing.assert_allclose(result[:, 0], t_hours)
+    return result[:, 1:]
+
+
+def worst_error(sol: wellmixed.Solution, other: np.ndarray) -> tuple[float, str]:
+    """Largest relative difference over meaningful values, and the species where it is.
+
+    Meaningful: |value| above 1e-6 of that species' largest value and above 1000 times
+    the absolute tolerance both solvers were given for it (1e-3 cells, 1 EV, 1e-7 copies
+    per cell). Closer to that tolerance the local error control of either solver allows
+    relative errors of order atol/|value| per step, which says nothing about the export
+    (there :func:`assert_close_everywhere` applies)."""
+    atol = wellmixed.tolerances(sol.kinetics, sol.initial, RTOL)
+    ref = sol.y
+    scale = np.max(np.abs(ref), axis=0)
+    meaningful = (np.abs(ref) > 1e-6 * scale) & (np.abs(ref) > 1000 * atol)
+    rel = np.where(meaningful, np.abs(other - ref) / np.where(meaningful, np.abs(ref), 1.0),
+                   0.0)
+    j = int(np.argmax(np.max(rel, axis=0)))
+    return float(np.max(rel)), sol.kinetics.net.species[j].name
+
+
+def assert_close_everywhere(sol: wellmixed.Solution, other: np.ndarray) -> None:
+    """Every value of every species agrees within MAX_RELATIVE_ERROR of the larger of the
+    value and 1e-6 of that species' largest value, plus its absolute tolerance."""
+    atol = wellmixed.tolerances(sol.kinetics, sol.initial, RTOL)
+    floor = 1e-6 * np.max(np.abs(sol.y), axis=0)
+    allowed = MAX_RELATIVE_ERROR * np.maximum(np.abs(sol.y), floor) + atol
+    excess = np.abs(other - sol.y) - allowed
+    i, j = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    assert excess[i, j] <= 0, (f"{sol.kinetics.net.species[j].name} at {sol.t[i]:g} h: "
+                               f"{other[i, j]:.6g} instead of {sol.y[i, j]:.6g}")
+
+
+def compare(net, days: float, schedule: Schedule | None = None) -> tuple[float, str]:
+    """Run the engine and libRoadRunner on the export; check every value, return the
+    worst relative error over meaningful values."""
+    sol = wellmixed.integrate(net, days, schedule, rtol=RTOL)
+    text = to_sbml(net, sol.initial, schedule)
+    atol = wellmixed.tolerances(sol.kinetics, sol.initial, RTOL)
+    other = simulate_roadrunner(text, [s.name for s in net.species], sol.t, atol)
+    assert_close_everywhere(sol, other)
+    return worst_error(sol, other)
+
+
+# ---------------------------------------------------------------------------------------
+def test_rich_model_exercises_every_feature(rich_net):
+    net = rich_net
+    assert net.feedback and net.niche and net.crowding and net.kills and net.states
+    assert {s.kind for s in net.signals} == {"cargo", "uptake", "ev", "cytokine", "state",
+                                             "drug", "fraction"}
+    assert any(b.up and b.down for b in net.behaviors)
+    assert {c.compartment for c in net.cells} == {"marrow", "blood"}
+    assert len(net.classes) == 2 and len(net.pools) >= 5
+
+
+def test_roadrunner_reproduces_engine_trajectory(rich_net):
+    error, where = compare(rich_net, days=60)
+    assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
+
+
+def test_interventions_become_events(rich_net):
+    net = rich_net
+    bidx = net.behavior_index()
+    pools = [pl.name for pl in net.pools]
+    lsc_exo = pools.index("LSC.exosome")
+    schedule = Schedule(
+        windows=[
+            Window(10 * 24, 22 * 24, behavior_factor={bidx["LSC.secretion:exosome"]: 0.1},
+                   uptake_factor={0: 0.5}, label="secretion inhibitor"),
+            Window(20 * 24, 26.5 * 24, removal_rate={lsc_exo: 0.2},
+                   behavior_factor={bidx["LSC.secretion:exosome"]: 0.5}, label="column"),
+            Window(0.0, 5 * 24, behavior_factor={bidx["HSC.proliferation"]: 2.0}),
+        ],
+        jumps=[
+            Jump(0.0, "drug:cytarabine", 100.0, label="cytarabine at start"),
+            Jump(15.25 * 24, "drug:cytarabine", 200.0, label="cytarabine"),
+            Jump(15.25 * 24, "drug:cytarabine", 50.0, label="a second dose at the same time"),
+            Jump(12 * 24, "ev:MSC.exosome@blood", 1e10, "ledger:MSC.exosome.administered",
+                 label="therapeutic EVs"),
+        ])
+    error, where = compare(net, days=30, schedule=schedule)
+    assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
+
+
+def test_catalog_interventions_match(rich_path):
+    days = 30
+    interventions = [
+        {"name": "nsmase2_inhibitor", "start": 5},
+        {"name": "cytarabine", "start": 8, "options": {"doses": 2}},
+        {"name": "plasmapheresis", "start": 12,
+         "options": {"marker": "PD-L1", "sessions": 2}},
+        {"name": "therapeutic_ev", "start": 18, "options": {"pool": "MSC.exosome", "doses": 1}},
+        {"name": "heparin", "start": 22.5},
+    ]
+    # the column removes a pool with ~2e5 EVs in blood: far above the solvers' absolute
+    # tolerance on the ledger (1e-3 EV per step), so its ledger is compared meaningfully
+    net, schedule = prepare(str(rich_path), None, interventions, days)
+    assert schedule.jumps and any(w.removal_rate for w in schedule.windows)
+    error, where = compare(net, days, schedule)
+    assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
+
+
+def test_exported_file_is_consistent_and_keeps_names_and_provenance(rich_net):
+    text = to_sbml(rich_net)
+    doc = libsbml.readSBMLFromString(text)
+    assert (doc.getLevel(), doc.getVersion()) == (3, 2)
+    doc.checkConsistency()
+    errors = [doc.getError(i).getMessage() for i in range(doc.getNumErrors())
+              if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    assert errors == []
+    model = doc.getModel()
+    ids = sbml_ids(text)
+    for name in rich_net.params:
+        sid = ids[name]
+        assert all(ch.isalnum() or ch == "_" for ch in sid) and not sid[0].isdigit()
+        assert model.getParameter(sid).getConstant()
+    note = model.getParameter(ids["k_clear"]).getNotesString()
+    assert "assumption: a test value" in note and "1/min" in note
+    assert model.getNumRules() >= len(rich_net.species)
+    for species in rich_net.species:
+        assert model.getRateRule(ids[species.name]) is not None
+
+
+def test_initial_state_is_written(rich_net):
+    y0 = np.arange(len(rich_net.species), dtype=float) + 0.5
+    model = libsbml.readSBMLFromString(to_sbml(rich_net, y0)).getModel()
+    ids = sbml_ids(libsbml.writeSBMLToString(model.getSBMLDocument()))
+    assert [model.getParameter(ids[s.name]).getValue() for s in rich_net.species] == list(y0)
+
+
+def test_bad_initial_state_is_refused(rich_net):
+    with pytest.raises(SimulationError, match="one value per species"):
+        to_sbml(rich_net, np.zeros(3))
+    y0 = np.zeros(len(rich_net.species))
+    y0[1] = np.nan
+    with pytest.raises(SimulationError, match="not finite"):
+        to_sbml(rich_net, y0)
+
+
+def test_export_sbml_writes_file(rich_path, tmp_path):
+    out = tmp_path / "sub" / "model.xml"
+    text = export_sbml(rich_path, out, equilibrate_first=False)
+    assert out.read_text(encoding="utf-8") == text
+    assert libsbml.readSBMLFromString(text).getModel().getName() == "every-feature"
+
+
+def test_aml_preset_matches_roadrunner():
+    if "aml" not in evniche.spec.loader.preset_names():
+        pytest.skip("the aml preset is not written yet")
+    net = compile_model(evniche.load_model("aml"))
+    error, where = compare(net, days=60)
+    assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
