@@ -37,7 +37,7 @@ class Solution:
 
 def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
     """Absolute tolerances per species, scaled to what each kind of species counts."""
-    floor = {"cell": 1e-6, "state": 1e-10, "cargo": 1e-10, "cytokine": 1e-6, "ev": 1e-3,
+    floor = {"cell": 1e-6, "state": 1e-12, "cargo": 1e-10, "cytokine": 1e-6, "ev": 1e-3,
              "ledger": 1e-3, "drug": 1e-9}
     atol = np.array([floor[s.kind] for s in kin.net.species])
     return np.maximum(atol, 1e-3 * rtol * np.abs(y0))

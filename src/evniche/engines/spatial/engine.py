@@ -1,0 +1,859 @@
+"""The spatial engine: agents in a marrow section, EV pools and cytokines as voxel fields,
+the blood compartment well-mixed — all driven by the same compiled network.
+
+Scale. The marrow holds ~1e11–1e12 cells; a section holds a sample. Each cell type ``t``
+has a *weight* ``w_t``: one agent of type ``t`` stands for ``w_t`` real marrow cells, and
+the counts in the Dataset are ``Σ w_t`` over agents. Weights are chosen at the start so
+that the section holds about ``agents`` agents (default 4000; every type present at least
+``min_agents``, or one agent per real cell when fewer), and are adapted during the run
+(agents of a type thinned and the weight raised when they exceed twice their share;
+duplicated and the weight halved when they fall below half of it) so that expanding
+clones stay tractable. Counts are exactly conserved by reweighting. Weights differ per
+type, so agent densities in the section are a *sampling* of the marrow, not its packing.
+
+The section is a representative volume of the whole marrow: field concentrations are
+marrow concentrations (per mL), and the marrow total of a pool is its mean concentration
+times the marrow volume. An agent of weight ``w`` in a grid of ``n_vox`` voxels adds
+``rate · w · n_vox / V_marrow`` per hour to its voxel's concentration. Drainage, set per
+class as a marrow-average rate, acts only in sinusoid voxels (scaled by
+``n_vox / n_sinusoid`` so that the average matches); homing from blood enters through them.
+
+Each step (``dt_hours``):
+
+1. behaviors per agent from the rules (:mod:`.rules`), with the hematopoiesis feedback
+   ``s``, niche ``ν`` and crowding from global counts exactly as :meth:`Kinetics.rhs`;
+2. reaction per voxel, solved exactly for constant rates over the step: secretion and
+   production in, degradation, sinusoidal drainage and uptake by the voxel's agents out,
+   the losses split by their rates (this keeps the EV ledger exact);
+3. diffusion (:mod:`.diffusion`, implicit LOD);
+4. blood pools, likewise exact: drained EVs and blood secretion in; clearance, homing
+   (into the sinusoid voxels), removal by interventions and uptake by blood cells out;
+5. cells: delivered cargo, states relax to their targets, then division (self-renewal or
+   differentiation), death, exit, crowding and contact killing as random events; motion
+   (chemotaxis along the chemoattractant, retention where it is high, contact repulsion
+   and adhesion, random motility). Blood cell types are population counts.
+
+All random numbers come from one ``numpy.random.Generator(PCG64(seed))`` in a fixed
+order; compiled kernels only gather, so the result does not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import xarray as xr
+
+from ...compile.network import Network
+from ...compile.schedule import Schedule
+from ...errors import SimulationError
+from .. import trajectory
+from ..kinetics import Kinetics
+from . import agents as ag
+from . import geometry, rules, transport
+from .diffusion import Diffuser
+
+LEDGER_TOLERANCE = 1e-9
+
+#: engine options with defaults (units in the name); everything here is an assumption
+#: of the engine, not a biological parameter, except where a docstring cites a source
+DEFAULTS: dict[str, object] = {
+    "dt_hours": 0.5,
+    "output_hours": 24.0,
+    "agents": 4000,
+    "min_agents": 40,
+    "field_substeps": None,  # default: enough that a sub-step loses ≤ max_substep_loss
+    "max_substep_loss": 0.1,  # fraction lost to the fastest local sink per field sub-step
+    "cell_radius_um": 5.0,  # assumption: ~10 µm marrow cells
+    "repulsion_um_h": 20.0,  # assumption: relaxes a full overlap within ~0.25 h
+    "adhesion_um_h": 1.0,  # assumption
+    "motility_um2_h": 10.0,  # assumption: slow random motility of marrow cells
+    "chemotaxis_um_h": 2.0,  # assumption: directed speed along CXCL12 at full CXCR4
+    "kill_reach_um": 20.0,  # assumption: contact distance of an NK/CD8 cell and its target
+    "chemoattractant": None,  # cytokine name; default: one named like CXCL12/SDF-1
+    "chemotactic_types": None,  # default: niche cell types and types with a cxcr4 state
+    "placement": None,  # {cell type: uniform|perivascular|hsc|sinusoid|bone}
+    "equilibrate_first": True,
+    "params": None,
+    "snapshot_days": None,
+    "snapshot_dir": None,
+    "threads": None,
+}
+#: options the well-mixed engine takes that have no meaning here (accepted, ignored)
+IGNORED = {"rtol"}
+
+
+@dataclass
+class Setup:
+    """Everything fixed during a run."""
+
+    net: Network
+    kin: Kinetics
+    geom: geometry.Geometry
+    tr: list[rules.TypeRules]
+    marrow_type: np.ndarray  # bool per cell type
+    D_um2_h: np.ndarray  # per field
+    field_names: list[str]
+
+
+def simulate(net: Network, days: float, seed: int = 0, schedule: Schedule | None = None,
+             progress: Callable[[float], None] | None = None, **options) -> xr.Dataset:
+    """Run ``net`` for ``days`` in a marrow section; return the Trajectory Dataset (same
+    variables as the well-mixed engine) plus section snapshots (see the package docs)."""
+    opts = _options(options)
+    threads = opts.pop("threads")
+    if threads is not None:
+        numba.set_num_threads(int(threads))
+    run = Run(net, float(days), int(seed), schedule or Schedule(), opts)
+    return run.execute(progress)
+
+
+def _options(options: dict) -> dict:
+    options = dict(options)
+    settings = {"geometry": geometry.GeometrySettings.from_options(options),
+                "transport": transport.TransportSettings.from_options(options)}
+    unknown = sorted(set(options) - set(DEFAULTS) - IGNORED)
+    if unknown:
+        geo = ", ".join(sorted(geometry.GeometrySettings.__dataclass_fields__))
+        tra = ", ".join(sorted(transport.TransportSettings.__dataclass_fields__))
+        raise SimulationError(f"unknown option(s) for the spatial engine: {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(DEFAULTS))}, geometry {geo}, "
+                              f"transport {tra}")
+    out = {k: options.get(k, v) for k, v in DEFAULTS.items()}
+    out.update(settings)
+    for key in ("dt_hours", "output_hours", "cell_radius_um", "kill_reach_um"):
+        if not float(out[key]) > 0:
+            raise SimulationError(f"spatial option {key} must be positive, got {out[key]}")
+    if int(out["agents"]) < 1 or int(out["min_agents"]) < 1:
+        raise SimulationError("spatial options agents and min_agents must be ≥ 1")
+    return out
+
+
+def diffusion_coefficients(net: Network, settings: transport.TransportSettings
+                           ) -> tuple[list[str], np.ndarray]:
+    """Field names (pools, then cytokines) and their diffusion coefficients (µm²/h)."""
+    p = net.params
+    names, D = [], []
+    h = transport.hindrance(settings.tortuosity)
+    for pool in net.pools:
+        d = net.classes[pool.vesicle_class].diameter
+        free = transport.mean_diffusion(p[d["median"]], p[d["gsd"]], p[d["min"]], p[d["max"]],
+                                        settings.temperature_K, settings.viscosity_mPa_s)
+        names.append(pool.name)
+        D.append(free * h)
+    spec = net.model.spec
+    for name in net.cytokines:
+        ref = spec.cytokines[name].diffusion
+        if ref is None:
+            value = settings.cytokine_diffusion_um2_s
+        else:
+            value = p[ref if isinstance(ref, str) else f"cytokines.{name}.diffusion"]
+        names.append(name)
+        D.append(value)  # a cytokine's coefficient is taken as already effective in tissue
+    return names, np.array(D, float) * 3600.0 * settings.diffusion_factor
+
+
+class Run:
+    """State and steps of one spatial run."""
+
+    def __init__(self, net: Network, days: float, seed: int, schedule: Schedule,
+                 opts: dict) -> None:
+        if not days > 0:
+            raise SimulationError(f"--days must be positive, got {days}")
+        self.net, self.days, self.seed, self.schedule, self.o = net, days, seed, schedule, opts
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        kin = Kinetics(net, opts["params"])
+        self.kin = kin
+        geom = geometry.generate(opts["geometry"], self.rng)
+        self.geom = geom
+        names, D = diffusion_coefficients(net, opts["transport"])
+        self.field_names = names
+        self.D = D
+        self.tr = rules.type_rules(kin)
+        self.marrow_type = kin.c_marrow.copy()
+        self.dt = float(opts["dt_hours"])
+        self.n_vox = geom.n_voxels
+        self.sin_flat = geom.sinusoid.ravel()
+        self.n_sin = int(self.sin_flat.sum())
+        # drainage acts in sinusoid voxels only, scaled so that its marrow average is the
+        # class's drainage rate
+        self.drain_v = np.where(self.sin_flat, self.n_vox / max(self.n_sin, 1), 0.0)
+        sub = opts["field_substeps"]
+        if sub is None:
+            # sub-steps so that the fastest local first-order loss takes ≤ max_substep_loss
+            # per sub-step (the operator-splitting error of a concentrated sink scales with
+            # it: ~half of it, relative, in the well-mixed limit)
+            fastest = max([0.0, *(kin.pl_deg + kin.pl_drain * self.drain_v.max()),
+                           *kin.cyt_decay])
+            loss = float(opts["max_substep_loss"])
+            if not 0 < loss < 1:
+                raise SimulationError(f"spatial option max_substep_loss must be in (0, 1), "
+                                      f"got {loss}")
+            sub = min(max(int(np.ceil(fastest * self.dt / loss)), 1), 500)
+        self.substeps = max(int(sub), 1)
+        self.diffuser = Diffuser(geom.shape, geom.dx, D, self.dt / self.substeps)
+        self.V_m, self.V_b = kin.V_marrow, kin.V_blood
+        self.vox_amount = self.V_m / self.n_vox  # EVs (marrow) per unit concentration per voxel
+        npl = kin.n_pools
+        self.npl = npl
+        self.ncyt = len(net.cytokines)
+        self._setup_roles()
+        self._initial_state()
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_roles(self) -> None:
+        net, o = self.net, self.o
+        names = [c.name for c in net.cells]
+        cyt = list(net.cytokines)
+        chem = o["chemoattractant"]
+        if chem is None:
+            chem = next((c for c in cyt if "cxcl12" in c.lower() or "sdf" in c.lower()), None)
+        elif chem not in cyt:
+            raise SimulationError(f"spatial option chemoattractant: '{chem}' is not a cytokine "
+                                  f"of the model ({', '.join(cyt) or 'none'})")
+        self.chem_field = None if chem is None else self.npl + cyt.index(chem)
+        chemo = o["chemotactic_types"]
+        if chemo is None:
+            chemo = [c.name for c in net.cells if c.niche] + [
+                s.cell_type for s in net.states if s.var.lower() == "cxcr4"]
+        for c in chemo:
+            if c not in names:
+                raise SimulationError(f"spatial option chemotactic_types: unknown cell type "
+                                      f"'{c}'")
+        self.chemotactic = np.array([n in set(chemo) for n in names], bool)
+        self.cxcr4_slot = {net.cell_index()[s.cell_type]: i for i, s in enumerate(net.states)
+                           if s.var.lower() == "cxcr4"}
+        place = dict(o["placement"] or {})
+        for c in place:
+            if c not in names:
+                raise SimulationError(f"spatial option placement: unknown cell type '{c}'")
+        self.placement = []
+        for c in net.cells:
+            low = c.name.lower()
+            default = ("hsc" if c.niche else
+                       "sinusoid" if "endothel" in low else
+                       "bone" if "osteo" in low else
+                       "perivascular" if c.lineage == "stroma" else "uniform")
+            self.placement.append(place.get(c.name, default))
+        # per (cell type): states and cargo slots of the type
+        self.state_slots = [np.array([i for i, s in enumerate(net.states)
+                                      if s.cell_type == c.name], int) for c in net.cells]
+        self.cargo_slots = [np.array([i for i, q in enumerate(net.cargo_states)
+                                      if q.cell_type == c.name], int) for c in net.cells]
+        cidx = net.cell_index()
+        self.diff_to = np.array([cidx[c.differentiates_to] if c.differentiates_to else -1
+                                 for c in net.cells], int)
+
+    def _initial_state(self) -> None:
+        kin, net, o = self.kin, self.net, self.o
+        y = kin.initial_state()
+        if o["equilibrate_first"]:
+            from ..wellmixed import equilibrate
+
+            seeds = {i: y[i] for i in kin.i_cell[[net.cell_index()[c] for c in net.leukemic]]}
+            y = equilibrate(kin, y)
+            for i, v in seeds.items():
+                y[i] = v
+        self.y0 = y.copy()
+        N0 = y[kin.i_cell]
+        # weights: agents per type ∝ sqrt(N0) over marrow types, at least min_agents
+        target, mn = int(o["agents"]), int(o["min_agents"])
+        m = self.marrow_type
+        root = np.sqrt(np.where(m, np.maximum(N0, 0.0), 0.0))
+        share = target * root / root.sum() if root.sum() > 0 else np.zeros_like(root)
+        n_t = np.where(N0 > 0, np.maximum(np.round(share), mn), 0).astype(int)
+        n_t = np.where(N0 > 0, np.minimum(n_t, np.maximum(np.round(N0), 1)), 0).astype(int)
+        n_t = np.where(m, n_t, 0)
+        self.w = np.where(n_t > 0, N0 / np.maximum(n_t, 1), 1.0)
+        n_types_m = max(int(m.sum()), 1)
+        self.n_target = np.where(n_t > 0, np.maximum(n_t, mn),
+                                 max(target // n_types_m, mn)).astype(float)
+        # zero-start types inherit the weight of a type that differentiates into them
+        for i in np.flatnonzero(m & (n_t == 0)):
+            parents = [j for j in range(len(net.cells)) if self.diff_to[j] == i and n_t[j] > 0]
+            self.w[i] = self.w[parents[0]] if parents else 1.0
+        Xs, Qs = len(net.states), len(net.cargo_states)
+        parts = []
+        for t in np.flatnonzero(n_t):
+            pos = geometry.place(self.geom, int(n_t[t]), self.placement[t], self.rng)
+            st = np.zeros((n_t[t], Xs))
+            st[:, self.state_slots[t]] = y[kin.i_state[self.state_slots[t]]]
+            cg = np.zeros((n_t[t], Qs))
+            cg[:, self.cargo_slots[t]] = y[kin.i_cargo[self.cargo_slots[t]]]
+            parts.append(ag.Agents(np.full(n_t[t], t, np.int32), pos,
+                                   self.rng.random(n_t[t]) * 24.0, cg, st))
+        self.agents = ag.Agents.concat(parts) if parts else ag.Agents(
+            np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0), np.zeros((0, Qs)),
+            np.zeros((0, Xs)))
+        # population state of blood cell types (counts, states, cargo) lives in y_blood
+        self.y_blood = y.copy()
+        F = self.npl + self.ncyt
+        self.fields = np.zeros((F,) + self.geom.shape)
+        for p in range(self.npl):
+            self.fields[p] = y[kin.i_ev_m[p]] / self.V_m
+        for c in range(self.ncyt):
+            self.fields[self.npl + c] = y[kin.i_cyt[c]]
+        self.Eb = y[kin.i_ev_b].copy()
+        self.drug = y[kin.i_drug].copy()
+        self.led = {k: np.zeros(self.npl) for k in
+                    ("secreted", "administered", "degraded", "cleared", "removed")}
+        self.led_uptake = np.zeros(kin.n_routes)
+        self.initial_present = y[kin.i_ev_m] + y[kin.i_ev_b]
+
+    # ------------------------------------------------------------------ population view
+    def population(self) -> np.ndarray:
+        """The state in the well-mixed species layout (counts, means, EV totals, ledger)."""
+        kin, net, a = self.kin, self.net, self.agents
+        y = self.y_blood.copy()
+        nt = len(net.cells)
+        counts = np.bincount(a.type, minlength=nt).astype(float)
+        N = counts * self.w
+        m = self.marrow_type
+        y[kin.i_cell[m]] = N[m]
+        for t in np.flatnonzero(m):
+            sel = a.type == t
+            if sel.any():
+                if self.state_slots[t].size:
+                    y[kin.i_state[self.state_slots[t]]] = a.state[sel][:, self.state_slots[t]
+                                                                       ].mean(axis=0)
+                if self.cargo_slots[t].size:
+                    y[kin.i_cargo[self.cargo_slots[t]]] = a.cargo[sel][:, self.cargo_slots[t]
+                                                                       ].mean(axis=0)
+            elif self.cargo_slots[t].size:
+                y[kin.i_cargo[self.cargo_slots[t]]] = 0.0
+        F = self.fields.reshape(self.fields.shape[0], -1)
+        y[kin.i_ev_m] = F[: self.npl].sum(axis=1) * self.vox_amount
+        y[kin.i_ev_b] = self.Eb
+        if self.ncyt:
+            y[kin.i_cyt] = F[self.npl:].mean(axis=1)
+        y[kin.i_drug] = self.drug
+        for k, v in self.led.items():
+            y[kin.i_led[k]] = v
+        if kin.i_led_uptake.size:
+            y[kin.i_led_uptake] = 0.0
+            np.add.at(y, kin.i_led_uptake, self.led_uptake)
+        return y
+
+    # ------------------------------------------------------------------ one step
+    def step(self, t: float) -> None:
+        kin, net, a, dt = self.kin, self.net, self.agents, self.dt
+        beh_f, upt_f, rem = self.schedule.modifiers(t, kin.n_beh, kin.n_routes, kin.n_pools)
+        ypop = self.population()
+        part = kin.parts(ypop, beh_f, upt_f)
+        beh_pop = np.append(part["beh"], 0.0)
+        N = part["N"]
+        n_total = float(part["n_total"])
+        s_fb = 1.0 / (1.0 + kin.fb_k * np.sum(N[kin.fb_members]))
+        nu = 1.0 / (1.0 + np.sum(N[kin.niche_members]) / kin.niche_cap)
+        cap, crate, cpow = kin.crowd
+        crowd = crate * (np.sum(N[kin.crowd_members]) / cap) ** cpow if crate else 0.0
+
+        n = a.n
+        nt = len(net.cells)
+        vox = self.geom.voxel_of(a.pos) if n else np.zeros(0, np.int64)
+        Fl = self.fields.reshape(self.fields.shape[0], -1)
+        conc = Fl[:, vox]  # (F, n) concentrations at the agents
+        # per-agent behaviors, type by type
+        prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
+        sec_rate = np.zeros((self.npl + self.ncyt, self.n_vox))  # concentration per hour
+        up_agent = np.zeros((kin.n_routes, n))  # 1/h contribution of an agent to its voxel
+        state_target = np.zeros_like(a.state)
+        kill_rate = np.zeros((kin.k_beh.size, n))
+        beh_sum = np.zeros(kin.n_beh)
+        beh_cnt = np.zeros(kin.n_beh)
+        order = np.argsort(a.type, kind="stable")
+        bounds = np.searchsorted(a.type[order], np.arange(nt + 1))
+        base_mult = kin.b_base[kin.r_mult] * upt_f if kin.n_routes else np.zeros(0)
+        for t_i in range(nt):
+            idx = order[bounds[t_i]:bounds[t_i + 1]]
+            if idx.size == 0 or not self.marrow_type[t_i]:
+                continue
+            tr = self.tr[t_i]
+            cols = self._columns(tr, idx, conc, part, base_mult, n_total)
+            B = rules.evaluate(tr, cols, beh_f)
+            local = {int(g): k for k, g in enumerate(tr.beh)}
+            beh_sum[tr.beh] += B.sum(axis=0)
+            beh_cnt[tr.beh] += idx.size
+
+            def col(g: int, B=B, local=local, idx=idx) -> np.ndarray:
+                return B[:, local[g]] if g in local else np.zeros(idx.size)
+
+            w = self.w[t_i]
+            prolif[idx] = col(int(kin.c_prolif[t_i]))
+            r = col(int(kin.c_renew[t_i]))
+            r = r * (s_fb if kin.c_fb[t_i] else 1.0) * (nu if kin.c_niche[t_i] else 1.0)
+            renew[idx] = r
+            loss[idx] = (col(int(kin.c_death[t_i])) + col(int(kin.c_exit[t_i]))
+                         + (crowd if kin.crowd_members[t_i] else 0.0))
+            unit = w * self.n_vox / self.V_m  # concentration per hour per (rate per cell)
+            for p in np.flatnonzero(kin.pl_src == t_i):
+                np.add.at(sec_rate[p], vox[idx], col(int(kin.pl_sec[p])) * unit)
+            for k in np.flatnonzero(kin.pr_cell == t_i):
+                np.add.at(sec_rate[self.npl + kin.pr_cyt[k]], vox[idx],
+                          col(int(kin.pr_beh[k])) * unit)
+            for ri in np.flatnonzero((kin.r_target == t_i) & kin.r_marrow):
+                up_agent[ri, idx] = kin.r_rate[ri] * col(int(kin.r_mult[ri])) * upt_f[ri] * unit
+            for si in self.state_slots[t_i]:
+                state_target[idx, si] = col(int(kin.s_target[si]))
+            for k in np.flatnonzero(kin.k_killer == t_i):
+                kill_rate[k, idx] = col(int(kin.k_beh[k]))
+        self.beh_now = np.where(beh_cnt > 0, beh_sum / np.maximum(beh_cnt, 1), beh_pop[:-1])
+
+        delivered = self._react(vox, sec_rate, up_agent, rem, beh_pop, N, upt_f)
+        self._blood_cells(beh_pop, part, s_fb, nu, crowd, N)
+        self._cells(vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
+                    n_total, beh_pop)
+        if self.drug.size:
+            self.drug *= np.exp(-kin.drug_elim * dt)
+
+    def _columns(self, tr, idx, conc, part, base_mult, n_total) -> np.ndarray:
+        """The z columns a type's signals need, per agent (see rules.py)."""
+        kin, a = self.kin, self.agents
+        out = np.zeros((idx.size, tr.cols_kind.size))
+        for j, (kind, k) in enumerate(zip(tr.cols_kind, tr.cols_index, strict=True)):
+            if kind == rules.Q:
+                out[:, j] = a.cargo[idx, k]
+            elif kind == rules.R:
+                if kin.r_marrow[k]:
+                    out[:, j] = kin.r_rate[k] * base_mult[k] * conc[kin.r_pool[k], idx]
+                else:
+                    out[:, j] = part["r"][k]
+            elif kind == rules.E:
+                out[:, j] = conc[k, idx] if k < self.npl else self.Eb[k - self.npl] / self.V_b
+            elif kind == rules.C:
+                out[:, j] = conc[self.npl + k, idx]
+            elif kind == rules.X:
+                out[:, j] = a.state[idx, k]
+            elif kind == rules.D:
+                out[:, j] = self.drug[k]
+            else:
+                out[:, j] = part["N"][k] / n_total
+        return out
+
+    def _react(self, vox, sec_rate, up_agent, rem, beh_pop, N, upt_f) -> np.ndarray:
+        """Fields and blood over one step, in ``self.substeps`` sub-steps of reaction (exact
+        for constant rates), diffusion and blood. Returns cargo copies delivered per real
+        cell, per agent and cargo slot."""
+        kin, npl = self.kin, self.npl
+        h = self.dt / self.substeps
+        Fl = self.fields.reshape(self.fields.shape[0], -1)
+        n = vox.size
+        nr = kin.n_routes
+        m_routes = [np.flatnonzero((kin.r_pool == p) & kin.r_marrow) for p in range(npl)]
+        lam_up = np.zeros((npl, self.n_vox))
+        for p in range(npl):
+            for ri in m_routes[p]:
+                lam_up[p] += np.bincount(vox, weights=up_agent[ri], minlength=self.n_vox)
+        lam = kin.pl_deg[:, None] + kin.pl_drain[:, None] * self.drain_v[None, :] + lam_up
+        e = np.exp(-lam * h)
+        frac = np.where(lam > 0, -np.expm1(-lam * h) / np.where(lam > 0, lam, 1.0), h)
+        sec = sec_rate[:npl]
+        share_sum = np.zeros((npl, self.n_vox))
+        cyt_e = np.exp(-kin.cyt_decay * h)
+        cyt_frac = np.where(kin.cyt_decay > 0, -np.expm1(-kin.cyt_decay * h)
+                            / np.where(kin.cyt_decay > 0, kin.cyt_decay, 1.0), h)
+        blood = self._blood_rates(rem, beh_pop, N, upt_f)
+        self.blood_taken = np.zeros(nr)
+        for _ in range(self.substeps):
+            if npl:
+                c = Fl[:npl]
+                new = c * e + sec * frac
+                lost = c + sec * h - new
+                share = np.where(lam > 0, lost / np.where(lam > 0, lam, 1.0), 0.0)
+                share_sum += share
+                Fl[:npl] = new
+                drained = (kin.pl_drain[:, None] * self.drain_v[None, :] * share).sum(
+                    axis=1) * self.vox_amount
+            else:
+                drained = np.zeros(0)
+            for k in range(self.ncyt):
+                Fl[npl + k] = Fl[npl + k] * cyt_e[k] + sec_rate[npl + k] * cyt_frac[k]
+            self.diffuser.step(self.fields)
+            if npl:
+                self._blood(drained, h, *blood)
+        self.led["secreted"] += sec.sum(axis=1) * self.dt * self.vox_amount
+        self.led["degraded"] += kin.pl_deg * share_sum.sum(axis=1) * self.vox_amount
+        taken = np.zeros((nr, n))  # EVs (marrow-equivalent) taken up per agent
+        for p in range(npl):
+            for ri in m_routes[p]:
+                taken[ri] = up_agent[ri] * share_sum[p][vox] * self.vox_amount
+                self.led_uptake[ri] += taken[ri].sum()
+        # cargo delivered per real cell (copies), per agent and cargo slot
+        delivered = np.zeros_like(self.agents.cargo)
+        if nr and n:
+            per_cell = taken / self.w[self.agents.type][None, :]
+            Q = kin.Q.tocoo()
+            for qi, ri, copies in zip(Q.row, Q.col, Q.data, strict=True):
+                if kin.r_marrow[ri]:
+                    delivered[:, qi] += copies * per_cell[ri]
+        return delivered
+
+    def _blood_rates(self, rem, beh_pop, N, upt_f):
+        """Blood secretion (EV/h), uptake rate per route (1/h) and total loss rate per pool."""
+        kin = self.kin
+        S_b = beh_pop[kin.pl_sec] * N[kin.pl_src] * (1.0 - kin.pl_in_marrow)
+        lam_routes = np.zeros(kin.n_routes)
+        blood_r = ~kin.r_marrow
+        if kin.n_routes:
+            mult = beh_pop[kin.r_mult] * upt_f
+            lam_routes[blood_r] = (kin.r_rate * mult * N[kin.r_target] / self.V_b)[blood_r]
+        lam_up = kin.R_to_pool_b @ lam_routes if kin.n_routes else np.zeros(self.npl)
+        lam = kin.pl_clear + kin.pl_home + rem + lam_up
+        return S_b, lam_routes, lam, rem
+
+    def _blood(self, drained, h, S_b, lam_routes, lam, rem) -> None:
+        """Blood pools over ``h`` hours, exact for constant inflow (drained EVs, secretion)
+        and first-order losses; homed EVs go into the sinusoid voxels."""
+        kin = self.kin
+        inflow = drained / h + S_b
+        e = np.exp(-lam * h)
+        frac = np.where(lam > 0, -np.expm1(-lam * h) / np.where(lam > 0, lam, 1.0), h)
+        new = self.Eb * e + inflow * frac
+        lost = self.Eb + inflow * h - new
+        share = np.where(lam > 0, lost / np.where(lam > 0, lam, 1.0), 0.0)
+        self.led["secreted"] += S_b * h
+        self.led["cleared"] += kin.pl_clear * share
+        self.led["removed"] += rem * share
+        homed = kin.pl_home * share
+        if kin.n_routes:
+            blood_r = ~kin.r_marrow
+            taken = np.where(blood_r, lam_routes * share[kin.r_pool], 0.0)
+            self.blood_taken += taken
+            self.led_uptake += taken
+        self.Eb = new
+        if self.n_sin and np.any(homed > 0):
+            Fl = self.fields.reshape(self.fields.shape[0], -1)
+            add = homed / (self.vox_amount * self.n_sin)  # concentration per sinusoid voxel
+            Fl[: self.npl, self.sin_flat] += add[:, None]
+
+    def _blood_cells(self, beh_pop, part, s_fb, nu, crowd, N) -> None:
+        """Cell types outside the marrow: population counts, states and cargo."""
+        kin, dt = self.kin, self.dt
+        blood = np.flatnonzero(~self.marrow_type)
+        if blood.size == 0:
+            return
+        y = self.y_blood
+        prolif = beh_pop[kin.c_prolif]
+        renew = beh_pop[kin.c_renew] * np.where(kin.c_fb, s_fb, 1.0) * np.where(
+            kin.c_niche, nu, 1.0)
+        loss = beh_pop[kin.c_death] + beh_pop[kin.c_exit] + np.where(kin.crowd_members, crowd,
+                                                                     0.0)
+        n_total = float(part["n_total"])
+        kill = np.zeros(len(self.net.cells))
+        for k in range(kin.k_beh.size):
+            kill[kin.k_target[k]] += beh_pop[kin.k_beh[k]] * N[kin.k_killer[k]] / n_total
+        g = (2.0 * renew - 1.0) * prolif - loss - kill
+        inflow = np.zeros(len(self.net.cells))
+        for src in blood:
+            dst = self.diff_to[src]
+            if dst >= 0 and not self.marrow_type[dst]:
+                inflow[dst] += 2.0 * (1.0 - renew[src]) * prolif[src] * N[src]
+        for t in blood:
+            i = kin.i_cell[t]
+            y[i] = y[i] * np.exp(g[t] * dt) + inflow[t] * dt
+            for si in self.state_slots[t]:
+                tgt = beh_pop[kin.s_target[si]]
+                y[kin.i_state[si]] = tgt + (y[kin.i_state[si]] - tgt) * np.exp(-dt / kin.s_tau[si])
+            for qi in self.cargo_slots[t]:
+                k = kin.q_decay[qi] + prolif[t]
+                row = kin.Q.getrow(qi)
+                inp = 0.0
+                for ri, copies in zip(row.indices, row.data, strict=True):
+                    if not kin.r_marrow[ri] and N[t] > 0:
+                        inp += copies * self.blood_taken[ri] / N[t] / dt
+                q = y[kin.i_cargo[qi]]
+                y[kin.i_cargo[qi]] = q * np.exp(-k * dt) + (inp * (-np.expm1(-k * dt)) / k
+                                                            if k > 0 else inp * dt)
+
+    def _cells(self, vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
+               n_total, beh_pop) -> None:
+        kin, net, a, dt, rng = self.kin, self.net, self.agents, self.dt, self.rng
+        n = a.n
+        nt = len(net.cells)
+        # cargo: decay (halving at division below) and delivery spread over the step
+        if kin.q_decay.size and n:
+            k = kin.q_decay[None, :]
+            a.cargo = a.cargo * np.exp(-k * dt) + delivered * (-np.expm1(-k * dt)) / (k * dt)
+            own = np.zeros_like(a.cargo, bool)
+            for t in range(nt):
+                own[np.ix_(a.type == t, self.cargo_slots[t])] = True
+            a.cargo = np.where(own, a.cargo, 0.0)
+        if kin.s_tau.size and n:
+            own = np.zeros_like(a.state, bool)
+            for t in range(nt):
+                own[np.ix_(a.type == t, self.state_slots[t])] = True
+            relaxed = state_target + (a.state - state_target) * np.exp(-dt / kin.s_tau)[None, :]
+            a.state = np.where(own, relaxed, a.state)
+        a.cycle = a.cycle + dt
+        # contact killing: hazard = Σ kill rate × weight of killers within reach / Σ weight
+        # of counted marrow cells within reach (the local share, as N_killer / N_total)
+        hazard = np.zeros(n)
+        w_agent = self.w[a.type] if n else np.zeros(0)
+        grid = ag.bin_agents(a.pos, max(float(self.o["kill_reach_um"]),
+                                        2.5 * float(self.o["cell_radius_um"])),
+                             self.geom.extent) if n else None
+        for k in range(kin.k_beh.size):
+            tgt = a.type == kin.k_target[k]
+            if not tgt.any():
+                continue
+            if self.marrow_type[kin.k_killer[k]]:
+                num = kill_rate[k] * w_agent
+                den = np.where(kin.c_counted[a.type], w_agent, 0.0)
+                hazard += ag.neighbor_ratio(a.pos, num, den, tgt, grid,
+                                            float(self.o["kill_reach_um"]))
+            else:
+                hazard[tgt] += beh_pop[kin.k_beh[k]] * N[kin.k_killer[k]] / n_total
+        u = rng.random((n, 3)) if n else np.zeros((0, 3))
+        p_loss = -np.expm1(-(loss + hazard) * dt)
+        dies = u[:, 0] < p_loss
+        divides = ~dies & (u[:, 1] < -np.expm1(-prolif * dt))
+        renews = divides & (u[:, 2] < renew)
+        differentiates = divides & ~renews
+        # cells made by differentiation: a stochastically rounded number of target agents
+        new_parts = []
+        counts_to_blood = np.zeros(nt)
+        diff_idx = np.flatnonzero(differentiates)
+        if diff_idx.size:
+            dst = self.diff_to[a.type[diff_idx]]
+            mean_state = {}
+            for t in range(nt):
+                sel = a.type == t
+                mean_state[t] = a.state[sel].mean(axis=0) if sel.any() else self._baseline(t)
+            to_marrow = dst >= 0
+            to_marrow[to_marrow] = self.marrow_type[dst[to_marrow]]
+            to_blood = (dst >= 0) & ~to_marrow
+            np.add.at(counts_to_blood, dst[to_blood], 2.0 * self.w[a.type[diff_idx[to_blood]]])
+            src_i = diff_idx[to_marrow]
+            dst_t = dst[to_marrow]
+            expect = 2.0 * self.w[a.type[src_i]] / self.w[dst_t]
+            rr = rng.random(src_i.size)
+            k_new = (np.floor(expect) + (rr < expect - np.floor(expect))).astype(int)
+            if k_new.sum():
+                parent = np.repeat(src_i, k_new)
+                types = np.repeat(dst_t, k_new).astype(np.int32)
+                new_parts.append(ag.Agents(
+                    types, self._near(a.pos[parent]), np.zeros(parent.size),
+                    np.zeros((parent.size, a.cargo.shape[1])),
+                    np.stack([mean_state[int(t)] for t in types]) if types.size else
+                    np.zeros((0, a.state.shape[1]))))
+        for t in np.flatnonzero(counts_to_blood):
+            self.y_blood[kin.i_cell[t]] += counts_to_blood[t]
+        # self-renewing divisions: the parent and one new agent, cargo halved
+        ren = np.flatnonzero(renews)
+        a.cargo[ren] *= 0.5
+        a.cycle[ren] = 0.0
+        if ren.size:
+            new_parts.append(ag.Agents(a.type[ren].copy(), self._near(a.pos[ren]),
+                                       np.zeros(ren.size), a.cargo[ren].copy(),
+                                       a.state[ren].copy()))
+        # motion of the surviving, non-differentiated agents
+        keep = ~(dies | differentiates)
+        moved = self._motion(vox, conc, w_agent)
+        a.pos = moved
+        survivors = a.take(np.flatnonzero(keep))
+        self.agents = ag.Agents.concat([survivors, *new_parts])
+        self._reweight()
+
+    def _baseline(self, t: int) -> np.ndarray:
+        x = np.zeros(len(self.net.states))
+        for si in self.state_slots[t]:
+            x[si] = self.kin.p[self.net.states[si].baseline]
+        return x
+
+    def _near(self, pos: np.ndarray) -> np.ndarray:
+        """Positions of daughters: one cell radius from the parent, in a random direction,
+        kept inside the domain."""
+        r = float(self.o["cell_radius_um"])
+        v = self.rng.normal(size=pos.shape)
+        if self.geom.dims == 2:
+            v[:, 2] = 0.0
+        v /= np.maximum(np.linalg.norm(v, axis=1), 1e-12)[:, None]
+        out = pos + r * v
+        ext = self.geom.extent
+        return np.clip(out, 1e-6, ext - 1e-6)
+
+    def _motion(self, vox, conc, w_agent) -> np.ndarray:
+        a, o, dt = self.agents, self.o, self.dt
+        n = a.n
+        if n == 0:
+            return a.pos
+        drift = np.zeros((n, 3))
+        retention = np.ones(n)
+        if self.chem_field is not None:
+            C = self.fields[self.chem_field]
+            axes = [i for i, s in enumerate(C.shape) if s > 1]
+            grads = np.zeros((3, n))
+            if axes:
+                g = np.gradient(C, self.geom.dx, axis=axes)
+                g = g if isinstance(g, list | tuple) else [g]
+                for ax, gi in zip(axes, g, strict=True):
+                    grads[2 - ax] = gi.ravel()[vox]  # array axes (z, y, x) → (x, y, z)
+            norm = np.sqrt((grads**2).sum(axis=0))
+            chem = self.chemotactic[a.type]
+            sens = np.ones(n)
+            for t, slot in self.cxcr4_slot.items():
+                sel = a.type == t
+                sens[sel] = np.clip(a.state[sel, slot], 0.0, None)
+            speed = float(o["chemotaxis_um_h"]) * sens * chem
+            drift = (grads * np.where(norm > 0, speed / np.where(norm > 0, norm, 1.0), 0.0)).T
+            ref = float(C.mean())
+            cc = conc[self.chem_field]
+            if ref > 0:
+                retention = np.where(chem, 1.0 / (1.0 + cc / ref), 1.0)
+        sigma = np.sqrt(2.0 * float(o["motility_um2_h"]) * dt) * np.sqrt(retention)
+        noise = self.rng.normal(size=(n, 3)) * sigma[:, None]
+        if self.geom.dims == 2:
+            noise[:, 2] = 0.0
+            drift[:, 2] = 0.0
+        radius = np.full(n, float(o["cell_radius_um"]))
+        grid = ag.bin_agents(a.pos, 2.5 * float(o["cell_radius_um"]), self.geom.extent)
+        return ag.move(a, radius, drift, noise, grid, self.geom.extent, dt,
+                       float(o["repulsion_um_h"]), float(o["adhesion_um_h"]), self.sin_flat,
+                       self.geom.dx, self.geom.shape)
+
+    def _reweight(self) -> None:
+        """Thin types above twice their share of agents (weight up), duplicate types below
+        half of it (weight down); real counts are conserved exactly."""
+        a = self.agents
+        nt = len(self.net.cells)
+        counts = np.bincount(a.type, minlength=nt)
+        drop = np.zeros(a.n, bool)
+        extra = []
+        for t in range(nt):
+            c = counts[t]
+            if c > 2 * self.n_target[t]:
+                idx = np.flatnonzero(a.type == t)
+                keep_n = int(self.n_target[t])
+                keep = self.rng.choice(idx.size, keep_n, replace=False)
+                mask = np.ones(idx.size, bool)
+                mask[keep] = False
+                drop[idx[mask]] = True
+                self.w[t] *= c / keep_n
+            elif 0 < c < 0.5 * self.n_target[t] and self.w[t] >= 2.0:
+                idx = np.flatnonzero(a.type == t)
+                dup = a.take(idx)
+                dup.pos = self._near(dup.pos)
+                extra.append(dup)
+                self.w[t] *= 0.5
+        if drop.any() or extra:
+            self.agents = ag.Agents.concat([a.take(np.flatnonzero(~drop)), *extra])
+
+    # ------------------------------------------------------------------ jumps
+    def _jump(self, species: str, amount: float, ledger: str) -> None:
+        kin = self.kin
+        idx = kin.species_index
+        if species not in idx:
+            raise SimulationError(f"intervention adds to unknown species '{species}'")
+        i = idx[species]
+        kind = self.net.species[i].kind
+        if kind == "ev":
+            p = self.net.pools[[pl.name for pl in self.net.pools].index(
+                species[3:].rsplit("@", 1)[0])]
+            pi = self.net.pools.index(p)
+            if species.endswith("@blood"):
+                self.Eb[pi] += amount
+            else:
+                Fl = self.fields.reshape(self.fields.shape[0], -1)
+                Fl[pi] += amount / self.V_m
+        elif kind == "drug":
+            self.drug[list(kin.i_drug).index(i)] += amount
+        elif kind == "cell" and not self.marrow_type[list(kin.i_cell).index(i)]:
+            self.y_blood[i] += amount
+        elif kind == "cell":
+            t = list(kin.i_cell).index(i)
+            k = int(round(amount / self.w[t]))
+            if k > 0:
+                pos = geometry.place(self.geom, k, self.placement[t], self.rng)
+                new = ag.Agents(np.full(k, t, np.int32), pos, np.zeros(k),
+                                np.zeros((k, self.agents.cargo.shape[1])),
+                                np.tile(self._baseline(t), (k, 1)))
+                self.agents = ag.Agents.concat([self.agents, new])
+        else:
+            raise SimulationError(f"the spatial engine cannot apply a jump to {kind} species "
+                                  f"'{species}'")
+        if ledger:
+            term = ledger.rsplit(".", 1)[1]
+            pi = [pl.name for pl in self.net.pools].index(ledger[7:].rsplit(".", 1)[0])
+            if term in self.led:
+                self.led[term][pi] += amount
+
+    # ------------------------------------------------------------------ the run
+    def execute(self, progress: Callable[[float], None] | None) -> xr.Dataset:
+        from .snapshots import Snapshots
+
+        t_end = self.days * 24.0
+        n_steps = int(np.ceil(t_end / self.dt - 1e-9))
+        out_every = max(int(round(float(self.o["output_hours"]) / self.dt)), 1)
+        snap_days = self.o["snapshot_days"]
+        if snap_days is None:
+            snap_days = np.linspace(0.0, self.days, 4)
+        snap_steps = sorted({min(int(round(float(d) * 24.0 / self.dt)), n_steps)
+                             for d in snap_days})
+        snaps = Snapshots(self)
+        times, ys, behs = [], [], []
+        done_jumps: set[int] = set()
+        kin = self.kin
+        self.beh_now = kin.parts(self.y0)["beh"]
+        for step in range(n_steps + 1):
+            t = min(step * self.dt, t_end)
+            for j, jump in enumerate(self.schedule.jumps):
+                if j not in done_jumps and jump.time <= t + 1e-9 and jump.time < t_end:
+                    self._jump(jump.species, jump.amount, jump.ledger)
+                    done_jumps.add(j)
+            if step in snap_steps:
+                snaps.take(t / 24.0)
+            if step % out_every == 0 or step == n_steps:
+                y = self.population()
+                times.append(t)
+                ys.append(y)
+                if step == 0:
+                    beh_f, upt_f, _ = self.schedule.modifiers(t, kin.n_beh, kin.n_routes,
+                                                              kin.n_pools)
+                    behs.append(kin.parts(y, beh_f, upt_f)["beh"])
+                else:
+                    behs.append(self.beh_now.copy())
+            if step == n_steps:
+                break
+            self.step(t)
+            if progress is not None and step % 10 == 0:
+                progress((step + 1) / n_steps)
+        Y = np.vstack(ys)
+        error = self.ledger_error(Y[-1])
+        if error > LEDGER_TOLERANCE:
+            raise SimulationError(f"EV ledger does not close: relative error {error:.3e} > "
+                                  f"{LEDGER_TOLERANCE:g}")
+        g = self.geom
+        ds = trajectory.build(self.net, np.array(times), Y, np.vstack(behs), "spatial",
+                              self.seed, {
+                                  "ledger_relative_error": error,
+                                  "dims": g.dims,
+                                  "grid_shape_zyx": ";".join(str(s) for s in g.shape),
+                                  "voxel_um": g.dx,
+                                  "sinusoid_fraction": self.n_sin / self.n_vox,
+                                  "dt_hours": self.dt,
+                                  "agents_final": self.agents.n,
+                                  "agent_weights": ";".join(
+                                      f"{c.name}={w:.6g}" for c, w in
+                                      zip(self.net.cells, self.w, strict=True)),
+                                  "diffusion_um2_s": ";".join(
+                                      f"{nm}={d / 3600:.6g}" for nm, d in
+                                      zip(self.field_names, self.D, strict=True)),
+                              })
+        ds = snaps.attach(ds)
+        if self.o["snapshot_dir"]:
+            snaps.write(self.o["snapshot_dir"])
+        return ds
+
+    def ledger_error(self, y: np.ndarray) -> float:
+        """Largest relative error over pools of initial + secreted + administered =
+        present + taken up + degraded + cleared + removed."""
+        from ..wellmixed import ledger_error
+
+        return ledger_error(self.kin, self.y0_for_ledger(), y)
+
+    def y0_for_ledger(self) -> np.ndarray:
+        y0 = np.zeros(self.kin.n)
+        y0[self.kin.i_ev_m] = self.initial_present  # marrow + blood at the start
+        return y0
