@@ -42,6 +42,38 @@ def test_power_law_elasticities_are_recovered_and_sorted():
     assert "a (elasticity -1.00)" in sensitivity.describe(frame)
 
 
+def test_changes_stay_inside_the_plausible_range_one_sided_at_its_edge():
+    base = {"a": 2.0, "b": 0.5}
+    exps = {"a": -1.0, "b": 0.5}
+    ranges = {"a": (2.0, 3.0), "b": (0.48, 0.6)}  # a sits on its lower edge
+    frame = sensitivity.takeover_elasticities(_power_law_runner(base, exps), base,
+                                              ranges=ranges)
+    got = frame.set_index("parameter")
+    assert got.loc["a", "elasticity"] == pytest.approx(-1.0, rel=1e-9)
+    assert got.loc["a", "outcome_low"] == pytest.approx(5.0)  # the baseline itself
+    assert got.loc["b", "elasticity"] == pytest.approx(0.5, rel=1e-9)
+    assert "plausible range" in got.loc["b", "note"]
+
+
+def test_no_outcome_at_one_end_gives_a_one_sided_elasticity():
+    base = {"a": 2.0}
+
+    def run(overrides):
+        a = overrides.get("a", base["a"])
+        ds = synthetic_trajectory(days=30)
+        t = ds["time"].values
+        takeover = 5.0 * (a / 2.0) ** -2  # no take-over at all when a is lower
+        blast = np.clip(20.0 * t / takeover, 0, 100) if a >= 2.0 else 0.0 * t
+        ds["cells"].loc[{"cell_type": "LSC"}] = blast
+        ds["cells"].loc[{"cell_type": "HSC"}] = 100 - blast
+        return ds
+
+    row = sensitivity.takeover_elasticities(run, base).iloc[0]
+    assert row["elasticity"] == pytest.approx(-2.0, rel=1e-9)
+    assert np.isnan(row["outcome_low"])
+    assert "one-sided" in row["note"] and "1.8" in row["note"]
+
+
 def test_no_takeover_gives_nan_with_a_note():
     def run(overrides):
         return synthetic_trajectory()  # blast % reaches 30 %, never 50 %

@@ -135,17 +135,28 @@ def run(
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
     table = None
     if sensitivity and takeover is not None and engine == "wellmixed":
-        from ..readouts.sensitivity import takeover_sensitivity
+        from ..readouts.sensitivity import takeover_elasticities
 
-        console.print("ranking the parameters the take-over day depends on …")
         names = takeover_parameters(resolved)
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total} runs"),
+                            TimeElapsedColumn(), console=console)
+        task = progress.add_task("sensitivity of the take-over day", total=2 * len(names))
 
         def runner(overrides: dict):
-            return engines.simulate(resolved_with(resolved, overrides), days=days, seed=seed,
-                                    interventions=interventions)
+            try:
+                return engines.simulate(resolved_with(resolved, overrides), days=days,
+                                        seed=seed, interventions=interventions)
+            finally:
+                progress.advance(task)
 
-        table = takeover_sensitivity(runner, {n: resolved.params.resolved[n].value_in_unit
-                                              for n in names})
+        params = resolved.params.resolved
+        ranges = {n: (params[n].range[0] * params[n].value_in_unit / params[n].value,
+                      params[n].range[1] * params[n].value_in_unit / params[n].value)
+                  for n in names if params[n].range is not None}
+        with progress:
+            table = takeover_elasticities(runner, {n: params[n].value_in_unit for n in names},
+                                          baseline=ds, ranges=ranges)
     if report:
         from ..report import write_report
 
