@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LogNorm
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 
 from ..readouts import clinical, liquid_biopsy
 
@@ -194,6 +196,26 @@ def states(ds: xr.Dataset) -> str | None:
 
 
 # --- spatial snapshots -------------------------------------------------------------------
+#
+# One figure per snapshot, three panels side by side on the same section (x: distance from
+# the bone surface, y: along it): the cells (one dot per agent, coloured by type), one EV
+# field and CXCL12 (heatmaps with a colour bar in their unit, one scale for all snapshots so
+# that the animation compares like with like). Sinusoids are drawn on every panel (filled
+# on the cell panel, outlined on the fields) and the bone surface as a band at x = 0.
+
+#: colours of normal cell types: distinguishable, and none red (red is for sinusoids)
+SECTION_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f",
+                   "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5",
+                   "#c49c94", "#dbdb8d", "#9edae5", "#393b79", "#637939", "#7b4173")
+#: colours of leukemic cell types (drawn last, larger, outlined): they must stand out
+LEUKEMIC_COLOURS = ("#000000", "#e7298a", "#6a3d9a", "#b15928")
+SINUSOID_FILL = "#fbd5d0"
+SINUSOID_EDGE = "#b2182b"
+BONE_COLOUR = "#c8a165"
+#: units of a snapshot field, by kind
+EV_UNIT = "EV per mL of marrow"
+CYTOKINE_UNIT = "molecules per mL"
+
 
 def has_snapshots(ds: xr.Dataset) -> bool:
     """Whether ``ds`` carries spatial snapshots (fields and agents)."""
@@ -208,14 +230,30 @@ def _field_names(ds: xr.Dataset) -> list[str]:
 def pick_fields(ds: xr.Dataset) -> tuple[str | None, str | None]:
     """(EV field, CXCL12 field) among the snapshot fields (None where absent).
 
-    CXCL12 is the field named like ``CXCL12``/``SDF-1``; the EV field is the first one named
-    after a pool, a vesicle class or ``ev…``, else the first field that is not CXCL12.
+    CXCL12 is the field named like ``CXCL12``/``SDF-1``. The EV field is the EV pool (a
+    field named after a pool of the Dataset) with the most EVs in the marrow at the last
+    snapshot, preferring pools from leukemic cells when there are any; without pool
+    information, the first field named after a pool, a class or ``ev…``, else the first
+    field that is not CXCL12.
     """
     names = _field_names(ds)
     cxcl12 = next((n for n in names if "cxcl12" in n.lower() or "sdf" in n.lower()), None)
-    known = {str(p) for p in ds.coords.get("pool", xr.DataArray([])).values}
-    known |= {str(c) for c in ds.coords.get("vesicle_class", xr.DataArray([])).values}
     rest = [n for n in names if n != cxcl12]
+    pools = [str(p) for p in ds.coords["pool"].values] if "pool" in ds.coords else []
+    candidates = [n for n in rest if n in pools]
+    if candidates and "field_snapshot" in ds:
+        leukemic = {n for n in str(ds.attrs.get("leukemic", "")).split(";") if n}
+        source = ({str(p): str(s) for p, s in zip(ds["pool"].values,
+                                                   ds["pool_source"].values, strict=True)}
+                  if "pool_source" in ds.coords else {})
+        from_leukemia = [n for n in candidates if source.get(n) in leukemic]
+        last = ds["field_snapshot"].isel(snapshot=-1)
+        pool_of = from_leukemia or candidates
+        totals = {n: float(np.nansum(last.isel(field=names.index(n)).values)) for n in pool_of}
+        best = max(pool_of, key=lambda n: (totals[n], -pool_of.index(n)))
+        return best, cxcl12
+    known = set(pools)
+    known |= {str(c) for c in ds.coords.get("vesicle_class", xr.DataArray([])).values}
     ev = next((n for n in rest if n in known or n.lower().startswith("ev")
                or any(k and k in n for k in known)), rest[0] if rest else None)
     return ev, cxcl12
@@ -227,47 +265,6 @@ def _agent_names(ds: xr.Dataset) -> list[str]:
         str(n) for n in raw]
 
 
-def _draw_snapshot(fig: Figure, ds: xr.Dataset, k: int, ev_field: str | None,
-                   cxcl12: str | None, scales: dict[str, tuple[float, float]]) -> None:
-    fig.clear()
-    panels = [None] + [f for f in (ev_field, cxcl12) if f is not None]
-    axes = np.atleast_1d(fig.subplots(1, len(panels)))
-    day = float(ds["snapshot_day"].values[k]) if "snapshot_day" in ds.coords else float(k)
-    names = _agent_names(ds)
-    fld = ds["field_snapshot"].isel(snapshot=k)
-    ny, nx = fld.sizes["y"], fld.sizes["x"]
-    extent = _extent(ds, nx, ny)
-    for ax, name in zip(axes, panels, strict=True):
-        if name is None:
-            if "agent_x" in ds:
-                x = ds["agent_x"].isel(snapshot=k).values.astype(float)
-                y = ds["agent_y"].isel(snapshot=k).values.astype(float)
-                kinds = ds["agent_type"].isel(snapshot=k).values
-                kinds = np.where(np.isfinite(kinds.astype(float)), kinds, -1).astype(int)
-                for t in sorted(set(kinds.tolist()) - {-1}):
-                    sel = (kinds == t) & np.isfinite(x) & np.isfinite(y)
-                    label = names[t] if 0 <= t < len(names) else f"type {t}"
-                    ax.scatter(x[sel], y[sel], s=6, label=label,
-                               color=CELL_COLOURS[t % len(CELL_COLOURS)])
-                if len(set(kinds.tolist()) - {-1}):
-                    ax.legend(fontsize=6, loc="upper right", markerscale=2)
-            ax.set_xlim(extent[0], extent[1])
-            ax.set_ylim(extent[2], extent[3])
-            ax.set_aspect("equal")
-            ax.set_title(f"cells, day {day:g}")
-        else:
-            data = _positive(fld.sel(field=name).values) if "field" in fld.coords else \
-                _positive(fld.isel(field=_field_names(ds).index(name)).values)
-            lo, hi = scales[name]
-            image = ax.imshow(np.ma.masked_invalid(data), origin="lower", extent=extent,
-                              cmap="magma", norm=LogNorm(vmin=lo, vmax=hi))
-            bar = fig.colorbar(image, ax=ax, shrink=0.7)
-            bar.ax.minorticks_off()
-            ax.set_title(f"{name}, day {day:g}")
-        ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
-
-
 def _extent(ds: xr.Dataset, nx: int, ny: int) -> tuple[float, float, float, float]:
     if "x" in ds.coords and "y" in ds.coords and ds.sizes["x"] > 1 and ds.sizes["y"] > 1:
         x, y = ds["x"].values.astype(float), ds["y"].values.astype(float)
@@ -276,34 +273,208 @@ def _extent(ds: xr.Dataset, nx: int, ny: int) -> tuple[float, float, float, floa
     return (0.0, float(nx), 0.0, float(ny))
 
 
-def _scales(ds: xr.Dataset, fields: list[str]) -> dict[str, tuple[float, float]]:
-    out = {}
-    for name in fields:
-        da = ds["field_snapshot"].sel(field=name) if "field" in ds.coords else \
-            ds["field_snapshot"].isel(field=_field_names(ds).index(name))
-        values = _positive(da.values)
-        if np.isfinite(values).any():
-            lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-            lo = max(lo, hi * 1e-6)
-            out[name] = (lo, max(hi, lo * 1.0001))
-        else:
-            out[name] = (1e-3, 1.0)
+def _field(ds: xr.Dataset, name: str, k: int | None = None) -> np.ndarray:
+    da = ds["field_snapshot"]
+    if k is not None:
+        da = da.isel(snapshot=k)
+    return da.isel(field=_field_names(ds).index(name)).values.astype(float)
+
+
+def _scale(ds: xr.Dataset, name: str) -> Normalize:
+    """One colour scale for a field over all snapshots: logarithmic when it spans more than
+    a decade, else linear."""
+    values = _positive(_field(ds, name))
+    if not np.isfinite(values).any():
+        return Normalize(vmin=0.0, vmax=1.0)
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    if hi > 10.0 * lo:
+        return LogNorm(vmin=max(lo, hi * 1e-6), vmax=hi)
+    if hi == lo:
+        lo, hi = 0.9 * lo, 1.1 * hi
+    return Normalize(vmin=lo, vmax=hi)
+
+
+def _unit(ds: xr.Dataset, name: str) -> str:
+    pools = {str(p) for p in ds.coords["pool"].values} if "pool" in ds.coords else set()
+    cytokines = ({str(c) for c in ds.coords["cytokine"].values} if "cytokine" in ds.coords
+                 else set())
+    if name in pools:
+        return EV_UNIT
+    if name in cytokines or "cxcl12" in name.lower():
+        return CYTOKINE_UNIT
+    return "per mL"
+
+
+def panel_title(ds: xr.Dataset, name: str) -> str:
+    """A readable panel title: "EVs: blast exosome" for a pool ``blast.exosome``."""
+    if "pool" in ds.coords and name in {str(p) for p in ds.coords["pool"].values}:
+        return "EVs: " + name.replace(".", " ", 1).replace(".", ", ")
+    return name
+
+
+def _slice(ds: xr.Dataset) -> str:
+    """", slice z = 35 µm" for a 3-D block (fields show its middle slice), else ""."""
+    z = ds.attrs.get("section_z_um")
+    return f", slice z = {float(z):g} µm" if z not in (None, "") else ""
+
+
+def _vessels(ax, ds: xr.Dataset, extent, filled: bool) -> None:
+    """Sinusoids (filled or outlined) and the bone surface on ``ax``."""
+    if "sinusoid_mask" in ds:
+        mask = ds["sinusoid_mask"].values.astype(float)
+        ny, nx = mask.shape
+        xs = np.linspace(extent[0], extent[1], nx + 1)
+        ys = np.linspace(extent[2], extent[3], ny + 1)
+        xc, yc = 0.5 * (xs[1:] + xs[:-1]), 0.5 * (ys[1:] + ys[:-1])
+        if filled:
+            ax.contourf(xc, yc, mask, levels=[0.5, 1.5], colors=[SINUSOID_FILL], zorder=0)
+        ax.contour(xc, yc, mask, levels=[0.5], colors=[SINUSOID_EDGE if filled else "white"],
+                   linewidths=0.6, zorder=1)
+    if str(ds.attrs.get("bone_surface", "x = 0")) == "x = 0":
+        width = 0.012 * (extent[1] - extent[0])
+        ax.axvspan(extent[0] - width, extent[0], color=BONE_COLOUR, zorder=3, clip_on=False)
+
+
+def _cells_panel(ax, ds: xr.Dataset, k: int, extent) -> list:
+    """Agents as dots, coloured by cell type: frequent types first, rare on top, leukemic
+    types last, larger and outlined. Returns the legend handles (with sinusoid and bone)."""
+    names = _agent_names(ds)
+    leukemic = [n for n in str(ds.attrs.get("leukemic", "")).split(";") if n]
+    handles = []
+    if "agent_x" in ds:
+        x = ds["agent_x"].isel(snapshot=k).values.astype(float)
+        y = ds["agent_y"].isel(snapshot=k).values.astype(float)
+        kinds = ds["agent_type"].isel(snapshot=k).values.astype(float)
+        kinds = np.where(np.isfinite(kinds), kinds, -1).astype(int)
+        present = sorted(set(kinds.tolist()) - {-1})
+        counts = {t: int(np.sum(kinds == t)) for t in present}
+        label = {t: names[t] if 0 <= t < len(names) else f"type {t}" for t in present}
+        bad = {t for t in present if label[t] in leukemic}
+        normal = [t for t in range(max(len(names), max(present, default=0) + 1))
+                  if not (0 <= t < len(names) and names[t] in leukemic)]
+        for t in sorted(present, key=lambda t: (t in bad, -counts[t])):
+            sel = (kinds == t) & np.isfinite(x) & np.isfinite(y)
+            if t in bad:
+                style = {"s": 16, "color": LEUKEMIC_COLOURS[leukemic.index(label[t])
+                                                            % len(LEUKEMIC_COLOURS)],
+                         "edgecolors": "white", "linewidths": 0.4, "zorder": 4}
+            else:
+                style = {"s": 5 if counts[t] > 200 else 10, "linewidths": 0, "zorder": 2,
+                         "color": SECTION_COLOURS[normal.index(t) % len(SECTION_COLOURS)]}
+            handles.append((t, ax.scatter(x[sel], y[sel], label=f"{label[t]} ({counts[t]})",
+                                          **style)))
+    _vessels(ax, ds, extent, filled=True)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+    ax.set_title("cells (one dot per agent" + (", all depths)" if _slice(ds) else ")"),
+                 fontsize=10)
+    out = [h for _, h in sorted(handles, key=lambda th: th[0])]
+    if "sinusoid_mask" in ds:
+        out.append(Patch(facecolor=SINUSOID_FILL, edgecolor=SINUSOID_EDGE, label="sinusoid"))
+    if str(ds.attrs.get("bone_surface", "x = 0")) == "x = 0":
+        out.append(Patch(facecolor=BONE_COLOUR, label="bone surface"))
     return out
 
 
-#: at most this many snapshots are drawn (evenly chosen, first and last included)
+def _field_panel(fig: Figure, ax, ds: xr.Dataset, k: int, name: str, norm: Normalize,
+                 extent) -> None:
+    data = _field(ds, name, k)
+    cmap = matplotlib.colormaps["viridis" if _unit(ds, name) == EV_UNIT else "magma"]
+    cmap = cmap.with_extremes(bad="#d9d9d9", under=cmap(0.0))
+    shown = np.ma.masked_invalid(_positive(data)) if isinstance(norm, LogNorm) else data
+    image = ax.imshow(shown, origin="lower", extent=extent, cmap=cmap, norm=norm,
+                      interpolation="nearest")
+    if not np.any(data > 0):
+        ax.text(0.5, 0.5, "none at this time", ha="center", va="center", fontsize=9,
+                transform=ax.transAxes, bbox={"facecolor": "white", "edgecolor": "none"})
+    _vessels(ax, ds, extent, filled=False)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03)
+    bar.set_label(_unit(ds, name), fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if isinstance(norm, LogNorm):
+        decades = np.log10(norm.vmax / norm.vmin)
+        subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 1.5 else \
+            (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+        bar.ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=subs))
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(_tick))
+        bar.ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        bar.formatter = ScalarFormatter(useMathText=True)
+        bar.formatter.set_powerlimits((-2, 3))
+        bar.update_ticks()
+    ax.set_title(panel_title(ds, name) + _slice(ds), fontsize=10)
+
+
+def _tick(value: float, _pos=None) -> str:
+    """A colour-bar label: 0.5, 20, 3×10⁸."""
+    if value <= 0:
+        return "0"
+    exp = int(np.floor(np.log10(value) + 1e-9))
+    if -2 <= exp <= 3:
+        return f"{value:g}"
+    mant = value / 10.0**exp
+    return f"$10^{{{exp}}}$" if abs(mant - 1) < 1e-6 else f"${mant:.2g}\\times10^{{{exp}}}$"
+
+
+def _draw_snapshot(fig: Figure, ds: xr.Dataset, k: int, ev_field: str | None,
+                   cxcl12: str | None, norms: dict[str, Normalize]) -> None:
+    fig.clear()
+    fields = [f for f in (ev_field, cxcl12) if f is not None]
+    # the cell panel is wider: its legend sits to its right
+    axes = np.atleast_1d(fig.subplots(1, 1 + len(fields),
+                                      gridspec_kw={"width_ratios": [1.45] + [1.1] * len(fields)}))
+    day = float(ds["snapshot_day"].values[k]) if "snapshot_day" in ds.coords else float(k)
+    fld = ds["field_snapshot"].isel(snapshot=k)
+    extent = _extent(ds, fld.sizes["x"], fld.sizes["y"])
+    handles = _cells_panel(axes[0], ds, k, extent)
+    if handles:
+        axes[0].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                       frameon=False, markerscale=2.0, title="cell type (agents)",
+                       title_fontsize=7, handletextpad=0.2, borderaxespad=0.0)
+    for ax, name in zip(axes[1:], fields, strict=True):
+        _field_panel(fig, ax, ds, k, name, norms[name], extent)
+    for ax in axes:
+        ax.set_xlabel("x: distance from bone (µm)", fontsize=8)
+        ax.set_ylabel("y (µm)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    width = (extent[1] - extent[0]) / 1000.0
+    height = (extent[3] - extent[2]) / 1000.0
+    fig.suptitle(f"Day {day:g} — marrow section {width:.3g} × {height:.3g} mm "
+                 "(bone surface at left; sinusoids outlined)", fontsize=11)
+
+
+#: at most this many snapshots are animated (evenly chosen, first and last included)
 MAX_SNAPSHOTS = 24
-#: static snapshot images shown in the page besides the animation
+#: at most this many snapshot images are shown in the page besides the animation
 MAX_STATIC = 6
+#: resolution of the animation's frames (dots per inch; the static images use :data:`DPI`)
+GIF_DPI = 72
 
 
 def _evenly(n: int, k: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(n, k))})
 
 
+def _static_indices(ds: xr.Dataset) -> list[int]:
+    """Snapshots shown as images: those on the run's chosen days (attribute
+    ``section_days``), else up to :data:`MAX_STATIC` evenly chosen ones."""
+    n = ds.sizes["snapshot"]
+    days = ds["snapshot_day"].values.astype(float) if "snapshot_day" in ds.coords else None
+    chosen = [float(d) for d in str(ds.attrs.get("section_days", "")).split(";") if d]
+    if days is not None and chosen:
+        picked = sorted({int(np.argmin(np.abs(days - d))) for d in chosen})
+        if len(picked) > MAX_STATIC:
+            picked = [picked[i] for i in _evenly(len(picked), MAX_STATIC)]
+        return picked
+    return _evenly(n, MAX_STATIC)
+
+
 def snapshots(ds: xr.Dataset) -> tuple[list[tuple[float, str]], str | None]:
-    """Static PNGs of up to :data:`MAX_STATIC` snapshots ((day, base64) list) and an animated
-    GIF (base64) of up to :data:`MAX_SNAPSHOTS`; the GIF is None for a single snapshot.
+    """PNGs of the snapshots on the chosen days ((day, base64) list) and an animated GIF
+    (base64) of up to :data:`MAX_SNAPSHOTS` snapshots; the GIF is None for a single one.
 
     Frames are drawn once on an Agg canvas and assembled into the GIF with Pillow (the
     library matplotlib's PillowWriter uses), which avoids drawing every frame twice.
@@ -311,30 +482,33 @@ def snapshots(ds: xr.Dataset) -> tuple[list[tuple[float, str]], str | None]:
     from PIL import Image
 
     ev_field, cxcl12 = pick_fields(ds)
-    scales = _scales(ds, [f for f in (ev_field, cxcl12) if f is not None])
+    norms = {f: _scale(ds, f) for f in (ev_field, cxcl12) if f is not None}
     n = ds.sizes["snapshot"]
     days = ds["snapshot_day"].values if "snapshot_day" in ds.coords else np.arange(n)
-    width = 4.2 * (1 + (ev_field is not None) + (cxcl12 is not None))
-    chosen = _evenly(n, MAX_SNAPSHOTS)
-    static = set(_evenly(n, MAX_STATIC))
+    width = 5.4 + 4.0 * ((ev_field is not None) + (cxcl12 is not None))
+    static = _static_indices(ds)
+    animated = _evenly(n, MAX_SNAPSHOTS) if n > 1 else []
     frames: list[tuple[float, str]] = []
     images = []
-    for k in chosen:
-        fig = new_figure(figsize=(width, 3.8))
-        _draw_snapshot(fig, ds, k, ev_field, cxcl12, scales)
-        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.9, wspace=0.35)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI)
+    fig = new_figure(figsize=(width, 4.2), layout="constrained")
+    for k in sorted(set(static) | set(animated)):
+        _draw_snapshot(fig, ds, k, ev_field, cxcl12, norms)
         if k in static:
-            frames.append((float(days[k]), base64.b64encode(buf.getvalue()).decode("ascii")))
-        buf.seek(0)
-        images.append(Image.open(buf).convert("RGB"))
+            frames.append((float(days[k]), png(fig)))
+        if k in animated:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=GIF_DPI)
+            buf.seek(0)
+            # max-coverage quantization keeps the colour maps' hues (median cut shifted
+            # viridis' yellow towards orange)
+            images.append(Image.open(buf).convert("RGB").quantize(
+                colors=256, method=Image.Quantize.MAXCOVERAGE))
     gif = None
     if len(images) > 1:
         size = images[0].size
         images = [im if im.size == size else im.resize(size) for im in images]
         out = io.BytesIO()
         images[0].save(out, format="GIF", save_all=True, append_images=images[1:],
-                       duration=500, loop=0)
+                       duration=600, loop=0, optimize=True)
         gif = base64.b64encode(out.getvalue()).decode("ascii")
     return frames, gif

@@ -87,27 +87,51 @@ def _parameter_rows(model: Any, assumptions: bool) -> list[dict[str, str]]:
 
 
 def _ledger_rows(ds: xr.Dataset) -> list[dict[str, str]]:
-    """Per pool at the end (EVs): inputs (secreted + administered) vs where they went."""
+    """Per pool at the end (EVs): inputs (present at the start + secreted + administered)
+    vs where they went."""
     if "ledger" not in ds or ds.sizes.get("pool", 0) == 0:
         return []
     end = ds["ledger"].isel(time=-1)
     present = ds["ev"].isel(time=-1).sum("compartment") if "ev" in ds else 0.0 * end.isel(
         term=0)
+    initial = ds["ev"].isel(time=0).sum("compartment") if "ev" in ds else 0.0 * end.isel(
+        term=0)
     rows = []
     for pool in ds["pool"].values:
         led = end.sel(pool=pool)
         terms = {str(t): float(led.sel(term=t)) for t in led["term"].values}
-        inputs = terms.get("secreted", 0.0) + terms.get("administered", 0.0)
+        start = float(initial.sel(pool=pool))
+        inputs = start + terms.get("secreted", 0.0) + terms.get("administered", 0.0)
         here = float(present.sel(pool=pool))
         outputs = here + sum(terms.get(t, 0.0) for t in
                              ("degraded", "cleared", "removed", "taken_up"))
         rel = abs(inputs - outputs) / max(abs(inputs), 1.0)
-        rows.append({"pool": str(pool), "secreted": num(terms.get("secreted")),
+        rows.append({"pool": str(pool), "initial": num(start),
+                     "secreted": num(terms.get("secreted")),
                      "administered": num(terms.get("administered")), "present": num(here),
                      "degraded": num(terms.get("degraded")), "cleared": num(terms.get("cleared")),
                      "removed": num(terms.get("removed")), "taken_up": num(terms.get("taken_up")),
                      "relative_error": f"{rel:.1e}"})
     return rows
+
+
+def _section(ds: xr.Dataset) -> dict[str, Any]:
+    """What the spatial-snapshot images show, in words."""
+    ev_field, cxcl12 = figures.pick_fields(ds)
+    leukemic = any(n for n in str(ds.attrs.get("leukemic", "")).split(";"))
+    days = ds["snapshot_day"].values if "snapshot_day" in ds.coords else [0.0]
+    return {
+        "ev_field": ev_field,
+        "ev_unit": figures.EV_UNIT,
+        "ev_why": ("the pool from leukemic cells with the most EVs in the section at the "
+                   "last snapshot") if leukemic and "pool_source" in ds.coords else
+                  "the pool with the most EVs in the section at the last snapshot",
+        "cxcl12": cxcl12,
+        "cxcl12_unit": figures.CYTOKINE_UNIT,
+        "files": str(ds.attrs.get("snapshot_dir", "")),
+        "first": float(days[0]),
+        "last": float(days[-1]),
+    }
 
 
 def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -162,8 +186,10 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
     }
     snapshot_frames: list[tuple[float, str]] = []
     gif = None
+    section: dict[str, Any] = {}
     if figures.has_snapshots(ds):
         snapshot_frames, gif = figures.snapshots(ds)
+        section = _section(ds)
     ledger_error = ds.attrs.get("ledger_relative_error")
     try:
         ledger_error = float(ledger_error) if ledger_error is not None else None
@@ -197,6 +223,7 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
         "ledger_rows": _ledger_rows(ds),
         "snapshots": snapshot_frames,
         "gif": gif,
+        "section": section,
         "has_model": model is not None,
         "assumptions": _parameter_rows(model, assumptions=True),
         "cited": _parameter_rows(model, assumptions=False),

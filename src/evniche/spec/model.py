@@ -184,6 +184,31 @@ class Intervention(Strict):
     options: dict[str, ParamRef | str | list[str] | bool] = Field(default_factory=dict)
 
 
+class Spatial(Strict):
+    """How the spatial engine represents the model (docs/spatial.md); every key optional.
+
+    Lengths are parameters (unit and provenance, like every other number); ``agents``,
+    ``min_agents``, ``snapshot_days`` and ``animation_frames`` are numerical and output
+    settings (how many simulation particles, which days to picture), not biology.
+    """
+
+    width: ParamRef | None = None  # x, away from the bone surface at x = 0
+    height: ParamRef | None = None  # y, along the bone surface
+    depth: ParamRef | None = None  # z; absent: a 2-D section one voxel (cell layer) thick
+    voxel: ParamRef | None = None
+    sinusoid_radius: ParamRef | None = None
+    sinusoid_spacing: ParamRef | None = None
+    bone: bool | None = None
+    agents: int | None = Field(default=None, ge=1)
+    min_agents: int | None = Field(default=None, ge=1)
+    snapshot_days: list[float] | None = None
+    animation_frames: int | None = Field(default=None, ge=0)
+    placement: dict[str, Literal["uniform", "perivascular", "hsc", "sinusoid", "bone"]] = \
+        Field(default_factory=dict)
+    chemoattractant: str | None = None
+    chemotactic_types: list[str] | None = None
+
+
 class Model(Strict):
     """A whole model file."""
 
@@ -203,3 +228,4 @@ class Model(Strict):
     rules: list[Rule] = Field(default_factory=list)
     rules_csv: list[str] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
+    spatial: Spatial | None = None

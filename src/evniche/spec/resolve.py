@@ -324,6 +324,9 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
     for i, intervention in enumerate(model.interventions):
         table.ref(intervention.start, "time", f"interventions[{i}].start")
 
+    if model.spatial is not None:
+        _check_spatial(model, table, need)
+
     return ResolvedModel(spec=model, params=table, source=source, raw=raw, digest=digest,
                          rules=rules)
 
@@ -408,3 +411,21 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
                 hint = f" (close: {', '.join(close)})" if close else ""
                 raise ModelError(f"'{record_id}' is not a knowledge-base record id{hint}",
                                  f"{path}.kb[{j}]")
+
+
+def _check_spatial(model: Model, table: ParameterTable, need) -> None:
+    """The ``spatial`` section: lengths (positive), cell types and cytokines it names."""
+    sp = model.spatial
+    for key in ("width", "height", "depth", "voxel", "sinusoid_radius", "sinusoid_spacing"):
+        name = table.ref(getattr(sp, key), "length", f"spatial.{key}")
+        if name is not None and key != "depth" and not table.resolved[name].value > 0:
+            raise ModelError("expected a positive length", f"spatial.{key}")
+    for name in sp.placement:
+        need("cell type", name, model.cell_types, f"spatial.placement.{name}")
+    for j, name in enumerate(sp.chemotactic_types or []):
+        need("cell type", name, model.cell_types, f"spatial.chemotactic_types[{j}]")
+    if sp.chemoattractant is not None:
+        need("cytokine", sp.chemoattractant, model.cytokines, "spatial.chemoattractant")
+    days = sp.snapshot_days or []
+    if any(not d >= 0 for d in days):
+        raise ModelError(f"expected days ≥ 0, got {days}", "spatial.snapshot_days")

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from . import threads
+
 
 @dataclass
 class Agents:
@@ -55,57 +57,79 @@ class Agents:
 
 @dataclass
 class BinGrid:
-    """Agents sorted into square/cubic bins of edge ``size`` µm."""
+    """Agents sorted into square/cubic bins of edge ``size`` µm (a stable counting sort:
+    within a bin, agents keep their index order)."""
 
     order: np.ndarray  # agent indices sorted by bin
     starts: np.ndarray  # (nbins + 1,) offsets into order
     nb: np.ndarray  # bins per axis (x, y, z), int64
     size: float
+    pos: np.ndarray  # positions in bin order, (n, 3) µm: neighbors are read contiguously
+
+
+@numba.njit(cache=True, nogil=True)
+def _bin(pos, size, nb, order, starts, sorted_pos):  # pragma: no cover - compiled
+    n = pos.shape[0]
+    flat = np.empty(n, np.int64)
+    for i in range(n):
+        bx = min(max(int(pos[i, 0] / size), 0), nb[0] - 1)
+        by = min(max(int(pos[i, 1] / size), 0), nb[1] - 1)
+        bz = min(max(int(pos[i, 2] / size), 0), nb[2] - 1)
+        b = (bz * nb[1] + by) * nb[0] + bx
+        flat[i] = b
+        starts[b + 1] += 1
+    for b in range(starts.size - 1):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    for i in range(n):
+        k = fill[flat[i]]
+        order[k] = i
+        sorted_pos[k, 0] = pos[i, 0]
+        sorted_pos[k, 1] = pos[i, 1]
+        sorted_pos[k, 2] = pos[i, 2]
+        fill[flat[i]] = k + 1
 
 
 def bin_agents(pos: np.ndarray, size: float, extent: np.ndarray) -> BinGrid:
     """Sort agents into bins of edge ``size`` (µm) over a domain of ``extent`` (x, y, z) µm."""
     nb = np.maximum((extent / size).astype(np.int64), 1)
-    ijk = np.minimum((pos / size).astype(np.int64), nb - 1)
-    ijk = np.maximum(ijk, 0)
-    flat = (ijk[:, 2] * nb[1] + ijk[:, 1]) * nb[0] + ijk[:, 0]
-    order = np.argsort(flat, kind="stable")
-    counts = np.bincount(flat, minlength=int(np.prod(nb)))
-    starts = np.zeros(counts.size + 1, np.int64)
-    np.cumsum(counts, out=starts[1:])
-    return BinGrid(order.astype(np.int64), starts, nb, float(size))
-
-
-@numba.njit(parallel=True, cache=True)
-def _move(pos, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, adh,
-          sinusoid, dx, shape, out):  # pragma: no cover - compiled
     n = pos.shape[0]
+    order = np.empty(n, np.int64)
+    starts = np.zeros(int(np.prod(nb)) + 1, np.int64)
+    sorted_pos = np.empty((n, 3))
+    _bin(np.ascontiguousarray(pos, dtype=float), float(size), nb, order, starts, sorted_pos)
+    return BinGrid(order, starts, nb, float(size), sorted_pos)
+
+
+@numba.njit(cache=True, nogil=True)
+def _move(sp, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, adh,
+          sinusoid, dx, shape, out, k0, k1):  # pragma: no cover - compiled
     nz, ny, nx = shape[0], shape[1], shape[2]
-    for i in numba.prange(n):
-        px, py, pz = pos[i, 0], pos[i, 1], pos[i, 2]
+    for k in range(k0, k1):  # k: position in bin order; i: the agent
+        i = order[k]
+        px, py, pz = sp[k, 0], sp[k, 1], sp[k, 2]
         bx = min(max(int(px / bsize), 0), nb[0] - 1)
         by = min(max(int(py / bsize), 0), nb[1] - 1)
         bz = min(max(int(pz / bsize), 0), nb[2] - 1)
         vx, vy, vz = drift[i, 0], drift[i, 1], drift[i, 2]
-        ri = radius[i]
+        ri = radius[k]
         for cz in range(max(bz - 1, 0), min(bz + 2, nb[2])):
             for cy in range(max(by - 1, 0), min(by + 2, nb[1])):
                 for cx in range(max(bx - 1, 0), min(bx + 2, nb[0])):
                     b = (cz * nb[1] + cy) * nb[0] + cx
-                    for k in range(starts[b], starts[b + 1]):
-                        j = order[k]
-                        if j == i:
+                    for m in range(starts[b], starts[b + 1]):
+                        if m == k:
                             continue
-                        ex = px - pos[j, 0]
-                        ey = py - pos[j, 1]
-                        ez = pz - pos[j, 2]
+                        ex = px - sp[m, 0]
+                        ey = py - sp[m, 1]
+                        ez = pz - sp[m, 2]
                         d = np.sqrt(ex * ex + ey * ey + ez * ez)
-                        s = ri + radius[j]
+                        s = ri + radius[m]
                         if d >= 1.25 * s:
                             continue
                         if d < 1e-9:
                             # coincident cells: push apart along a direction fixed by index
-                            ex, ey, ez, d = (1.0 if i > j else -1.0), 0.0, 0.0, 1.0
+                            ex, ey, ez, d = (1.0 if i > order[m] else -1.0), 0.0, 0.0, 1.0
                             mag = rep
                         elif d < s:
                             mag = rep * (1.0 - d / s)
@@ -141,26 +165,30 @@ def move(agents: Agents, radius: np.ndarray, drift: np.ndarray, noise: np.ndarra
     """New positions (µm) after one step of overdamped motion: ``drift`` (µm/h, e.g.
     chemotaxis), contact repulsion (``repulsion`` µm/h at full overlap) and adhesion
     (``adhesion`` µm/h, up to 1.25 contact distances), plus the random displacement
-    ``noise`` (µm)."""
+    ``noise`` (µm). ``grid`` must bin the agents' current positions."""
     out = np.empty_like(agents.pos)
-    if agents.n:
-        _move(agents.pos, radius, drift, noise, grid.order, grid.starts, grid.nb, grid.size,
-              extent, dt, repulsion, adhesion, sinusoid_flat, dx, np.array(shape, np.int64),
-              out)
+    n = agents.n
+    if n:
+        r_sorted = radius[grid.order]
+        shape_a = np.array(shape, np.int64)
+        threads.run(lambda share, shares: _move(
+            grid.pos, r_sorted, drift, noise, grid.order, grid.starts, grid.nb, grid.size,
+            extent, dt, repulsion, adhesion, sinusoid_flat, dx, shape_a, out,
+            *threads.span(n, share, shares)), n, "agents")
     return out
 
 
-@numba.njit(parallel=True, cache=True)
-def _neighbor_ratio(pos, num, den, want, order, starts, nb, bsize, reach, out
+@numba.njit(cache=True, nogil=True)
+def _neighbor_ratio(sp, num, den, want, order, starts, nb, bsize, reach, out, k0, k1
                     ):  # pragma: no cover - compiled
-    n = pos.shape[0]
     r2 = reach * reach
     span = int(np.ceil(reach / bsize))
-    for i in numba.prange(n):
-        if not want[i]:
+    for k in range(k0, k1):  # k: position in bin order (num, den, want are in bin order)
+        i = order[k]
+        if not want[k]:
             out[i] = 0.0
             continue
-        px, py, pz = pos[i, 0], pos[i, 1], pos[i, 2]
+        px, py, pz = sp[k, 0], sp[k, 1], sp[k, 2]
         bx = min(max(int(px / bsize), 0), nb[0] - 1)
         by = min(max(int(py / bsize), 0), nb[1] - 1)
         bz = min(max(int(pz / bsize), 0), nb[2] - 1)
@@ -170,14 +198,13 @@ def _neighbor_ratio(pos, num, den, want, order, starts, nb, bsize, reach, out
             for cy in range(max(by - span, 0), min(by + span + 1, nb[1])):
                 for cx in range(max(bx - span, 0), min(bx + span + 1, nb[0])):
                     b = (cz * nb[1] + cy) * nb[0] + cx
-                    for k in range(starts[b], starts[b + 1]):
-                        j = order[k]
-                        ex = px - pos[j, 0]
-                        ey = py - pos[j, 1]
-                        ez = pz - pos[j, 2]
+                    for m in range(starts[b], starts[b + 1]):
+                        ex = px - sp[m, 0]
+                        ey = py - sp[m, 1]
+                        ez = pz - sp[m, 2]
                         if ex * ex + ey * ey + ez * ez <= r2:
-                            a += num[j]
-                            c += den[j]
+                            a += num[m]
+                            c += den[m]
         out[i] = a / c if c > 0 else 0.0
 
 
@@ -185,9 +212,13 @@ def neighbor_ratio(pos: np.ndarray, num: np.ndarray, den: np.ndarray, want: np.n
                    grid: BinGrid, reach: float) -> np.ndarray:
     """For each agent with ``want``: Σ num / Σ den over agents within ``reach`` µm (itself
     included); 0 where the denominator is 0. Used for contact killing: the local share of
-    killers among marrow cells around a target."""
-    out = np.zeros(pos.shape[0])
-    if pos.shape[0]:
-        _neighbor_ratio(pos, num, den, want, grid.order, grid.starts, grid.nb, grid.size,
-                        float(reach), out)
+    killers among marrow cells around a target. ``grid`` must bin ``pos``."""
+    n = pos.shape[0]
+    out = np.zeros(n)
+    if n:
+        o = grid.order
+        num_s, den_s, want_s = num[o], den[o], want[o]
+        threads.run(lambda share, shares: _neighbor_ratio(
+            grid.pos, num_s, den_s, want_s, o, grid.starts, grid.nb, grid.size, float(reach),
+            out, *threads.span(n, share, shares)), n, "agents")
     return out

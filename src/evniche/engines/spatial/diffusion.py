@@ -7,8 +7,12 @@ exact arithmetic), is unconditionally stable, and its factorization depends only
 the line length, so it is precomputed once per field and axis.
 
 Fields are one C-contiguous ``float64`` array of shape ``(F, nz, ny, nx)``; a 2-D section
-has ``nz == 1`` and no z sweep. Lines are independent, so the sweeps run in parallel over
-lines (``numba.prange``) and give bitwise the same result at any thread count.
+has ``nz == 1`` and no z sweep. Fields are independent, so fields are the parallel work
+items (:mod:`.threads`; the engine always has several, and a section's field stays in one
+core's cache through its sweeps). Lines along x are solved :data:`ROWS` at a time with their
+recurrences interleaved; lines along y and z are swept row by row in memory order. Every
+line is solved by the same arithmetic whichever thread runs it, so the result is bitwise
+the same at any thread count.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import threads
+
 #: fields with α = D·dt/dx² above this have their total restored after each step
 STIFF_ALPHA = 100.0
-#: grids with fewer voxel-field values than this diffuse on one thread
-SERIAL_BELOW = 200_000
 
 
 def factorize(alpha: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,73 +50,137 @@ def factorize(alpha: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return cp, inv
 
 
-ROWS = 16  # lines of the x sweep solved together (independent recurrences interleave)
+#: rows of the x sweep solved together: their recurrences interleave in registers, which
+#: hides the latency of each serial recurrence (every line is still solved on its own)
+ROWS = 8
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False)
-def _sweep_x(u, alpha, cp, inv):  # pragma: no cover - compiled
-    F, nz, ny, nx = u.shape
-    nyb = (ny + ROWS - 1) // ROWS
-    nblocks = F * nz * nyb
-    for block in numba.prange(nblocks):
-        f = block // (nz * nyb)
-        rem = block - f * nz * nyb
-        z = rem // nyb
-        y0 = (rem - z * nyb) * ROWS
-        y1 = min(y0 + ROWS, ny)
-        a = alpha[f]
-        s = u[f, z]
-        for y in range(y0, y1):
-            s[y, 0] = s[y, 0] * inv[f, 0]
-        for i in range(1, nx):
-            w = inv[f, i]
-            for y in range(y0, y1):
-                s[y, i] = (s[y, i] + a * s[y, i - 1]) * w
-        for i in range(nx - 2, -1, -1):
-            c = cp[f, i]
-            for y in range(y0, y1):
-                s[y, i] = s[y, i] - c * s[y, i + 1]
+@numba.njit(cache=True, nogil=True)
+def _x_rows(s, y0, a, cp, inv):  # pragma: no cover - compiled
+    """Solve rows ``y0 … y0+ROWS-1`` (fewer at the edge) of the plane ``s`` (ny, nx) along x."""
+    ny, nx = s.shape
+    if y0 + ROWS > ny:
+        for y in range(y0, ny):
+            p = s[y, 0] * inv[0]
+            s[y, 0] = p
+            for i in range(1, nx):
+                p = (s[y, i] + a * p) * inv[i]
+                s[y, i] = p
+            for i in range(nx - 2, -1, -1):
+                p = s[y, i] - cp[i] * p
+                s[y, i] = p
+        return
+    w = inv[0]
+    p0 = s[y0 + 0, 0] * w
+    s[y0 + 0, 0] = p0
+    p1 = s[y0 + 1, 0] * w
+    s[y0 + 1, 0] = p1
+    p2 = s[y0 + 2, 0] * w
+    s[y0 + 2, 0] = p2
+    p3 = s[y0 + 3, 0] * w
+    s[y0 + 3, 0] = p3
+    p4 = s[y0 + 4, 0] * w
+    s[y0 + 4, 0] = p4
+    p5 = s[y0 + 5, 0] * w
+    s[y0 + 5, 0] = p5
+    p6 = s[y0 + 6, 0] * w
+    s[y0 + 6, 0] = p6
+    p7 = s[y0 + 7, 0] * w
+    s[y0 + 7, 0] = p7
+    for i in range(1, nx):
+        w = inv[i]
+        p0 = (s[y0 + 0, i] + a * p0) * w
+        s[y0 + 0, i] = p0
+        p1 = (s[y0 + 1, i] + a * p1) * w
+        s[y0 + 1, i] = p1
+        p2 = (s[y0 + 2, i] + a * p2) * w
+        s[y0 + 2, i] = p2
+        p3 = (s[y0 + 3, i] + a * p3) * w
+        s[y0 + 3, i] = p3
+        p4 = (s[y0 + 4, i] + a * p4) * w
+        s[y0 + 4, i] = p4
+        p5 = (s[y0 + 5, i] + a * p5) * w
+        s[y0 + 5, i] = p5
+        p6 = (s[y0 + 6, i] + a * p6) * w
+        s[y0 + 6, i] = p6
+        p7 = (s[y0 + 7, i] + a * p7) * w
+        s[y0 + 7, i] = p7
+    for i in range(nx - 2, -1, -1):
+        c = cp[i]
+        p0 = s[y0 + 0, i] - c * p0
+        s[y0 + 0, i] = p0
+        p1 = s[y0 + 1, i] - c * p1
+        s[y0 + 1, i] = p1
+        p2 = s[y0 + 2, i] - c * p2
+        s[y0 + 2, i] = p2
+        p3 = s[y0 + 3, i] - c * p3
+        s[y0 + 3, i] = p3
+        p4 = s[y0 + 4, i] - c * p4
+        s[y0 + 4, i] = p4
+        p5 = s[y0 + 5, i] - c * p5
+        s[y0 + 5, i] = p5
+        p6 = s[y0 + 6, i] - c * p6
+        s[y0 + 6, i] = p6
+        p7 = s[y0 + 7, i] - c * p7
+        s[y0 + 7, i] = p7
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False)
-def _sweep_y(u, alpha, cp, inv):  # pragma: no cover - compiled
-    F, nz, ny, nx = u.shape
-    nplanes = F * nz
-    for plane in numba.prange(nplanes):
-        f = plane // nz
-        z = plane - f * nz
-        a = alpha[f]
-        s = u[f, z]
+@numba.njit(cache=True, nogil=True)
+def _y_lines(s, a, cp, inv):  # pragma: no cover - compiled
+    """Solve every column of the plane ``s`` (ny, nx) along y (rows in memory order)."""
+    ny, nx = s.shape
+    w = inv[0]
+    for x in range(nx):
+        s[0, x] = s[0, x] * w
+    for j in range(1, ny):
+        w = inv[j]
         for x in range(nx):
-            s[0, x] = s[0, x] * inv[f, 0]
-        for j in range(1, ny):
-            w = inv[f, j]
-            for x in range(nx):
-                s[j, x] = (s[j, x] + a * s[j - 1, x]) * w
-        for j in range(ny - 2, -1, -1):
-            c = cp[f, j]
-            for x in range(nx):
-                s[j, x] = s[j, x] - c * s[j + 1, x]
-
-
-@numba.njit(parallel=True, cache=True, fastmath=False)
-def _sweep_z(u, alpha, cp, inv):  # pragma: no cover - compiled
-    F, nz, ny, nx = u.shape
-    nplanes = F * ny
-    for plane in numba.prange(nplanes):
-        f = plane // ny
-        y = plane - f * ny
-        a = alpha[f]
+            s[j, x] = (s[j, x] + a * s[j - 1, x]) * w
+    for j in range(ny - 2, -1, -1):
+        c = cp[j]
         for x in range(nx):
-            u[f, 0, y, x] = u[f, 0, y, x] * inv[f, 0]
-        for k in range(1, nz):
-            w = inv[f, k]
-            for x in range(nx):
-                u[f, k, y, x] = (u[f, k, y, x] + a * u[f, k - 1, y, x]) * w
-        for k in range(nz - 2, -1, -1):
-            c = cp[f, k]
-            for x in range(nx):
-                u[f, k, y, x] = u[f, k, y, x] - c * u[f, k + 1, y, x]
+            s[j, x] = s[j, x] - c * s[j + 1, x]
+
+
+@numba.njit(cache=True, nogil=True)
+def _z_lines(u, y, a, cp, inv):  # pragma: no cover - compiled
+    """Solve the lines along z of row ``y`` of the block ``u`` (nz, ny, nx)."""
+    nz, _, nx = u.shape
+    w = inv[0]
+    for x in range(nx):
+        u[0, y, x] = u[0, y, x] * w
+    for k in range(1, nz):
+        w = inv[k]
+        for x in range(nx):
+            u[k, y, x] = (u[k, y, x] + a * u[k - 1, y, x]) * w
+    for k in range(nz - 2, -1, -1):
+        c = cp[k]
+        for x in range(nx):
+            u[k, y, x] = u[k, y, x] - c * u[k + 1, y, x]
+
+
+@numba.njit(cache=True, nogil=True)
+def lod_field(u, a, fx, fy, fz, f):  # pragma: no cover - compiled
+    """One LOD step of one field ``u`` (nz, ny, nx) with coefficient ``a``, on the calling
+    thread; ``fx, fy, fz`` are the stacked Thomas factors (2, F, n), ``f`` the field's row."""
+    nz, ny, nx = u.shape
+    if nx > 1:
+        for z in range(nz):
+            for y0 in range(0, ny, ROWS):
+                _x_rows(u[z], y0, a, fx[0, f], fx[1, f])
+    if ny > 1:
+        for z in range(nz):
+            _y_lines(u[z], a, fy[0, f], fy[1, f])
+    if nz > 1:
+        for y in range(ny):
+            _z_lines(u, y, a, fz[0, f], fz[1, f])
+
+
+@numba.njit(cache=True, nogil=True)
+def _lod_fields(u, alpha, fx, fy, fz, first, step):  # pragma: no cover - compiled
+    """LOD step of fields ``first, first + step, …`` (one share of a parallel call)."""
+    for f in range(first, u.shape[0], step):
+        lod_field(u[f], alpha[f], fx, fy, fz, f)
 
 
 class Diffuser:
@@ -126,34 +194,22 @@ class Diffuser:
         self.D = np.asarray(D_um2_h, dtype=float)
         self.alpha = np.ascontiguousarray(self.D * dt_h / dx_um**2)
         nz, ny, nx = shape
-        self.fx = factorize(self.alpha, nx)
-        self.fy = factorize(self.alpha, ny)
-        self.fz = factorize(self.alpha, nz)
-        self.stiff = np.flatnonzero(self.alpha > STIFF_ALPHA)
+        #: Thomas factors per axis, stacked (cp, inv) → (2, F, n)
+        self.fx = np.stack(factorize(self.alpha, nx))
+        self.fy = np.stack(factorize(self.alpha, ny))
+        self.fz = np.stack(factorize(self.alpha, nz))
+        self.stiff_mask = self.alpha > STIFF_ALPHA
+        self.stiff = np.flatnonzero(self.stiff_mask)
 
     def step(self, u: np.ndarray) -> None:
         """Diffuse ``u`` (F, nz, ny, nx) in place over one time step."""
         if u.shape[0] == 0:
             return
-        nz, ny, nx = self.shape
-        # small grids run on the calling thread: a parallel launch costs more than the work
-        # (the result is the same either way: lines are independent)
-        threads = numba.get_num_threads()
-        small = u.size < SERIAL_BELOW
-        if small and threads > 1:
-            numba.set_num_threads(1)
         stiff = self.stiff
         before = u[stiff].sum(axis=(1, 2, 3)) if stiff.size else None
-        try:
-            if nx > 1:
-                _sweep_x(u, self.alpha, *self.fx)
-            if ny > 1:
-                _sweep_y(u, self.alpha, *self.fy)
-            if nz > 1:
-                _sweep_z(u, self.alpha, *self.fz)
-        finally:
-            if small and threads > 1:
-                numba.set_num_threads(threads)
+        threads.run(lambda share, shares: _lod_fields(u, self.alpha, self.fx, self.fy,
+                                                      self.fz, share, shares),
+                    u.size, "fields")
         if stiff.size:
             # Thomas sweeps lose digits of the line sums when α ≫ 1; restore the exact
             # total (a uniform factor ~1 ± 1e-8 per step) so that EV ledgers stay closed

@@ -22,19 +22,21 @@ Each step (``dt_hours``):
 
 1. behaviors per agent from the rules (:mod:`.rules`), with the hematopoiesis feedback
    ``s``, niche ``ν`` and crowding from global counts exactly as :meth:`Kinetics.rhs`;
-2. reaction per voxel, solved exactly for constant rates over the step: secretion and
-   production in, degradation, sinusoidal drainage and uptake by the voxel's agents out,
-   the losses split by their rates (this keeps the EV ledger exact);
-3. diffusion (:mod:`.diffusion`, implicit LOD);
-4. blood pools, likewise exact: drained EVs and blood secretion in; clearance, homing
-   (into the sinusoid voxels), removal by interventions and uptake by blood cells out;
+2.-4. fields and blood in field sub-steps, one compiled call per thread
+   (:mod:`.fields`): reaction per voxel, exact for the step's constant rates (secretion and
+   production in; degradation, sinusoidal drainage and uptake by the voxel's agents out,
+   the losses split by their rates, which keeps the EV ledger exact); diffusion
+   (:mod:`.diffusion`, implicit LOD); blood pools, likewise exact (drained EVs and blood
+   secretion in; clearance, homing into the sinusoid voxels, removal by interventions and
+   uptake by blood cells out);
 5. cells: delivered cargo, states relax to their targets, then division (self-renewal or
    differentiation), death, exit, crowding and contact killing as random events; motion
    (chemotaxis along the chemoattractant, retention where it is high, contact repulsion
    and adhesion, random motility). Blood cell types are population counts.
 
 All random numbers come from one ``numpy.random.Generator(PCG64(seed))`` in a fixed
-order; compiled kernels only gather, so the result does not depend on the thread count.
+order; compiled kernels split work into independent shares (fields, agents) and only
+gather, so the result does not depend on the thread count (:mod:`.threads`).
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import xarray as xr
+from scipy import sparse
 
 from ...compile.network import Network
 from ...compile.schedule import Schedule
@@ -52,7 +54,7 @@ from ...errors import SimulationError
 from .. import trajectory
 from ..kinetics import Kinetics
 from . import agents as ag
-from . import geometry, rules, transport
+from . import fields, geometry, rules, threads, transport
 from .diffusion import Diffuser
 
 LEDGER_TOLERANCE = 1e-9
@@ -77,7 +79,8 @@ DEFAULTS: dict[str, object] = {
     "placement": None,  # {cell type: uniform|perivascular|hsc|sinusoid|bone}
     "equilibrate_first": True,
     "params": None,
-    "snapshot_days": None,
+    "snapshot_days": None,  # days pictured in the report (default: 4, evenly spaced)
+    "animation_frames": 16,  # snapshots for the report's animation, evenly spaced (0: none)
     "snapshot_dir": None,
     "threads": None,
 }
@@ -102,32 +105,103 @@ def simulate(net: Network, days: float, seed: int = 0, schedule: Schedule | None
              progress: Callable[[float], None] | None = None, **options) -> xr.Dataset:
     """Run ``net`` for ``days`` in a marrow section; return the Trajectory Dataset (same
     variables as the well-mixed engine) plus section snapshots (see the package docs)."""
-    opts = _options(options)
-    threads = opts.pop("threads")
-    if threads is not None:
-        numba.set_num_threads(int(threads))
-    run = Run(net, float(days), int(seed), schedule or Schedule(), opts)
-    return run.execute(progress)
+    opts = _options({**model_options(net), **options})
+    with threads.using(opts.pop("threads")):
+        run = Run(net, float(days), int(seed), schedule or Schedule(), opts)
+        return run.execute(progress)
+
+
+def model_options(net: Network) -> dict:
+    """Engine options from the model file's ``spatial`` section (validated when the model was
+    loaded; lengths in µm). Options given to :func:`simulate` override them."""
+    sp = getattr(net.model.spec, "spatial", None)
+    if sp is None:
+        return {}
+    p = net.params
+
+    def length(key: str, ref) -> float | None:
+        if ref is None:
+            return None
+        return float(p[ref if isinstance(ref, str) else f"spatial.{key}"])
+
+    out: dict[str, object] = {}
+    size = [length(k, getattr(sp, k)) for k in ("width", "height", "depth")]
+    if any(v is not None for v in size):
+        default = geometry.GeometrySettings().size_um
+        out["size_um"] = tuple(d if v is None else v for v, d in zip(size, default, strict=True))
+    for key, option in (("voxel", "dx_um"), ("sinusoid_radius", "sinusoid_radius_um"),
+                        ("sinusoid_spacing", "sinusoid_spacing_um")):
+        value = length(key, getattr(sp, key))
+        if value is not None:
+            out[option] = value
+    for key in ("bone", "agents", "min_agents", "snapshot_days", "animation_frames",
+                "chemoattractant", "chemotactic_types"):
+        if getattr(sp, key) is not None:
+            out[key] = getattr(sp, key)
+    if sp.placement:
+        out["placement"] = dict(sp.placement)
+    return out
+
+
+#: options that are numbers: their type and whether they must be > 0 (else ≥ 0)
+NUMBERS: dict[str, tuple[type, bool]] = {
+    "dt_hours": (float, True), "output_hours": (float, True), "agents": (int, True),
+    "min_agents": (int, True), "max_substep_loss": (float, True),
+    "cell_radius_um": (float, True), "repulsion_um_h": (float, False),
+    "adhesion_um_h": (float, False), "motility_um2_h": (float, False),
+    "chemotaxis_um_h": (float, False), "kill_reach_um": (float, True),
+    "animation_frames": (int, False), "field_substeps": (int, True), "threads": (int, True),
+}
+
+
+def _number(key: str, value, kind: type, positive: bool):
+    """``value`` as ``kind`` (int or float), or a SimulationError naming ``key``."""
+    try:
+        number = kind(value)
+        if kind is int and number != float(value):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        what = "an integer" if kind is int else "a number"
+        raise SimulationError(f"spatial option {key}: expected {what}, got {value!r}"
+                              ) from None
+    if not (number > 0 if positive else number >= 0):
+        bound = "positive" if positive else "≥ 0"
+        raise SimulationError(f"spatial option {key} must be {bound}, got {value!r}")
+    return number
 
 
 def _options(options: dict) -> dict:
+    """Validated engine options: defaults filled in, geometry and transport settings
+    grouped; a wrong name or value raises a SimulationError naming the option."""
     options = dict(options)
-    settings = {"geometry": geometry.GeometrySettings.from_options(options),
-                "transport": transport.TransportSettings.from_options(options)}
-    unknown = sorted(set(options) - set(DEFAULTS) - IGNORED)
+    unknown = sorted(set(options) - set(DEFAULTS) - IGNORED
+                     - set(geometry.GeometrySettings.__dataclass_fields__)
+                     - set(transport.TransportSettings.__dataclass_fields__))
     if unknown:
         geo = ", ".join(sorted(geometry.GeometrySettings.__dataclass_fields__))
         tra = ", ".join(sorted(transport.TransportSettings.__dataclass_fields__))
         raise SimulationError(f"unknown option(s) for the spatial engine: {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(DEFAULTS))}, geometry {geo}, "
                               f"transport {tra}")
+    settings = {"geometry": geometry.GeometrySettings.from_options(options),
+                "transport": transport.TransportSettings.from_options(options)}
     out = {k: options.get(k, v) for k, v in DEFAULTS.items()}
     out.update(settings)
-    for key in ("dt_hours", "output_hours", "cell_radius_um", "kill_reach_um"):
-        if not float(out[key]) > 0:
-            raise SimulationError(f"spatial option {key} must be positive, got {out[key]}")
-    if int(out["agents"]) < 1 or int(out["min_agents"]) < 1:
-        raise SimulationError("spatial options agents and min_agents must be ≥ 1")
+    for key, (kind, positive) in NUMBERS.items():
+        if out[key] is not None:
+            out[key] = _number(key, out[key], kind, positive)
+    if out["snapshot_days"] is not None:
+        try:
+            days = [float(d) for d in np.atleast_1d(out["snapshot_days"])]
+        except (TypeError, ValueError):
+            days = [-1.0]
+        if not days or any(not d >= 0 for d in days):
+            raise SimulationError("spatial option snapshot_days: give a list of days ≥ 0, "
+                                  f"got {out['snapshot_days']!r}")
+        out["snapshot_days"] = days
+    if out["placement"] is not None and not isinstance(out["placement"], dict):
+        raise SimulationError("spatial option placement: expected {cell type: uniform|"
+                              f"perivascular|hsc|sinusoid|bone}}, got {out['placement']!r}")
     return out
 
 
@@ -180,6 +254,8 @@ class Run:
         # drainage acts in sinusoid voxels only, scaled so that its marrow average is the
         # class's drainage rate
         self.drain_v = np.where(self.sin_flat, self.n_vox / max(self.n_sin, 1), 0.0)
+        self.sin_idx = np.flatnonzero(self.sin_flat).astype(np.int64)
+        self.sin_rate = self.drain_v[self.sin_idx]
         sub = opts["field_substeps"]
         if sub is None:
             # sub-steps so that the fastest local first-order loss takes ≤ max_substep_loss
@@ -199,6 +275,10 @@ class Run:
         npl = kin.n_pools
         self.npl = npl
         self.ncyt = len(net.cytokines)
+        self.route_pool = kin.r_pool.astype(np.int64)
+        # copies of each cargo per EV of each marrow route, as (route, cargo slot)
+        self.Q_marrow_T = sparse.csr_matrix(kin.Q.multiply(kin.r_marrow[None, :]).T)
+        self.blood_route = ~kin.r_marrow.astype(bool)
         self._setup_roles()
         self._initial_state()
 
@@ -242,6 +322,12 @@ class Run:
                                       if s.cell_type == c.name], int) for c in net.cells]
         self.cargo_slots = [np.array([i for i, q in enumerate(net.cargo_states)
                                       if q.cell_type == c.name], int) for c in net.cells]
+        #: (cell type, slot): whether an agent of the type uses the cargo / state slot
+        self.cargo_own = np.zeros((len(net.cells), len(net.cargo_states)), bool)
+        self.state_own = np.zeros((len(net.cells), len(net.states)), bool)
+        for t in range(len(net.cells)):
+            self.cargo_own[t, self.cargo_slots[t]] = True
+            self.state_own[t, self.state_slots[t]] = True
         cidx = net.cell_index()
         self.diff_to = np.array([cidx[c.differentiates_to] if c.differentiates_to else -1
                                  for c in net.cells], int)
@@ -358,7 +444,8 @@ class Run:
         # per-agent behaviors, type by type
         prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
         sec_rate = np.zeros((self.npl + self.ncyt, self.n_vox))  # concentration per hour
-        up_agent = np.zeros((kin.n_routes, n))  # 1/h contribution of an agent to its voxel
+        # uptake entries (route, agent, 1/h the agent adds to its voxel's loss rate)
+        up_route, up_agent, up_rate = [], [], []
         state_target = np.zeros_like(a.state)
         kill_rate = np.zeros((kin.k_beh.size, n))
         beh_sum = np.zeros(kin.n_beh)
@@ -389,19 +476,24 @@ class Run:
                          + (crowd if kin.crowd_members[t_i] else 0.0))
             unit = w * self.n_vox / self.V_m  # concentration per hour per (rate per cell)
             for p in np.flatnonzero(kin.pl_src == t_i):
-                np.add.at(sec_rate[p], vox[idx], col(int(kin.pl_sec[p])) * unit)
+                sec_rate[p] += np.bincount(vox[idx], col(int(kin.pl_sec[p])) * unit,
+                                           minlength=self.n_vox)
             for k in np.flatnonzero(kin.pr_cell == t_i):
-                np.add.at(sec_rate[self.npl + kin.pr_cyt[k]], vox[idx],
-                          col(int(kin.pr_beh[k])) * unit)
+                sec_rate[self.npl + kin.pr_cyt[k]] += np.bincount(
+                    vox[idx], col(int(kin.pr_beh[k])) * unit, minlength=self.n_vox)
             for ri in np.flatnonzero((kin.r_target == t_i) & kin.r_marrow):
-                up_agent[ri, idx] = kin.r_rate[ri] * col(int(kin.r_mult[ri])) * upt_f[ri] * unit
+                up_route.append(np.full(idx.size, ri))
+                up_agent.append(idx)
+                up_rate.append(kin.r_rate[ri] * col(int(kin.r_mult[ri])) * upt_f[ri] * unit)
             for si in self.state_slots[t_i]:
                 state_target[idx, si] = col(int(kin.s_target[si]))
             for k in np.flatnonzero(kin.k_killer == t_i):
                 kill_rate[k, idx] = col(int(kin.k_beh[k]))
         self.beh_now = np.where(beh_cnt > 0, beh_sum / np.maximum(beh_cnt, 1), beh_pop[:-1])
 
-        delivered = self._react(vox, sec_rate, up_agent, rem, beh_pop, N, upt_f)
+        uptake = tuple(np.concatenate(x) if x else np.zeros(0, dt_) for x, dt_ in
+                       ((up_route, np.int64), (up_agent, np.int64), (up_rate, float)))
+        delivered = self._react(vox, sec_rate, uptake, rem, beh_pop, N, upt_f)
         self._blood_cells(beh_pop, part, s_fb, nu, crowd, N)
         self._cells(vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
                     n_total, beh_pop)
@@ -432,66 +524,60 @@ class Run:
                 out[:, j] = part["N"][k] / n_total
         return out
 
-    def _react(self, vox, sec_rate, up_agent, rem, beh_pop, N, upt_f) -> np.ndarray:
+    def _react(self, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.ndarray:
         """Fields and blood over one step, in ``self.substeps`` sub-steps of reaction (exact
-        for constant rates), diffusion and blood. Returns cargo copies delivered per real
-        cell, per agent and cargo slot."""
-        kin, npl = self.kin, self.npl
+        for constant rates), diffusion and blood (one compiled call, :mod:`.fields`).
+        ``uptake`` = (route, agent, rate 1/h) entries of marrow uptake. Returns cargo copies
+        delivered per real cell, per agent and cargo slot."""
+        kin, npl, nvox = self.kin, self.npl, self.n_vox
         h = self.dt / self.substeps
-        Fl = self.fields.reshape(self.fields.shape[0], -1)
         n = vox.size
         nr = kin.n_routes
-        m_routes = [np.flatnonzero((kin.r_pool == p) & kin.r_marrow) for p in range(npl)]
-        lam_up = np.zeros((npl, self.n_vox))
-        for p in range(npl):
-            for ri in m_routes[p]:
-                lam_up[p] += np.bincount(vox, weights=up_agent[ri], minlength=self.n_vox)
-        lam = kin.pl_deg[:, None] + kin.pl_drain[:, None] * self.drain_v[None, :] + lam_up
-        e = np.exp(-lam * h)
-        frac = np.where(lam > 0, -np.expm1(-lam * h) / np.where(lam > 0, lam, 1.0), h)
-        sec = sec_rate[:npl]
-        share_sum = np.zeros((npl, self.n_vox))
-        cyt_e = np.exp(-kin.cyt_decay * h)
-        cyt_frac = np.where(kin.cyt_decay > 0, -np.expm1(-kin.cyt_decay * h)
-                            / np.where(kin.cyt_decay > 0, kin.cyt_decay, 1.0), h)
-        blood = self._blood_rates(rem, beh_pop, N, upt_f)
+        up_route, up_agent, up_rate = uptake
+        flat = kin.r_pool[up_route] * nvox + vox[up_agent]  # (pool, voxel) of each entry
+        lam = kin.pl_deg[:, None] + kin.pl_drain[:, None] * self.drain_v[None, :]
+        if flat.size:
+            lam += np.bincount(flat, up_rate, minlength=npl * nvox).reshape(npl, nvox)
+        e, frac, inv_lam = fields.exact_factors(lam, h)
+        sec = np.ascontiguousarray(sec_rate[:npl])
+        lost = np.zeros((npl, self.n_vox))
+        cyt_e, cyt_frac, _ = fields.exact_factors(kin.cyt_decay, h)
+        S_b, lam_routes, lam_b, rem = self._blood_rates(rem, beh_pop, N, upt_f)
+        e_b, frac_b, _ = fields.exact_factors(lam_b, h)
         self.blood_taken = np.zeros(nr)
-        for _ in range(self.substeps):
-            if npl:
-                c = Fl[:npl]
-                new = c * e + sec * frac
-                lost = c + sec * h - new
-                share = np.where(lam > 0, lost / np.where(lam > 0, lam, 1.0), 0.0)
-                share_sum += share
-                Fl[:npl] = new
-                drained = (kin.pl_drain[:, None] * self.drain_v[None, :] * share).sum(
-                    axis=1) * self.vox_amount
-            else:
-                drained = np.zeros(0)
-            for k in range(self.ncyt):
-                Fl[npl + k] = Fl[npl + k] * cyt_e[k] + sec_rate[npl + k] * cyt_frac[k]
-            self.diffuser.step(self.fields)
-            if npl:
-                self._blood(drained, h, *blood)
+        secreted_b, cleared, removed = np.zeros(npl), np.zeros(npl), np.zeros(npl)
+        d = self.diffuser
+        args = (self.fields, npl, self.substeps, h, inv_lam, e, sec * frac, sec * h,
+                cyt_e, cyt_frac, np.ascontiguousarray(sec_rate[npl:]),
+                kin.pl_drain.astype(float), self.sin_idx, self.sin_rate, self.vox_amount,
+                d.alpha, d.fx, d.fy, d.fz, d.stiff_mask,
+                self.Eb, S_b, e_b, frac_b, lam_b, kin.pl_clear.astype(float),
+                kin.pl_home.astype(float), rem, self.route_pool, lam_routes,
+                self.blood_route, lost, secreted_b, cleared, removed, self.blood_taken,
+                self.led_uptake)
+        threads.run(lambda share, shares: fields.advance(*args, share, shares),
+                    self.fields.size * self.substeps, "fields")
+        share_sum = lost * inv_lam  # Σ over sub-steps of lost/λ (λ constant over the step)
+        self.led["secreted"] += secreted_b
+        self.led["cleared"] += cleared
+        self.led["removed"] += removed
         self.led["secreted"] += sec.sum(axis=1) * self.dt * self.vox_amount
         self.led["degraded"] += kin.pl_deg * share_sum.sum(axis=1) * self.vox_amount
-        taken = np.zeros((nr, n))  # EVs (marrow-equivalent) taken up per agent
-        for p in range(npl):
-            for ri in m_routes[p]:
-                taken[ri] = up_agent[ri] * share_sum[p][vox] * self.vox_amount
-                self.led_uptake[ri] += taken[ri].sum()
+        # EVs (marrow-equivalent) taken up per uptake entry, then per route and per agent
+        taken = up_rate * share_sum.ravel()[flat] * self.vox_amount
+        if nr:
+            self.led_uptake += np.bincount(up_route, taken, minlength=nr)
         # cargo delivered per real cell (copies), per agent and cargo slot
-        delivered = np.zeros_like(self.agents.cargo)
-        if nr and n:
-            per_cell = taken / self.w[self.agents.type][None, :]
-            Q = kin.Q.tocoo()
-            for qi, ri, copies in zip(Q.row, Q.col, Q.data, strict=True):
-                if kin.r_marrow[ri]:
-                    delivered[:, qi] += copies * per_cell[ri]
-        return delivered
+        if nr and n and taken.size:
+            per_cell = sparse.csr_matrix(
+                (taken / self.w[self.agents.type[up_agent]], (up_agent, up_route)),
+                shape=(n, nr))
+            return np.asarray((per_cell @ self.Q_marrow_T).todense())
+        return np.zeros_like(self.agents.cargo)
 
     def _blood_rates(self, rem, beh_pop, N, upt_f):
-        """Blood secretion (EV/h), uptake rate per route (1/h) and total loss rate per pool."""
+        """Blood secretion (EV/h), uptake rate per route (1/h), total loss rate per pool
+        (1/h) and the removal rate (1/h)."""
         kin = self.kin
         S_b = beh_pop[kin.pl_sec] * N[kin.pl_src] * (1.0 - kin.pl_in_marrow)
         lam_routes = np.zeros(kin.n_routes)
@@ -501,32 +587,8 @@ class Run:
             lam_routes[blood_r] = (kin.r_rate * mult * N[kin.r_target] / self.V_b)[blood_r]
         lam_up = kin.R_to_pool_b @ lam_routes if kin.n_routes else np.zeros(self.npl)
         lam = kin.pl_clear + kin.pl_home + rem + lam_up
-        return S_b, lam_routes, lam, rem
-
-    def _blood(self, drained, h, S_b, lam_routes, lam, rem) -> None:
-        """Blood pools over ``h`` hours, exact for constant inflow (drained EVs, secretion)
-        and first-order losses; homed EVs go into the sinusoid voxels."""
-        kin = self.kin
-        inflow = drained / h + S_b
-        e = np.exp(-lam * h)
-        frac = np.where(lam > 0, -np.expm1(-lam * h) / np.where(lam > 0, lam, 1.0), h)
-        new = self.Eb * e + inflow * frac
-        lost = self.Eb + inflow * h - new
-        share = np.where(lam > 0, lost / np.where(lam > 0, lam, 1.0), 0.0)
-        self.led["secreted"] += S_b * h
-        self.led["cleared"] += kin.pl_clear * share
-        self.led["removed"] += rem * share
-        homed = kin.pl_home * share
-        if kin.n_routes:
-            blood_r = ~kin.r_marrow
-            taken = np.where(blood_r, lam_routes * share[kin.r_pool], 0.0)
-            self.blood_taken += taken
-            self.led_uptake += taken
-        self.Eb = new
-        if self.n_sin and np.any(homed > 0):
-            Fl = self.fields.reshape(self.fields.shape[0], -1)
-            add = homed / (self.vox_amount * self.n_sin)  # concentration per sinusoid voxel
-            Fl[: self.npl, self.sin_flat] += add[:, None]
+        return (np.asarray(S_b, float), lam_routes, np.asarray(lam, float),
+                np.asarray(rem, float))
 
     def _blood_cells(self, beh_pop, part, s_fb, nu, crowd, N) -> None:
         """Cell types outside the marrow: population counts, states and cargo."""
@@ -574,18 +636,13 @@ class Run:
         nt = len(net.cells)
         # cargo: decay (halving at division below) and delivery spread over the step
         if kin.q_decay.size and n:
-            k = kin.q_decay[None, :]
-            a.cargo = a.cargo * np.exp(-k * dt) + delivered * (-np.expm1(-k * dt)) / (k * dt)
-            own = np.zeros_like(a.cargo, bool)
-            for t in range(nt):
-                own[np.ix_(a.type == t, self.cargo_slots[t])] = True
-            a.cargo = np.where(own, a.cargo, 0.0)
+            k = kin.q_decay
+            spread = np.where(k > 0, -np.expm1(-k * dt) / np.where(k > 0, k * dt, 1.0), 1.0)
+            a.cargo = np.where(self.cargo_own[a.type], a.cargo * np.exp(-k * dt)
+                               + delivered * spread, 0.0)
         if kin.s_tau.size and n:
-            own = np.zeros_like(a.state, bool)
-            for t in range(nt):
-                own[np.ix_(a.type == t, self.state_slots[t])] = True
             relaxed = state_target + (a.state - state_target) * np.exp(-dt / kin.s_tau)[None, :]
-            a.state = np.where(own, relaxed, a.state)
+            a.state = np.where(self.state_own[a.type], relaxed, a.state)
         a.cycle = a.cycle + dt
         # contact killing: hazard = Σ kill rate × weight of killers within reach / Σ weight
         # of counted marrow cells within reach (the local share, as N_killer / N_total)
@@ -786,11 +843,15 @@ class Run:
         t_end = self.days * 24.0
         n_steps = int(np.ceil(t_end / self.dt - 1e-9))
         out_every = max(int(round(float(self.o["output_hours"]) / self.dt)), 1)
-        snap_days = self.o["snapshot_days"]
-        if snap_days is None:
-            snap_days = np.linspace(0.0, self.days, 4)
-        snap_steps = sorted({min(int(round(float(d) * 24.0 / self.dt)), n_steps)
-                             for d in snap_days})
+        # the chosen days (report images) and the animation's frames, as step numbers
+        chosen = self.o["snapshot_days"]
+        if chosen is None:
+            chosen = np.linspace(0.0, self.days, 4)
+        chosen_steps = {min(int(round(float(d) * 24.0 / self.dt)), n_steps) for d in chosen}
+        frames = int(self.o["animation_frames"])
+        frame_steps = {int(round(s)) for s in np.linspace(0, n_steps, frames)} if frames > 1 \
+            else set()
+        snap_steps = chosen_steps | frame_steps
         snaps = Snapshots(self)
         times, ys, behs = [], [], []
         done_jumps: set[int] = set()
@@ -842,8 +903,11 @@ class Run:
                                       zip(self.field_names, self.D, strict=True)),
                               })
         ds = snaps.attach(ds)
+        ds.attrs["section_days"] = ";".join(f"{s * self.dt / 24.0:g}"
+                                            for s in sorted(chosen_steps))
         if self.o["snapshot_dir"]:
             snaps.write(self.o["snapshot_dir"])
+            ds.attrs["snapshot_dir"] = str(self.o["snapshot_dir"])
         return ds
 
     def ledger_error(self, y: np.ndarray) -> float:

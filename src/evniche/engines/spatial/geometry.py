@@ -38,22 +38,36 @@ class GeometrySettings:
 
     @classmethod
     def from_options(cls, options: dict) -> GeometrySettings:
+        """Settings from engine options (popped from ``options``); errors name the option."""
         kw = {}
         if "size_um" in options:
-            size = tuple(float(s) for s in options.pop("size_um"))
+            raw = options.pop("size_um")
+            try:
+                size = tuple(float(s) for s in raw)
+            except (TypeError, ValueError):
+                size = ()
             if len(size) == 2:
                 size = (*size, 0.0)
-            if len(size) != 3 or min(size[:2]) <= 0 or size[2] < 0:
+            if len(size) != 3 or not min(size[:2]) > 0 or not size[2] >= 0:
                 raise SimulationError("spatial option size_um: give (x, y) or (x, y, z) in µm "
-                                      f"with positive x and y, got {size}")
+                                      f"with positive x and y, got {raw!r}")
             kw["size_um"] = size
         for key in ("dx_um", "sinusoid_radius_um", "sinusoid_spacing_um"):
             if key in options:
-                kw[key] = float(options.pop(key))
-                if kw[key] <= 0:
-                    raise SimulationError(f"spatial option {key} must be positive (µm)")
+                value = options.pop(key)
+                try:
+                    kw[key] = float(value)
+                except (TypeError, ValueError):
+                    kw[key] = float("nan")
+                if not kw[key] > 0:
+                    raise SimulationError(f"spatial option {key}: expected a positive length "
+                                          f"in µm, got {value!r}")
         if "bone" in options:
-            kw["bone"] = bool(options.pop("bone"))
+            value = options.pop("bone")
+            if not isinstance(value, bool | np.bool_):
+                raise SimulationError(f"spatial option bone: expected true or false, got "
+                                      f"{value!r}")
+            kw["bone"] = bool(value)
         return cls(**kw)
 
 

@@ -100,5 +100,14 @@ class TransportSettings:
 
     @classmethod
     def from_options(cls, options: dict) -> TransportSettings:
-        kw = {k: float(options.pop(k)) for k in list(options) if k in cls.__dataclass_fields__}
+        kw = {}
+        for k in [k for k in options if k in cls.__dataclass_fields__]:
+            value = options.pop(k)
+            try:
+                kw[k] = float(value)
+            except (TypeError, ValueError):
+                raise SimulationError(f"spatial option {k}: expected a number, got {value!r}"
+                                      ) from None
+            if not kw[k] > 0:
+                raise SimulationError(f"spatial option {k} must be positive, got {value!r}")
         return cls(**kw)
