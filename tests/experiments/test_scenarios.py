@@ -12,17 +12,23 @@ from evniche.errors import EvnicheError
 from evniche.experiments.catalog import _cells, catalog, select
 from evniche.experiments.scenario_report import write_report
 from evniche.experiments.scenarios import (
+    Anchor,
     Arm,
     Readout,
     Runner,
     Scenario,
+    anchored_day,
     relative_effect,
     run_scenario,
+    summarize,
     verdict,
 )
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "compile"))
 from test_interventions import MODEL  # noqa: E402
+
+#: one runner for the catalog tests: scenarios share their controls
+RUNNER = Runner()
 
 
 @pytest.fixture(scope="module")
@@ -104,4 +110,105 @@ def test_every_catalog_scenario_runs(name):
         assert result.effect == relative_effect(result.control, result.treatment)
 
 
-RUNNER = Runner()
+
+# ----------------------------------------------------------------------------- anchors
+def test_anchored_days_parse_only_declared_anchors():
+    days = {"diagnosis": 200.0}
+    assert anchored_day("diagnosis", days) == 200.0
+    assert anchored_day("diagnosis+14", days) == 214.0
+    assert anchored_day("diagnosis - 2.5", days) == 197.5
+    for other in (3, "12 h", "relapse+3", "some_parameter"):
+        assert anchored_day(other, days) == other
+
+
+def _first_day_below(count: float):
+    def day(ds, net):
+        from evniche.readouts.clinical import first_crossing
+
+        blasts = ds["cells"].sel(cell_type="blast").values
+        return first_crossing(ds["time"].values, -blasts, -count)
+    return day
+
+
+def test_interventions_start_on_the_anchor_day_of_the_reference_run(model_path, runner):
+    # the reference run (no treatment) tells the day blasts fall below 8e6 cells; the
+    # treated arm gets cytarabine on that day and the readout window follows it
+    anchor = Anchor("peak", Arm(model_path), _first_day_below(8e6), "blasts below 8e6", 20)
+    scenario = Scenario("chemo-at-peak", "cytarabine at the anchor day", ("test",),
+                        Arm(model_path, ({"name": "cytarabine", "start": "peak"},)),
+                        Arm(model_path), Readout("blasts", "cells", _cells(["blast"]),
+                                                 summary="min", window=("peak", "peak+5")),
+                        expected=-1, margin=0.05, days="peak+6", anchors=(anchor,))
+    reference, _ = runner.run(Arm(model_path), 20)
+    day = _first_day_below(8e6)(reference, None)
+    assert day is not None and 1 < day < 19
+    result = run_scenario(scenario, runner)
+    assert result.verdict == "agree", result.error
+    assert result.anchors == {"peak": pytest.approx(day)}
+    assert result.resolved.treatment.interventions[0]["start"] == pytest.approx(day)
+    assert result.resolved.readout.window == (pytest.approx(day), pytest.approx(day + 5))
+    assert result.resolved.days == pytest.approx(day + 6)
+    # the nadir is read inside the window, not at the end of the run
+    series = result.treatment_series
+    inside = series.where((series.time >= day) & (series.time <= day + 5), drop=True)
+    assert result.treatment <= float(inside.min()) + 1e-9
+
+
+def test_an_anchor_never_reached_is_an_error_naming_it(model_path, runner):
+    anchor = Anchor("never", Arm(model_path), lambda ds, net: None, "blasts pass 1e30", 5)
+    scenario = Scenario("x", "x", ("test",),
+                        Arm(model_path, ({"name": "cytarabine", "start": "never"},)),
+                        Arm(model_path), Readout("blasts", "cells", _cells(["blast"])),
+                        expected=-1, days=5, anchors=(anchor,))
+    result = run_scenario(scenario, runner)
+    assert result.verdict == "error" and "'never'" in result.error \
+        and "blasts pass 1e30" in result.error
+
+
+def test_summaries():
+    import numpy as np
+    import xarray as xr
+
+    da = xr.DataArray([5.0, 1.0, 3.0, 4.0], coords={"time": [0.0, 1.0, 2.0, 3.0]},
+                      dims="time")
+    assert summarize(da, "end") == 4.0
+    assert summarize(da, "min", (0.5, 3.0)) == 1.0
+    assert summarize(da, "min", (1.5, 3.0)) == 2.0  # interpolated at the window's start
+    assert summarize(da, "max", (1.0, 2.5)) == 3.5
+    assert summarize(da, "at", (2.5, 2.5)) == 3.5
+    assert summarize(da, "mean", (1.0, 3.0)) == pytest.approx(np.mean([2.0, 3.5]))
+    with pytest.raises(EvnicheError, match="unknown readout summary"):
+        summarize(da, "median")
+
+
+# ----------------------------------------------------------------------------- catalog
+def test_a_catalog_scenario_given_the_opposite_direction_disagrees():
+    scenario = catalog()["aml-evs-lower-kitl"]
+    right = run_scenario(scenario, RUNNER)
+    wrong = run_scenario(scenario.opposite(), RUNNER)
+    assert right.verdict == "agree"
+    assert wrong.verdict == "disagree"
+    assert wrong.effect == right.effect  # the same simulated numbers
+
+
+def test_chemotherapy_scenarios_treat_at_diagnosis_of_the_untreated_model():
+    from evniche.readouts.clinical import takeover_day
+
+    result = run_scenario(catalog()["reprogrammed-msc-evs-protect-blasts"], RUNNER)
+    untreated, _ = RUNNER.run(Arm("aml"), 365.0)
+    diagnosis = takeover_day(untreated)
+    assert result.anchors["diagnosis"] == pytest.approx(diagnosis)
+    for arm in (result.resolved.treatment, result.resolved.control):
+        starts = {iv["name"]: iv["start"] for iv in arm.interventions}
+        assert starts["cytarabine"] == pytest.approx(diagnosis)
+    # the arms are the same until diagnosis: only then is the stromal pool blocked
+    before = result.control_series.sel(time=slice(None, diagnosis - 1))
+    same = result.treatment_series.sel(time=slice(None, diagnosis - 1))
+    assert float(abs(before - same).max()) <= 1e-6 * float(same.max())
+
+
+def test_every_scenario_shows_the_coagulation_risk():
+    result = run_scenario(catalog()["aml-more-plasma-evs"], RUNNER)
+    assert result.scenario.risk is not None
+    # leukemic microvesicles carry tissue factor: an AML plasma holds more than a healthy one
+    assert result.risk_ratio > 1.5

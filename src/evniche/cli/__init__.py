@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one clear line on stderr and exit with status 2."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode click returns the code of a typer.Exit instead of raising
+        code = app(args=argv, standalone_mode=False)
     except (EvnicheError, FileNotFoundError) as exc:
         # the message may quote user text with brackets: never read it as markup
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -95,6 +95,12 @@ def run(
              "plasmapheresis@60:marker=PD-L1,sessions=5. Repeatable; see docs/interventions.md."
     )] = None,
     engine: Annotated[str, typer.Option(help="wellmixed or spatial.")] = "wellmixed",
+    spatial: Annotated[list[str] | None, typer.Option(
+        help="Spatial-engine option KEY=VALUE (repeatable; overrides the model's spatial: "
+             "section), e.g. agents=8000, size_um=[1000,1000] (x, y in µm; three numbers x, y, z "
+             "give a 3-D block), dx_um=10, snapshot_days=[0,10,30] (report images), "
+             "animation_frames=16, placement.MSC=perivascular, threads=2. Snapshots go "
+             "to OUT/fields.zarr and OUT/agents.parquet. See docs/spatial.md.")] = None,
     report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
     sensitivity: Annotated[bool, typer.Option(
         help="Rank the parameters the take-over day depends on (extra runs; wellmixed only)."
@@ -112,6 +118,8 @@ def run(
         from ..compile.interventions import parse_intervention
 
         interventions = [parse_intervention(text) for text in intervene]
+        engines.prepare(resolved, None, interventions, days)  # refuse bad ones before running
+    options = _spatial_options(spatial, engine, out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -120,7 +128,8 @@ def run(
         task = bar.add_task(f"{resolved.name}: {days:g} days ({engine})", total=1.0)
         ds = engines.simulate(resolved, days=days, seed=seed, engine=engine,
                               interventions=interventions,
-                              progress=lambda frac: bar.update(task, completed=frac))
+                              progress=lambda frac: bar.update(task, completed=frac),
+                              **options)
         bar.update(task, completed=1.0)
     wall = time.perf_counter() - start
     from ..readouts import clinical
@@ -133,6 +142,14 @@ def run(
     if resolved.spec.cell_types and ds.attrs.get("leukemic"):
         console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
+    from ..readouts import coagulation
+
+    tf = coagulation.summary(ds)
+    if tf["tf_start_per_ml"] > 0:  # the model's EVs carry tissue factor
+        console.print(f"coagulation risk (tissue factor on plasma EVs): "
+                      f"{tf['tf_end_per_ml']:.3g} copies/mL at the end, peak ×"
+                      f"{tf['tf_peak_fold']:.2f} of day 0 on day {tf['tf_peak_day']:.0f}",
+                      highlight=False)
     table = None
     if sensitivity and takeover is not None and engine == "wellmixed":
         from ..readouts.sensitivity import takeover_elasticities
@@ -163,6 +180,33 @@ def run(
         path = write_report(ds, out, model=resolved, sensitivity=table)
         console.print(f"[green]report:[/] {path}")
     del record
+
+
+def _spatial_options(items: list[str] | None, engine: str, out: Path) -> dict:
+    """Engine options from ``--spatial KEY=VALUE`` items (VALUE read as YAML; a dotted KEY
+    such as placement.MSC sets one entry of a mapping); the spatial engine also writes its
+    snapshots into ``out``."""
+    from ..spec.loader import parse_override
+
+    if engine != "spatial":
+        if items:
+            raise EvnicheError("--spatial applies to --engine spatial only")
+        return {}
+    options: dict = {"snapshot_dir": str(out)}
+    for item in items or []:
+        try:
+            key, value = parse_override(item)
+        except EvnicheError:
+            raise EvnicheError(f"--spatial: expected KEY=VALUE, got '{item}'") from None
+        head, _, entry = key.partition(".")
+        if entry:
+            options.setdefault(head, {})
+            if not isinstance(options[head], dict):
+                raise EvnicheError(f"--spatial {key}: {head} is not a mapping")
+            options[head][entry] = value
+        else:
+            options[key] = value
+    return options
 
 
 def takeover_parameters(resolved, limit: int = 12) -> list[str]:

@@ -218,7 +218,10 @@ def _plasmapheresis(opts: dict, net: Network, start: float, t_end: float) -> lis
             "secretion's 'markers'", "plasmapheresis.options.marker")
     plasma = opts.get("plasma_volume")
     if plasma is None:
-        plasma = net.params[net.volumes[BLOOD]] * (1.0 - opts["hematocrit"])
+        # the blood compartment holds the plasma: its EV concentrations are per mL of plasma
+        plasma = net.params[net.volumes[BLOOD]]
+    if not plasma > 0:
+        raise ModelError("plasma volume must be positive", "plasmapheresis.options.plasma_volume")
     rate = opts["flow"] / plasma * opts["efficiency"]  # 1/h: share of plasma EVs captured
     out = []
     for k in range(int(opts["sessions"])):
@@ -424,11 +427,9 @@ _add(InterventionType(
      Option("efficiency", "dimensionless", 0.9, "1", "assumption: share of marker-positive "
             "EVs a passage captures; range 0.5-0.99", (0.5, 0.99),
             "capture efficiency per passage", at_most=1.0),
-     Option("plasma_volume", "volume", None, "mL", "derived: blood volume × (1 - hematocrit)",
-            doc="plasma volume (default: the model's blood volume × (1 - hematocrit))"),
-     Option("hematocrit", "dimensionless", 0.45, "1", "assumption: adult hematocrit; "
-            "range 0.25-0.5 (anemic leukemia patients lower)", (0.25, 0.5),
-            "blood share of cells", at_most=1.0),
+     Option("plasma_volume", "volume", None, "mL", "derived: the volume of the model's blood "
+            "compartment, which holds plasma (EV concentrations are per mL of plasma)",
+            doc="plasma volume the column filters (default: the model's blood compartment)"),
      Option("session_length", "time", 2.5, "h", "assumption: a therapeutic apheresis "
             "session; range 2-4 h", (2, 4), "length of one session"),
      Option("sessions", COUNT, 5, "1", "assumption: a course of 5 sessions; range 1-10",

@@ -16,7 +16,9 @@ Semantics (all rates per hour, counts dimensionless, volumes in mL):
   (two cells of i) with probability ``a = self_renewal · s^feedback · ν^niche``, else
   gives two cells of ``differentiates_to``; s = 1/(1 + k·Σ feedback cells) and
   ν = 1/(1 + Σ niche members / capacity). Deaths, marrow exit, crowding deaths and
-  kills by immune cells are first-order losses.
+  kills by immune cells are first-order losses. A kill needs killer and target in one
+  compartment; a ``kills`` entry across compartments only defines the behavior
+  ``kill:<target>`` (the killer's capacity, which rules change and readouts read).
 * EV pools: one per secretion entry (source cell type × class × subset) and compartment.
   Secretion adds EVs where the source lives; in the marrow EVs are degraded, drained
   into blood and taken up; in blood they are cleared (liver/spleen), home back to the
@@ -279,8 +281,11 @@ def compile_model(model: ResolvedModel) -> Network:
             productions.append(Production(name, cytokine, behavior(
                 name, f"production:{cytokine}", _p(rate, f"{base}.produces.{cytokine}"))))
         for i, kill in enumerate(ct.kills):
-            kills.append(Kill(name, kill.target, behavior(
-                name, f"kill:{kill.target}", _p(kill.rate, f"{base}.kills[{i}].rate"))))
+            b = behavior(name, f"kill:{kill.target}", _p(kill.rate, f"{base}.kills[{i}].rate"))
+            # killing needs contact: a killer in another compartment than its target keeps
+            # its killing capacity as a behavior (for rules and readouts) but kills nothing
+            if spec.cell_types[kill.target].compartment == ct.compartment:
+                kills.append(Kill(name, kill.target, b))
 
     compartment_of = {c.name: c.compartment for c in cells}
     uptakes: list[UptakeRoute] = []

@@ -375,12 +375,20 @@ class Kinetics:
         base = np.abs(y0) + 1.0 + rng.random(self.n)
         probe = np.ones(self.n_pools)  # removal on: EVs removed depend on blood EVs
         f0 = self.rhs(0.0, base, removal=probe)
+        # a species can be tiny beside the sums it enters (one leukemic cell in a marrow of
+        # 1e11 cells: crowding, kill and fraction signals), so a relative step of it changes
+        # nothing in floating point; it is also stepped by a share of the largest species
+        # of its kind
+        kinds = np.array([s.kind for s in self.net.species])
+        largest = {k: float(np.max(base[kinds == k])) for k in set(kinds.tolist())}
         rows, cols = [], []
         for j in range(self.n):
-            yp = base.copy()
-            yp[j] *= 1.0 + 1e-3
-            changed = np.nonzero(self.rhs(0.0, yp, removal=probe) != f0)[0]
-            rows.extend(changed.tolist())
+            changed: set[int] = set()
+            for step in (1e-3 * base[j], 1e-3 * largest[kinds[j]]):
+                yp = base.copy()
+                yp[j] += step
+                changed.update(np.nonzero(self.rhs(0.0, yp, removal=probe) != f0)[0].tolist())
+            rows.extend(sorted(changed))
             cols.extend([j] * len(changed))
         rows.extend(range(self.n))
         cols.extend(range(self.n))

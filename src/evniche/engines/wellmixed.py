@@ -43,6 +43,27 @@ def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
     return np.maximum(atol, 1e-3 * rtol * np.abs(y0))
 
 
+def ledger_tolerances(kin: Kinetics, y: np.ndarray, atol: np.ndarray, rtol: float
+                      ) -> np.ndarray:
+    """``atol`` with each pool's ledger entries raised to that pool's error allowance at
+    state ``y`` (its EV species' atol + rtol·|EVs present|).
+
+    A ledger entry counts EVs that left or entered a pool, so by conservation its local
+    error is the pool's local error with the opposite sign: it cannot be held to a tighter
+    absolute tolerance than the pool. Without this a ledger that starts at 0 when a flux
+    switches on (``removed`` when a plasmapheresis window opens on a pool of 1e11 EVs)
+    would demand sub-EV accuracy of a flux of 1e11 EV/h and the step size would collapse.
+    """
+    out = atol.copy()
+    pool_scale = (atol[kin.i_ev_m] + atol[kin.i_ev_b]
+                  + rtol * (np.abs(y[kin.i_ev_m]) + np.abs(y[kin.i_ev_b])))
+    for rows in kin.i_led.values():
+        out[rows] = np.maximum(out[rows], pool_scale)
+    if kin.i_led_uptake.size:
+        out[kin.i_led_uptake] = np.maximum(out[kin.i_led_uptake], pool_scale[kin.r_pool])
+    return out
+
+
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
                 rtol: float = 1e-8) -> np.ndarray:
     """The healthy steady state: leukemic populations removed, the rest relaxed by a long
@@ -126,8 +147,8 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
 
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
-        sol = solve_ivp(f, (a, b), y, method="BDF", t_eval=t_eval, rtol=rtol, atol=atol,
-                        jac_sparsity=sparsity)
+        sol = solve_ivp(f, (a, b), y, method="BDF", t_eval=t_eval, rtol=rtol,
+                        atol=ledger_tolerances(kin, y, atol, rtol), jac_sparsity=sparsity)
         if not sol.success:
             raise SimulationError(f"the solver failed between {a / 24:.2f} and {b / 24:.2f} "
                                   f"days: {sol.message}")

@@ -1,5 +1,6 @@
 """One HTML page for a scenario run: the verdict table and, per scenario, the readout of
-treatment and control over time (matplotlib PNGs embedded as base64)."""
+treatment and control over time and the coagulation-risk readout (matplotlib PNGs embedded
+as base64)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import html
 import io
 import math
 from pathlib import Path
+
+import numpy as np
 
 from .scenarios import ScenarioResult
 
@@ -20,22 +23,44 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _wanted(result: ScenarioResult) -> str:
+    s = result.scenario
+    return f"≥ +{_fmt(s.margin * 100)} %" if s.expected > 0 else f"≤ −{_fmt(s.margin * 100)} %"
+
+
 def _plot(result: ScenarioResult) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = result.scenario
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=90)
-    for da, label, style in ((result.control_series, "control", "--"),
-                             (result.treatment_series, "treatment", "-")):
-        if da is not None:
-            ax.plot(da["time"].values, da.values, style, label=label)
-    ax.set_xlabel("day")
-    ax.set_ylabel(f"{s.readout.label} ({s.readout.unit})", fontsize=8)
-    ax.set_title(s.name, fontsize=9)
-    ax.legend(fontsize=8)
+    s = result.resolved or result.scenario
+    panels = [(result.control_series, result.treatment_series,
+               f"{s.readout.label} ({s.readout.unit})", s.readout.window)]
+    if result.risk_control_series is not None and s.risk is not None:
+        panels.append((result.risk_control_series, result.risk_treatment_series,
+                       f"{s.risk.label.replace('peak ', '')} ({s.risk.unit})", None))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.2), dpi=90,
+                             squeeze=False)
+    # with an anchored readout window late in the run, show the weeks around it
+    window = s.readout.window
+    x0 = None
+    if window is not None and all(isinstance(w, (int, float)) for w in window) \
+            and window[0] > 60:
+        x0 = window[0] - 60
+    for ax, (control, treatment, label, shade) in zip(axes[0], panels, strict=True):
+        for da, name, style in ((control, "control", "--"), (treatment, "treatment", "-")):
+            if da is None:
+                continue
+            t, y = np.asarray(da["time"].values), np.asarray(da.values, dtype=float)
+            keep = (t >= x0) if x0 is not None else np.ones(t.shape, bool)
+            ax.plot(t[keep], y[keep], style, label=name)
+        if shade is not None and all(isinstance(w, (int, float)) for w in shade):
+            ax.axvspan(shade[0], max(shade[1], shade[0] + 0.2), color="0.9", zorder=0)
+        ax.set_xlabel("day")
+        ax.set_ylabel(label, fontsize=8)
+        ax.legend(fontsize=8)
+    fig.suptitle(s.name, fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -43,41 +68,75 @@ def _plot(result: ScenarioResult) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _arm(arm) -> str:
+    parts = [f"model <code>{html.escape(arm.model)}</code>"]
+    if arm.overrides:
+        parts.append(f"overrides <code>{html.escape(str(arm.overrides))}</code>")
+    for iv in arm.interventions:
+        start = iv.get("start", 0)
+        when = f"day {start:.2f}" if isinstance(start, (int, float)) else html.escape(str(start))
+        opts = iv.get("options") or {}
+        extra = f" {html.escape(str(opts))}" if opts else ""
+        parts.append(f"<code>{html.escape(iv['name'])}</code> from {when}{extra}")
+    if not arm.interventions:
+        parts.append("no intervention")
+    return ", ".join(parts)
+
+
 def write_report(results: list[ScenarioResult], directory: str | Path) -> Path:
     """Write ``index.html`` into ``directory`` (created) and return its path."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     rows, sections = [], []
+    anchors: dict[str, float] = {}
     for r in results:
         row = r.row()
+        s = r.resolved or r.scenario
+        for a in r.scenario.anchors:
+            if a.name in r.anchors:
+                anchors[f"{a.name}: {a.description}"] = r.anchors[a.name]
         cls = {"agree": "ok", "disagree": "bad"}.get(r.verdict, "err")
+        risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.3f}"
         rows.append(
             f"<tr class='{cls}'><td><a href='#{html.escape(row['scenario'])}'>"
             f"{html.escape(row['scenario'])}</a></td><td>{html.escape(row['finding'])}</td>"
             f"<td>{html.escape(row['kb'])}</td><td>{html.escape(row['readout'])}</td>"
-            f"<td>{row['expected']}</td><td>{_fmt(r.control)}</td><td>{_fmt(r.treatment)}</td>"
+            f"<td>{_fmt(r.control)}</td><td>{_fmt(r.treatment)}</td>"
             f"<td>{_fmt(r.effect * 100 if math.isfinite(r.effect) else r.effect)} %</td>"
-            f"<td>{_fmt(r.scenario.margin * 100)} %</td><td>{r.verdict}</td></tr>")
+            f"<td>{_wanted(r)}</td><td>{r.verdict}</td><td>{risk}</td></tr>")
         body = (f"<p class='err'>{html.escape(r.error)}</p>" if r.error else
                 f"<img alt='{html.escape(r.scenario.name)}' "
                 f"src='data:image/png;base64,{_plot(r)}'>")
+        when = "".join(f"; {html.escape(k)} = day {v:.2f}" for k, v in r.anchors.items())
         sections.append(
             f"<h2 id='{html.escape(r.scenario.name)}'>{html.escape(r.scenario.name)}</h2>"
-            f"<p>{html.escape(r.scenario.finding)}</p><p>treatment: "
-            f"<code>{html.escape(str(r.scenario.treatment))}</code><br>control: "
-            f"<code>{html.escape(str(r.scenario.control))}</code></p>{body}")
+            f"<p>{html.escape(r.scenario.finding)} ({html.escape(row['kb'])})</p>"
+            f"<p>treatment: {_arm(s.treatment)}<br>control: {_arm(s.control)}<br>"
+            f"readout: {html.escape(row['readout'])}, {html.escape(s.readout.summary)}"
+            f"{' over days ' + html.escape(str(s.readout.window)) if s.readout.window else ''}"
+            f"; run of {_fmt(float(s.days)) if not isinstance(s.days, str) else s.days} days"
+            f"{when}</p>"
+            f"<p>control {_fmt(r.control)}, treatment {_fmt(r.treatment)}, effect "
+            f"{_fmt(r.effect * 100 if math.isfinite(r.effect) else r.effect)} % (wanted "
+            f"{_wanted(r)}): <b>{r.verdict}</b>; peak rise of plasma EV tissue factor "
+            f"{risk}</p>{body}")
     agree = sum(r.agrees for r in results)
+    anchor_text = "".join(f"<li>{html.escape(k)}: day {v:.2f}</li>" for k, v in anchors.items())
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>evniche scenarios</title><style>
 body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:90%}}
-td,th{{border:1px solid #ccc;padding:3px 6px}} tr.ok td:last-child{{color:#070}}
-tr.bad td:last-child{{color:#b00}} .err{{color:#b60}}</style></head><body>
+td,th{{border:1px solid #ccc;padding:3px 6px}} tr.ok td:nth-child(9){{color:#070}}
+tr.bad td:nth-child(9){{color:#b00}} .err{{color:#b60}}</style></head><body>
 <h1>Scenario catalog: {agree} of {len(results)} agree</h1>
 <p>effect = (treatment − control) / |control|; a scenario agrees when the effect has the
-expected sign and is at least the margin.</p>
+expected sign and is at least the margin ("wanted"). TF: the largest rise over time of
+plasma EV tissue factor in the treatment arm over the control arm — the coagulation risk
+the reviews warn of (seed 000 [68]; knowledge base risk-hypercoagulation); administered
+EVs are counted at their bolus peak.</p>
+{f'<p>Anchored days:</p><ul>{anchor_text}</ul>' if anchor_text else ''}
 <table><tr><th>scenario</th><th>finding</th><th>reference</th><th>readout</th>
-<th>expected</th><th>control</th><th>treatment</th><th>effect</th><th>margin</th>
-<th>verdict</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>"""
+<th>control</th><th>treatment</th><th>effect</th><th>wanted</th>
+<th>verdict</th><th>TF</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>"""
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

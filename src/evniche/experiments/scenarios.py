@@ -8,12 +8,19 @@ is computed from the simulated numbers: *agree* when the relative effect
 ``(treatment − control) / |control|`` has the expected sign and a size of at least
 ``margin``; *disagree* otherwise. Nothing in a scenario changes a mechanism: the arms use
 the catalog's interventions and the presets' cited rules only.
+
+Days can be *anchored* to an event of a reference run (:class:`Anchor`): an intervention
+start, a readout window or the run length written ``"diagnosis"`` or ``"diagnosis+14"``
+(days) is resolved from the day the reference run reaches the event (e.g. diagnosis: the
+untreated leukemia's blasts reach 20 % of marrow cells). So chemotherapy is given when a
+patient would be diagnosed, whatever day the model's dynamics put that on.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -31,28 +38,63 @@ class Readout:
     """What a scenario measures: a time series and how it is summarized to one number.
 
     ``summary`` is ``"end"`` (the last sample), ``"mean"`` (time-weighted mean over
-    ``window`` days) or ``"at"`` (the value at day ``window[0]``)."""
+    ``window`` days), ``"min"`` / ``"max"`` (the smallest / largest value in ``window``,
+    e.g. the nadir of leukemic cells after chemotherapy) or ``"at"`` (the value at day
+    ``window[0]``). Window days may be anchored (``"diagnosis+7"``, see :class:`Anchor`)."""
 
     label: str
     unit: str
     series: Series
     summary: str = "end"
-    window: tuple[float, float] | None = None
+    window: tuple[float | str, float | str] | None = None
     scalar: Callable[[xr.Dataset, object], float] | None = None  # overrides ``summary``
 
     def value(self, ds: xr.Dataset, net) -> float:
         if self.scalar is not None:
             return float(self.scalar(ds, net))
-        da = self.series(ds, net)
-        t = np.asarray(da["time"].values, dtype=float)
-        y = np.asarray(da.values, dtype=float)
-        if self.summary == "end":
-            return float(y[-1])
-        if self.summary == "at":
-            return float(np.interp(self.window[0], t, y))
-        a, b = self.window if self.window else (t[0], t[-1])
-        grid = np.linspace(max(a, t[0]), min(b, t[-1]), 401)
-        return float(np.trapezoid(np.interp(grid, t, y), grid) / (grid[-1] - grid[0]))
+        return summarize(self.series(ds, net), self.summary, self.window)
+
+
+SUMMARIES = ("end", "mean", "min", "max", "at")
+
+
+def summarize(da: xr.DataArray, summary: str, window=None) -> float:
+    """One number from a series over time (days): see :class:`Readout`."""
+    if summary not in SUMMARIES:
+        raise EvnicheError(f"unknown readout summary '{summary}'; expected one of "
+                           f"{', '.join(SUMMARIES)}")
+    t = np.asarray(da["time"].values, dtype=float)
+    y = np.asarray(da.values, dtype=float)
+    if summary == "end":
+        return float(y[-1])
+    if window is not None and any(isinstance(w, str) for w in window):
+        raise EvnicheError(f"readout window {window} is not resolved (anchored days are "
+                           "resolved by run_scenario)")
+    if summary == "at":
+        return float(np.interp(window[0], t, y))
+    a, b = window if window else (t[0], t[-1])
+    grid = np.linspace(max(a, t[0]), min(b, t[-1]), 401)
+    inside = np.interp(grid, t, y)
+    if summary == "min":
+        return float(min(inside.min(), y[(t >= grid[0]) & (t <= grid[-1])].min(initial=np.inf)))
+    if summary == "max":
+        return float(max(inside.max(),
+                         y[(t >= grid[0]) & (t <= grid[-1])].max(initial=-np.inf)))
+    return float(np.trapezoid(inside, grid) / (grid[-1] - grid[0]))
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A day taken from a reference run: ``day(ds, net)`` of ``arm`` run for ``days``.
+
+    Scenarios name anchors in intervention starts, readout windows and their run length
+    as ``"NAME"`` or ``"NAME+OFFSET"`` / ``"NAME-OFFSET"`` (offset in days)."""
+
+    name: str
+    arm: Arm
+    day: Callable[[xr.Dataset, object], float | None]
+    description: str
+    days: float = 365.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +105,9 @@ class Arm:
     interventions: tuple[dict, ...] = ()
     overrides: dict = field(default_factory=dict)
 
-    def key(self, days: float) -> str:
-        return json.dumps([self.model, self.overrides, list(self.interventions), days],
-                          sort_keys=True, default=str)
+    def key(self, days: float, output_hours: float = 24.0) -> str:
+        return json.dumps([self.model, self.overrides, list(self.interventions), days,
+                           output_hours], sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -80,8 +122,11 @@ class Scenario:
     readout: Readout
     expected: int  # +1 or -1
     margin: float = 0.05  # minimal relative effect
-    days: float = 120.0
+    days: float | str = 120.0
     group: str = ""
+    anchors: tuple[Anchor, ...] = ()
+    risk: Readout | None = None  # a side-effect readout shown next to the verdict
+    output_hours: float = 24.0  # sampling of the runs (h): finer for hour-long sessions
 
     def opposite(self) -> Scenario:
         """The same scenario expecting the opposite direction (a check of the verdict)."""
@@ -100,6 +145,25 @@ class ScenarioResult:
     error: str = ""
     control_series: xr.DataArray | None = None
     treatment_series: xr.DataArray | None = None
+    anchors: dict[str, float] = field(default_factory=dict)  # resolved anchor days
+    resolved: Scenario | None = None  # the scenario with anchored days filled in
+    risk_control: float = math.nan
+    risk_treatment: float = math.nan
+    risk_control_series: xr.DataArray | None = None
+    risk_treatment_series: xr.DataArray | None = None
+
+    @property
+    def risk_ratio(self) -> float:
+        """The largest rise of the side-effect readout the treatment causes: the maximum
+        over time of treatment / control (1: never above control; NaN without one)."""
+        a, b = self.risk_treatment_series, self.risk_control_series
+        if a is None or b is None:
+            return math.nan
+        t = np.union1d(a["time"].values, b["time"].values)
+        ta = np.interp(t, a["time"].values, a.values)
+        tb = np.interp(t, b["time"].values, b.values)
+        ok = tb > 0
+        return float(np.max(ta[ok] / tb[ok])) if ok.any() else math.nan
 
     @property
     def agrees(self) -> bool:
@@ -112,7 +176,9 @@ class ScenarioResult:
                 "expected": "higher" if s.expected > 0 else "lower",
                 "control": self.control, "treatment": self.treatment,
                 "effect": self.effect, "margin": s.margin, "verdict": self.verdict,
-                "error": self.error}
+                "error": self.error, "anchors": dict(self.anchors),
+                "risk": (f"{s.risk.label} ({s.risk.unit})" if s.risk else ""),
+                "risk_ratio": self.risk_ratio}
 
 
 def relative_effect(control: float, treatment: float) -> float:
@@ -129,6 +195,74 @@ def verdict(effect: float, expected: int, margin: float) -> str:
     return "agree" if effect * expected > 0 and abs(effect) >= margin else "disagree"
 
 
+_ANCHORED = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:([+-])\s*(\d+(?:\.\d*)?|\.\d+))?\s*$")
+
+
+def anchored_day(value, anchors: dict[str, float]):
+    """``value`` with an anchored day (``"diagnosis+7"``) replaced by days; other values
+    (numbers, ``"12 h"``, parameter names) pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    m = _ANCHORED.match(value)
+    if not m or m.group(1) not in anchors:
+        return value
+    offset = float(m.group(3)) if m.group(3) else 0.0
+    return anchors[m.group(1)] + (offset if m.group(2) != "-" else -offset)
+
+
+def _uses(value, names: Sequence[str]) -> set[str]:
+    if isinstance(value, str):
+        m = _ANCHORED.match(value)
+        if m and m.group(1) in names:
+            return {m.group(1)}
+    return set()
+
+
+def resolve_anchors(scenario: Scenario, runner: Runner) -> tuple[Scenario, dict[str, float]]:
+    """The scenario with every anchored day replaced by its day in the reference run."""
+    if not scenario.anchors:
+        return scenario, {}
+    days: dict[str, float] = {}
+    for anchor in scenario.anchors:
+        ds, net = runner.run(anchor.arm, anchor.days)
+        day = anchor.day(ds, net)
+        if day is None or not math.isfinite(day):
+            raise EvnicheError(f"anchor '{anchor.name}' ({anchor.description}) is never "
+                               f"reached in {anchor.days:g} days of model "
+                               f"'{anchor.arm.model}'")
+        days[anchor.name] = float(day)
+
+    def arm(a: Arm) -> Arm:
+        items = tuple({**iv, "start": anchored_day(iv.get("start", 0), days)}
+                      for iv in a.interventions)
+        return replace(a, interventions=items)
+
+    readout = scenario.readout
+    if readout.window is not None:
+        readout = replace(readout, window=tuple(anchored_day(w, days) for w in readout.window))
+    risk = scenario.risk
+    if risk is not None and risk.window is not None:
+        risk = replace(risk, window=tuple(anchored_day(w, days) for w in risk.window))
+    run_days = anchored_day(scenario.days, days)
+    if isinstance(run_days, str):
+        raise EvnicheError(f"scenario '{scenario.name}': run length '{scenario.days}' names "
+                           f"no anchor of the scenario ({', '.join(days)})")
+    return replace(scenario, treatment=arm(scenario.treatment), control=arm(scenario.control),
+                   readout=readout, risk=risk, days=float(run_days)), days
+
+
+def anchors_used(scenario: Scenario) -> set[str]:
+    """Names of the scenario's anchors that its days refer to."""
+    names = [a.name for a in scenario.anchors]
+    used = _uses(scenario.days, names)
+    for a in (scenario.treatment, scenario.control):
+        for iv in a.interventions:
+            used |= _uses(iv.get("start"), names)
+    for w in scenario.readout.window or ():
+        used |= _uses(w, names)
+    return used
+
+
 class Runner:
     """Runs arms on the well-mixed engine, caching identical arms (shared controls)."""
 
@@ -136,16 +270,20 @@ class Runner:
         self.options = simulate_options or {}
         self._cache: dict[str, tuple[xr.Dataset, object]] = {}
 
-    def run(self, arm: Arm, days: float) -> tuple[xr.Dataset, object]:
-        key = arm.key(days)
+    def run(self, arm: Arm, days: float, output_hours: float = 24.0
+            ) -> tuple[xr.Dataset, object]:
+        """The trajectory (sampled every ``output_hours`` h) and network of ``arm``."""
+        key = arm.key(days, output_hours)
         if key not in self._cache:
             from ..engines import prepare, simulate
             from ..spec.loader import load_model
 
             model = load_model(arm.model, overrides=arm.overrides or None)
             net, _ = prepare(model, None, list(arm.interventions), days)
-            ds = simulate(model, days=days, interventions=list(arm.interventions),
-                          **self.options)
+            options = dict(self.options)
+            if output_hours != 24.0:
+                options["output_hours"] = output_hours
+            ds = simulate(model, days=days, interventions=list(arm.interventions), **options)
             self._cache[key] = (ds, net)
         return self._cache[key]
 
@@ -158,12 +296,19 @@ def run_scenario(scenario: Scenario, runner: Runner | None = None) -> ScenarioRe
     runner = runner or Runner()
     result = ScenarioResult(scenario)
     try:
-        ds_c, net_c = runner.run(scenario.control, scenario.days)
-        ds_t, net_t = runner.run(scenario.treatment, scenario.days)
-        result.control_series = scenario.readout.series(ds_c, net_c)
-        result.treatment_series = scenario.readout.series(ds_t, net_t)
-        result.control = scenario.readout.value(ds_c, net_c)
-        result.treatment = scenario.readout.value(ds_t, net_t)
+        resolved, result.anchors = resolve_anchors(scenario, runner)
+        result.resolved = resolved
+        ds_c, net_c = runner.run(resolved.control, resolved.days, resolved.output_hours)
+        ds_t, net_t = runner.run(resolved.treatment, resolved.days, resolved.output_hours)
+        result.control_series = resolved.readout.series(ds_c, net_c)
+        result.treatment_series = resolved.readout.series(ds_t, net_t)
+        result.control = resolved.readout.value(ds_c, net_c)
+        result.treatment = resolved.readout.value(ds_t, net_t)
+        if resolved.risk is not None:
+            result.risk_control_series = resolved.risk.series(ds_c, net_c)
+            result.risk_treatment_series = resolved.risk.series(ds_t, net_t)
+            result.risk_control = resolved.risk.value(ds_c, net_c)
+            result.risk_treatment = resolved.risk.value(ds_t, net_t)
     except EvnicheError as exc:
         result.error = str(exc)
         return result
