@@ -63,3 +63,25 @@ def test_two_up_rules_with_different_saturations_pull_toward_each(aml):
         sig[t.signal] = 1e12
     value = combine_rules(kin, sig)[death]
     assert sats[0] < value < sats[1]
+
+
+def test_a_killer_in_another_compartment_has_a_capacity_but_kills_nothing(aml):
+    """Blood CD8 T cells: kill:blast is a behavior (the PD-L1 rule lowers it), but blasts
+    live in the marrow and a kill needs both in one compartment."""
+    keys = aml.behavior_index()
+    assert {"CD8_T.kill:blast", "CD8_T_blood.kill:blast"} <= set(keys)
+    assert any(t.saturation == "kill_suppressed"
+               for t in aml.behaviors[keys["CD8_T_blood.kill:blast"]].down)
+    pairs = {(k.killer, k.target) for k in aml.kills}
+    assert ("CD8_T", "blast") in pairs and ("CD8_T_blood", "blast") not in pairs
+    # in the right-hand side: more blood CD8 T cells kill no more blasts, more marrow ones do
+    kin = Kinetics(aml)
+    y = kin.initial_state()
+    idx = aml.index()
+    y[idx["cell:blast"]] = 1e9
+    blast = idx["cell:blast"]
+    base = kin.rhs(0.0, y)[blast]
+    for cell, changes in (("CD8_T_blood", False), ("CD8_T", True)):
+        more = y.copy()
+        more[idx[f"cell:{cell}"]] *= 2.0
+        assert bool(kin.rhs(0.0, more)[blast] != base) is changes, cell

@@ -93,3 +93,27 @@ def test_column_removes_only_marker_positive_evs_at_flow_times_efficiency():
     expected = rate * np.trapezoid(blood.values[inside], t_h[inside])
     assert float(removed.sel(pool=pdl1[0])) == pytest.approx(expected, rel=2e-3)
     assert ds.attrs["ledger_relative_error"] < 1e-9
+
+
+def test_column_frees_blood_cd8_t_cells_more_than_marrow_ones():
+    """PD-L1+ EVs suppress CD8 T cells where they meet them. Blood CD8 T cells meet the
+    plasma EVs the column removes; marrow ones see only the ~1 % of plasma EVs that home
+    back (homing / (clearance + homing)). With blasts present (day 200) a session raises
+    the killing capacity of blood CD8 T cells and that of marrow ones far less."""
+    start, hours = 200.0, 2.0
+    column = {"name": "plasmapheresis", "start": start,
+              "options": {"marker": "PD-L1", "sessions": 1, "session_length": f"{hours} h"}}
+    end = start + hours / 24.0
+    runs = [evniche.simulate("aml", days=end, output_hours=hours, interventions=iv)
+            for iv in ([], [column])]
+    blood, kill = ({}, {})
+    for arm, ds in zip(("control", "column"), runs, strict=True):
+        last = ds.sel(time=end, method="nearest")
+        blood[arm] = float(last["ev_concentration"].sel(pool="blast.exosome.PDL1",
+                                                        compartment="blood"))
+        kill[arm] = {c: float(last["behaviors"].sel(behavior=f"{c}.kill:blast"))
+                     for c in ("CD8_T", "CD8_T_blood")}
+    assert blood["column"] < 0.95 * blood["control"]  # plasma PD-L1+ EVs fall
+    gain = {c: kill["column"][c] / kill["control"][c] - 1.0 for c in kill["control"]}
+    assert gain["CD8_T_blood"] > 0.0
+    assert 0.0 <= gain["CD8_T"] < 0.1 * gain["CD8_T_blood"]

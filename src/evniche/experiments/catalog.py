@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import xarray as xr
 
 from ..errors import EvnicheError
-from .scenarios import Arm, Readout, Scenario
+from .scenarios import Anchor, Arm, Readout, Scenario
 
 # ----------------------------------------------------------------------------- readouts
 
@@ -66,11 +66,18 @@ def _state(key: str):
     return series
 
 
-def _behavior(key: str):
+def _count_weighted_behavior(behavior: str, cell_types: Sequence[str]):
+    """A behavior averaged over cell types weighted by their counts, Σ N·b / Σ N (the
+    behavior's unit): e.g. the killing capacity of all CD8 T cells, marrow and blood."""
     def series(ds: xr.Dataset, net) -> xr.DataArray:
-        if key not in ds["behavior"].values:
-            raise EvnicheError(f"the model has no behavior '{key}'")
-        return ds["behaviors"].sel(behavior=key)
+        keys = [f"{c}.{behavior}" for c in cell_types]
+        missing = [k for k in keys if k not in ds["behavior"].values]
+        if missing:
+            raise EvnicheError(f"the model has no behavior {', '.join(repr(k) for k in missing)}")
+        n = ds["cells"].sel(cell_type=list(cell_types))
+        b = ds["behaviors"].sel(behavior=keys).rename(behavior="cell_type")
+        b = b.assign_coords(cell_type=list(cell_types))
+        return (n * b).sum("cell_type") / n.sum("cell_type")
     return series
 
 
@@ -102,7 +109,34 @@ def _plasma_cargo(cargo: str):
     return series
 
 
+def _tissue_factor(ds: xr.Dataset, net) -> xr.DataArray:
+    from ..readouts.coagulation import tissue_factor_peak_per_ml
+
+    return tissue_factor_peak_per_ml(ds)
+
+
+def _diagnosis(ds: xr.Dataset, net) -> float | None:
+    """Day the run's blasts reach 20 % of marrow cells (WHO threshold for AML): when a
+    patient would be diagnosed and treated."""
+    from ..readouts.clinical import takeover_day
+
+    return takeover_day(ds)
+
+
 HSPC = ("HSC", "MPP", "progenitor")
+#: CD8 T cells of the marrow and of blood (the presets' two CD8 types)
+CD8 = ("CD8_T", "CD8_T_blood")
+
+#: the side-effect readout shown with every scenario: peak plasma tissue factor on EVs
+#: (seed 000 [68]: hypercoagulation risk; knowledge base risk-hypercoagulation)
+COAGULATION = Readout("peak plasma EV tissue factor", "copies/mL", _tissue_factor,
+                      summary="max")
+
+
+def diagnosis(model: str, days: float = 365.0) -> Anchor:
+    """The diagnosis anchor: the untreated model's day of 20 % marrow blasts."""
+    return Anchor("diagnosis", Arm(model), _diagnosis,
+                  f"untreated '{model}': blasts reach 20 % of marrow cells", days)
 
 # ----------------------------------------------------------------------------- scenarios
 
@@ -116,14 +150,17 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
     aml = "aml"
     no_aml_evs = Arm(aml, (_no_leukemic_evs(),))
     days = 365.0
+    dx = diagnosis(aml, days)
+    risk = COAGULATION
     out: list[Scenario] = [
         Scenario(
             "aml-evs-lower-hspc-clonogenic",
             "AML exosomes lower the clonogenic output of normal HSPCs (miR-150/miR-155 → "
             "c-MYB)", ("seed 000 [34, 41]", "seed 003 [120, 121]"),
             Arm(aml), no_aml_evs,
-            Readout("normal HSC+MPP+progenitors", "cells", _cells(HSPC)),
-            expected=-1, margin=0.01, days=days, group="AML"),
+            Readout("normal HSC+MPP+progenitors at diagnosis", "cells", _cells(HSPC),
+                    summary="at", window=("diagnosis", "diagnosis")),
+            expected=-1, margin=0.01, days=days, group="AML", anchors=(dx,), risk=risk),
     ]
     for name, direction in (("CXCL12", -1), ("KITL", -1), ("IL-7", -1), ("DKK1", +1)):
         out.append(Scenario(
@@ -132,54 +169,70 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             ("seed 000 [27, 29, 45]", "research: ev_parameters.md I (Kumar 2018)"),
             Arm(aml), no_aml_evs,
             Readout(f"marrow {name}", "1/mL", _cytokine(name)),
-            expected=direction, margin=0.01, days=days, group="AML"))
-    chemo = {"name": "cytarabine", "start": days - 20}
+            expected=direction, margin=0.01, days=days, group="AML", risk=risk))
+    # chemotherapy (cytarabine 7+3-like course) at diagnosis; read the leukemic nadir
+    chemo = {"name": "cytarabine", "start": "diagnosis"}
+    after_chemo = ("diagnosis", "diagnosis+28")
     out += [
         Scenario(
             "reprogrammed-msc-evs-protect-blasts",
             "EVs of reprogrammed (AML) MSCs protect blasts from chemotherapy",
             ("seed 003 [113]", "seed 000 [59]"),
             Arm(aml, (chemo,)),
-            Arm(aml, (chemo, {"name": "secretion_block", "start": 0,
+            Arm(aml, (chemo, {"name": "secretion_block", "start": "diagnosis",
                               "options": {"pools": ["MSC.exosome.reprogrammed"]}})),
-            Readout("leukemic cells after cytarabine", "cells", _cells(lineage="leukemic")),
-            expected=+1, margin=0.01, days=days, group="AML"),
+            Readout("leukemic cells at the nadir after cytarabine", "cells",
+                    _cells(lineage="leukemic"), summary="min", window=after_chemo),
+            expected=+1, margin=0.01, days="diagnosis+28", group="AML", anchors=(dx,),
+            risk=risk),
         Scenario(
             "resistance-transfer-by-evs",
             "EVs carry drug resistance from resistant to sensitive AML cells",
             ("seed 003 [109, 110]",),
             Arm(aml, (chemo,)),
             Arm(aml, (chemo, {"name": "secretion_block", "start": 0,
-                              "options": {"targets": ["blast_resistant"]}})),
-            Readout("sensitive blasts after cytarabine", "cells", _cells(["blast"])),
-            expected=+1, margin=0.01, days=days, group="AML"),
+                              "options": {"pools": ["blast_resistant.exosome"]}})),
+            Readout("sensitive blasts at the nadir after cytarabine", "cells",
+                    _cells(["blast"]), summary="min", window=after_chemo),
+            expected=+1, margin=0.01, days="diagnosis+28", group="AML", anchors=(dx,),
+            risk=risk),
+        # the trade-off of seed 000: one systemic secretion inhibitor, both sides shown
         Scenario(
             "secretion-inhibition-slows-takeover",
-            "Inhibiting EV secretion of AML cells (RAB27 silencing) slows leukemic take-over",
+            "A secretion inhibitor (nSMase2) slows leukemic take-over…",
             ("seed 000 [8, 17]", "research: ev_parameters.md I (Kumar 2018 Rab27a)"),
-            Arm(aml, ({"name": "rab27_silencing", "start": 0,
-                       "options": {"targets": ["leukemic"]}},)), Arm(aml),
+            Arm(aml, ({"name": "nsmase2_inhibitor", "start": 0},)), Arm(aml),
             Readout("day of take-over (20 % blasts; run end if never)", "day",
                     _blast_percent, scalar=_takeover_day),
-            expected=+1, margin=0.01, days=days, group="AML"),
+            expected=+1, margin=0.01, days=days, group="AML", risk=risk),
         Scenario(
             "secretion-inhibition-removes-hspc-support",
-            "…but a systemic inhibitor (nSMase2) also removes the supportive MSC EVs of "
-            "normal HSPCs",
+            "…but the same inhibitor also removes the supportive MSC EVs of normal HSPCs",
             ("seed 000 [8, 17]",),
             Arm(aml, ({"name": "nsmase2_inhibitor", "start": 0},)), Arm(aml),
             Readout("MSC EVs delivered to HSPCs, mean of days 0-60", "EV/day",
                     _delivered("MSC", HSPC), summary="mean", window=(0.0, 60.0)),
-            expected=-1, margin=0.05, days=days, group="AML"),
+            expected=-1, margin=0.05, days=days, group="AML", risk=risk),
+        # CD8 T cells of blood meet the plasma EVs the column removes (ref 55: circulating
+        # PD-L1+ EVs); those of the marrow meet marrow EVs, ~1 % of which come back from
+        # blood. Blood CD8 T cells have no blasts to kill in the model (blasts live in the
+        # marrow and no T cells traffic), so their kill:blast is a killing capacity. The
+        # readout is the killing capacity of all CD8 T cells, count-weighted over marrow
+        # and blood, time-averaged over the course (5 sessions in 10 days).
         Scenario(
             "pdl1-ev-removal-restores-cd8-killing",
             "Removing PD-L1+ EVs from blood (antibody-column plasmapheresis) restores CD8 "
-            "T-cell killing", ("seed 000 [54, 55]",),
-            Arm(aml, ({"name": "plasmapheresis", "start": days - 14,
+            "T-cell killing (capacity of marrow and blood CD8 T cells; blood ones kill no "
+            "blasts in the model, which moves no T cells into the marrow)",
+            ("seed 000 [54, 55]",),
+            Arm(aml, ({"name": "plasmapheresis", "start": "diagnosis",
                        "options": {"marker": "PD-L1"}},)), Arm(aml),
-            Readout("CD8 kill rate of blasts", "1/h", _behavior("CD8_T.kill:blast"),
-                    summary="mean", window=(days - 14, days - 4)),
-            expected=+1, margin=0.01, days=days, group="AML"),
+            Readout("CD8 killing capacity (kill:blast, count-weighted over marrow and "
+                    "blood CD8 T cells), mean over the course", "1/h",
+                    _count_weighted_behavior("kill:blast", CD8), summary="mean",
+                    window=("diagnosis", "diagnosis+10")),
+            expected=+1, margin=0.01, days="diagnosis+14", group="AML", anchors=(dx,),
+            risk=risk, output_hours=1.0),
         Scenario(
             "heparin-reduces-msc-reprogramming",
             "Heparin blocks EV uptake by MSCs and so reduces their reprogramming by AML EVs",
@@ -188,14 +241,16 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm(aml),
             Readout("MSC reprogrammed share, mean over the run", "1",
                     _state("MSC.reprogrammed"), summary="mean"),
-            expected=-1, margin=0.05, days=days, group="AML"),
+            expected=-1, margin=0.05, days=days, group="AML", risk=risk),
         Scenario(
             "mir34c-il3-evs-reduce-lsc",
             "Engineered MSC-EVs with miR-34c-5p and Lamp2b-IL3/HCELL targeting reduce LSCs",
             ("seed 000 [64]",),
-            Arm(aml, ({"name": "mir34c_ev", "start": days - 30},)), Arm(aml),
-            Readout("LSCs", "cells", _cells(["LSC"])),
-            expected=-1, margin=0.05, days=days, group="AML"),
+            Arm(aml, ({"name": "mir34c_ev", "start": "diagnosis"},)), Arm(aml),
+            Readout("LSCs after the course (3 doses, 3 days apart)", "cells", _cells(["LSC"]),
+                    summary="at", window=("diagnosis+9", "diagnosis+9")),
+            expected=-1, margin=0.05, days="diagnosis+14", group="AML", anchors=(dx,),
+            risk=risk, output_hours=1.0),
     ]
     for model in models or ("aml", "cml", "cll", "all", "mm"):
         out += [
@@ -205,14 +260,14 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
                 ("seed 000 [24-27]", "research: ev_parameters.md B (Caivano 2014)"),
                 Arm(model), Arm("healthy"),
                 Readout("plasma EVs", "EV/mL", _plasma_evs),
-                expected=+1, margin=0.05, days=days, group="biomarker"),
+                expected=+1, margin=0.05, days=days, group="biomarker", risk=risk),
             Scenario(
                 f"{model}-more-plasma-mir155",
                 f"Patients with {model.upper()} have more EV-borne miR-155 in plasma",
                 ("seed 000 [24-27, 34, 41]",),
                 Arm(model), Arm("healthy"),
                 Readout("plasma EV miR-155", "copies/mL", _plasma_cargo("miR-155")),
-                expected=+1, margin=0.05, days=days, group="biomarker"),
+                expected=+1, margin=0.05, days=days, group="biomarker", risk=risk),
         ]
     return out
 
