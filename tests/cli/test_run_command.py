@@ -25,11 +25,13 @@ def test_run_writes_trajectory_record_and_report(run_dir):
     with xr.open_dataset(run_dir / "trajectory.nc") as ds:
         assert float(ds["time"].max()) == pytest.approx(120.0)
         assert "communication" in ds
+        assert ds["rule_signals"].sizes["rule"] == 1  # the signal each rule saw, saved
     record = json.loads((run_dir / "run.json").read_text())
     assert record["seed"] == 0
     page = (run_dir / "report.html").read_text()
     assert "take-over on day" in page
     assert "elasticity" in page  # the sensitivity table of the take-over day
+    assert "rules are inert and" in page.split(">Rules: where each one operates</h2>")[1]
 
 
 def test_run_refuses_an_unknown_intervention_and_writes_nothing(tmp_path, capsys):

@@ -80,3 +80,17 @@ def test_spatial_snapshots_animation_and_missing_model(spatial_run, tmp_path):
 def test_bad_sensitivity_table_is_rejected(leukemia_run, tmp_path):
     with pytest.raises(EvnicheError, match="sensitivity"):
         write_report(leukemia_run, tmp_path, sensitivity=pd.DataFrame({"x": [1]}))
+
+
+def test_rules_section_shows_the_operating_range(page, leukemia_run, tmp_path):
+    from evniche.readouts.rules import describe, operating_range
+
+    frame = operating_range(leukemia_run)
+    section = page.split(">Rules: where each one operates</h2>")[1].split("</table>")[0]
+    assert describe(frame) in section
+    assert section.count("<tr><td") == len(frame)  # one row per rule
+    # a trajectory without rule signals (the spatial engine's) says why there is no table
+    other = write_report(leukemia_run.drop_vars("rule_signals"), tmp_path).read_text(
+        encoding="utf-8")
+    rules = other.split(">Rules: where each one operates</h2>")[1].split("<h2")[0]
+    assert "Not available" in rules and "does not record the signals" in rules

@@ -143,7 +143,11 @@ def run(
         console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
     from ..readouts import coagulation
+    from ..readouts import rules as rule_readout
 
+    if rule_readout.has_rule_signals(ds):
+        console.print("rules: " + rule_readout.describe(rule_readout.operating_range(ds))
+                      + (" (table in the report)" if report else ""), highlight=False)
     tf = coagulation.summary(ds)
     if tf["tf_start_per_ml"] > 0:  # the model's EVs carry tissue factor
         console.print(f"coagulation risk (tissue factor on plasma EVs): "

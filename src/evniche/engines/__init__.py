@@ -54,12 +54,14 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
         # modifiers in force at each sample; the last sample belongs to the last segment
         # (windows are [start, end), so at the run's end they would read as over)
         t_last = days * 24.0
-        beh = np.stack([
+        parts = [
             kin.parts(row, *schedule.modifiers(min(t, np.nextafter(t_last, 0.0)), kin.n_beh,
-                                               kin.n_routes, kin.n_pools)[:2])["beh"]
-            for t, row in zip(sol.t, sol.y, strict=True)])
+                                               kin.n_routes, kin.n_pools)[:2])
+            for t, row in zip(sol.t, sol.y, strict=True)]
+        beh = np.stack([part["beh"] for part in parts])
+        sig = np.stack([part["sig"] for part in parts])
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
-                               "rhs_evaluations": sol.n_rhs})
+                               "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)
     ds.attrs["wall_seconds"] = _time.perf_counter() - start
     return ds

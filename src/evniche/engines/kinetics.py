@@ -268,13 +268,14 @@ class Kinetics:
         # per-cell uptake rates need uptake multipliers, which are behaviors; those
         # depend on signals, which may depend on uptake (uptake:<source> signals): the
         # multipliers are evaluated from signals that use the base multipliers.
-        beh = self._behaviors(q, Em, Eb, C, x, D, N, n_total, None, beh_factor, upt_factor)
+        beh, sig = self._behaviors(q, Em, Eb, C, x, D, N, n_total, None, beh_factor,
+                                   upt_factor)
         mult = beh[self.r_mult]
         if upt_factor is not None:
             mult = mult * upt_factor
         r = self.r_rate * mult * y[self.r_ev] / self.r_V  # EVs per target cell per hour
         return {"N": N, "Em": Em, "Eb": Eb, "q": q, "C": C, "x": x, "D": D, "beh": beh,
-                "r": r, "n_total": np.array(n_total)}
+                "sig": sig, "r": r, "n_total": np.array(n_total)}
 
     def _behaviors(self, q, Em, Eb, C, x, D, N, n_total, r, beh_factor, upt_factor):
         if r is None:
@@ -288,14 +289,13 @@ class Kinetics:
         beh = combine_rules(self, sig)
         if beh_factor is not None:
             beh = beh * beh_factor
-        return beh
+        return beh, sig
 
     def signals(self, y: np.ndarray, beh_factor=None, upt_factor=None) -> np.ndarray:
-        part = self.parts(y, beh_factor, upt_factor)
-        z = np.concatenate([part["q"], part["r"], part["Em"] / self.V_marrow,
-                            part["Eb"] / self.V_blood, part["C"], part["x"], part["D"],
-                            part["N"] / float(part["n_total"])])
-        return np.maximum(self.A @ z, 0.0)
+        """The signal values (one per ``net.signals``, canonical units) that the rules
+        combine into behaviors at state ``y``: uptake signals use the base uptake
+        multipliers, exactly as :meth:`parts` does for the behaviors."""
+        return self.parts(y, beh_factor, upt_factor)["sig"]
 
     def rhs(self, t: float, y: np.ndarray, beh_factor: np.ndarray | None = None,
             upt_factor: np.ndarray | None = None, removal: np.ndarray | None = None

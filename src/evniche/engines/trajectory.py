@@ -16,10 +16,16 @@ Dimensions and variables (time in days; counts are plain numbers)::
     communication(time, source, target)    EVs delivered per day, source → target
     cargo_delivered(time, source, target, cargo)   copies delivered per day
     pool_cargo(pool, cargo)                copies of each cargo per EV of each pool
+    rule_signals(time, rule)               the signal each rule saw (canonical units: per
+                                           hour, per mL, copies per cell, nM), as the rules
+                                           combined it into ``behaviors``; well-mixed only
 
 Pool coordinates: ``pool_source``, ``pool_class``, ``pool_markers`` (";"-joined),
 ``pool_ps`` (PS exposed). Class coordinates for sizes: ``class_median_um``, ``class_gsd``,
-``class_min_um``, ``class_max_um``. Attributes: model, digest, engine, seed, disease,
+``class_min_um``, ``class_max_um``. Rule coordinates (with ``rule_signals``):
+``rule_cell_type``, ``rule_signal``, ``rule_direction``, ``rule_behavior``,
+``rule_half_max``, ``rule_hill_power``, ``rule_saturation``, ``rule_base`` (the behavior's
+value without rules), ``rule_kb`` (";"-joined). Attributes: model, digest, engine, seed, disease,
 volumes (mL), marrow_counted (cell types that make up marrow cellularity), leukemic.
 """
 
@@ -28,14 +34,58 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..compile.network import BLOOD, MARROW, Network
+from ..compile.network import BLOOD, MARROW, Behavior, Network, RuleTerm
 
 TERMS = ("secreted", "administered", "degraded", "cleared", "removed", "taken_up")
 
 
+def rule_terms(net: Network) -> list[tuple[Behavior, str, RuleTerm]]:
+    """Every rule as (behavior, "increases" | "decreases", term), in the order of
+    :class:`~evniche.engines.kinetics.Kinetics`' Hill terms: up-rules, then down-rules."""
+    up = [(b, "increases", t) for b in net.behaviors for t in b.up]
+    return up + [(b, "decreases", t) for b in net.behaviors for t in b.down]
+
+
+def _rule_variables(net: Network, signals: np.ndarray, params: dict[str, float]
+                    ) -> tuple[dict, dict]:
+    """``rule_signals(time, rule)`` and its coordinates from the per-signal values
+    ``signals`` (time × ``net.signals``)."""
+    terms = rule_terms(net)
+    labels: list[str] = []
+    for b, direction, t in terms:
+        sig = net.signals[t.signal]
+        label = f"{b.cell_type}: {sig.kind}:{sig.argument} {direction} {b.name}"
+        k, base = 2, label
+        while label in labels:  # two rules alike: number them
+            label, k = f"{base} #{k}", k + 1
+        labels.append(label)
+    cols = np.array([t.signal for _, _, t in terms], int)
+    values = signals[:, cols] if cols.size else np.zeros((signals.shape[0], 0))
+    coords = {
+        "rule": labels,
+        "rule_cell_type": ("rule", [b.cell_type for b, _, _ in terms]),
+        "rule_signal": ("rule", [f"{net.signals[t.signal].kind}:"
+                                 f"{net.signals[t.signal].argument}" for _, _, t in terms]),
+        "rule_direction": ("rule", [d for _, d, _ in terms]),
+        "rule_behavior": ("rule", [b.name for b, _, _ in terms]),
+        "rule_half_max": ("rule", [float(params[t.half_max]) for _, _, t in terms]),
+        "rule_hill_power": ("rule", [float(params[t.hill_power]) for _, _, t in terms]),
+        "rule_saturation": ("rule", [float(params[t.saturation]) for _, _, t in terms]),
+        "rule_base": ("rule", [float(params[b.base]) for b, _, _ in terms]),
+        "rule_kb": ("rule", [";".join(t.kb) for _, _, t in terms]),
+    }
+    return {"rule_signals": (("time", "rule"), values)}, coords
+
+
 def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarray,
-          engine: str, seed: int, extra_attrs: dict | None = None) -> xr.Dataset:
-    """Assemble a Dataset from states ``y`` (time × species) of ``net``."""
+          engine: str, seed: int, extra_attrs: dict | None = None,
+          signals: np.ndarray | None = None, params: dict[str, float] | None = None
+          ) -> xr.Dataset:
+    """Assemble a Dataset from states ``y`` (time × species) of ``net``.
+
+    ``signals`` (time × ``net.signals``), when given, are the signal values the rules
+    combined into ``behaviors``; they are stored per rule as ``rule_signals``, with the
+    rule parameters from ``params`` (default ``net.params``)."""
     idx = net.index()
     time = t_hours / 24.0
     cell_names = [c.name for c in net.cells]
@@ -79,8 +129,11 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
             for c, copies in pl.cargo.items():
                 cargo_del[:, s, :, cargos.index(c)] += rate * p[copies]
 
+    rule_vars, rule_coords = ({}, {}) if signals is None else _rule_variables(
+        net, np.asarray(signals, float), params if params is not None else p)
     ds = xr.Dataset(
         {
+            **rule_vars,
             "cells": (("time", "cell_type"), cells),
             "ev": (("time", "pool", "compartment"), ev),
             "ev_concentration": (("time", "pool", "compartment"), ev / volumes),
@@ -127,6 +180,7 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
                                                for c in net.classes.values()]),
             "class_max_um": ("vesicle_class", [p[c.diameter["max"]]
                                                for c in net.classes.values()]),
+            **rule_coords,
         },
         attrs={
             "model": net.name, "digest": net.digest, "engine": engine, "seed": seed,
@@ -142,4 +196,6 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
     ds["communication"].attrs["units"] = "EV/day"
     ds["cargo_delivered"].attrs["units"] = "copies/day"
     ds["cargo_per_cell"].attrs["units"] = "copies/cell"
+    if "rule_signals" in ds:
+        ds["rule_signals"].attrs["units"] = "canonical unit of each rule's signal"
     return ds

@@ -6,6 +6,7 @@
 * :mod:`.communication` — who talks to whom: the communication matrix and cargo flows.
 * :mod:`.sensitivity` — elasticities of the take-over day to parameters.
 * :mod:`.coagulation` — tissue factor on plasma EVs: the hypercoagulation risk.
+* :mod:`.rules` — where each rule operates: signal/half-max, inert or saturated rules.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from .clinical import (
 from .coagulation import coagulation_risk, tissue_factor_per_ml
 from .communication import cargo_flows, communication_matrix, communication_table
 from .liquid_biopsy import cargo_per_ml, marker_profile, nta_histogram, plasma_concentration
+from .rules import operating_range
 from .sensitivity import elasticities, takeover_elasticities
 
 __all__ = [
     "blast_percent", "cargo_flows", "cargo_per_ml", "coagulation_risk", "communication_matrix",
     "communication_table", "elasticities", "marker_profile", "marrow_cellularity",
     "normal_blood_output", "normal_output_drop", "normal_stem_progenitor", "nta_histogram",
-    "plasma_concentration", "takeover_day", "takeover_elasticities", "tissue_factor_per_ml",
+    "operating_range", "plasma_concentration", "takeover_day", "takeover_elasticities",
+    "tissue_factor_per_ml",
 ]

@@ -4,7 +4,8 @@ Figures are PNGs (an animated GIF for spatial snapshots) embedded as base64 data
 styles are inline; there is no JavaScript and no network access, so the file can be
 mailed, archived or opened offline. Sections (their headings are in :data:`SECTIONS`):
 summary, populations and blast %, normal blood output, plasma EVs by class, the virtual
-NTA histogram, the communication matrix, cargo flows, cell states, the EV ledger check,
+NTA histogram, the communication matrix, cargo flows, cell states, where each rule operates
+(its signal against its half-max: inert, saturated or responsive), the EV ledger check,
 spatial snapshots (when the trajectory has them), the assumptions the result rests on and
 every cited parameter with its source.
 """
@@ -23,6 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..errors import EvnicheError
 from ..readouts import clinical, communication, liquid_biopsy
+from ..readouts import rules as rule_readout
 from ..readouts.sensitivity import describe
 from . import figures
 
@@ -31,8 +33,8 @@ REPORT = "report.html"
 SECTIONS = (
     "Summary", "Populations and marrow blasts", "Normal blood output", "Plasma EVs by class",
     "Virtual NTA size histogram", "Who talks to whom", "Cargo flows", "Cell states",
-    "EV ledger check", "Spatial snapshots", "Assumptions this result rests on",
-    "Cited parameters",
+    "Rules: where each one operates", "EV ledger check", "Spatial snapshots",
+    "Assumptions this result rests on", "Cited parameters",
 )
 #: the communication heatmap averages over this many last days of the run (days)
 COMMUNICATION_WINDOW_DAYS = 30.0
@@ -134,6 +136,24 @@ def _section(ds: xr.Dataset) -> dict[str, Any]:
     }
 
 
+def _rules(ds: xr.Dataset) -> dict[str, Any]:
+    """The rule operating-range table (inert and saturated rules first) and its sentence,
+    or why there is none."""
+    if not rule_readout.has_rule_signals(ds):
+        return {"rows": [], "sentence": "", "reason": (
+            f"this trajectory (engine '{ds.attrs.get('engine', '?')}') does not record the "
+            "signals its rules saw; the well-mixed engine does")}
+    frame = rule_readout.operating_range(ds, TAKEOVER_THRESHOLD)
+    rows = []
+    for label, r in frame.iterrows():
+        rows.append({**r.to_dict(), "rule": str(label),
+                     "kb": ", ".join(k for k in str(r["kb"]).split(";") if k) or "–"})
+    return {"rows": rows, "sentence": rule_readout.describe(frame), "reason": "",
+            "inert_below": rule_readout.INERT_BELOW,
+            "saturated_above": rule_readout.SATURATED_ABOVE,
+            "nearly_constant": rule_readout.NEARLY_CONSTANT_SPAN}
+
+
 def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")
 
@@ -219,6 +239,7 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
                             for r in matrix.index]},
         "flows": _frame_rows(flows),
         "fig_states": figures.states(ds),
+        "rules": _rules(ds),
         "ledger_error": ledger_error,
         "ledger_rows": _ledger_rows(ds),
         "snapshots": snapshot_frames,
