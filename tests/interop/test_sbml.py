@@ -30,8 +30,9 @@ def _p(value: float, unit: str) -> dict:
 
 def rich_model() -> dict:
     """A small model that uses every feature of the network: feedback, niche, crowding,
-    states, rules raising and lowering one behavior, kills, cytokines, a drug, a blood
-    cell type, two vesicle classes, several pools (with a subset) and every signal kind."""
+    homeostasis (on a blood type), states, rules raising and lowering one behavior, kills,
+    cytokines, a drug, a blood cell type, two vesicle classes, several pools (with a
+    subset) and every signal kind."""
     rate = "1/h"
     return {
         "name": "every-feature",
@@ -89,6 +90,8 @@ def rich_model() -> dict:
             },
             "mature": {
                 "compartment": "blood", "initial": _p(1e9, "cell"), "death": _p(0.01, rate),
+                "homeostasis": {"set_point": _p(5e8, "cell"),
+                                "power": _p(0.5, "dimensionless")},
             },
             "LSC": {
                 "lineage": "leukemic", "initial": _p(1e3, "cell"), "proliferation": "lsc_p",
@@ -250,6 +253,7 @@ def compare(net, days: float, schedule: Schedule | None = None) -> tuple[float, 
 def test_rich_model_exercises_every_feature(rich_net):
     net = rich_net
     assert net.feedback and net.niche and net.crowding and net.kills and net.states
+    assert [c.name for c in net.cells if c.homeostasis] == ["mature"]
     assert {s.kind for s in net.signals} == {"cargo", "uptake", "ev", "cytokine", "state",
                                              "drug", "fraction"}
     assert any(b.up and b.down for b in net.behaviors)

@@ -16,7 +16,9 @@ Semantics (all rates per hour, counts dimensionless, volumes in mL):
   (two cells of i) with probability ``a = self_renewal · s^feedback · ν^niche``, else
   gives two cells of ``differentiates_to``; s = 1/(1 + k·Σ feedback cells) and
   ν = 1/(1 + Σ niche members / capacity). Deaths, marrow exit, crowding deaths and
-  kills by immune cells are first-order losses. A kill needs killer and target in one
+  kills by immune cells are first-order losses. A type with ``homeostasis`` has its
+  death rate (after rules and interventions) multiplied by ``(N / set_point)^power``, N its
+  own count; exit, crowding and kills are not scaled. A kill needs killer and target in one
   compartment; a ``kills`` entry across compartments only defines the behavior
   ``kill:<target>`` (the killer's capacity, which rules change and readouts read).
 * EV pools: one per secretion entry (source cell type × class × subset) and compartment.
@@ -100,6 +102,7 @@ class CellKinetics:
     differentiates_to: str | None
     feedback: bool
     niche: bool
+    homeostasis: tuple[str, str] | None = None  # (set_point, power) parameter names
 
 
 @dataclass
@@ -261,7 +264,10 @@ def compile_model(model: ResolvedModel) -> Network:
             name=name, compartment=ct.compartment, lineage=ct.lineage,
             initial=_p(ct.initial, f"{base}.initial"), proliferation=opt("proliferation"),
             self_renewal=opt("self_renewal"), death=opt("death"), exit=opt("exit"),
-            differentiates_to=ct.differentiates_to, feedback=ct.feedback, niche=ct.niche))
+            differentiates_to=ct.differentiates_to, feedback=ct.feedback, niche=ct.niche,
+            homeostasis=(_p(ct.homeostasis.set_point, f"{base}.homeostasis.set_point"),
+                         _p(ct.homeostasis.power, f"{base}.homeostasis.power"))
+            if ct.homeostasis else None))
         for var, st in ct.states.items():
             baseline = _p(st.baseline, f"{base}.states.{var}.baseline")
             states.append(StateVar(name, var, behavior(name, f"state:{var}", baseline),

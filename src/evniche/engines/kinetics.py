@@ -135,6 +135,11 @@ class Kinetics:
             self.crowd_members[[cidx[c] for c in net.crowding[0]]] = True
             self.crowd = (p[net.crowding[1]], p[net.crowding[2]], p[net.crowding[3]])
 
+        # homeostasis: death × (N / set_point)^power; other types get set 1, power 0
+        self.h_on = np.array([c.homeostasis is not None for c in cells], bool)
+        self.h_set = np.array([p[c.homeostasis[0]] if c.homeostasis else 1.0 for c in cells])
+        self.h_pow = np.array([p[c.homeostasis[1]] if c.homeostasis else 0.0 for c in cells])
+
         self.k_killer = np.array([cidx[k.killer] for k in net.kills], int)
         self.k_target = np.array([cidx[k.target] for k in net.kills], int)
         self.k_beh = np.array([k.behavior for k in net.kills], int)
@@ -297,6 +302,13 @@ class Kinetics:
         multipliers, exactly as :meth:`parts` does for the behaviors."""
         return self.parts(y, beh_factor, upt_factor)["sig"]
 
+    def homeostasis(self, N: np.ndarray) -> np.ndarray:
+        """Factor on each type's death rate: (N / set_point)^power for types with
+        homeostasis (N its own count, cells; negative solver excursions read as 0), else 1."""
+        if not self.h_on.any():
+            return np.ones_like(N, dtype=float)
+        return np.where(self.h_on, (np.maximum(N, 0.0) / self.h_set) ** self.h_pow, 1.0)
+
     def rhs(self, t: float, y: np.ndarray, beh_factor: np.ndarray | None = None,
             upt_factor: np.ndarray | None = None, removal: np.ndarray | None = None
             ) -> np.ndarray:
@@ -315,7 +327,8 @@ class Kinetics:
         renew = beh[self.c_renew] * np.where(self.c_fb, s, 1.0) * np.where(self.c_niche, nu, 1.0)
         cap, crate, cpow = self.crowd
         crowd_death = crate * (np.sum(N[self.crowd_members]) / cap) ** cpow if crate else 0.0
-        death = beh[self.c_death] + np.where(self.crowd_members, crowd_death, 0.0)
+        death = (beh[self.c_death] * self.homeostasis(N)
+                 + np.where(self.crowd_members, crowd_death, 0.0))
         loss = death + beh[self.c_exit]
         dN = (2.0 * renew - 1.0) * prolif * N - loss * N
         if self.diff_from.size:

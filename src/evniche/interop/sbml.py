@@ -12,7 +12,8 @@ Layout of the file (SBML Level 3 Version 2, no species, no reactions):
 * intermediate quantities are parameters set by ``AssignmentRule``: signals (``sig_*``),
   Hill terms of rules (``hill_*``), rule-combined behaviors (``beh_*``: PhysiCell's
   combination of up- and down-regulating rules, one saturation value per rule), feedback
-  ``s_feedback``, niche ``nu_niche``, crowding death ``crowd_death``, per-cell uptake rates
+  ``s_feedback``, niche ``nu_niche``, crowding death ``crowd_death``, homeostatic death
+  factors ``homeostasis_<type>`` ((N / set point)^power), per-cell uptake rates
   of every route (``r_*``, EVs per target cell per hour) and fluxes (``S_*`` secretion,
   ``U_*`` uptake, EVs per hour);
 * interventions of a :class:`~evniche.compile.schedule.Schedule` become events: a flag per
@@ -467,7 +468,15 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
             dN[c.name].append(f"(2 * {renew[c.name]} - 1) * {prolif[c.name]} * {N[c.name]}")
         loss = []
         if c.death is not None:
-            loss.append(beh[c.death])
+            death = beh[c.death]
+            if c.homeostasis is not None:
+                point, power = c.homeostasis
+                h = w.ids.make(f"homeostasis_{c.name}")
+                w.assign(h, f"homeostatic factor on the death rate of {c.name}",
+                         f"pow(piecewise({N[c.name]}, {N[c.name]} > 0, 0) / {p[point]}, "
+                         f"{p[power]})")
+                death = f"{death} * {h}"
+            loss.append(death)
         if c.name in crowd_members and crowd:
             loss.append(crowd)
         if c.exit is not None:

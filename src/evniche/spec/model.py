@@ -91,6 +91,14 @@ class Killing(Strict):
     rate: ParamRef  # targets killed per killer per time when all marrow cells are targets
 
 
+class Homeostasis(Strict):
+    """Homeostatic control of a pool: the death rate is multiplied by
+    (N / set_point)^power, N the type's own count (cells). At N = set_point nothing changes."""
+
+    set_point: ParamRef  # cells
+    power: ParamRef  # dimensionless, >= 0
+
+
 class CellType(Strict):
     """A cell type: count, kinetics (hematopoiesis core), states, EV secretion."""
 
@@ -105,6 +113,7 @@ class CellType(Strict):
     differentiates_to: str | None = None
     feedback: bool = False  # self-renewal scaled by the systemic feedback signal
     niche: bool = False  # self-renewal scaled by the joint stem-cell niche signal
+    homeostasis: Homeostasis | None = None  # death × (N / set_point)^power
     states: dict[str, StateVariable] = Field(default_factory=dict)
     secretion: list[Secretion] = Field(default_factory=list)
     produces: dict[str, ParamRef] = Field(default_factory=dict)  # cytokine per cell per time

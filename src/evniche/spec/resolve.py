@@ -260,6 +260,13 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
         table.ref(ct.self_renewal, "dimensionless", f"{base}.self_renewal", at_most=1.0)
         if ct.differentiates_to is not None:
             need("cell type", ct.differentiates_to, cells, f"{base}.differentiates_to")
+        if ct.homeostasis is not None:
+            point = table.ref(ct.homeostasis.set_point, "dimensionless",
+                              f"{base}.homeostasis.set_point")
+            if not table.value(point) > 0:
+                raise ModelError(f"parameter '{point}' = {table.value(point)} cells; expected "
+                                 "a set point > 0 cells", f"{base}.homeostasis.set_point")
+            table.ref(ct.homeostasis.power, "dimensionless", f"{base}.homeostasis.power")
         if ct.proliferation is not None and ct.self_renewal is None:
             raise ModelError("a dividing cell type needs 'self_renewal' (use a parameter "
                              "equal to 1 if every division renews)", f"{base}.self_renewal")

@@ -21,7 +21,8 @@ class as a marrow-average rate, acts only in sinusoid voxels (scaled by
 Each step (``dt_hours``):
 
 1. behaviors per agent from the rules (:mod:`.rules`), with the hematopoiesis feedback
-   ``s``, niche ``ν`` and crowding from global counts exactly as :meth:`Kinetics.rhs`;
+   ``s``, niche ``ν``, crowding and the homeostatic death factor from global counts
+   exactly as :meth:`Kinetics.rhs`;
 2.-4. fields and blood in field sub-steps, one compiled call per thread
    (:mod:`.fields`): reaction per voxel, exact for the step's constant rates (secretion and
    production in; degradation, sinusoidal drainage and uptake by the voxel's agents out,
@@ -435,6 +436,7 @@ class Run:
         nu = 1.0 / (1.0 + np.sum(N[kin.niche_members]) / kin.niche_cap)
         cap, crate, cpow = kin.crowd
         crowd = crate * (np.sum(N[kin.crowd_members]) / cap) ** cpow if crate else 0.0
+        homeo = kin.homeostasis(N)  # death factor per type from its global (weighted) count
 
         n = a.n
         nt = len(net.cells)
@@ -472,7 +474,7 @@ class Run:
             r = col(int(kin.c_renew[t_i]))
             r = r * (s_fb if kin.c_fb[t_i] else 1.0) * (nu if kin.c_niche[t_i] else 1.0)
             renew[idx] = r
-            loss[idx] = (col(int(kin.c_death[t_i])) + col(int(kin.c_exit[t_i]))
+            loss[idx] = (col(int(kin.c_death[t_i])) * homeo[t_i] + col(int(kin.c_exit[t_i]))
                          + (crowd if kin.crowd_members[t_i] else 0.0))
             unit = w * self.n_vox / self.V_m  # concentration per hour per (rate per cell)
             for p in np.flatnonzero(kin.pl_src == t_i):
@@ -494,7 +496,7 @@ class Run:
         uptake = tuple(np.concatenate(x) if x else np.zeros(0, dt_) for x, dt_ in
                        ((up_route, np.int64), (up_agent, np.int64), (up_rate, float)))
         delivered = self._react(vox, sec_rate, uptake, rem, beh_pop, N, upt_f)
-        self._blood_cells(beh_pop, part, s_fb, nu, crowd, N)
+        self._blood_cells(beh_pop, part, s_fb, nu, crowd, N, homeo)
         self._cells(vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
                     n_total, beh_pop)
         if self.drug.size:
@@ -590,7 +592,7 @@ class Run:
         return (np.asarray(S_b, float), lam_routes, np.asarray(lam, float),
                 np.asarray(rem, float))
 
-    def _blood_cells(self, beh_pop, part, s_fb, nu, crowd, N) -> None:
+    def _blood_cells(self, beh_pop, part, s_fb, nu, crowd, N, homeo) -> None:
         """Cell types outside the marrow: population counts, states and cargo."""
         kin, dt = self.kin, self.dt
         blood = np.flatnonzero(~self.marrow_type)
@@ -600,8 +602,8 @@ class Run:
         prolif = beh_pop[kin.c_prolif]
         renew = beh_pop[kin.c_renew] * np.where(kin.c_fb, s_fb, 1.0) * np.where(
             kin.c_niche, nu, 1.0)
-        loss = beh_pop[kin.c_death] + beh_pop[kin.c_exit] + np.where(kin.crowd_members, crowd,
-                                                                     0.0)
+        loss = (beh_pop[kin.c_death] * homeo + beh_pop[kin.c_exit]
+                + np.where(kin.crowd_members, crowd, 0.0))
         n_total = float(part["n_total"])
         kill = np.zeros(len(self.net.cells))
         for k in range(kin.k_beh.size):
