@@ -88,20 +88,13 @@ def test_balanced_pool_stays_at_its_set_point():
 def test_spatial_engine_uses_the_global_count_for_the_death_factor():
     # no proliferation: dN/dt = -d·N·(N/S) gives N(t) = N0 / (1 + d·N0·t/S); without the
     # factor N0·exp(-d·t) would be 0.09·N0 after two days instead of 0.62·N0
-    # (the spatial engine needs a field: one MSC EV pool, which the pool does not sense)
+    # (the model has no EV pool at all: the spatial engine runs without fields)
     d, days, n0 = 0.05, 2.0, 0.25 * SET_POINT
     data = pool_model(0.0, d, 1.0, initial=n0)
     data["cell_types"]["CD8_T"].pop("proliferation")
     data["cell_types"]["CD8_T"].pop("self_renewal")
     blood = {**data["cell_types"]["CD8_T"], "compartment": "blood", "is_a": "CD8_T"}
     data["cell_types"]["CD8_T_blood"] = blood
-    nm, rate = "nm", "1/h"
-    data["vesicle_classes"]["exosome"] = {
-        "diameter": {"median": _p(100, nm), "gsd": _p(1.4, "dimensionless"),
-                     "min": _p(20, nm), "max": _p(150, nm)},
-        "degradation": _p(0.1, rate), "drainage": _p(0.5, rate), "clearance": _p(7, "1/min")}
-    data["cell_types"]["MSC"] = {"lineage": "stroma", "initial": _p(1e5, "cell"),
-                                 "secretion": [{"class": "exosome", "rate": _p(10, "1/h")}]}
     model = evniche.load_model(data)
     ds = evniche.simulate(model, days=days, seed=2, engine="spatial", size_um=(120.0, 120.0),
                           dx_um=10.0, agents=2000, min_agents=20, equilibrate_first=False)

@@ -410,7 +410,7 @@ class Run:
                                                                        ].mean(axis=0)
             elif self.cargo_slots[t].size:
                 y[kin.i_cargo[self.cargo_slots[t]]] = 0.0
-        F = self.fields.reshape(self.fields.shape[0], -1)
+        F = self.fields.reshape(self.fields.shape[0], self.n_vox)
         y[kin.i_ev_m] = F[: self.npl].sum(axis=1) * self.vox_amount
         y[kin.i_ev_b] = self.Eb
         if self.ncyt:
@@ -441,7 +441,7 @@ class Run:
         n = a.n
         nt = len(net.cells)
         vox = self.geom.voxel_of(a.pos) if n else np.zeros(0, np.int64)
-        Fl = self.fields.reshape(self.fields.shape[0], -1)
+        Fl = self.fields.reshape(self.fields.shape[0], self.n_vox)
         conc = Fl[:, vox]  # (F, n) concentrations at the agents
         # per-agent behaviors, type by type
         prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -814,7 +814,7 @@ class Run:
             if species.endswith("@blood"):
                 self.Eb[pi] += amount
             else:
-                Fl = self.fields.reshape(self.fields.shape[0], -1)
+                Fl = self.fields.reshape(self.fields.shape[0], self.n_vox)
                 Fl[pi] += amount / self.V_m
         elif kind == "drug":
             self.drug[list(kin.i_drug).index(i)] += amount
