@@ -108,6 +108,20 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     return y
 
 
+def starting_state(kin: Kinetics, equilibrate_first: bool = True) -> np.ndarray:
+    """Where a run starts: the model's initial values or, with ``equilibrate_first``,
+    the healthy steady state (:func:`equilibrate`) with the leukemic seeds put back."""
+    y = kin.initial_state()
+    if not equilibrate_first:
+        return y
+    leukemic = kin.i_cell[[kin.net.cell_index()[c] for c in kin.net.leukemic]]
+    seeds = {i: y[i] for i in leukemic}
+    y = equilibrate(kin, y)
+    for i, v in seeds.items():
+        y[i] = v
+    return y
+
+
 def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               params: dict[str, float] | None = None, output_hours: float = 24.0,
               rtol: float = 1e-7, equilibrate_first: bool = True,
@@ -117,12 +131,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         raise SimulationError(f"--days must be positive, got {days}")
     kin = Kinetics(net, params)
     schedule = schedule or Schedule()
-    y = kin.initial_state()
-    if equilibrate_first:
-        seeds = {i: y[i] for i in kin.i_cell[[net.cell_index()[c] for c in net.leukemic]]}
-        y = equilibrate(kin, y)
-        for i, v in seeds.items():
-            y[i] = v
+    y = starting_state(kin, equilibrate_first)
     y_initial = y.copy()
     t_end = days * 24.0
     grid = np.arange(0.0, t_end + 1e-9, output_hours)

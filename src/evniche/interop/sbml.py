@@ -573,17 +573,9 @@ def starting_state(net: Network, equilibrate_first: bool = True) -> np.ndarray:
     ``equilibrate_first``, the healthy steady state with the leukemic seeds put back (as
     :func:`evniche.engines.wellmixed.integrate` does)."""
     from ..engines.kinetics import Kinetics
-    from ..engines.wellmixed import equilibrate
+    from ..engines.wellmixed import starting_state as engine_start
 
-    kin = Kinetics(net)
-    y = kin.initial_state()
-    if not equilibrate_first:
-        return y
-    seeds = {i: y[i] for i in kin.i_cell[[net.cell_index()[c] for c in net.leukemic]]}
-    y = equilibrate(kin, y)
-    for i, v in seeds.items():
-        y[i] = v
-    return y
+    return engine_start(Kinetics(net), equilibrate_first)
 
 
 def export_sbml(model_name_or_path: str | Path, out: Path | None = None, *,

@@ -334,15 +334,10 @@ class Run:
                                  for c in net.cells], int)
 
     def _initial_state(self) -> None:
-        kin, net, o = self.kin, self.net, self.o
-        y = kin.initial_state()
-        if o["equilibrate_first"]:
-            from ..wellmixed import equilibrate
+        from ..wellmixed import starting_state
 
-            seeds = {i: y[i] for i in kin.i_cell[[net.cell_index()[c] for c in net.leukemic]]}
-            y = equilibrate(kin, y)
-            for i, v in seeds.items():
-                y[i] = v
+        kin, net, o = self.kin, self.net, self.o
+        y = starting_state(kin, o["equilibrate_first"])
         self.y0 = y.copy()
         N0 = y[kin.i_cell]
         # weights: agents per type ∝ sqrt(N0) over marrow types, at least min_agents
