@@ -203,7 +203,8 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             ("seed 000 [8, 17]", "research: ev_parameters.md I (Kumar 2018 Rab27a)"),
             Arm(aml, ({"name": "nsmase2_inhibitor", "start": 0},)), Arm(aml),
             Readout("day of take-over (20 % blasts; run end if never)", "day",
-                    _blast_percent, scalar=_takeover_day),
+                    _blast_percent, scalar=_takeover_day,
+                    series_label="marrow blasts (%); the verdict reads the day they pass 20 %"),
             expected=+1, margin=0.01, days=days, group="AML", risk=risk),
         Scenario(
             "secretion-inhibition-removes-hspc-support",

@@ -36,7 +36,8 @@ def _plot(result: ScenarioResult) -> str:
 
     s = result.resolved or result.scenario
     panels = [(result.control_series, result.treatment_series,
-               f"{s.readout.label} ({s.readout.unit})", s.readout.window)]
+               s.readout.series_label or f"{s.readout.label} ({s.readout.unit})",
+               s.readout.window)]
     if result.risk_control_series is not None and s.risk is not None:
         panels.append((result.risk_control_series, result.risk_treatment_series,
                        f"{s.risk.label.replace('peak ', '')} ({s.risk.unit})", None))

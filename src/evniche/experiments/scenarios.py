@@ -48,6 +48,8 @@ class Readout:
     summary: str = "end"
     window: tuple[float | str, float | str] | None = None
     scalar: Callable[[xr.Dataset, object], float] | None = None  # overrides ``summary``
+    #: what the plotted series is, when a ``scalar`` summarizes it into something else
+    series_label: str | None = None
 
     def value(self, ds: xr.Dataset, net) -> float:
         if self.scalar is not None:
