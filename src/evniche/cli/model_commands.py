@@ -213,19 +213,21 @@ def _spatial_options(items: list[str] | None, engine: str, out: Path) -> dict:
     return options
 
 
-def takeover_parameters(resolved, limit: int = 12) -> list[str]:
-    """Parameters of leukemic kinetics, leukemic EV secretion and the rules acting on
-    leukemic or normal stem/progenitor behaviors: the candidates for the sensitivity table."""
+def takeover_parameters(resolved, limit: int = 16) -> list[str]:
+    """Parameters of leukemic kinetics, leukemic EV secretion and the rules (those acting
+    on leukemic cells first, then the rest): the candidates for the sensitivity table."""
     spec = resolved.spec
     names: list[str] = []
-    leukemic = {n for n, c in spec.cell_types.items() if c.lineage == "leukemic"}
+    leukemic = sorted(n for n, c in spec.cell_types.items() if c.lineage == "leukemic")
     for name in leukemic:
         ct = spec.cell_types[name]
         for ref in (ct.proliferation, ct.self_renewal, ct.death):
             if isinstance(ref, str):
                 names.append(ref)
         names += [s.rate for s in ct.secretion if isinstance(s.rate, str)]
-    for rule, _ in resolved.rules:
+    rules = sorted((rule for rule, _ in resolved.rules),
+                   key=lambda rule: rule.cell_type not in leukemic)
+    for rule in rules:
         for ref in (rule.saturation, rule.half_max):
             if isinstance(ref, str):
                 names.append(ref)
