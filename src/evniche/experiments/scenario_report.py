@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import write_text
 from .scenarios import ScenarioResult
 
 
@@ -139,5 +140,4 @@ EVs are counted at their bolus peak.</p>
 <th>control</th><th>treatment</th><th>effect</th><th>wanted</th>
 <th>verdict</th><th>TF</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>"""
     path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_text(path, page)

@@ -23,6 +23,7 @@ import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..errors import EvnicheError
+from ..files import write_text
 from ..readouts import clinical, communication, liquid_biopsy
 from ..readouts import rules as rule_readout
 from ..readouts.sensitivity import describe
@@ -269,5 +270,4 @@ def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
     html = _environment().get_template("report.html.j2").render(
         **build_context(ds, model, sensitivity, title))
     path = out / REPORT
-    path.write_text(html, encoding="utf-8")
-    return path
+    return write_text(path, html)

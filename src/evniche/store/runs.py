@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import EvnicheError
+from ..files import replacing, write_text
 
 TRAJECTORY = "trajectory.nc"
 RUN_JSON = "run.json"
@@ -172,7 +173,8 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, model: Any, seed: int | None,
     safe = netcdf_safe(ds)
     safe.attrs.update({"run_id": run_id, "created": created})
     try:
-        safe.to_netcdf(nc_path, engine="h5netcdf")
+        with replacing(nc_path) as tmp:
+            safe.to_netcdf(tmp, engine="h5netcdf")
     except (OSError, ValueError, TypeError) as exc:
         raise EvnicheError(f"cannot write the trajectory to {nc_path}: {exc}") from None
 
@@ -197,8 +199,7 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, model: Any, seed: int | None,
         "trajectory": str(nc_path.resolve()),
         "run_json": str((out / RUN_JSON).resolve()),
     }
-    (out / RUN_JSON).write_text(json.dumps(record, indent=2, sort_keys=False) + "\n",
-                                encoding="utf-8")
+    write_text(out / RUN_JSON, json.dumps(record, indent=2, sort_keys=False) + "\n")
     con = _connect(registry)
     try:
         with con:

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import SimulationError
+from ...files import replacing
 
 if TYPE_CHECKING:
     from .engine import Run
@@ -144,8 +145,9 @@ class Snapshots:
                                              "distance from the bone surface"})},
             attrs={"model": run.net.model.name, "seed": run.seed, "voxel_um": g.dx},
         )
-        ds.to_zarr(path, mode="w", consolidated=False,
-                   encoding={"field": {"chunks": (1, 1, nz, ny, nx)}})
+        with replacing(path) as tmp:
+            ds.to_zarr(tmp, mode="w", consolidated=False,
+                       encoding={"field": {"chunks": (1, 1, nz, ny, nx)}})
 
     def _parquet(self, path: Path) -> None:
         import pyarrow as pa
@@ -174,4 +176,5 @@ class Snapshots:
         if not columns:
             columns = {"day": [np.zeros(0)], "cell_type": [np.zeros(0, object)]}
         table = pa.table({k: pa.array(np.concatenate(v)) for k, v in columns.items()})
-        pq.write_table(table, path, compression="zstd")
+        with replacing(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
