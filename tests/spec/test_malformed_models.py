@@ -133,4 +133,7 @@ def test_every_malformed_file_other_than_syntax_cases_is_yaml(tmp_path: Path) ->
     for case in CASES:
         if case.name == "yaml_syntax_error.yaml":
             continue
-        yaml.safe_load(case.read_text(encoding="utf-8"))
+        try:
+            yaml.safe_load(case.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            pytest.fail(f"{case.name} is not even YAML: {exc}")
