@@ -96,7 +96,10 @@ def test_plasma_carries_leukemic_mir155(name, runs, healthy):
             return 0.0
         return float(table.sel(cargo="miR-155").isel(time=-1))
 
-    assert mir155(runs[name]) > 10 * max(mir155(healthy), 1.0)
+    # healthy blood-cell exosomes carry miR-155 too (at an upper-bound copy number), so
+    # "higher" is measured against a real baseline, with the scenario catalog's 5 % margin
+    assert mir155(healthy) > 0
+    assert mir155(runs[name]) > 1.05 * mir155(healthy)
 
 
 # ----------------------------------------------------------------------------- CML
