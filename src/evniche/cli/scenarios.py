@@ -16,16 +16,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ..experiments.scenarios import format_value, wanted
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
-
-
-def _num(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "+inf" if x > 0 else "-inf"
-    return f"{x:.3g}"
 
 
 def fold_name(name: str, width: int) -> str:
@@ -40,11 +34,6 @@ def _effect(x: float) -> str:
     if math.isinf(x):
         return "+inf" if x > 0 else "-inf"
     return f"{x:+.1%}" if abs(x) < 10 else f"{x:+.0%}"
-
-
-def wanted(expected: int, margin: float) -> str:
-    """The effect a scenario needs to agree: '≥ +5%' (higher) or '≤ -1%' (lower)."""
-    return f"≥ +{margin:.0%}" if expected > 0 else f"≤ -{margin:.0%}"
 
 
 def _table(title: str | None = None) -> Table:
@@ -75,7 +64,8 @@ def results_table(results) -> Table:
     for r in results:
         s = r.scenario
         risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.2f}"
-        rows.append((s.name, _num(r.control), _num(r.treatment), _effect(r.effect),
+        rows.append((s.name, format_value(r.control), format_value(r.treatment),
+                     _effect(r.effect),
                      wanted(s.expected, s.margin), r.verdict, risk))
     # the other columns keep their width; the name gets the rest, folded at hyphens
     widths = [max([len(h)] + [len(row[i + 1]) for row in rows]) for i, h in enumerate(headers)]

@@ -50,20 +50,21 @@ def _takeover_day(ds: xr.Dataset, net) -> float:
     return float(ds["time"].values[-1]) if day is None else day
 
 
-def _cytokine(name: str):
+def _selection(variable: str, dim: str, key: str, what: str):
+    """The series ``ds[variable]`` at ``dim == key``; a clear error if the model lacks it."""
     def series(ds: xr.Dataset, net) -> xr.DataArray:
-        if name not in ds["cytokine"].values:
-            raise EvnicheError(f"the model has no cytokine '{name}'")
-        return ds["cytokines"].sel(cytokine=name)
+        if key not in ds[dim].values:
+            raise EvnicheError(f"the model has no {what} '{key}'")
+        return ds[variable].sel({dim: key})
     return series
+
+
+def _cytokine(name: str):
+    return _selection("cytokines", "cytokine", name, "cytokine")
 
 
 def _state(key: str):
-    def series(ds: xr.Dataset, net) -> xr.DataArray:
-        if key not in ds["state"].values:
-            raise EvnicheError(f"the model has no cell state '{key}'")
-        return ds["states"].sel(state=key)
-    return series
+    return _selection("states", "state", key, "cell state")
 
 
 def _count_weighted_behavior(behavior: str, cell_types: Sequence[str]):

@@ -13,20 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_text
-from .scenarios import ScenarioResult
+from .scenarios import ScenarioResult, format_value, wanted
 
 
-def _fmt(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "+∞" if x > 0 else "−∞"
-    return f"{x:.4g}"
-
-
-def _wanted(result: ScenarioResult) -> str:
-    s = result.scenario
-    return f"≥ +{_fmt(s.margin * 100)} %" if s.expected > 0 else f"≤ −{_fmt(s.margin * 100)} %"
+def _fmt(x: float | None) -> str:
+    return format_value(x, digits=4)
 
 
 def _plot(result: ScenarioResult) -> str:
@@ -99,13 +90,14 @@ def write_report(results: list[ScenarioResult], directory: str | Path) -> Path:
                 anchors[f"{a.name}: {a.description}"] = r.anchors[a.name]
         cls = {"agree": "ok", "disagree": "bad"}.get(r.verdict, "err")
         risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.3f}"
+        want = wanted(r.scenario.expected, r.scenario.margin)
         rows.append(
             f"<tr class='{cls}'><td><a href='#{html.escape(row['scenario'])}'>"
             f"{html.escape(row['scenario'])}</a></td><td>{html.escape(row['finding'])}</td>"
             f"<td>{html.escape(row['kb'])}</td><td>{html.escape(row['readout'])}</td>"
             f"<td>{_fmt(r.control)}</td><td>{_fmt(r.treatment)}</td>"
             f"<td>{_fmt(r.effect * 100 if math.isfinite(r.effect) else r.effect)} %</td>"
-            f"<td>{_wanted(r)}</td><td>{r.verdict}</td><td>{risk}</td></tr>")
+            f"<td>{want}</td><td>{r.verdict}</td><td>{risk}</td></tr>")
         body = (f"<p class='err'>{html.escape(r.error)}</p>" if r.error else
                 f"<img alt='{html.escape(r.scenario.name)}' "
                 f"src='data:image/png;base64,{_plot(r)}'>")
@@ -120,7 +112,7 @@ def write_report(results: list[ScenarioResult], directory: str | Path) -> Path:
             f"{when}</p>"
             f"<p>control {_fmt(r.control)}, treatment {_fmt(r.treatment)}, effect "
             f"{_fmt(r.effect * 100 if math.isfinite(r.effect) else r.effect)} % (wanted "
-            f"{_wanted(r)}): <b>{r.verdict}</b>; peak rise of plasma EV tissue factor "
+            f"{want}): <b>{r.verdict}</b>; peak rise of plasma EV tissue factor "
             f"{risk}</p>{body}")
     agree = sum(r.agrees for r in results)
     anchor_text = "".join(f"<li>{html.escape(k)}: day {v:.2f}</li>" for k, v in anchors.items())

@@ -60,6 +60,21 @@ class Readout:
 SUMMARIES = ("end", "mean", "min", "max", "at")
 
 
+def wanted(expected: int, margin: float) -> str:
+    """The effect a scenario needs to agree: '≥ +5%' (higher) or '≤ -1%' (lower)."""
+    return f"≥ +{margin:.0%}" if expected > 0 else f"≤ -{margin:.0%}"
+
+
+def format_value(x: float | None, digits: int = 3) -> str:
+    """A scenario number for a table: ``digits`` significant digits, "–" for a missing
+    value (None or NaN), "+inf"/"-inf" for infinities."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if math.isinf(x):
+        return "+inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}"
+
+
 def summarize(da: xr.DataArray, summary: str, window=None) -> float:
     """One number from a series over time (days): see :class:`Readout`."""
     if summary not in SUMMARIES:
