@@ -107,7 +107,14 @@ def rich_model() -> dict:
             "blast": {
                 "lineage": "leukemic", "initial": _p(0, "cell"),
                 "proliferation": _p(0.01, rate), "self_renewal": _p(0.3, "dimensionless"),
-                "death": _p(0.002, rate), "exit": _p(0.001, rate),
+                "division_failure": _p(0.0, "dimensionless"),
+                "death": _p(0.002, rate), "exit": _p(0.001, rate), "exit_to": "blast_blood",
+                "secretion": [{"class": "microvesicle", "subset": "apoptotic", "per": "death",
+                               "rate": _p(4, "EV")}],
+            },
+            "blast_blood": {
+                "is_a": "blast", "lineage": "leukemic", "compartment": "blood",
+                "initial": _p(0, "cell"), "death": _p(0.02, rate),
             },
             "NK": {
                 "lineage": "immune", "initial": _p(1e5, "cell"),
@@ -145,6 +152,8 @@ def rich_model() -> dict:
             _rule("LSC", "fraction:blast", "increases", "proliferation", (0.02, rate),
                   (0.05, "")),
             _rule("LSC", "drug:cytarabine", "increases", "death", (0.05, rate), (10, "nM")),
+            _rule("blast", "drug:cytarabine", "increases", "division_failure", (0.9, ""),
+                  (10, "nM")),
             _rule("MSC", "uptake:LSC", "increases", "state:reprogrammed", (1, ""),
                   (1e-3, "EV/cell/h")),
             _rule("MSC", "state:reprogrammed", "decreases", "production:CXCL12", (5, rate),
@@ -259,6 +268,8 @@ def test_rich_model_exercises_every_feature(rich_net):
     assert any(b.up and b.down for b in net.behaviors)
     assert {c.compartment for c in net.cells} == {"marrow", "blood"}
     assert len(net.classes) == 2 and len(net.pools) >= 5
+    assert any(c.exit_to for c in net.cells) and any(c.division_failure for c in net.cells)
+    assert any(pl.per_death for pl in net.pools)
 
 
 def test_roadrunner_reproduces_engine_trajectory(rich_net):
@@ -278,6 +289,7 @@ def test_interventions_become_events(rich_net):
             Window(20 * 24, 26.5 * 24, removal_rate={lsc_exo: 0.2},
                    behavior_factor={bidx["LSC.secretion:exosome"]: 0.5}, label="column"),
             Window(0.0, 5 * 24, behavior_factor={bidx["HSC.proliferation"]: 2.0}),
+            Window(3 * 24, 8 * 24, infusion={0: 40.0}, label="cytarabine infusion"),
         ],
         jumps=[
             Jump(0.0, "drug:cytarabine", 100.0, label="cytarabine at start"),

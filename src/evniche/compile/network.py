@@ -16,12 +16,18 @@ Semantics (all rates per hour, counts dimensionless, volumes in mL):
   (two cells of i) with probability ``a = self_renewal · s^feedback · ν^niche``, else
   gives two cells of ``differentiates_to``; s = 1/(1 + k·Σ feedback cells) and
   ν = 1/(1 + Σ niche members / capacity). Deaths, marrow exit, crowding deaths and
-  kills by immune cells are first-order losses. A type with ``homeostasis`` has its
+  kills by immune cells are first-order losses. A share ``division_failure`` of divisions
+  fails (both daughters die: an S-phase drug), so growth is ``(2·a·(1 - f) - 1)·p`` and
+  differentiation ``2·(1 - a)·(1 - f)·p``. Cells that exit go to ``exit_to`` when it is
+  given (egress: marrow → blood), else they are lost. A type with ``homeostasis`` has its
   death rate (after rules and interventions) multiplied by ``(N / set_point)^power``, N its
   own count; exit, crowding and kills are not scaled. A kill needs killer and target in one
   compartment; a ``kills`` entry across compartments only defines the behavior
   ``kill:<target>`` (the killer's capacity, which rules change and readouts read).
 * EV pools: one per secretion entry (source cell type × class × subset) and compartment.
+  A secretion ``per: death`` releases its EVs (apoptotic bodies) per dying cell: its rate
+  is the number per death times the type's death flux (deaths, crowding deaths, kills and
+  the two daughters of each failed division).
   Secretion adds EVs where the source lives; in the marrow EVs are degraded, drained
   into blood and taken up; in blood they are cleared (liver/spleen), home back to the
   marrow, are taken up by blood cells and removed by interventions.
@@ -103,6 +109,8 @@ class CellKinetics:
     feedback: bool
     niche: bool
     homeostasis: tuple[str, str] | None = None  # (set_point, power) parameter names
+    exit_to: str | None = None  # cell type that exiting cells become (None: they are lost)
+    division_failure: int | None = None  # behavior index: share of divisions that fail
 
 
 @dataclass
@@ -116,6 +124,8 @@ class Pool:
     cargo: dict[str, str]  # cargo -> parameter (copies per EV)
     markers: frozenset[str]
     ps_exposed: bool
+    #: secretion per dying cell (the behavior is EVs per death) rather than per hour
+    per_death: bool = False
 
 
 @dataclass
@@ -267,7 +277,8 @@ def compile_model(model: ResolvedModel) -> Network:
             differentiates_to=ct.differentiates_to, feedback=ct.feedback, niche=ct.niche,
             homeostasis=(_p(ct.homeostasis.set_point, f"{base}.homeostasis.set_point"),
                          _p(ct.homeostasis.power, f"{base}.homeostasis.power"))
-            if ct.homeostasis else None))
+            if ct.homeostasis else None,
+            exit_to=ct.exit_to, division_failure=opt("division_failure")))
         for var, st in ct.states.items():
             baseline = _p(st.baseline, f"{base}.states.{var}.baseline")
             states.append(StateVar(name, var, behavior(name, f"state:{var}", baseline),
@@ -282,7 +293,8 @@ def compile_model(model: ResolvedModel) -> Network:
                 subset=sec.subset, compartment=ct.compartment,
                 secretion=behavior(name, f"secretion:{suffix}", _p(sec.rate, f"{path}.rate")),
                 cargo={c: _p(v, f"{path}.cargo.{c}") for c, v in sec.cargo.items()},
-                markers=vc.markers | frozenset(sec.markers), ps_exposed=vc.ps_exposed))
+                markers=vc.markers | frozenset(sec.markers), ps_exposed=vc.ps_exposed,
+                per_death=sec.per == "death"))
         for cytokine, rate in ct.produces.items():
             productions.append(Production(name, cytokine, behavior(
                 name, f"production:{cytokine}", _p(rate, f"{base}.produces.{cytokine}"))))

@@ -1,7 +1,8 @@
 """Time schedules of interventions, in the form every engine applies them.
 
 An intervention compiles to piecewise-constant *modifiers* (multipliers of behaviors,
-multipliers of uptake routes, removal rates of pools from blood) over time windows, and
+multipliers of uptake routes, removal rates of pools from blood, drug infusion rates) over
+time windows, and
 to *jumps* (a dose of drug or of therapeutic EVs added at an instant). Times in hours.
 """
 
@@ -21,6 +22,8 @@ class Window:
     behavior_factor: dict[int, float] = field(default_factory=dict)
     uptake_factor: dict[int, float] = field(default_factory=dict)
     removal_rate: dict[int, float] = field(default_factory=dict)  # pool -> 1/h from blood
+    #: drug (index into Network.drugs) -> infusion rate (nM of plasma per hour)
+    infusion: dict[int, float] = field(default_factory=dict)
     label: str = ""
 
 
@@ -64,6 +67,15 @@ class Schedule:
                 for i, r in w.removal_rate.items():
                     rem[i] += r
         return beh, upt, rem
+
+    def infusion(self, t: float, n_drugs: int) -> np.ndarray:
+        """Drug infusion rates (nM/h, one per drug) during the segment that starts at ``t``."""
+        rate = np.zeros(n_drugs)
+        for w in self.windows:
+            if w.start <= t < w.end:
+                for i, r in w.infusion.items():
+                    rate[i] += r
+        return rate
 
     def jumps_at(self, t: float) -> list[Jump]:
         return [j for j in self.jumps if j.time == t]

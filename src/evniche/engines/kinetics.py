@@ -109,6 +109,10 @@ class Kinetics:
         self.c_renew = np.array([beh_or_none(c.self_renewal) for c in cells], int)
         self.c_death = np.array([beh_or_none(c.death) for c in cells], int)
         self.c_exit = np.array([beh_or_none(c.exit) for c in cells], int)
+        self.c_fail = np.array([beh_or_none(c.division_failure) for c in cells], int)
+        egress = [(i, cidx[c.exit_to]) for i, c in enumerate(cells) if c.exit_to is not None]
+        self.exit_from = np.array([a for a, _ in egress], int)
+        self.exit_into = np.array([b for _, b in egress], int)
         self.c_fb = np.array([c.feedback for c in cells], bool)
         self.c_niche = np.array([c.niche for c in cells], bool)
         diff = [(i, cidx[c.differentiates_to]) for i, c in enumerate(cells)
@@ -153,6 +157,7 @@ class Kinetics:
         cls = net.classes
         self.pl_src = np.array([cidx[pl.source] for pl in pools], int)
         self.pl_sec = np.array([pl.secretion for pl in pools], int)
+        self.pl_per_death = np.array([pl.per_death for pl in pools], bool)
         self.pl_in_marrow = np.array([pl.compartment == MARROW for pl in pools], float)
         self.pl_deg = np.array([p[cls[pl.vesicle_class].degradation] for pl in pools])
         self.pl_drain = np.array([p[cls[pl.vesicle_class].drainage] for pl in pools])
@@ -310,9 +315,9 @@ class Kinetics:
         return np.where(self.h_on, (np.maximum(N, 0.0) / self.h_set) ** self.h_pow, 1.0)
 
     def rhs(self, t: float, y: np.ndarray, beh_factor: np.ndarray | None = None,
-            upt_factor: np.ndarray | None = None, removal: np.ndarray | None = None
-            ) -> np.ndarray:
-        """dy/dt (per hour)."""
+            upt_factor: np.ndarray | None = None, removal: np.ndarray | None = None,
+            infusion: np.ndarray | None = None) -> np.ndarray:
+        """dy/dt (per hour); ``infusion``: drug input per drug (nM/h), if any."""
         part = self.parts(y, beh_factor, upt_factor)
         N, Em, Eb, q, C, x, D = (part[k] for k in ("N", "Em", "Eb", "q", "C", "x", "D"))
         beh = np.append(part["beh"], 0.0)
@@ -325,27 +330,33 @@ class Kinetics:
         nu = 1.0 / (1.0 + np.sum(N[self.niche_members]) / self.niche_cap)
         prolif = beh[self.c_prolif]
         renew = beh[self.c_renew] * np.where(self.c_fb, s, 1.0) * np.where(self.c_niche, nu, 1.0)
+        fail = beh[self.c_fail]
         cap, crate, cpow = self.crowd
         crowd_death = crate * (np.sum(N[self.crowd_members]) / cap) ** cpow if crate else 0.0
         death = (beh[self.c_death] * self.homeostasis(N)
                  + np.where(self.crowd_members, crowd_death, 0.0))
-        loss = death + beh[self.c_exit]
-        dN = (2.0 * renew - 1.0) * prolif * N - loss * N
+        exit_ = beh[self.c_exit]
+        dN = (2.0 * renew * (1.0 - fail) - 1.0) * prolif * N - (death + exit_) * N
         if self.diff_from.size:
             np.add.at(dN, self.diff_to,
-                      2.0 * (1.0 - renew[self.diff_from]) * prolif[self.diff_from]
-                      * N[self.diff_from])
+                      2.0 * (1.0 - renew[self.diff_from]) * (1.0 - fail[self.diff_from])
+                      * prolif[self.diff_from] * N[self.diff_from])
+        if self.exit_from.size:
+            np.add.at(dN, self.exit_into, exit_[self.exit_from] * N[self.exit_from])
+        # dying cells per hour: deaths, the two daughters of each failed division, kills
+        dying = (death + 2.0 * fail * prolif) * N
         if self.k_beh.size:
             kills = beh[self.k_beh] * N[self.k_killer] * N[self.k_target] / n_total
             np.subtract.at(dN, self.k_target, kills)
+            np.add.at(dying, self.k_target, kills)
         dy[self.i_cell] = dN
 
         # states relax to rule-set targets
         if self.s_tau.size:
             dy[self.i_state] = (beh[self.s_target] - x) / self.s_tau
 
-        # EV pools
-        S = beh[self.pl_sec] * N[self.pl_src]
+        # EV pools (a per-death pool releases its EVs per dying cell of its source)
+        S = beh[self.pl_sec] * np.where(self.pl_per_death, dying[self.pl_src], N[self.pl_src])
         U = r * N[self.r_target]  # EVs per hour, per route
         Um = self.R_to_pool_m @ U
         Ub = self.R_to_pool_b @ U
@@ -371,7 +382,7 @@ class Kinetics:
                                minlength=self.cyt_decay.size)
             dy[self.i_cyt] = prod / self.V_marrow - self.cyt_decay * C
         if self.drug_elim.size:
-            dy[self.i_drug] = -self.drug_elim * D
+            dy[self.i_drug] = -self.drug_elim * D + (0.0 if infusion is None else infusion)
         return dy
 
     # ------------------------------------------------------------------------------

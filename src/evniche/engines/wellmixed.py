@@ -150,9 +150,10 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
             if jump.ledger:
                 y[idx[jump.ledger]] += jump.amount
         beh_f, upt_f, rem = schedule.modifiers(a, kin.n_beh, kin.n_routes, kin.n_pools)
+        inf = schedule.infusion(a, len(kin.drug_elim))
 
-        def f(t, u, beh_f=beh_f, upt_f=upt_f, rem=rem):
-            return kin.rhs(t, u, beh_f, upt_f, rem)
+        def f(t, u, beh_f=beh_f, upt_f=upt_f, rem=rem, inf=inf):
+            return kin.rhs(t, u, beh_f, upt_f, rem, inf)
 
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])

@@ -279,6 +279,7 @@ def _write_schedule(w: _Writer, net: Network, schedule: Schedule, x: dict[str, s
     beh: dict[int, list[str]] = {}
     upt: dict[int, list[str]] = {}
     rem: dict[int, list[str]] = {}
+    inf: dict[int, list[str]] = {}
     for k, win in enumerate(schedule.windows):
         if not win.end > max(win.start, 0.0):
             continue  # never in force at t >= 0
@@ -299,7 +300,15 @@ def _write_schedule(w: _Writer, net: Network, schedule: Schedule, x: dict[str, s
             upt.setdefault(i, []).append(f"piecewise({_num(f)}, {flag} > 0.5, 1)")
         for i, r in win.removal_rate.items():
             rem.setdefault(i, []).append(f"piecewise({_num(r)}, {flag} > 0.5, 0)")
-    out: dict[str, dict[int, str]] = {"behavior": {}, "uptake": {}, "removal": {}}
+        for i, r in win.infusion.items():
+            inf.setdefault(i, []).append(f"piecewise({_num(r)}, {flag} > 0.5, 0)")
+    out: dict[str, dict[int, str]] = {"behavior": {}, "uptake": {}, "removal": {},
+                                      "infusion": {}}
+    drugs = list(net.drugs)
+    for i, terms in inf.items():
+        out["infusion"][i] = w.ids.make(f"infusion_{drugs[i]}")
+        w.assign(out["infusion"][i], f"infusion of {drugs[i]} into plasma (nM/h)",
+                 " + ".join(terms))
     for i, terms in beh.items():
         out["behavior"][i] = w.ids.make(f"factor_{net.behaviors[i].key}")
         w.assign(out["behavior"][i], f"intervention factor of {net.behaviors[i].key}",
@@ -454,6 +463,8 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
     prolif: dict[str, str | None] = {}
     renew: dict[str, str] = {}
     dN: dict[str, list[str]] = {c.name: [] for c in net.cells}
+    dying: dict[str, list[str]] = {c.name: [] for c in net.cells}  # dying cells per hour
+    success: dict[str, str] = {}  # share of divisions that do not fail
     for c in net.cells:
         prolif[c.name] = beh[c.proliferation] if c.proliferation is not None else None
         if prolif[c.name] is not None:
@@ -465,7 +476,16 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
             renew[c.name] = w.ids.make(f"renew_{c.name}")
             w.assign(renew[c.name], f"self-renewal probability of {c.name}",
                      " * ".join(factors_r))
-            dN[c.name].append(f"(2 * {renew[c.name]} - 1) * {prolif[c.name]} * {N[c.name]}")
+            if c.division_failure is not None:
+                ok = f"(1 - {beh[c.division_failure]})"
+                success[c.name] = ok
+                dN[c.name].append(f"(2 * {renew[c.name]} * {ok} - 1) * {prolif[c.name]} * "
+                                  f"{N[c.name]}")
+                dying[c.name].append(f"2 * {beh[c.division_failure]} * {prolif[c.name]} * "
+                                     f"{N[c.name]}")
+            else:
+                dN[c.name].append(f"(2 * {renew[c.name]} - 1) * {prolif[c.name]} * "
+                                  f"{N[c.name]}")
         loss = []
         if c.death is not None:
             death = beh[c.death]
@@ -479,16 +499,23 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
             loss.append(death)
         if c.name in crowd_members and crowd:
             loss.append(crowd)
+        if loss:
+            dying[c.name].append(f"({_sum(loss)}) * {N[c.name]}")
         if c.exit is not None:
             loss.append(beh[c.exit])
+            if c.exit_to is not None:
+                dN[c.exit_to].append(f"{beh[c.exit]} * {N[c.name]}")
         if loss:
             dN[c.name].append(f"-({_sum(loss)}) * {N[c.name]}")
     for c in net.cells:
         if c.differentiates_to is not None and prolif[c.name] is not None:
+            ok = f" * {success[c.name]}" if c.name in success else ""
             dN[c.differentiates_to].append(
-                f"2 * (1 - {renew[c.name]}) * {prolif[c.name]} * {N[c.name]}")
+                f"2 * (1 - {renew[c.name]}){ok} * {prolif[c.name]} * {N[c.name]}")
     for k in net.kills:
-        dN[k.target].append(f"-{beh[k.behavior]} * {N[k.killer]} * {N[k.target]} / {n_total}")
+        kill = f"{beh[k.behavior]} * {N[k.killer]} * {N[k.target]} / {n_total}"
+        dN[k.target].append(f"-{kill}")
+        dying[k.target].append(kill)
     for c in net.cells:
         w.rate(N[c.name], _sum(dN[c.name]).replace("+ -", "- "))
 
@@ -501,8 +528,8 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
     S: list[str] = []
     for pl in net.pools:
         sid = w.ids.make(f"S_{pl.name}")
-        w.assign(sid, f"secretion of {pl.name} (EVs per hour)",
-                 f"{beh[pl.secretion]} * {N[pl.source]}")
+        flux = f"({_sum(dying[pl.source])})" if pl.per_death else N[pl.source]
+        w.assign(sid, f"secretion of {pl.name} (EVs per hour)", f"{beh[pl.secretion]} * {flux}")
         S.append(sid)
     r_ids: list[str] = []
     U: list[str] = []
@@ -562,9 +589,10 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
                 if pr.cytokine == name]
         made = f"({_sum(prod)}) / {vol[MARROW]} - " if prod else "-"
         w.rate(xc, f"{made}{p[decay]} * {xc}")
-    for name, elim in net.drugs.items():
+    for i, (name, elim) in enumerate(net.drugs.items()):
         xd = x[f"drug:{name}"]
-        w.rate(xd, f"-{p[elim]} * {xd}")
+        infusion = factors["infusion"].get(i)
+        w.rate(xd, f"{infusion} - {p[elim]} * {xd}" if infusion else f"-{p[elim]} * {xd}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ class Secretion(Strict):
     vesicle_class: str = Field(alias="class")
     rate: ParamRef  # EVs per cell per time
     subset: str | None = None
+    #: "time": ``rate`` is EVs per cell per time; "death": ``rate`` is EVs (e.g. apoptotic
+    #: bodies) released per dying cell, so secretion follows the type's death flux
+    per: Literal["time", "death"] = "time"
     cargo: dict[str, ParamRef] = Field(default_factory=dict)  # copies per EV
     markers: list[str] = Field(default_factory=list)  # markers beyond the class's own
 
@@ -110,6 +113,9 @@ class CellType(Strict):
     self_renewal: ParamRef | None = None  # fraction of divisions giving two cells of this type
     death: ParamRef | None = None  # 1/time
     exit: ParamRef | None = None  # 1/time, leaving the marrow (mobilization)
+    exit_to: str | None = None  # the cell type exiting cells become (egress), else lost
+    #: fraction of divisions that fail (both daughters die: e.g. an S-phase drug)
+    division_failure: ParamRef | None = None
     differentiates_to: str | None = None
     feedback: bool = False  # self-renewal scaled by the systemic feedback signal
     niche: bool = False  # self-renewal scaled by the joint stem-cell niche signal

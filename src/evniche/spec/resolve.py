@@ -258,8 +258,20 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
         for key in ("proliferation", "death", "exit"):
             table.ref(getattr(ct, key), "rate", f"{base}.{key}")
         table.ref(ct.self_renewal, "dimensionless", f"{base}.self_renewal", at_most=1.0)
+        table.ref(ct.division_failure, "dimensionless", f"{base}.division_failure",
+                  at_most=1.0)
+        if ct.division_failure is not None and ct.proliferation is None:
+            raise ModelError("'division_failure' needs a dividing cell type (give it "
+                             "'proliferation')", f"{base}.division_failure")
         if ct.differentiates_to is not None:
             need("cell type", ct.differentiates_to, cells, f"{base}.differentiates_to")
+        if ct.exit_to is not None:
+            need("cell type", ct.exit_to, cells, f"{base}.exit_to")
+            if ct.exit is None:
+                raise ModelError("'exit_to' names where exiting cells go: the cell type "
+                                 "needs an 'exit' rate", f"{base}.exit_to")
+            if ct.exit_to == name:
+                raise ModelError("a cell type cannot exit into itself", f"{base}.exit_to")
         if ct.homeostasis is not None:
             point = table.ref(ct.homeostasis.set_point, "dimensionless",
                               f"{base}.homeostasis.set_point")
@@ -286,7 +298,9 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
                                  f"{' subset ' + sec.subset if sec.subset else ''}; give the "
                                  "second one a distinct 'subset'", path)
             seen_pools.add(key)
-            table.ref(sec.rate, "rate", f"{path}.rate")
+            # per dying cell: a number of EVs; per time: EVs per cell per time
+            table.ref(sec.rate, "dimensionless" if sec.per == "death" else "rate",
+                      f"{path}.rate")
             for cargo, copies in sec.cargo.items():
                 need("cargo", cargo, model.cargo, f"{path}.cargo.{cargo}")
                 table.ref(copies, "dimensionless", f"{path}.cargo.{cargo}")
@@ -399,9 +413,13 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
             raise ModelError(f"cell type '{rule.cell_type}' kills no '{behavior.argument}'",
                              f"{path}.behavior")
 
-    at_most = 1.0 if behavior.kind == "self_renewal" else None
-    table.ref(rule.saturation, BEHAVIOR_KINDS[behavior.kind], f"{path}.saturation",
-              at_most=at_most)
+    at_most = 1.0 if behavior.kind in ("self_renewal", "division_failure") else None
+    kind = BEHAVIOR_KINDS[behavior.kind]
+    if behavior.kind == "secretion" and any(
+            s.per == "death" and s.vesicle_class == cls and (s.subset or "") == subset
+            for s in ct.secretion):
+        kind = "dimensionless"  # EVs per dying cell
+    table.ref(rule.saturation, kind, f"{path}.saturation", at_most=at_most)
     half = table.ref(rule.half_max, SIGNAL_KINDS[signal.kind], f"{path}.half_max")
     if table.value(half) <= 0:
         raise ModelError("half_max must be positive", f"{path}.half_max")

@@ -14,6 +14,7 @@ Behaviors (what a rule changes)::
 
     proliferation | death | exit                 (rate)
     self_renewal                                  (dimensionless, 0..1)
+    division_failure                              (dimensionless, 0..1: failed divisions)
     secretion:<class>[.<subset>]                  (rate: EVs per cell per time)
     production:<cytokine>                         (rate: molecules per cell per time)
     uptake:<class>                                (dimensionless multiplier of uptake, base 1)
@@ -40,6 +41,7 @@ BEHAVIOR_KINDS = {
     "death": "rate",
     "exit": "rate",
     "self_renewal": "dimensionless",
+    "division_failure": "dimensionless",
     "secretion": "rate",
     "production": "rate",
     "uptake": "dimensionless",
@@ -47,7 +49,7 @@ BEHAVIOR_KINDS = {
     "kill": "rate",
 }
 #: behaviors that take no argument after a colon
-PLAIN_BEHAVIORS = {"proliferation", "death", "exit", "self_renewal"}
+PLAIN_BEHAVIORS = {"proliferation", "death", "exit", "self_renewal", "division_failure"}
 
 
 @dataclass(frozen=True)

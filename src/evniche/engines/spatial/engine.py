@@ -332,6 +332,7 @@ class Run:
         cidx = net.cell_index()
         self.diff_to = np.array([cidx[c.differentiates_to] if c.differentiates_to else -1
                                  for c in net.cells], int)
+        self.exit_to = np.array([cidx[c.exit_to] if c.exit_to else -1 for c in net.cells], int)
 
     def _initial_state(self) -> None:
         from ..wellmixed import starting_state
@@ -440,6 +441,12 @@ class Run:
         conc = Fl[:, vox]  # (F, n) concentrations at the agents
         # per-agent behaviors, type by type
         prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
+        fail, exit_rate = np.zeros(n), np.zeros(n)
+        # kills per target cell (1/h) at the population level: the expected dying rate
+        # that per-death secretion (apoptotic bodies) follows
+        kill_pop = np.zeros(nt)
+        for k in range(kin.k_beh.size):
+            kill_pop[kin.k_target[k]] += beh_pop[kin.k_beh[k]] * N[kin.k_killer[k]] / n_total
         sec_rate = np.zeros((self.npl + self.ncyt, self.n_vox))  # concentration per hour
         # uptake entries (route, agent, 1/h the agent adds to its voxel's loss rate)
         up_route, up_agent, up_rate = [], [], []
@@ -469,12 +476,16 @@ class Run:
             r = col(int(kin.c_renew[t_i]))
             r = r * (s_fb if kin.c_fb[t_i] else 1.0) * (nu if kin.c_niche[t_i] else 1.0)
             renew[idx] = r
-            loss[idx] = (col(int(kin.c_death[t_i])) * homeo[t_i] + col(int(kin.c_exit[t_i]))
-                         + (crowd if kin.crowd_members[t_i] else 0.0))
+            fail[idx] = col(int(kin.c_fail[t_i]))
+            exit_rate[idx] = col(int(kin.c_exit[t_i]))
+            death = (col(int(kin.c_death[t_i])) * homeo[t_i]
+                     + (crowd if kin.crowd_members[t_i] else 0.0))
+            loss[idx] = death + exit_rate[idx]
+            dying = death + 2.0 * fail[idx] * prolif[idx] + kill_pop[t_i]  # per cell, 1/h
             unit = w * self.n_vox / self.V_m  # concentration per hour per (rate per cell)
             for p in np.flatnonzero(kin.pl_src == t_i):
-                sec_rate[p] += np.bincount(vox[idx], col(int(kin.pl_sec[p])) * unit,
-                                           minlength=self.n_vox)
+                per_cell = col(int(kin.pl_sec[p])) * (dying if kin.pl_per_death[p] else 1.0)
+                sec_rate[p] += np.bincount(vox[idx], per_cell * unit, minlength=self.n_vox)
             for k in np.flatnonzero(kin.pr_cell == t_i):
                 sec_rate[self.npl + kin.pr_cyt[k]] += np.bincount(
                     vox[idx], col(int(kin.pr_beh[k])) * unit, minlength=self.n_vox)
@@ -490,12 +501,21 @@ class Run:
 
         uptake = tuple(np.concatenate(x) if x else np.zeros(0, dt_) for x, dt_ in
                        ((up_route, np.int64), (up_agent, np.int64), (up_rate, float)))
+        # dying cells per hour of each type, for per-death secretion in blood
+        self.dying_blood = (beh_pop[kin.c_death] * homeo
+                            + np.where(kin.crowd_members, crowd, 0.0)
+                            + 2.0 * beh_pop[kin.c_fail] * beh_pop[kin.c_prolif] + kill_pop) * N
         delivered = self._react(vox, sec_rate, uptake, rem, beh_pop, N, upt_f)
         self._blood_cells(beh_pop, part, s_fb, nu, crowd, N, homeo)
         self._cells(vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
-                    n_total, beh_pop)
+                    n_total, beh_pop, fail, exit_rate)
         if self.drug.size:
-            self.drug *= np.exp(-kin.drug_elim * dt)
+            # first-order elimination with a constant infusion over the step (exact)
+            k = kin.drug_elim
+            inf = self.schedule.infusion(t, k.size)
+            decay = np.exp(-k * dt)
+            gain = np.where(k > 0, -np.expm1(-k * dt) / np.where(k > 0, k, 1.0), dt)
+            self.drug = self.drug * decay + inf * gain
 
     def _columns(self, tr, idx, conc, part, base_mult, n_total) -> np.ndarray:
         """The z columns a type's signals need, per agent (see rules.py)."""
@@ -576,7 +596,8 @@ class Run:
         """Blood secretion (EV/h), uptake rate per route (1/h), total loss rate per pool
         (1/h) and the removal rate (1/h)."""
         kin = self.kin
-        S_b = beh_pop[kin.pl_sec] * N[kin.pl_src] * (1.0 - kin.pl_in_marrow)
+        S_b = (beh_pop[kin.pl_sec] * np.where(kin.pl_per_death, self.dying_blood[kin.pl_src],
+                                               N[kin.pl_src]) * (1.0 - kin.pl_in_marrow))
         lam_routes = np.zeros(kin.n_routes)
         blood_r = ~kin.r_marrow
         if kin.n_routes:
@@ -597,18 +618,24 @@ class Run:
         prolif = beh_pop[kin.c_prolif]
         renew = beh_pop[kin.c_renew] * np.where(kin.c_fb, s_fb, 1.0) * np.where(
             kin.c_niche, nu, 1.0)
-        loss = (beh_pop[kin.c_death] * homeo + beh_pop[kin.c_exit]
+        fail = beh_pop[kin.c_fail]
+        exit_ = beh_pop[kin.c_exit]
+        loss = (beh_pop[kin.c_death] * homeo + exit_
                 + np.where(kin.crowd_members, crowd, 0.0))
         n_total = float(part["n_total"])
         kill = np.zeros(len(self.net.cells))
         for k in range(kin.k_beh.size):
             kill[kin.k_target[k]] += beh_pop[kin.k_beh[k]] * N[kin.k_killer[k]] / n_total
-        g = (2.0 * renew - 1.0) * prolif - loss - kill
+        g = (2.0 * renew * (1.0 - fail) - 1.0) * prolif - loss - kill
         inflow = np.zeros(len(self.net.cells))
         for src in blood:
             dst = self.diff_to[src]
             if dst >= 0 and not self.marrow_type[dst]:
-                inflow[dst] += 2.0 * (1.0 - renew[src]) * prolif[src] * N[src]
+                inflow[dst] += 2.0 * (1.0 - renew[src]) * (1.0 - fail[src]) * prolif[src] * N[src]
+            dst = self.exit_to[src]
+            if dst >= 0 and not self.marrow_type[dst]:
+                inflow[dst] += exit_[src] * N[src]
+
         for t in blood:
             i = kin.i_cell[t]
             y[i] = y[i] * np.exp(g[t] * dt) + inflow[t] * dt
@@ -627,7 +654,7 @@ class Run:
                                                             if k > 0 else inp * dt)
 
     def _cells(self, vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
-               n_total, beh_pop) -> None:
+               n_total, beh_pop, fail, exit_rate) -> None:
         kin, net, a, dt, rng = self.kin, self.net, self.agents, self.dt, self.rng
         n = a.n
         nt = len(net.cells)
@@ -660,14 +687,37 @@ class Run:
             else:
                 hazard[tgt] += beh_pop[kin.k_beh[k]] * N[kin.k_killer[k]] / n_total
         u = rng.random((n, 3)) if n else np.zeros((0, 3))
-        p_loss = -np.expm1(-(loss + hazard) * dt)
+        total = loss + hazard
+        p_loss = -np.expm1(-total * dt)
         dies = u[:, 0] < p_loss
+        # a loss is an exit (egress) with probability exit / total: u0 / p_loss is uniform
+        # on a loss, so the same draw decides it
+        egress = dies & (self.exit_to[a.type] >= 0) & (
+            u[:, 0] < p_loss * exit_rate / np.where(total > 0, total, 1.0))
         divides = ~dies & (u[:, 1] < -np.expm1(-prolif * dt))
-        renews = divides & (u[:, 2] < renew)
-        differentiates = divides & ~renews
-        # cells made by differentiation: a stochastically rounded number of target agents
+        # one draw per division: it fails (both daughters die) with probability f, else
+        # renews with probability a: u2 < f fails, f <= u2 < f + (1 - f)·a renews
+        failed = divides & (u[:, 2] < fail)
+        renews = divides & ~failed & (u[:, 2] < fail + (1.0 - fail) * renew)
+        differentiates = divides & ~renews & ~failed
+        dies = dies | failed
         new_parts = []
         counts_to_blood = np.zeros(nt)
+        out_idx = np.flatnonzero(egress)
+        if out_idx.size:
+            dst = self.exit_to[a.type[out_idx]]
+            to_blood = ~self.marrow_type[dst]
+            np.add.at(counts_to_blood, dst[to_blood], self.w[a.type[out_idx[to_blood]]])
+            src_i, dst_t = out_idx[~to_blood], dst[~to_blood]
+            if src_i.size:  # into another marrow type: agents of that type, same place
+                expect = self.w[a.type[src_i]] / self.w[dst_t]
+                rr = rng.random(src_i.size)
+                k_new = (np.floor(expect) + (rr < expect - np.floor(expect))).astype(int)
+                parent = np.repeat(src_i, k_new)
+                new_parts.append(ag.Agents(
+                    np.repeat(dst_t, k_new).astype(np.int32), a.pos[parent].copy(),
+                    np.zeros(parent.size), a.cargo[parent].copy(), a.state[parent].copy()))
+        # cells made by differentiation: a stochastically rounded number of target agents
         diff_idx = np.flatnonzero(differentiates)
         if diff_idx.size:
             dst = self.diff_to[a.type[diff_idx]]
