@@ -460,6 +460,107 @@ _add(_chemo_type("flt3_inhibitor", "FLT3 inhibitor (e.g. gilteritinib): daily do
                  56, 1.0, "assumption: continuous daily FLT3 inhibitor, 8 weeks"))
 CATALOG["bcr_abl1_tki"] = CATALOG["imatinib"]
 
+
+# ----------------------------------------------------------------------------- AML courses
+# Plasma levels come from published pharmacokinetics (docs/sources/clinical-course.md):
+# a continuous infusion is a zero-order input that holds the plasma level at its steady
+# state Css, so the input rate is Css × the model's elimination rate of the drug.
+FLEMING_1995 = ("doi:10.1007/BF00686192 (Fleming 1995, CALGB: cytarabine 200 mg/m2/day by "
+                "continuous infusion gives a steady-state plasma level of 0.30 +- 0.13 uM, "
+                "n = 265)")
+HIDAC_LEVEL = ("doi:10.1002/1097-0142(19821001)50:7<1248::aid-cncr2820500705>3.0.co;2-5 "
+               "(Cancer 1982: 1.8-3 g/m2 over 2 h gives 32-97 uM at steady state); "
+               "Lopez 1985, J Neurooncol 3:119 (30 ug/mL, ~123 uM, after 3 g/m2)")
+DAUNORUBICIN_LEVEL = ("derived: 60 mg/m2 × 1.8 m2 over a volume of distribution of 39 L/kg × "
+                      "70 kg (Swiss label, reg. 34092) and 527.5 g/mol: 0.040 mg/L = 75 nM "
+                      "just after a dose; range for 45-90 mg/m2 (CR 72 vs 82.5 %, "
+                      "Lee 2011, Blood 118:3832)")
+
+
+def _drug_index(name: str, net: Network, drug: str) -> int:
+    if drug not in net.drugs:
+        raise ModelError(
+            f"the model declares no drug '{drug}'; add it under 'drugs:' (with its "
+            f"elimination rate) and rules on signal 'drug:{drug}' for what it does"
+            f"{_close(drug, net.drugs)}", f"{name}.options")
+    return list(net.drugs).index(drug)
+
+
+def _infusion(name: str, drug: str, level: float, spans: list[tuple[float, float]],
+              net: Network, t_end: float) -> list[Window]:
+    """Windows infusing ``drug`` at the rate that holds plasma ``level`` (nM) at steady
+    state, over each (start, end) span in hours that begins within the run."""
+    i = _drug_index(name, net, drug)
+    rate = level * net.params[net.drugs[drug]]
+    return [Window(a, min(b, t_end), infusion={i: rate}, label=f"{name} {drug} infusion")
+            for a, b in spans if a < t_end]
+
+
+def _induction(opts: dict, net: Network, start: float, t_end: float) -> list:
+    """7+3: cytarabine by continuous infusion for 7 days, daunorubicin on days 1-3."""
+    out: list[Window | Jump] = _infusion(
+        "induction_7_3", "cytarabine", opts["cytarabine_level"],
+        [(start, start + opts["infusion_days"])], net, t_end)
+    _drug_index("induction_7_3", net, "daunorubicin")
+    out += [Jump(start + k * 24.0, "drug:daunorubicin", opts["daunorubicin_level"],
+                 label=f"induction_7_3 daunorubicin dose {k + 1}")
+            for k in range(int(opts["daunorubicin_doses"])) if start + k * 24.0 < t_end]
+    return out
+
+
+def _consolidation(opts: dict, net: Network, start: float, t_end: float) -> list:
+    """High-dose cytarabine: cycles of infusions every 12 h on days 1, 3 and 5."""
+    spans = []
+    for c in range(int(opts["cycles"])):
+        first = start + c * opts["cycle_interval"]
+        for day in (0, 2, 4):
+            for half in (0, 12):
+                a = first + day * 24.0 + half
+                spans.append((a, a + opts["infusion_hours"]))
+    return _infusion("consolidation", "cytarabine", opts["cytarabine_level"], spans, net,
+                     t_end)
+
+
+_add(InterventionType(
+    "cytarabine_infusion", "cytarabine by continuous infusion at a steady plasma level",
+    FLEMING_1995,
+    (Option("level", "molar", 300.0, "nM", FLEMING_1995, (100, 600),
+            "steady-state plasma cytarabine during the infusion"),
+     Option("duration", "time", 7.0, "day", "Fleming 1995 (7-day infusion of 7+3)", (1, 14),
+            "length of the infusion")),
+    lambda net, s, o, e: _infusion("cytarabine_infusion", "cytarabine", o["level"],
+                                   [(s, s + o["duration"])], net, e)))
+_add(_chemo_type("daunorubicin", "daunorubicin: daily doses × 3 (the '3' of 7+3)",
+                 Option("dose", "molar", 75.0, "nM", DAUNORUBICIN_LEVEL, (55, 115),
+                        "plasma concentration added per dose"),
+                 3, 1.0, "Lee 2011, Blood 118:3832; Burnett 2015, Blood 125:3878 "
+                 "(daunorubicin on days 1-3 of 7+3)"))
+_add(InterventionType(
+    "induction_7_3", "7+3 induction: cytarabine infusion for 7 days and daunorubicin on "
+    "days 1-3", f"{FLEMING_1995}; Lee 2011, Blood 118:3832",
+    (Option("cytarabine_level", "molar", 300.0, "nM", FLEMING_1995, (100, 600),
+            "steady-state plasma cytarabine during the infusion"),
+     Option("infusion_days", "time", 7.0, "day", "7+3: cytarabine days 1-7", (5, 10),
+            "length of the cytarabine infusion"),
+     Option("daunorubicin_level", "molar", 75.0, "nM", DAUNORUBICIN_LEVEL, (55, 115),
+            "plasma daunorubicin added per dose"),
+     Option("daunorubicin_doses", COUNT, 3, "1", "7+3: daunorubicin days 1-3", (1, 3),
+            "number of daily daunorubicin doses")),
+    lambda net, s, o, e: _induction(o, net, s, e), aliases=("seven_plus_three", "7+3")))
+_add(InterventionType(
+    "consolidation", "high-dose cytarabine consolidation: cycles of 3 g/m2 infusions every "
+    "12 h on days 1, 3 and 5", HIDAC_LEVEL,
+    (Option("cytarabine_level", "molar", 60.0, "uM", HIDAC_LEVEL, (30, 120),
+            "plasma cytarabine during each high-dose infusion"),
+     Option("infusion_hours", "time", 3.0, "h", "assumption: 1-3 h infusions of 3 g/m2 "
+            "(Lopez 1985: 1 h; Cancer 1982: 2 h); range 1-3 h", (1, 3),
+            "length of each infusion"),
+     Option("cycles", COUNT, 3, "1", "assumption: 3-4 high-dose cytarabine cycles are usual "
+            "after 7+3; range 1-4", (1, 4), "number of cycles"),
+     Option("cycle_interval", "time", 35.0, "day", "assumption: a cycle every 4-6 weeks, "
+            "after count recovery; range 28-42 days", (28, 42), "time between cycle starts")),
+    lambda net, s, o, e: _consolidation(o, net, s, e), aliases=("hidac",)))
+
 _add(InterventionType(
     "therapeutic_ev", "a dose schedule of EVs of one of the model's pools into blood",
     f"{SEED_000} [22, 25, 32, 33]", _ev_dose_options(3, 3.0),

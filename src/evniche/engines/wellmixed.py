@@ -89,6 +89,11 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     if not sol.success:
         raise SimulationError(f"could not reach the healthy steady state: {sol.message}")
     y = sol.y[:, -1].copy()
+    # species that nothing changes (a pool without kinetics) stay where they are: their rows
+    # of the Jacobian are empty, and Newton's method would move them freely
+    probe = np.abs(y) * (1.0 + 0.1 * np.random.default_rng(0).random(y.size)) + 1.0
+    inert = (healthy_rhs(0.0, y) == 0.0) & (healthy_rhs(0.0, probe) == 0.0)
+    free = free[~inert[free]]
     scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
 
     def residual(u: np.ndarray) -> np.ndarray:
