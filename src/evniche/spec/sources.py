@@ -30,15 +30,15 @@ MAX_DEPTH = 100
 MAX_VALUES = 1_000_000
 #: the longest chain of models extending one another
 MAX_EXTENDS = 32
-_SHOWN_CHARS = 80
+_SHOWN_CHARS = 240
 
 
 def shown(text: str | Path) -> str:
-    """``text`` quoted in an error, shortened to about 80 characters."""
+    """``text`` quoted in an error, shortened to about 240 characters."""
     text = str(text)
     if len(text) <= _SHOWN_CHARS:
         return f"'{text}'"
-    return f"'{text[:_SHOWN_CHARS - 20]}…{text[-12:]}' ({len(text)} characters)"
+    return f"'{text[:_SHOWN_CHARS - 40]}…{text[-30:]}' ({len(text)} characters)"
 
 
 def presets_folder() -> Path:
@@ -103,9 +103,10 @@ class Allowed:
             return
         where = [f"{self.model_folder} (the model's folder)"] if self.model_folder else []
         where += [str(folder) for folder in self.extra]
+        folders = ", ".join(where) + (" or " if where else "") + "the shipped presets"
         raise ModelError(f"refused to read {shown(path)}: a model may read files only under "
-                         f"{', '.join(where + ['the shipped presets'])}; allow another folder "
-                         f"with --allow-path DIR (allow_paths= in load_model)", key, source)
+                         f"{folders}; allow another folder with --allow-path DIR "
+                         f"(allow_paths= in load_model)", key, source)
 
 
 def _check_regular(info: os.stat_result, path: Path, what: str) -> None:
