@@ -19,7 +19,7 @@ import yaml
 
 from evniche.errors import ModelError
 from evniche.spec.loader import load_model, locate, read_merged
-from evniche.spec.sources import MAX_DEPTH, MAX_FILE_BYTES, exists, parse_yaml
+from evniche.spec.sources import MAX_DEPTH, MAX_FILE_BYTES, exists, parse_yaml, read_text
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pipes and devices")
 RULE = "HSC,cargo:miR-150,increases,self_renewal,0.9,0.02,1,0\n"
@@ -242,13 +242,14 @@ def test_files_over_the_size_cap_are_refused(tmp_path: Path, tiny_data: dict,
         load_model(model)
 
 
-def test_a_file_at_the_size_cap_is_read(tmp_path: Path, tiny_path: Path) -> None:
-    text = tiny_path.read_text(encoding="utf-8")
-    padded = tmp_path / "padded.yaml"
-    padded.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode()) - 1) + "\n",
-                      encoding="utf-8")
-    assert padded.stat().st_size == MAX_FILE_BYTES
-    assert load_model(padded).name == "tiny"
+def test_a_file_at_the_size_cap_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "full.yaml"
+    path.write_bytes(b"#" * MAX_FILE_BYTES)
+    assert len(read_text(path)) == MAX_FILE_BYTES
+    with path.open("ab") as handle:
+        handle.write(b"#")
+    with pytest.raises(ModelError, match="more than the 5 MB a model file may be"):
+        read_text(path)
 
 
 # ---------------------------------------------------------------- YAML
