@@ -139,6 +139,7 @@ def test_allow_paths_widens_what_a_model_may_read(folders: tuple[Path, Path],
     resolved = load_model(model, allow_paths=[outside])
     assert resolved.name == "child"
     assert len(resolved.rules) == len(tiny_data["rules"]) + 1
+    assert load_model(model, allow_paths=str(outside)).name == "child"  # one folder
 
 
 def test_allow_paths_must_be_folders(folders: tuple[Path, Path], tiny_path: Path) -> None:

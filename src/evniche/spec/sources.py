@@ -73,6 +73,8 @@ class Allowed:
                   ) -> Allowed:
         """The folder of ``model_path`` (the file the user named), the presets, and
         ``allow_paths`` (each an existing folder)."""
+        if isinstance(allow_paths, str | Path):  # one folder, not its characters
+            allow_paths = [allow_paths]
         extra = []
         for entry in allow_paths:
             folder = Path(entry)
