@@ -342,3 +342,14 @@ def test_long_names_give_clean_errors(tmp_path: Path) -> None:
             load_model(model)
         assert info.value.path == "extends"
         assert len(str(info.value)) < 1000, "the name is shortened in the message"
+    assert "with\\x00nul.yaml'" in str(info.value)  # a control character escaped
+
+
+def test_long_rules_csv_names_give_clean_errors(tmp_path: Path, tiny_data: dict) -> None:
+    model = tmp_path / "model.yaml"
+    for entry in ("r" * 5000 + ".csv", "d/" * 3000 + "r.csv"):
+        model.write_text(yaml.safe_dump(dict(tiny_data, rules_csv=[entry])), encoding="utf-8")
+        with pytest.raises(ModelError, match="characters\\) does not exist") as info:
+            load_model(model)
+        assert (info.value.source, info.value.path) == (str(model), "rules_csv[0]")
+        assert len(str(info.value)) < 1000

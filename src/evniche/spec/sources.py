@@ -34,8 +34,9 @@ _SHOWN_CHARS = 240
 
 
 def shown(text: str | Path) -> str:
-    """``text`` quoted in an error, shortened to about 240 characters."""
-    text = str(text)
+    """``text`` quoted in an error, shortened to about 240 characters, with control
+    characters escaped (a name never moves the terminal's cursor nor colours it)."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
     if len(text) <= _SHOWN_CHARS:
         return f"'{text}'"
     return f"'{text[:_SHOWN_CHARS - 40]}…{text[-30:]}' ({len(text)} characters)"
@@ -135,6 +136,8 @@ def check_file(path: Path, what: str = "model file") -> None:
     except (FileNotFoundError, NotADirectoryError, ValueError):
         raise FileNotFoundError(f"{what} {shown(path)} does not exist") from None
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise FileNotFoundError(f"{what} {shown(path)} does not exist") from None
         raise ModelError(f"cannot read the {what} ({exc.strerror})", source=str(path)) from None
 
 
