@@ -14,14 +14,16 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load_model", "simulate"]
 
 
-def load_model(source, overrides=None):
+def load_model(source, overrides=None, *, allow_paths=()):
     """Load and validate a model: a preset name (``"aml"``) or a path to a YAML file.
 
     ``overrides`` maps dotted paths (``"parameters.lsc_self_renewal"``) to values.
+    ``allow_paths`` lists folders, besides the model file's own and the presets, that its
+    ``extends:`` and ``rules_csv:`` may read from.
     """
     from .spec.loader import load_model as _load
 
-    return _load(source, overrides=overrides)
+    return _load(source, overrides=overrides, allow_paths=allow_paths)
 
 
 def simulate(model, days: float = 365.0, seed: int = 0, engine: str = "wellmixed", **options):

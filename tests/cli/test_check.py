@@ -44,7 +44,7 @@ def test_check_malformed_file_exits_2_with_location(case: Path,
     if case.name == "unknown_kb_id.yaml" and not knowledge_base_available():
         pytest.skip("the knowledge base is not available")
     expect = header(case)
-    status = main(["check", str(case)])
+    status = main(["check", "--allow-path", str(MALFORMED.parent), str(case)])
     out, err = capsys.readouterr()
     assert status == 2, (out, err)
     err = one_line(err)
@@ -74,7 +74,8 @@ def test_check_in_a_real_process(name: str) -> None:
     case = MALFORMED / name
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), COLUMNS="400")
     entry = "import sys; from evniche.cli import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.run([sys.executable, "-c", entry, "check", str(case)],
+    proc = subprocess.run([sys.executable, "-c", entry, "check", "--allow-path",
+                           str(MALFORMED.parent), str(case)],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 2, proc.stderr
     err = one_line(proc.stderr)

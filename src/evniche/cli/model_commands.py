@@ -20,6 +20,10 @@ ModelArg = Annotated[str, typer.Argument(help="A preset name (see `evniche prese
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a value: PATH=VALUE, e.g. parameters.lsc_self_renewal=0.8 or "
                   "'parameters.blood_half_life=5 min'. Repeatable.")]
+AllowOpt = Annotated[list[Path] | None, typer.Option(
+    "--allow-path", metavar="DIR",
+    help="Also let the model's extends: and rules_csv: read files under DIR (by default only "
+         "the model file's folder and the shipped presets). Repeatable.")]
 
 
 def _overrides(items: list[str] | None) -> dict:
@@ -42,12 +46,12 @@ def _overrides(items: list[str] | None) -> dict:
     return out
 
 
-def check(model: ModelArg, set_: SetOpt = None) -> None:
+def check(model: ModelArg, set_: SetOpt = None, allow_path: AllowOpt = None) -> None:
     """Validate a model and print a summary: counts and the assumptions it rests on."""
     from ..compile.network import compile_model
     from ..spec.loader import load_model
 
-    resolved = load_model(model, overrides=_overrides(set_))
+    resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     net = compile_model(resolved)
     spec = resolved.spec
     table = Table(title=f"model '{spec.name}' ({resolved.source}) is valid", show_header=False)
@@ -105,6 +109,7 @@ def run(
     sensitivity: Annotated[bool, typer.Option(
         help="Rank the parameters the take-over day depends on (extra runs; wellmixed only)."
     )] = True,
+    allow_path: AllowOpt = None,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     import time
@@ -112,7 +117,7 @@ def run(
     from .. import engines
     from ..spec.loader import load_model
 
-    resolved = load_model(model, overrides=_overrides(set_))
+    resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     interventions = []
     if intervene:
         from ..compile.interventions import parse_intervention
@@ -251,14 +256,16 @@ def export(
     what: Annotated[str, typer.Argument(help="Format: sbml.")],
     model: ModelArg,
     out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+    allow_path: AllowOpt = None,
 ) -> None:
     """Export a model (SBML Level 3 of the well-mixed model, simulable in libRoadRunner,
     Tellurium and COPASI)."""
     if what != "sbml":
         raise EvnicheError(f"unknown export format '{what}'; available: sbml")
     from ..interop.sbml import export_sbml
+    from ..spec.loader import load_model
 
-    text = export_sbml(model, out)
+    text = export_sbml(load_model(model, allow_paths=allow_path or ()), out)
     if out is None:
         sys.stdout.write(text)
     else:

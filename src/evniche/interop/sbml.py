@@ -36,6 +36,7 @@ import numpy as np
 from ..compile.network import BLOOD, MARROW, Network
 from ..compile.schedule import Schedule
 from ..errors import EvnicheError, SimulationError
+from ..spec.resolve import ResolvedModel
 
 #: names the infix parser of libSBML reads as constants, operators or functions
 _RESERVED = {
@@ -606,17 +607,18 @@ def starting_state(net: Network, equilibrate_first: bool = True) -> np.ndarray:
     return engine_start(Kinetics(net), equilibrate_first)
 
 
-def export_sbml(model_name_or_path: str | Path, out: Path | None = None, *,
+def export_sbml(model: str | Path | ResolvedModel, out: Path | None = None, *,
                 interventions: list | None = None, days: float | None = None,
                 equilibrate_first: bool = True) -> str:
-    """SBML text of a preset or model file, starting where ``evniche simulate`` starts
-    (the equilibrated healthy state plus leukemic seeds unless ``equilibrate_first`` is
-    false), with the model's own interventions and ``interventions`` (as for
-    :func:`evniche.simulate`; windows without an end last ``days`` if given, else for
-    ever) as events. Written to ``out`` (UTF-8) if given."""
+    """SBML text of a preset, a model file or a loaded model, starting where ``evniche
+    simulate`` starts (the equilibrated healthy state plus leukemic seeds unless
+    ``equilibrate_first`` is false), with the model's own interventions and
+    ``interventions`` (as for :func:`evniche.simulate`; windows without an end last ``days``
+    if given, else for ever) as events. Written to ``out`` (UTF-8) if given."""
     from ..engines import prepare
 
-    net, schedule = prepare(str(model_name_or_path), None, interventions, days)
+    net, schedule = prepare(model if isinstance(model, ResolvedModel) else str(model), None,
+                            interventions, days)
     text = to_sbml(net, starting_state(net, equilibrate_first), schedule)
     if out is not None:
         out = Path(out)

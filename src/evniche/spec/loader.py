@@ -1,6 +1,8 @@
 """Load a model file: YAML → merged with what it ``extends`` → overrides → schema → resolved.
 
 Errors name the file, the path inside it and what was expected (:class:`ModelError`).
+What a model may read (``extends``, ``rules_csv``) is confined and checked in
+:mod:`evniche.spec.sources`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,16 @@ from pydantic import ValidationError
 from ..errors import ModelError
 from .model import Model, Rule
 from .resolve import ResolvedModel, resolve
+from .sources import (
+    MAX_EXTENDS,
+    Allowed,
+    check_file,
+    check_nesting,
+    exists,
+    parse_yaml,
+    read_text,
+    shown,
+)
 
 #: lists that a model extending another adds to, rather than replaces
 CONCATENATED = {"rules", "uptake", "interventions", "rules_csv", "secretion", "kills"}
@@ -34,32 +47,28 @@ def preset_names() -> list[str]:
 
 
 def locate(source: str | Path, relative_to: Path | None = None) -> Path:
-    """A preset name or a path → the model file's path."""
+    """A preset name or a path → the model file's path; a relative path named in the model
+    file ``relative_to`` is relative to that file's folder."""
     text = str(source)
     candidate = Path(text)
     if relative_to is not None and not candidate.is_absolute():
-        near = relative_to.parent / candidate
-        if near.exists():
-            return near
-    if candidate.exists():
+        candidate = relative_to.parent / candidate
+    if exists(candidate):
         return candidate
     if text in preset_names():
         return Path(str(resources.files("evniche") / "presets" / f"{text}{PRESET_SUFFIX}"))
     if candidate.suffix in (".yaml", ".yml") or "/" in text:
-        raise FileNotFoundError(f"model file '{text}' does not exist")
-    raise ModelError(f"'{text}' is neither a model file nor a preset; presets: "
+        raise FileNotFoundError(f"model file {shown(candidate)} does not exist")
+    raise ModelError(f"{shown(text)} is neither a model file nor a preset; presets: "
                      f"{', '.join(preset_names())}")
 
 
 def read_yaml(path: Path) -> dict:
+    """The top-level mapping of the model file ``path`` (see :mod:`.sources` for what is
+    refused)."""
+    text = read_text(path, "model file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"model file '{path}' does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read the file ({exc})", source=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -88,34 +97,51 @@ def merge(base: Any, child: Any, key: str = "") -> Any:
     return copy.deepcopy(child)
 
 
-def read_merged(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    """Read ``path`` and what it extends, merged; rules_csv paths made absolute."""
+def read_merged(path: Path, seen: tuple[Path, ...] = (), allowed: Allowed | None = None
+                ) -> dict:
+    """Read ``path`` and what it extends, merged; rules_csv paths made absolute.
+
+    What ``extends`` and ``rules_csv`` name must lie in ``allowed`` (by default: the folder
+    of ``path`` and the presets); ``path`` itself is read wherever it is."""
+    if allowed is None:
+        allowed = Allowed.for_model(path)
     if path.resolve() in seen:
         raise ModelError("'extends' forms a cycle", "extends", str(path))
     data = read_yaml(path)
     if "rules_csv" in data and isinstance(data["rules_csv"], list):
-        data["rules_csv"] = [str(locate_csv(p, path)) for p in data["rules_csv"]]
+        data["rules_csv"] = [str(locate_csv(p, path, allowed, f"rules_csv[{i}]"))
+                             for i, p in enumerate(data["rules_csv"])]
     parent = data.get("extends")
     if parent is None:
         return data
     if not isinstance(parent, str):
         raise ModelError("expected the name or path of a model", "extends", str(path))
+    if len(seen) >= MAX_EXTENDS:
+        raise ModelError(f"more than {MAX_EXTENDS} models extend one another", "extends",
+                         str(path))
     try:
         parent_path = locate(parent, path)
+        allowed.check(parent_path, "extends", str(path))
+        check_file(parent_path, "model file")
     except (ModelError, FileNotFoundError) as exc:
-        raise ModelError(str(exc), "extends", str(path)) from None
-    base = read_merged(parent_path, (*seen, path.resolve()))
+        message = exc.message if isinstance(exc, ModelError) else str(exc)
+        raise ModelError(message, "extends", str(path)) from None
+    base = read_merged(parent_path, (*seen, path.resolve()), allowed)
     merged = merge(base, {k: v for k, v in data.items() if k != "extends"})
     merged["extends"] = parent
     return merged
 
 
-def locate_csv(entry: Any, model_path: Path) -> Path:
+def locate_csv(entry: Any, model_path: Path, allowed: Allowed | None = None,
+               key: str = "rules_csv") -> Path:
+    """The path of a rules CSV file named (as ``key``) in the model file ``model_path``,
+    relative to its folder; refused outside ``allowed``."""
     if not isinstance(entry, str):
-        raise ModelError("expected the path of a rules CSV file", "rules_csv", str(model_path))
+        raise ModelError("expected the path of a rules CSV file", key, str(model_path))
     candidate = Path(entry)
     if not candidate.is_absolute():
         candidate = model_path.parent / candidate
+    (allowed or Allowed.for_model(model_path)).check(candidate, key, str(model_path))
     return candidate
 
 
@@ -167,27 +193,35 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not path.strip():
         raise ModelError(f"expected PATH=VALUE, got '{text}'", source="--set")
     try:
-        parsed = yaml.safe_load(value)
+        parsed = parse_yaml(value)
     except yaml.YAMLError:
         parsed = value
     return path.strip(), parsed
 
 
-def load_model(source: str | Path | dict, overrides: dict[str, Any] | None = None
-               ) -> ResolvedModel:
-    """Load, validate and resolve a model from a preset name, a file path or a mapping."""
+def load_model(source: str | Path | dict, overrides: dict[str, Any] | None = None, *,
+               allow_paths: Iterable[str | Path] = ()) -> ResolvedModel:
+    """Load, validate and resolve a model from a preset name, a file path or a mapping.
+
+    A model file's ``extends`` and ``rules_csv`` may read only under the file's folder, the
+    shipped presets and the folders ``allow_paths`` (see docs/model-format.md). A mapping is
+    taken as given: its ``rules_csv`` paths are read as they are."""
     if isinstance(source, dict):
         origin = "<mapping>"
         data = source
+        check_nesting(data, origin)
     else:
         path = locate(source)
         origin = str(source) if str(source) in preset_names() else str(path)
-        data = read_merged(path)
+        data = read_merged(path, allowed=Allowed.for_model(path, allow_paths))
     data = apply_overrides(data, overrides, origin)
+    check_nesting(data, origin)
     try:
         model = Model.model_validate(data)
     except ValidationError as exc:
         raise translate(exc, data, origin) from None
+    except RecursionError:  # not expected after check_nesting; never a traceback
+        raise ModelError("the model is nested too deeply to validate", source=origin) from None
     extra = []
     for i, entry in enumerate(model.rules_csv):
         try:
@@ -314,12 +348,7 @@ def read_rules_csv(path: Path) -> list[tuple[Rule, str]]:
     from ..units import CANONICAL
     from .signals import BEHAVIOR_KINDS, SIGNAL_KINDS, split
 
-    if not path.exists():
-        raise FileNotFoundError(f"rules file '{path}' does not exist")
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read the rules file ({exc})", source=str(path)) from None
+    content = read_text(path, "rules file")
     rules: list[tuple[Rule, str]] = []
     for lineno, row in enumerate(csv.reader(content.splitlines()), start=1):
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("//") \

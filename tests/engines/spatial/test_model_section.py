@@ -1,6 +1,7 @@
 """The model file's ``spatial:`` section: lengths with units, validated names, and options
 given to ``simulate`` overriding it."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ WHY = "assumption: a small section for a fast test"
 
 
 def model_file(tmp_path: Path, section: str) -> str:
+    """A model beside a copy of the tiny model it extends (a model may extend only files in
+    its own folder, the presets or folders allowed explicitly)."""
+    shutil.copyfile(TINY, tmp_path / "tiny.yaml")
     path = tmp_path / "m.yaml"
-    path.write_text(f"name: sectioned\nextends: {TINY}\nspatial:\n{section}")
+    path.write_text(f"name: sectioned\nextends: tiny.yaml\nspatial:\n{section}")
     return str(path)
 
 
