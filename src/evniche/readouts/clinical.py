@@ -564,7 +564,7 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
             text += f"; {_names([t['intervention'] for t in c['therapies']])} given"
         return text + "."
     dx = c["diagnosis_day"]
-    text = f"Presents on day {dx:.0f} with {threshold:g} % marrow blasts"
+    text = f"Presents on day {dx:.1f} with {_at(pct, dx):.0f} % marrow blasts"
     if c["output_at_diagnosis"] is not None and np.isfinite(c["output_at_diagnosis"]):
         frac = c["output_at_diagnosis"]
         text += f" and normal blood output at {100 * frac:.0f} % of healthy" + (
@@ -579,13 +579,13 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
                  f" (marrow blasts lowest {pct.values[i]:.2g} % on day {times[i]:.0f}; "
                  f"CR needs < {blast_limit:g} % with count recovery)")
     else:
-        text += f"; complete remission on day {c['remission_day']:.0f}"
+        text += f"; complete remission on day {c['remission_day']:.1f}"
         if c["remission_after"]:
             text += f" after {c['remission_after']}"
         mrd_value = c["mrd_at_remission"]
         text += (f"; MRD {_percent(mrd_value)} at remission ("
                  f"{'negative' if c['mrd_negative'] else 'positive'}, threshold 0.1 %)")
-        text += (f"; relapse on day {c['relapse_day']:.0f}" if c["relapse_day"] is not None
+        text += (f"; relapse on day {c['relapse_day']:.1f}" if c["relapse_day"] is not None
                  else f"; no relapse by day {end:.0f}")
     if c["lowest_output"] is not None:
         text += (f". Normal blood output is lowest on day {c['lowest_output_day']:.0f}, at "
