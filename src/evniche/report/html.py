@@ -88,7 +88,6 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
     env.filters["num"] = num
-    env.filters["cells"] = cells
     return env
 
 
