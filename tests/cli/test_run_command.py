@@ -48,3 +48,32 @@ def test_run_refuses_an_intervention_after_the_end_of_the_run(tmp_path, capsys):
                    "--intervene", "nsmase2_inhibitor@45"])
     assert status == 2
     assert "45" in capsys.readouterr().err
+
+
+def test_run_starts_an_intervention_at_diagnosis_and_prints_the_course(tmp_path, capsys):
+    out = tmp_path / "dx"
+    assert main(["run", str(TINY_LEUKEMIA), "--days", "60", "--out", str(out),
+                 "--intervene", "heparin@diagnosis+5", "--no-sensitivity",
+                 "--no-report"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    with xr.open_dataset(out / "trajectory.nc") as ds:
+        timeline = json.loads(ds.attrs["interventions"])
+        pct = ds["cells"].sel(cell_type="LSC") / ds["cells"].sel(cell_type=["HSC", "LSC"]).sum(
+            "cell_type")
+        # samples before the start are the untreated run's: its first day at >= 20 % blasts
+        first = float(ds["time"].values[(pct.values >= 0.2).argmax()])
+    assert timeline[0]["intervention"] == "heparin"
+    assert timeline[0]["start_day"] == pytest.approx(first + 5)
+    assert f"heparin@diagnosis+5: diagnosis of the untreated run → starts on day {first + 5:g}" \
+        in printed
+    assert "clinical course: Presents on day" in printed
+    assert "untreated, so no remission" not in printed
+
+
+def test_run_refuses_diagnosis_when_the_untreated_run_never_reaches_it(tmp_path, capsys):
+    out = tmp_path / "never"
+    status = main(["run", str(TINY_LEUKEMIA), "--days", "30", "--out", str(out),
+                   "--set", "parameters.n_lsc=0", "--intervene", "heparin@diagnosis"])
+    assert status == 2
+    assert "never reaches diagnosis" in capsys.readouterr().err
+    assert not out.exists()

@@ -64,3 +64,26 @@ def test_bad_window_is_reported(leukemia_run):
         comm.communication_matrix(leukemia_run, window=(200.0, 300.0))
     with pytest.raises(EvnicheError, match="at most one"):
         comm.communication_matrix(leukemia_run, day=3.0, last_days=5.0)
+
+
+def _roundoff_deliveries():
+    """Two sources, two targets, days 0–2: A → X delivers 5 EV/day, B → Y −1e-12 EV/day
+    (solver round-off on a stopped flow), the rest 0."""
+    import xarray as xr
+
+    comm_rates = np.zeros((3, 2, 2))
+    comm_rates[:, 0, 0] = 5.0
+    comm_rates[:, 1, 1] = -1e-12
+    return xr.Dataset({"communication": (("time", "source", "target"), comm_rates)},
+                      coords={"time": [0.0, 1.0, 2.0], "source": ["A", "B"],
+                              "target": ["X", "Y"]})
+
+
+def test_round_off_negative_deliveries_read_zero():
+    ds = _roundoff_deliveries()
+    matrix = comm.communication_matrix(ds, last_days=2)
+    assert matrix.loc["B", "Y"] == 0.0
+    assert matrix.loc["A", "X"] == pytest.approx(5.0)
+    table = comm.communication_table(ds)
+    assert (table["evs_per_day"] >= 0).all()
+    assert ds["communication"].values.min() == -1e-12  # the trajectory keeps its raw values

@@ -37,7 +37,7 @@ def test_report_has_every_section_and_embedded_figures(page):
         else:
             assert f">{heading}</h2>" in page, heading
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 6  # populations, blood, plasma, NTA, heatmap, cell states
+    assert len(images) == 7  # course, populations, blood, plasma, NTA, heatmap, cell states
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<title>tiny leukemia report</title>" in page

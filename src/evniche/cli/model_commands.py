@@ -96,7 +96,9 @@ def run(
     set_: SetOpt = None,
     intervene: Annotated[list[str] | None, typer.Option(
         help="NAME@DAY[:key=value,…], e.g. nsmase2_inhibitor@30 or "
-             "plasmapheresis@60:marker=PD-L1,sessions=5. Repeatable; see docs/interventions.md."
+             "plasmapheresis@60:marker=PD-L1,sessions=5. DAY may be 'diagnosis' or "
+             "'diagnosis+N' (N days after the untreated run first shows >= 20 % marrow "
+             "blasts; one extra run). Repeatable; see docs/interventions.md."
     )] = None,
     engine: Annotated[str, typer.Option(help="wellmixed or spatial.")] = "wellmixed",
     spatial: Annotated[list[str] | None, typer.Option(
@@ -123,8 +125,19 @@ def run(
         from ..compile.interventions import parse_intervention
 
         interventions = [parse_intervention(text) for text in intervene]
-        engines.prepare(resolved, None, interventions, days)  # refuse bad ones before running
     options = _spatial_options(spatial, engine, out)
+    if interventions:
+        from ..compile.interventions import resolve_diagnosis
+
+        given = interventions
+        interventions = resolve_diagnosis(  # 'diagnosis': from an untreated run
+            given, resolved, days, engine=engine, seed=seed,
+            **{k: v for k, v in options.items() if k != "snapshot_dir"})
+        for text, before, after in zip(intervene or [], given, interventions, strict=True):
+            if before["start"] != after["start"]:
+                console.print(f"{text}: diagnosis of the untreated run → starts on day "
+                              f"{after['start']:g}", highlight=False)
+        engines.prepare(resolved, None, interventions, days)  # refuse bad ones before running
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -147,6 +160,7 @@ def run(
     if resolved.spec.cell_types and ds.attrs.get("leukemic"):
         console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
+        console.print("clinical course: " + clinical.course(ds)["text"], highlight=False)
     from ..readouts import coagulation
     from ..readouts import rules as rule_readout
 

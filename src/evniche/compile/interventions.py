@@ -690,6 +690,11 @@ def _start_hours(item: Intervention | dict, where: str, net: Network) -> float:
     if isinstance(start, (int, float)) and not isinstance(start, bool):
         return float(start) * 24.0  # days
     if isinstance(start, str):
+        if diagnosis_offset(start, f"{where}.start") is not None:
+            raise ModelError(f"start '{start}' counts from the diagnosis day, known only after "
+                             "an untreated run: resolve it first with evniche.compile."
+                             "interventions.resolve_diagnosis (evniche run does)",
+                             f"{where}.start")
         if start in net.params:
             return net.params[start]
         if start in net.model.spec.parameters:
@@ -750,20 +755,86 @@ def build_schedule(net: Network, interventions: list[Intervention | dict],
     schedule = Schedule()
     for i, item in enumerate(interventions):
         try:
-            _, parts = compile_intervention(net, item, f"interventions[{i}]", days)
+            compiled, parts = compile_intervention(net, item, f"interventions[{i}]", days)
         except ModelError as exc:
             raise exc.at(f"interventions[{i}]") from None
         for p in parts:
+            p.intervention, p.item = compiled.type.name, i
             (schedule.jumps if isinstance(p, Jump) else schedule.windows).append(p)
     return schedule
+
+
+_DIAGNOSIS = re.compile(r"^\s*diagnosis\b\s*(.*)$", re.IGNORECASE)
+
+
+def diagnosis_offset(start: object, where: str = "start") -> float | None:
+    """Days after diagnosis for a start written ``diagnosis`` or ``diagnosis+N`` (N days,
+    or a number with a time unit: ``diagnosis+12h``, ``diagnosis + 5 weeks``); ``None``
+    for any other start. A malformed offset is a ModelError naming ``where``."""
+    if not isinstance(start, str):
+        return None
+    m = _DIAGNOSIS.match(start)
+    if not m:
+        return None
+    rest = m.group(1).strip()
+    if not rest:
+        return 0.0
+    q = _QUANTITY.match(rest[1:]) if rest.startswith("+") else None
+    if q is None or q.group(1).startswith(("-", "+")):
+        raise ModelError(f"expected 'diagnosis' or 'diagnosis+N' (N days after diagnosis, or "
+                         f"a number with a time unit), got '{start.strip()}'", where)
+    return to_canonical(float(q.group(1)), q.group(2).strip() or "day", "time", where) / 24.0
+
+
+def resolve_diagnosis(interventions: list, model, days: float,
+                      threshold: float = 20.0, **options) -> list:
+    """``interventions`` with every start written ``diagnosis[+N]`` replaced by a day.
+
+    The diagnosis day is that of the untreated run: ``model`` (a ResolvedModel or a preset
+    name / file) simulated for the same ``days`` without ``interventions`` (its own
+    model-file interventions kept; ``options``, e.g. ``engine``, ``seed``, go to
+    :func:`evniche.engines.simulate`): the first output sample (day) on which marrow blasts
+    are >= ``threshold`` % (20 %, WHO/ELN), the day a marrow count would show it, so that
+    the treated run's samples before it are those of the untreated run. The offset N (days)
+    is added. Interventions without such a start are returned as they are; none: no run.
+    Names and options are checked before the untreated run; a run that never reaches
+    diagnosis is an EvnicheError.
+    """
+    import numpy as np
+
+    from ..engines import prepare, simulate
+    from ..errors import EvnicheError
+    from ..readouts.clinical import blast_percent
+
+    offsets = [diagnosis_offset(it.get("start"), f"interventions[{i}].start")
+               if isinstance(it, dict) else None for i, it in enumerate(interventions)]
+    if all(o is None for o in offsets):
+        return list(interventions)
+    # refuse a bad name or option before the untreated run: the offsets stand in as starts
+    prepare(model, None, [it if o is None else {**it, "start": o}
+                          for it, o in zip(interventions, offsets, strict=True)], days)
+    untreated = simulate(model, days=days, **options)
+    pct = blast_percent(untreated)
+    hit = np.nonzero(pct.values >= threshold)[0]
+    if hit.size == 0:
+        first = next(it for it, o in zip(interventions, offsets, strict=True) if o is not None)
+        raise EvnicheError(
+            f"{first.get('name')}@{first.get('start')}: the untreated run never reaches "
+            f"diagnosis (marrow blasts >= {threshold:g} %; highest "
+            f"{float(np.nanmax(pct.values)):.3g} %) within {days:g} days; give a day number "
+            "or simulate longer")
+    day = float(pct["time"].values[hit[0]])
+    return [it if o is None else {**it, "start": day + o}
+            for it, o in zip(interventions, offsets, strict=True)]
 
 
 def parse_intervention(text: str) -> dict:
     """Parse ``NAME@DAY[:key=value,…]`` (the ``--intervene`` option) into a dict.
 
-    ``DAY`` is a number of days or a number with a time unit (``12h``). Values keep their
-    units as text (``flow=40 mL/min``) and are checked when the schedule is built; lists
-    use ``+`` or ``;`` (``targets=blast+LSC``).
+    ``DAY`` is a number of days or a number with a time unit (``12h``), or ``diagnosis``
+    / ``diagnosis+N`` (N days or with a unit), kept as text for :func:`resolve_diagnosis`.
+    Values keep their units as text (``flow=40 mL/min``) and are checked when the schedule
+    is built; lists use ``+`` or ``;`` (``targets=blast+LSC``).
     """
     where = f"--intervene {text}"
     head, _, rest = text.partition(":")
@@ -774,9 +845,13 @@ def parse_intervention(text: str) -> dict:
                          "plasmapheresis@60:marker=PD-L1,flow=40 mL/min", where)
     lookup(name)
     m = _QUANTITY.match(day)
-    if not m:
-        raise ModelError(f"'{day.strip()}' is not a day number", where)
-    start: float | str = float(m.group(1)) if not m.group(2).strip() else day.strip()
+    start: float | str
+    if diagnosis_offset(day, where) is not None:
+        start = day.strip()
+    elif not m:
+        raise ModelError(f"'{day.strip()}' is not a day number or 'diagnosis[+N]'", where)
+    else:
+        start = float(m.group(1)) if not m.group(2).strip() else day.strip()
     options: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))) if rest else ():
         key, eq, value = part.partition("=")

@@ -25,6 +25,8 @@ class Window:
     #: drug (index into Network.drugs) -> infusion rate (nM of plasma per hour)
     infusion: dict[int, float] = field(default_factory=dict)
     label: str = ""
+    intervention: str = ""  # the catalog name of the intervention it comes from
+    item: int = -1  # index of that intervention in the list the schedule was built from
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Jump:
     amount: float
     ledger: str = ""
     label: str = ""
+    intervention: str = ""
+    item: int = -1
 
 
 @dataclass
@@ -79,3 +83,14 @@ class Schedule:
 
     def jumps_at(self, t: float) -> list[Jump]:
         return [j for j in self.jumps if j.time == t]
+
+    def timeline(self) -> list[dict]:
+        """The therapy timeline in days, in order of start: one entry per window
+        (``start_day``, ``end_day``) and per jump (``end_day == start_day``), each with its
+        ``label``, the ``intervention`` (catalog name) and ``item`` (which intervention of
+        the list it came from, so the doses of one course can be grouped)."""
+        rows = [{"label": w.label, "intervention": w.intervention, "item": w.item,
+                 "start_day": w.start / 24.0, "end_day": w.end / 24.0} for w in self.windows]
+        rows += [{"label": j.label, "intervention": j.intervention, "item": j.item,
+                  "start_day": j.time / 24.0, "end_day": j.time / 24.0} for j in self.jumps]
+        return sorted(rows, key=lambda r: (r["start_day"], r["item"], r["end_day"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time as _time
 from collections.abc import Callable
 
@@ -36,7 +37,11 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
              engine: str = "wellmixed", overrides: dict | None = None,
              interventions: list | None = None, progress: Callable[[float], None] | None = None,
              **options):
-    """Run ``model`` for ``days`` on ``engine``; return the Trajectory Dataset."""
+    """Run ``model`` for ``days`` on ``engine``; return the Trajectory Dataset.
+
+    ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
+    "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
+    start_day``), from the model's interventions and ``interventions``."""
     if engine not in ENGINES:
         raise SimulationError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     net, schedule = prepare(model, overrides, interventions, days)
@@ -64,4 +69,5 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
                               {"ledger_relative_error": sol.ledger_error,
                                "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)
     ds.attrs["wall_seconds"] = _time.perf_counter() - start
+    ds.attrs["interventions"] = json.dumps(schedule.timeline())  # the therapy timeline
     return ds

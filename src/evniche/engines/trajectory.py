@@ -20,13 +20,19 @@ Dimensions and variables (time in days; counts are plain numbers)::
                                            hour, per mL, copies per cell, nM), as the rules
                                            combined it into ``behaviors``; well-mixed only
 
+Cell-type coordinates: ``cell_compartment`` (``"marrow"`` or ``"blood"``: where the type
+lives) and ``cell_lineage`` (``normal``, ``leukemic``, ``stroma``, ``immune`` or ``blood``), so
+readouts find e.g. the circulating leukemic types (leukemic, blood) and the normal blood
+output (normal, blood) without knowing the model's names.
 Pool coordinates: ``pool_source``, ``pool_class``, ``pool_markers`` (";"-joined),
 ``pool_ps`` (PS exposed). Class coordinates for sizes: ``class_median_um``, ``class_gsd``,
 ``class_min_um``, ``class_max_um``. Rule coordinates (with ``rule_signals``):
 ``rule_cell_type``, ``rule_signal``, ``rule_direction``, ``rule_behavior``,
 ``rule_half_max``, ``rule_hill_power``, ``rule_saturation``, ``rule_base`` (the behavior's
 value without rules), ``rule_kb`` (";"-joined). Attributes: model, digest, engine, seed, disease,
-volumes (mL), marrow_counted (cell types that make up marrow cellularity), leukemic.
+volumes (mL), marrow_counted (cell types that make up marrow cellularity), leukemic;
+:func:`evniche.engines.simulate` adds ``interventions``, the therapy timeline as JSON (see
+:meth:`evniche.compile.schedule.Schedule.timeline`).
 """
 
 from __future__ import annotations
@@ -158,6 +164,8 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
         coords={
             "time": ("time", time, {"units": "day"}),
             "cell_type": cell_names,
+            "cell_compartment": ("cell_type", [c.compartment for c in net.cells]),
+            "cell_lineage": ("cell_type", [c.lineage for c in net.cells]),
             "pool": pools,
             "compartment": [MARROW, BLOOD],
             "state": [f"{s.cell_type}.{s.var}" for s in net.states],

@@ -1,7 +1,7 @@
 """Readouts: pure functions of a Trajectory ``xarray.Dataset`` (never of an engine).
 
 * :mod:`.clinical` — marrow cellularity, blast %, normal HSC/progenitors, blood output,
-  take-over day.
+  take-over day; the clinical course: diagnosis, complete remission, MRD, relapse.
 * :mod:`.liquid_biopsy` — plasma EVs by class, cargo per mL, surface markers, virtual NTA.
 * :mod:`.communication` — who talks to whom: the communication matrix and cargo flows.
 * :mod:`.sensitivity` — elasticities of the take-over day to parameters.
@@ -13,22 +13,34 @@ from __future__ import annotations
 
 from .clinical import (
     blast_percent,
+    course,
     marrow_cellularity,
+    mrd,
     normal_blood_output,
     normal_output_drop,
     normal_stem_progenitor,
+    present,
+    relapse_day,
+    remission_day,
     takeover_day,
 )
 from .coagulation import coagulation_risk, tissue_factor_per_ml
 from .communication import cargo_flows, communication_matrix, communication_table
-from .liquid_biopsy import cargo_per_ml, marker_profile, nta_histogram, plasma_concentration
+from .liquid_biopsy import (
+    cargo_per_ml,
+    marker_profile,
+    nta_histogram,
+    plasma_by_source,
+    plasma_concentration,
+)
 from .rules import operating_range
 from .sensitivity import elasticities, takeover_elasticities
 
 __all__ = [
     "blast_percent", "cargo_flows", "cargo_per_ml", "coagulation_risk", "communication_matrix",
-    "communication_table", "elasticities", "marker_profile", "marrow_cellularity",
-    "normal_blood_output", "normal_output_drop", "normal_stem_progenitor", "nta_histogram",
-    "operating_range", "plasma_concentration", "takeover_day", "takeover_elasticities",
+    "communication_table", "course", "elasticities", "marker_profile", "marrow_cellularity",
+    "mrd", "normal_blood_output", "normal_output_drop", "normal_stem_progenitor",
+    "nta_histogram", "operating_range", "plasma_by_source", "plasma_concentration", "present",
+    "relapse_day", "remission_day", "takeover_day", "takeover_elasticities",
     "tissue_factor_per_ml",
 ]

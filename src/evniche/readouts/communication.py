@@ -7,7 +7,9 @@ source, target, cargo)`` is the same in copies per day. A window average therefo
 weights each interval's rate by its length, so that rate × window length equals the
 increase of the cumulative uptake in the ledger over the window exactly.
 
-Tables are tidy pandas DataFrames (one row per source, target [, cargo]).
+Tables are tidy pandas DataFrames (one row per source, target [, cargo]). Deliveries
+cannot be negative: a negative rate is solver round-off on a flow that has stopped
+(-1e-12 EV/day) and the tables show it as 0; the trajectory keeps the raw values.
 """
 
 from __future__ import annotations
@@ -60,11 +62,11 @@ def communication_matrix(ds: xr.Dataset, day: float | None = None,
 
     At ``day`` (days; interpolated), averaged over ``window`` = (start, end) days or over
     the ``last_days`` of the run; at the last sample if none is given. Rows: source cell
-    types; columns: target cell types.
+    types; columns: target cell types. Round-off negatives read 0.
     """
     if "communication" not in ds:
         raise EvnicheError("the trajectory has no 'communication(time, source, target)'")
-    mat = _select(ds["communication"], day, window, last_days)
+    mat = _select(ds["communication"], day, window, last_days).clip(min=0.0)
     return mat.transpose("source", "target").to_pandas()
 
 

@@ -5,6 +5,7 @@ EVs per mL of plasma (EV/mL), cargo in copies per mL, sizes in nm (the Dataset s
 class sizes in µm: ``class_median_um`` …), time in days.
 
 * :func:`plasma_concentration` — EV/mL by vesicle class over time.
+* :func:`plasma_by_source` — EV/mL by the secreting cell type over time.
 * :func:`cargo_per_ml` — cargo copies per mL of plasma over time.
 * :func:`marker_profile` — share of plasma EVs carrying each surface marker.
 * :func:`nta_histogram` — a virtual nanoparticle-tracking (NTA) size histogram.
@@ -59,6 +60,23 @@ def plasma_concentration(ds: xr.DataArray | xr.Dataset) -> xr.DataArray:
     out = out.transpose("time", "vesicle_class")
     out.attrs["units"] = "EV/mL"
     return out.rename("plasma_ev_concentration")
+
+
+def plasma_by_source(ds: xr.Dataset) -> xr.DataArray:
+    """Plasma EV concentration by the cell type that secreted it, ``(time, source)`` in
+    EV/mL: ``ev_concentration`` in blood summed over the pools of each ``pool_source``
+    (round-off negatives read 0). Empty ``source`` if the trajectory has no pools."""
+    conc = _plasma(ds).clip(min=0.0)
+    sources = np.asarray(ds["pool_source"].values).astype(str) if "pool_source" in \
+        ds.coords else np.array([], dtype=str)
+    names = list(dict.fromkeys(sources))
+    columns = [conc.isel(pool=np.nonzero(sources == n)[0]).sum("pool") for n in names]
+    out = xr.concat(columns, dim=pd.Index(names, name="source")) if columns else \
+        xr.zeros_like(conc.isel(pool=0, drop=True) if conc.sizes.get("pool") else
+                      conc.sum("pool")).expand_dims(source=[])
+    out = out.transpose("time", "source")
+    out.attrs["units"] = "EV/mL"
+    return out.rename("plasma_ev_by_source")
 
 
 def copies_table(ds: xr.Dataset,

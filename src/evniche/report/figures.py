@@ -90,7 +90,7 @@ def populations(ds: xr.Dataset, threshold: float = 20.0) -> str:
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     fig.subplots_adjust(left=0.1, right=0.82, bottom=0.08, top=0.95, hspace=0.08)
     time = ds["time"].values
-    cells = ds["cells"]
+    cells = clinical.present(ds["cells"])  # below one cell: extinct, the line ends
     _log_lines(top, time, {str(c): cells.sel(cell_type=c).values
                            for c in cells["cell_type"].values}, "cells", floor=LOG_FLOOR)
     top.set_xlabel("")
@@ -107,12 +107,13 @@ def populations(ds: xr.Dataset, threshold: float = 20.0) -> str:
 
 
 def blood_output(ds: xr.Dataset) -> str:
-    """Normal blood output (mature cells) and normal HSC/progenitor counts over time."""
+    """Normal blood output and normal HSC/progenitor counts over time (cells, log scale;
+    below one cell: extinct)."""
     fig = new_figure(figsize=(8, 3.6))
     ax = fig.subplots()
     fig.subplots_adjust(left=0.1, right=0.82, bottom=0.14, top=0.9)
-    series = {"mature (blood output)": clinical.normal_blood_output(ds).values}
-    stem = clinical.normal_stem_progenitor(ds)
+    series = {"normal blood output": clinical.present(clinical.normal_blood_output(ds)).values}
+    stem = clinical.present(clinical.normal_stem_progenitor(ds))
     for c in stem["cell_type"].values:
         series[f"{c} (normal)"] = stem.sel(cell_type=c).values
     _log_lines(ax, ds["time"].values, series, "cells", floor=LOG_FLOOR)
@@ -129,6 +130,89 @@ def plasma_evs(ds: xr.Dataset) -> str:
     _log_lines(ax, ds["time"].values, {str(c): conc.sel(vesicle_class=c).values
                                        for c in conc["vesicle_class"].values}, "EV per mL plasma")
     ax.set_title("Plasma EVs by class")
+    return png(fig)
+
+
+def _therapy_strip(ax, therapies: list[dict], timeline: list[dict]) -> None:
+    """One row per intervention given: its windows as bars, its doses as ticks."""
+    for row, t in enumerate(therapies):
+        colour = _style(row)["color"]
+        mine = [r for r in timeline if (r["item"], r["intervention"]) == (t["item"],
+                                                                         t["intervention"])]
+        bars = [(r["start_day"], r["end_day"] - r["start_day"]) for r in mine
+                if r["end_day"] > r["start_day"]]
+        if bars:
+            ax.broken_barh(bars, (row - 0.3, 0.6), color=colour, alpha=0.5)
+        doses = [r["start_day"] for r in mine if r["end_day"] == r["start_day"]]
+        if doses:
+            ax.plot(doses, [row] * len(doses), "|", color=colour, markersize=12, mew=2)
+    ax.set_yticks(range(len(therapies)), [t["intervention"] for t in therapies], fontsize=8)
+    ax.set_ylim(len(therapies) - 0.5, -0.5)
+    ax.set_title("Therapy (bars: while it acts; ticks: doses)", fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
+
+
+def clinical_course(ds: xr.Dataset, course: dict) -> str:
+    """The clinical course: therapy timeline (when there is one), blasts in marrow and
+    blood (cells), the normal hematopoietic lineages (cells), plasma EVs by origin (EV/mL)
+    and MRD (%, with the 0.1 % negativity line), all log scale over time (days); therapy
+    windows shaded, diagnosis / CR / relapse marked. Counts below one cell are extinct,
+    and so is a plasma EV source with less than one EV in the whole plasma volume.
+    ``course`` is :func:`evniche.readouts.clinical.course` of ``ds``."""
+    therapies = course["therapies"]
+    timeline = clinical.interventions(ds)
+    panels = 4 + bool(therapies)
+    ratios = ([max(1.0, 0.45 * len(therapies))] if therapies else []) + [2.2] * 4
+    fig = new_figure(figsize=(8, 2.3 * 4 + (0.9 + 0.3 * len(therapies)) * bool(therapies)))
+    axes = list(np.atleast_1d(fig.subplots(panels, 1, sharex=True,
+                                           gridspec_kw={"height_ratios": ratios})))
+    fig.subplots_adjust(left=0.12, right=0.74, bottom=0.05, top=0.97, hspace=0.18)
+    time = ds["time"].values
+    if therapies:
+        _therapy_strip(axes.pop(0), therapies, timeline)
+    blasts, normal, plasma, mrd_ax = axes
+    _log_lines(blasts, time, {
+        "marrow blasts": clinical.present(clinical.leukemic_marrow(ds)).values,
+        "blood blasts": clinical.blood_blasts(ds).values}, "leukemic cells", floor=LOG_FLOOR)
+    blasts.set_title("Blasts (leukemic cells in marrow and blood)", fontsize=9)
+    lineages = clinical.present(clinical.normal_lineages(ds))
+    _log_lines(normal, time, {str(c): lineages.sel(cell_type=c).values
+                              for c in lineages["cell_type"].values}, "cells", floor=LOG_FLOOR)
+    normal.set_title("Normal hematopoiesis (marrow lineages and blood output)", fontsize=9)
+    by_source = liquid_biopsy.plasma_by_source(ds)
+    volume = float(ds.attrs.get("volume_blood_mL", 0.0) or 0.0)
+    if volume > 0:  # less than one EV in all of the plasma: none
+        by_source = by_source.where(by_source >= 1.0 / volume, 0.0)
+    leuk = set(clinical.names_attr(ds, "leukemic"))
+    _log_lines(plasma, time, {f"{s}{' (leukemic)' if str(s) in leuk else ''}":
+                              by_source.sel(source=s).values
+                              for s in by_source["source"].values}, "EV per mL plasma")
+    plasma.set_title("Plasma EVs by the cell type that secreted them", fontsize=9)
+    levels = clinical.mrd(ds)
+    _log_lines(mrd_ax, time, {"marrow": 100 * levels["marrow"].values,
+                              "blood": 100 * levels["blood"].values,
+                              "plasma EVs": 100 * levels["ev"].values}, "MRD (%)")
+    mrd_ax.axhline(100 * clinical.MRD_NEGATIVE, color="k", ls="--", lw=0.8)
+    mrd_ax.text(time[0], 100 * clinical.MRD_NEGATIVE, " 0.1 % (MRD-negative below)",
+                fontsize=7, va="bottom")
+    mrd_ax.set_title("Measurable residual disease", fontsize=9)
+    for ax in (blasts, normal, plasma):
+        ax.set_xlabel("")
+    marks = [(course["diagnosis_day"], "diagnosis"), (course["remission_day"], "CR"),
+             (course["relapse_day"], "relapse")]
+    for ax in (blasts, normal, plasma, mrd_ax):
+        for r in timeline:
+            if r["end_day"] > r["start_day"]:
+                ax.axvspan(r["start_day"], r["end_day"], color="0.85", alpha=0.5, lw=0)
+            else:
+                ax.axvline(r["start_day"], color="0.6", lw=0.5, alpha=0.6)
+        for day, _ in marks:
+            if day is not None:
+                ax.axvline(day, color="k", ls=":", lw=1)
+    for day, label in marks:
+        if day is not None:
+            blasts.text(day, 1.0, f" {label}", transform=blasts.get_xaxis_transform(),
+                        fontsize=8, va="top")
     return png(fig)
 
 

@@ -3,11 +3,14 @@
 Figures are PNGs (an animated GIF for spatial snapshots) embedded as base64 data URIs;
 styles are inline; there is no JavaScript and no network access, so the file can be
 mailed, archived or opened offline. Sections (their headings are in :data:`SECTIONS`):
-summary, populations and blast %, normal blood output, plasma EVs by class, the virtual
+summary (with the clinical course in one paragraph), the clinical course (therapy
+timeline, blasts in marrow and blood, normal lineages, plasma EVs by origin, MRD),
+populations and blast %, normal blood output, plasma EVs by class, the virtual
 NTA histogram, the communication matrix, cargo flows, cell states, where each rule operates
 (its signal against its half-max: inert, saturated or responsive), the EV ledger check,
 spatial snapshots (when the trajectory has them), the assumptions the result rests on and
-every cited parameter with its source.
+every cited parameter with its source. Cell counts below one cell read "extinct" and
+round-off negatives 0 (:func:`evniche.readouts.clinical.present`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from . import figures
 REPORT = "report.html"
 #: section headings, in order (spatial snapshots only when the trajectory has them)
 SECTIONS = (
-    "Summary", "Populations and marrow blasts", "Normal blood output", "Plasma EVs by class",
+    "Summary", "Clinical course", "Populations and marrow blasts", "Normal blood output",
+    "Plasma EVs by class",
     "Virtual NTA size histogram", "Who talks to whom", "Cargo flows", "Cell states",
     "Rules: where each one operates", "EV ledger check", "Spatial snapshots",
     "Assumptions this result rests on", "Cited parameters",
@@ -57,6 +61,26 @@ def num(x: Any, digits: int = 3) -> str:
     if 1e-3 <= abs(value) < 1e5:
         return f"{value:.{digits}g}"
     return f"{value:.{digits - 1}e}"
+
+
+def cells(x: Any) -> str:
+    """A cell count for humans: "extinct" below one cell (round-off negatives included),
+    else :func:`num`."""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return num(x)
+    if math.isfinite(value) and clinical.present(value) == 0:
+        return "extinct"
+    return num(value)
+
+
+def amount(x: Any) -> str:
+    """A non-negative amount (EVs, EV/mL) for humans: round-off negatives read 0."""
+    try:
+        return num(max(float(x), 0.0))
+    except (TypeError, ValueError):
+        return num(x)
 
 
 def _environment() -> Environment:
@@ -109,11 +133,13 @@ def _ledger_rows(ds: xr.Dataset) -> list[dict[str, str]]:
         outputs = here + sum(terms.get(t, 0.0) for t in
                              ("degraded", "cleared", "removed", "taken_up"))
         rel = abs(inputs - outputs) / max(abs(inputs), 1.0)
-        rows.append({"pool": str(pool), "initial": num(start),
-                     "secreted": num(terms.get("secreted")),
-                     "administered": num(terms.get("administered")), "present": num(here),
-                     "degraded": num(terms.get("degraded")), "cleared": num(terms.get("cleared")),
-                     "removed": num(terms.get("removed")), "taken_up": num(terms.get("taken_up")),
+        rows.append({"pool": str(pool), "initial": amount(start),
+                     "secreted": amount(terms.get("secreted")),
+                     "administered": amount(terms.get("administered")), "present": amount(here),
+                     "degraded": amount(terms.get("degraded")),
+                     "cleared": amount(terms.get("cleared")),
+                     "removed": amount(terms.get("removed")),
+                     "taken_up": amount(terms.get("taken_up")),
                      "relative_error": f"{rel:.1e}"})
     return rows
 
@@ -153,6 +179,35 @@ def _rules(ds: xr.Dataset) -> dict[str, Any]:
             "inert_below": rule_readout.INERT_BELOW,
             "saturated_above": rule_readout.SATURATED_ABOVE,
             "nearly_constant": rule_readout.NEARLY_CONSTANT_SPAN}
+
+
+def _course(ds: xr.Dataset) -> dict[str, Any]:
+    """The clinical course: its text, figure and therapy table, or why there is none."""
+    if not clinical.names_attr(ds, "leukemic"):
+        return {"leukemic": False}
+    c = clinical.course(ds)
+    pct = "–" if c["mrd_at_remission"] is None else f"{100 * c['mrd_at_remission']:.2g} %"
+    return {
+        "leukemic": True, "text": c["text"], "figure": figures.clinical_course(ds, c),
+        "therapies": [{"intervention": t["intervention"], "start": num(t["start_day"], 4),
+                       "end": num(t["end_day"], 4), "blasts": num(t["blast_percent"])}
+                      for t in c["therapies"]],
+        "rows": [("diagnosis (marrow blasts ≥ 20 %)", _day(c["diagnosis_day"])),
+                 ("complete remission (ELN)", _day(c["remission_day"])),
+                 ("marrow MRD at remission", pct),
+                 ("relapse", _day(c["relapse_day"])),
+                 ("lowest normal blood output",
+                  "–" if c["lowest_output"] is None else
+                  f"{100 * c['lowest_output']:.3g} % of day 0, day "
+                  f"{c['lowest_output_day']:.0f}")],
+        "recovery": f"{100 * clinical.COUNT_RECOVERY:g}",
+        "remission_blasts": f"{clinical.REMISSION_BLASTS:g}",
+        "blood_limit": f"{clinical.BLOOD_BLAST_LIMIT:g}",
+    }
+
+
+def _day(day: float | None) -> str:
+    return "none" if day is None else f"day {day:.1f}"
 
 
 def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -201,8 +256,8 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
         "blasts_start": num(float(blasts.isel(time=0))),
         "blasts_end": num(float(blasts.isel(time=-1))),
         "output_change": "–" if not math.isfinite(drop) else f"{-100.0 * drop:+.1f} %",
-        "cellularity_end": num(float(clinical.marrow_cellularity(ds).isel(time=-1))),
-        "normal_end": [(str(c), num(float(stem.sel(cell_type=c).isel(time=-1))))
+        "cellularity_end": cells(float(clinical.marrow_cellularity(ds).isel(time=-1))),
+        "normal_end": [(str(c), cells(float(stem.sel(cell_type=c).isel(time=-1))))
                        for c in stem["cell_type"].values],
     }
     snapshot_frames: list[tuple[float, str]] = []
@@ -226,10 +281,11 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
         "fig_populations": figures.populations(ds, TAKEOVER_THRESHOLD),
         "fig_blood": figures.blood_output(ds),
         "fig_plasma": figures.plasma_evs(ds),
-        "plasma_end": [(str(c), num(float(plasma_end.sel(vesicle_class=c))))
+        "course": _course(ds),
+        "plasma_end": [(str(c), amount(float(plasma_end.sel(vesicle_class=c))))
                        for c in plasma_end["vesicle_class"].values],
         "fig_nta": figures.nta(hist),
-        "nta": {"day": num(hist.day), "total": num(hist.total_per_ml),
+        "nta": {"day": num(hist.day), "total": amount(hist.total_per_ml),
                 "mode": num(hist.mode_nm), "low": num(hist.edges_nm[0]),
                 "high": num(hist.edges_nm[-1])},
         "window_days": num(window_days),

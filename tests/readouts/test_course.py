@@ -1,0 +1,145 @@
+"""The clinical course readouts (diagnosis, complete remission, MRD, relapse) on a hand-made
+course whose answers are derived by hand (tests/readouts/synthetic_trajectories.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from synthetic_trajectories import (
+    COURSE_BLASTS,
+    COURSE_BLOOD_BLASTS,
+    COURSE_MATURE,
+    course_trajectory,
+)
+
+from evniche.errors import EvnicheError
+from evniche.readouts import clinical
+
+
+@pytest.fixture
+def course_ds() -> xr.Dataset:
+    return course_trajectory()
+
+
+def test_present_reads_less_than_one_cell_as_extinct():
+    assert clinical.present(5.7e-7) == 0.0
+    assert clinical.present(-1e-12) == 0.0
+    assert clinical.present(1.0) == 1.0
+    np.testing.assert_array_equal(clinical.present(np.array([0.99, 3.0, np.nan])),
+                                  [0.0, 3.0, np.nan])
+    da = xr.DataArray([0.5, 2.0], dims="time")
+    np.testing.assert_array_equal(clinical.present(da).values, [0.0, 2.0])
+    np.testing.assert_array_equal(da.values, [0.5, 2.0])  # the raw values stay
+
+
+def test_cell_types_by_compartment_and_lineage(course_ds, synthetic):
+    assert clinical.cell_types(course_ds, "blood", "leukemic") == ["blast_blood"]
+    assert clinical.cell_types(course_ds, "blood", "normal") == ["mature"]
+    # without the coordinates: leukemic types not marrow-counted circulate, 'mature' is output
+    assert clinical.cell_types(synthetic, "blood", "leukemic") == ["blast_blood"]
+    assert clinical.cell_types(synthetic, "blood", "normal") == ["mature"]
+
+
+def test_normal_output_and_lineages_leave_out_background_blood_cells(course_ds):
+    np.testing.assert_array_equal(clinical.normal_blood_output(course_ds).values, COURSE_MATURE)
+    assert list(clinical.normal_lineages(course_ds)["cell_type"].values) == ["HSC", "mature"]
+
+
+def test_blood_blast_percent_counts_hematopoietic_blood_cells_only(course_ds):
+    pct = clinical.blood_blast_percent(course_ds).values
+    assert pct[3] == pytest.approx(100 * 50 / 550)  # platelets are not in the denominator
+    assert pct[6] == 0.0  # 0.5 circulating blasts: extinct
+
+
+def test_mrd_three_ways(course_ds):
+    levels = clinical.mrd(course_ds)
+    np.testing.assert_allclose(levels["marrow"].values[:12], np.array(COURSE_BLASTS[:12]) / 100)
+    # 1e-5 % of 1e6 marrow cells is 0.1 cell: extinct, MRD 0 (blast % keeps the raw value)
+    assert levels["marrow"].values[12] == 0.0
+    assert clinical.blast_percent(course_ds).values[12] == pytest.approx(1e-5)
+    assert levels["blood"].values[3] == pytest.approx(50 / 550)
+    assert levels["ev"].values[20] == pytest.approx(400 / 1400)  # LSC EVs 10 × 40 % vs 1000
+
+
+def test_mrd_blood_is_nan_without_blood_hematopoietic_types(course_ds):
+    ds = course_ds.isel(cell_type=[0, 1, 2, 5])  # no mature, no circulating blasts
+    assert np.isnan(clinical.mrd_blood(ds).values).all()
+
+
+def test_therapies_group_doses_by_intervention(course_ds):
+    given = clinical.therapies(course_ds)
+    assert [(t["intervention"], t["start_day"], t["end_day"]) for t in given] == [
+        ("induction", 3.0, 10.0), ("cytarabine", 3.0, 5.0)]
+    assert clinical.therapies(course_ds.assign_attrs(interventions="")) == []
+    with pytest.raises(EvnicheError, match="interventions"):
+        clinical.therapies(course_ds.assign_attrs(interventions="[{]"))
+
+
+def test_diagnosis_remission_and_relapse_days(course_ds):
+    # blasts 14 % (day 2) -> 26 % (day 3): 20 % on day 2.5
+    assert clinical.diagnosis_day(course_ds) == pytest.approx(2.5)
+    # from day 3 (therapy start) the first sample in CR is day 9 (blasts 1 %, output 30 %,
+    # no blood blasts); on day 8 only the count (20 % < 25 %) was missing: 25 % on day 8.5
+    assert clinical.remission_day(course_ds) == pytest.approx(8.5)
+    # blasts 3 % (day 15) -> 7 % (day 16): 5 % on day 15.5
+    assert clinical.relapse_day(course_ds) == pytest.approx(15.5)
+    # a stricter count recovery (35 %): day 9 has 30 %, day 10 50 %: 35 % on day 9.25
+    assert clinical.remission_day(course_ds, recovery=0.35) == pytest.approx(9.25)
+
+
+def test_circulating_blasts_delay_remission(course_ds):
+    blood = list(COURSE_BLOOD_BLASTS)
+    blood[9] = 100.0  # 100 / (100 + 300) = 25 % on day 9, gone on day 10
+    ds = course_trajectory(blood_blasts=blood)
+    # margin 1 % − blood blast %: −24 on day 9, +1 on day 10: crosses 0 on day 9.96
+    assert clinical.remission_day(ds) == pytest.approx(9 + 24 / 25)
+
+
+def test_reappearing_blood_blasts_are_a_relapse():
+    blood = list(COURSE_BLOOD_BLASTS)
+    blood[12] = 16.0  # 16 / (16 + 800) = 1.96 % on day 12, after 0 % on day 11
+    ds = course_trajectory(blood_blasts=blood)
+    assert clinical.relapse_day(ds) == pytest.approx(11 + 1 / (16 / 816 * 100))
+
+
+def test_course_summary_and_text(course_ds):
+    c = clinical.course(course_ds)
+    assert c["diagnosis_day"] == pytest.approx(2.5)
+    assert c["output_at_diagnosis"] == pytest.approx(0.6)  # 600 of 1000 on day 2.5
+    assert c["remission_day"] == pytest.approx(8.5)
+    assert c["remission_after"] == "cytarabine"
+    assert c["mrd_at_remission"] == pytest.approx(0.015)  # 2 % and 1 % around day 8.5
+    assert c["mrd_negative"] is False
+    assert c["relapse_day"] == pytest.approx(15.5)
+    assert (c["lowest_output"], c["lowest_output_day"]) == (pytest.approx(0.05), 6.0)
+    assert [t["blast_percent"] for t in c["therapies"]] == [26.0, 26.0]
+    assert c["text"] == (
+        "Presents on day 2.5 with 20 % marrow blasts and normal blood output at 60 % of "
+        "healthy; complete remission on day 8.5 after cytarabine; MRD 1.5 % at remission "
+        "(positive, threshold 0.1 %); relapse on day 15.5. Normal blood output is lowest on "
+        "day 6, at 5 % of healthy.")
+
+
+def test_course_without_therapy_has_no_remission():
+    c = clinical.course(course_trajectory(interventions=[]))
+    assert c["remission_day"] is None and c["relapse_day"] is None
+    assert "untreated, so no remission" in c["text"]
+
+
+def test_course_without_diagnosis():
+    ds = course_trajectory(blasts=[b / 10 for b in COURSE_BLASTS])  # at most 4 %
+    c = clinical.course(ds)
+    assert c["diagnosis_day"] is None and c["remission_day"] is None
+    assert c["text"].startswith("No diagnosis: marrow blasts stay below 20 % over the 20 days "
+                                "simulated (highest 4 % on day 20); induction and cytarabine "
+                                "given.")
+
+
+def test_course_without_count_recovery_names_the_therapy_and_cytopenia():
+    mature = [1000, 900, 500, 300] + [100] * 17  # 400 on day 2.5: 40 %; never 25 % again
+    c = clinical.course(course_trajectory(mature=mature))
+    assert c["remission_day"] is None
+    assert "at 40 % of healthy (cytopenia)" in c["text"]
+    assert "no complete remission after induction and cytarabine" in c["text"]
+
