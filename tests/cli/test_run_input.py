@@ -121,3 +121,11 @@ def test_a_model_with_an_overlong_name_is_refused_before_running(tmp_path, capsy
     refused(capsys, ["run", str(model), "--out", str(out), "--days", "2", *QUICK],
             "name", f"at most {MAX_NAME_LENGTH}")
     assert not out.exists()
+
+
+def test_the_help_states_the_limits_the_run_enforces(capsys):
+    assert main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert f"at most {cost.MAX_DAYS:.0f}" in text
+    assert f"results above {cost.MAX_OUTPUT_BYTES // 1024**3} GiB" in text
+    assert "--allow-large" in text

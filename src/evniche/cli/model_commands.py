@@ -18,8 +18,10 @@ console = Console()
 ModelArg = Annotated[str, typer.Argument(help="A preset name (see `evniche presets`) or a "
                                                "model YAML file.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override a value: PATH=VALUE, e.g. parameters.lsc_self_renewal=0.8 or "
-                  "'parameters.blood_half_life=5 min'. Repeatable.")]
+    "--set", help="Override a value: PATH=VALUE, e.g. parameters.lsc_self_renewal=0.8, "
+                  "rules[0].saturation=0.5 or 'parameters.blood_half_life=5 min' (a value "
+                  "with a unit is checked against the parameter's plausible range in that "
+                  "unit). Repeatable.")]
 
 
 def _overrides(items: list[str] | None) -> dict:
