@@ -27,7 +27,11 @@ def load_model(source, overrides=None, *, allow_paths=()):
 
 
 def simulate(model, days: float = 365.0, seed: int = 0, engine: str = "wellmixed", **options):
-    """Simulate ``model`` for ``days`` and return the trajectory as an ``xarray.Dataset``."""
+    """Simulate ``model`` for ``days`` and return the trajectory as an ``xarray.Dataset``.
+
+    ``days`` must be finite and > 0 and ``seed`` a whole number in [0, 2**63); a run longer
+    than 100 years, with more than 2 GiB of results or a million spatial steps is refused
+    before it starts unless ``allow_large=True`` (see :mod:`evniche.engines.cost`)."""
     from .engines import simulate as _simulate
 
     return _simulate(model, days=days, seed=seed, engine=engine, **options)

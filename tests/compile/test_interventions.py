@@ -258,7 +258,9 @@ def test_unknown_option_and_missing_marker_are_refused(net):
 
 
 def test_efficacy_above_one_is_refused(net):
-    with pytest.raises(ModelError, match="fraction between 0 and 1"):
+    low, high = CATALOG["heparin"].option("efficacy").range
+    with pytest.raises(ModelError, match=f"efficacy = 1.5 is outside the option's range "
+                                         f"{low:g}–{high:g}"):
         build_schedule(net, [parse_intervention("heparin@0:efficacy=1.5")], 10)
 
 

@@ -18,8 +18,10 @@ console = Console()
 ModelArg = Annotated[str, typer.Argument(help="A preset name (see `evniche presets`) or a "
                                                "model YAML file.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override a value: PATH=VALUE, e.g. parameters.lsc_self_renewal=0.8 or "
-                  "'parameters.blood_half_life=5 min'. Repeatable.")]
+    "--set", help="Override a value: PATH=VALUE, e.g. parameters.lsc_self_renewal=0.8, "
+                  "rules[0].saturation=0.5 or 'parameters.blood_half_life=5 min' (a value "
+                  "with a unit is checked against the parameter's plausible range in that "
+                  "unit). Repeatable.")]
 AllowOpt = Annotated[list[Path] | None, typer.Option(
     "--allow-path", metavar="DIR",
     help="Also let the model's extends: and rules_csv: read files under DIR (by default only "
@@ -91,14 +93,18 @@ def run(
     model: ModelArg,
     out: Annotated[Path, typer.Option("--out", help="Folder for trajectory.nc, run.json and "
                                                     "report.html (created).")],
-    days: Annotated[float, typer.Option(help="Simulated days.")] = 365.0,
-    seed: Annotated[int, typer.Option(help="Random seed (stochastic and spatial engines).")] = 0,
+    days: Annotated[float, typer.Option(help="Simulated days (a finite number > 0; at most "
+                                             "36525, 100 years, without --allow-large).")
+                    ] = 365.0,
+    seed: Annotated[int, typer.Option(help="Random seed (stochastic and spatial engines), a "
+                                           "whole number in [0, 2**63).")] = 0,
     set_: SetOpt = None,
     intervene: Annotated[list[str] | None, typer.Option(
         help="NAME@DAY[:key=value,…], e.g. nsmase2_inhibitor@30 or "
              "plasmapheresis@60:marker=PD-L1,sessions=5. DAY may be 'diagnosis' or "
              "'diagnosis+N' (N days after the untreated run first shows >= 20 % marrow "
-             "blasts; one extra run). Repeatable; see docs/interventions.md."
+             "blasts; one extra run). Each option must lie within its declared range. "
+             "Repeatable; see docs/interventions.md."
     )] = None,
     engine: Annotated[str, typer.Option(help="wellmixed or spatial.")] = "wellmixed",
     spatial: Annotated[list[str] | None, typer.Option(
@@ -112,32 +118,27 @@ def run(
         help="Rank the parameters the take-over day depends on (extra runs; wellmixed only)."
     )] = True,
     allow_path: AllowOpt = None,
+    allow_large: Annotated[bool, typer.Option(
+        "--allow-large", help="Run even beyond the size limits: more than 36525 days (100 "
+        "years), results above 2 GiB, or more than a million spatial time steps. Without "
+        "it such a run is refused before it starts, with the estimate. A run whose results "
+        "exceed this machine's memory is refused anyway.")] = False,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     import time
 
     from .. import engines
     from ..spec.loader import load_model
+    from .run_input import checked_interventions
 
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
-    interventions = []
-    if intervene:
-        from ..compile.interventions import parse_intervention
-
-        interventions = [parse_intervention(text) for text in intervene]
     options = _spatial_options(spatial, engine, out)
-    if interventions:
-        from ..compile.interventions import resolve_diagnosis
-
-        given = interventions
-        interventions = resolve_diagnosis(  # 'diagnosis': from an untreated run
-            given, resolved, days, engine=engine, seed=seed,
-            **{k: v for k, v in options.items() if k != "snapshot_dir"})
-        for text, before, after in zip(intervene or [], given, interventions, strict=True):
-            if before["start"] != after["start"]:
-                console.print(f"{text}: diagnosis of the untreated run → starts on day "
-                              f"{after['start']:g}", highlight=False)
-        engines.prepare(resolved, None, interventions, days)  # refuse bad ones before running
+    # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
+    # of the run: refused before anything is written
+    interventions = checked_interventions(
+        resolved, intervene, days=days, seed=seed, engine=engine, options=options,
+        allow_large=allow_large,
+        announce=lambda text: console.print(text, highlight=False))
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -145,7 +146,7 @@ def run(
                   console=console, transient=False) as bar:
         task = bar.add_task(f"{resolved.name}: {days:g} days ({engine})", total=1.0)
         ds = engines.simulate(resolved, days=days, seed=seed, engine=engine,
-                              interventions=interventions,
+                              interventions=interventions, allow_large=allow_large,
                               progress=lambda frac: bar.update(task, completed=frac),
                               **options)
         bar.update(task, completed=1.0)
@@ -186,7 +187,8 @@ def run(
         def runner(overrides: dict):
             try:
                 return engines.simulate(resolved_with(resolved, overrides), days=days,
-                                        seed=seed, interventions=interventions)
+                                        seed=seed, interventions=interventions,
+                                        allow_large=allow_large)
             finally:
                 progress.advance(task)
 

@@ -153,9 +153,15 @@ def _close(name: str, known: Iterable[str]) -> str:
 
 
 def _doses(start: float, opts: dict, t_end: float) -> list[float]:
-    """Dose times (h): ``doses`` doses every ``interval`` from ``start``, within the run."""
-    n = int(opts["doses"])
-    return [t for t in (start + k * opts["interval"] for k in range(n)) if t < t_end]
+    """Dose times (h): ``doses`` doses every ``interval`` (> 0) from ``start``, within the
+    run (the doses after its end are never listed, however many are asked for)."""
+    times: list[float] = []
+    for k in range(int(opts["doses"])):
+        t = start + k * opts["interval"]
+        if t >= t_end:
+            break
+        times.append(t)
+    return times
 
 
 # ----------------------------------------------------------------------------- secretion
@@ -644,19 +650,42 @@ def _value(opt: Option, raw, where: str, net: Network):
         else:
             m = _QUANTITY.match(raw)
             if not m:
-                raise ModelError(f"expected a number with a unit (e.g. 1 {opt.unit or 'h'}) "
-                                 f"or a parameter name, got '{raw}'", where)
+                wanted = "a whole number" if opt.kind == COUNT else \
+                    f"a number with a unit (e.g. 1 {opt.unit or 'h'})"
+                raise ModelError(f"expected {wanted} or a parameter name, got '{raw}'", where)
             value = to_canonical(float(m.group(1)), m.group(2).strip() or opt.unit or "1",
                                  kind, where)
     else:
         raise ModelError(f"expected {DESCRIPTION[kind]}, got {raw!r}", where)
     if not math.isfinite(value) or value < 0:
         raise ModelError(f"expected a finite value >= 0, got {raw!r}", where)
-    if opt.at_most is not None and value > opt.at_most:
-        raise ModelError(f"expected a fraction between 0 and {opt.at_most}, got {raw!r}", where)
     if opt.kind == COUNT and value != int(value):
         raise ModelError(f"expected a whole number, got {raw!r}", where)
+    _within_range(opt, kind, value, raw, where)
+    if opt.at_most is not None and value > opt.at_most:
+        raise ModelError(f"expected a fraction between 0 and {opt.at_most}, got {raw!r}", where)
     return value
+
+
+def _within_range(opt: Option, kind: str, value: float, raw, where: str) -> None:
+    """Refuse a canonical ``value`` of ``opt`` outside the option's declared range (given
+    in the option's unit; a last-digit rounding of the unit conversion is tolerated)."""
+    if opt.range is None:
+        return
+    unit = opt.unit or "1"
+    scale = to_canonical(1.0, unit, kind, where)
+    low, high = (x * scale for x in opt.range)
+    if math.isclose(value, low, rel_tol=1e-9) or math.isclose(value, high, rel_tol=1e-9) \
+            or low <= value <= high:
+        return
+    shown = "" if unit in ("1", "dimensionless") else f" {unit}"
+    given = f"{value / scale:.6g}{shown}"
+    written = _QUANTITY.match(raw) if isinstance(raw, str) else None
+    if written and written.group(2).strip():  # a number with its own unit
+        given = f"{raw.strip()} ({given})"
+    raise ModelError(f"{opt.name} = {given} is outside the option's range "
+                     f"{opt.range[0]:g}–{opt.range[1]:g}{shown} ({opt.doc or opt.name}; see "
+                     "docs/interventions.md)", where)
 
 
 def default_value(opt: Option):

@@ -12,6 +12,7 @@ from ..compile.network import Network, compile_model
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
 from ..spec.resolve import ResolvedModel
+from . import cost
 
 ENGINES = ("wellmixed", "spatial")
 
@@ -36,15 +37,20 @@ def prepare(model: ResolvedModel | str, overrides: dict | None = None,
 def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
              engine: str = "wellmixed", overrides: dict | None = None,
              interventions: list | None = None, progress: Callable[[float], None] | None = None,
-             **options):
+             allow_large: bool = False, **options):
     """Run ``model`` for ``days`` on ``engine``; return the Trajectory Dataset.
 
+    A run above the limits of :mod:`evniche.engines.cost` (100 years, 2 GiB of results,
+    a million spatial steps) is refused before it starts unless ``allow_large``.
     ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
     "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
     start_day``), from the model's interventions and ``interventions``."""
     if engine not in ENGINES:
         raise SimulationError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    days = cost.check_days(days)
+    seed = cost.check_seed(seed)
     net, schedule = prepare(model, overrides, interventions, days)
+    cost.check(cost.estimate(net, days, engine, options), allow_large)
     start = _time.perf_counter()
     if engine == "spatial":
         from .spatial import simulate as spatial_simulate

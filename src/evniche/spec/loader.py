@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -146,44 +147,116 @@ def locate_csv(entry: Any, model_path: Path, allowed: Allowed | None = None,
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any] | None, source: str) -> dict:
-    """Set ``path=value`` pairs (``parameters.x`` sets the value of parameter x)."""
+    """Set ``path=value`` pairs (``parameters.x`` sets the value of parameter x).
+
+    A new ``unit`` for a parameter that declares a plausible ``range`` also converts the
+    range (written in the old unit) into the new unit, so the value given with its unit is
+    checked against the same physical range."""
     if not overrides:
         return data
     data = copy.deepcopy(data)
+    new_unit: dict[int, tuple[dict, Any, str]] = {}  # parameter mapping → its old unit, path
+    new_range: set[int] = set()
     for path, value in overrides.items():
         keys = _split_path(path)
         if keys[0] == "parameters" and len(keys) == 2:
             keys.append("value")
         node: Any = data
         for i, key in enumerate(keys[:-1]):
-            try:
-                node = node[key]
-            except (KeyError, IndexError, TypeError):
-                raise ModelError(f"no '{'.'.join(map(str, keys[: i + 1]))}' in the model to set",
-                                 path, "--set") from None
+            node = _child(node, key, keys[:i], path)
         last = keys[-1]
         if isinstance(node, dict) and last == "value" and "expr" in node:
             node.pop("expr")
-        if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int)
-                                      and last < len(node)):
-            node[last] = value
-        else:
-            raise ModelError("cannot set this path", path, "--set")
+        if isinstance(node, dict) and last == "unit" and "unit" in node:
+            new_unit.setdefault(id(node), (node, node["unit"], path))
+        if isinstance(node, dict) and last == "range":
+            new_range.add(id(node))
+        if isinstance(node, list) or isinstance(last, int):
+            _child(node, last, keys[:-1], path)  # a list entry must exist
+        elif not isinstance(node, dict):
+            raise ModelError(f"'{_join(keys[:-1])}' is a single value, not a mapping or a "
+                             "list; cannot set anything inside it", path, "--set")
+        node[last] = value
+    for key, (node, old, path) in new_unit.items():
+        if key not in new_range and node.get("range") is not None:
+            node["range"] = _range_in(node["range"], old, node["unit"], path)
     return data
 
 
+def _join(keys: list[Any]) -> str:
+    """``['rules', 3, 'saturation']`` → ``rules[3].saturation``."""
+    out = ""
+    for key in keys:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
+def _child(node: Any, key: Any, parents: list[Any], path: str) -> Any:
+    """``node[key]`` while walking an override path, or a ModelError saying why not."""
+    where = _join(parents)
+    if isinstance(node, list):
+        if not isinstance(key, int):
+            raise ModelError(f"'{where}' is a list; pick an entry by its index, "
+                             f"{where}[0] to {where}[{len(node) - 1}]" if node else
+                             f"'{where}' is an empty list", path, "--set")
+        if key >= len(node):
+            raise ModelError(f"index {key} is out of range: '{where}' has {len(node)} "
+                             f"entr{'y' if len(node) == 1 else 'ies'}"
+                             + (f" (0 to {len(node) - 1})" if node else ""), path, "--set")
+        return node[key]
+    if isinstance(node, dict):
+        if isinstance(key, int):
+            raise ModelError(f"'{where}' is a mapping, not a list; name an entry "
+                             f"({where}.NAME) instead of [{key}]", path, "--set")
+        if key not in node:
+            raise ModelError(f"no '{_join([*parents, key])}' in the model to set", path,
+                             "--set")
+        return node[key]
+    raise ModelError(f"'{where}' is a single value, not a mapping or a list; cannot set "
+                     "anything inside it", path, "--set")
+
+
+def _range_in(rng: Any, old: Any, new: Any, path: str) -> Any:
+    """A plausible ``[low, high]`` written in unit ``old``, in unit ``new``. Anything not a
+    pair of numbers and two units is left for the schema to reject."""
+    from ..units import parse_unit, ureg
+
+    if not (isinstance(old, str) and isinstance(new, str) and isinstance(rng, list | tuple)
+            and len(rng) == 2 and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                      for x in rng)):
+        return rng
+    old_u, new_u = parse_unit(old, path), parse_unit(new, path)
+    try:
+        return [float(ureg.Quantity(float(x), old_u).to(new_u).magnitude) for x in rng]
+    except Exception:  # pint: a unit of another dimension
+        raise ModelError(f"unit '{new}' does not measure the same quantity as the "
+                         f"parameter's unit '{old}'; give a unit of the same dimension",
+                         path, "--set") from None
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)((?:\[[^\[\]]*\])*)")
+_INDEX = re.compile(r"\[([^\[\]]*)\]")
+
+
 def _split_path(path: str) -> list[Any]:
+    """``rules[3].saturation`` → ``['rules', 3, 'saturation']``; a malformed path (an empty
+    name, an index that is not a whole number ≥ 0, a stray bracket) is a ModelError."""
     keys: list[Any] = []
-    for part in path.split("."):
-        name, _, rest = part.partition("[")
-        if name:
-            keys.append(name)
-        while rest:
-            index, _, rest = rest.partition("]")
-            keys.append(int(index))
-            rest = rest.lstrip("[")
-    if not keys:
+    if not path:
         raise ModelError("empty path", path, "--set")
+    for part in path.split("."):
+        m = _PATH_PART.fullmatch(part)
+        if not m:
+            what = "an empty name" if not part else f"'{part}'"
+            raise ModelError(f"malformed path: {what} is not NAME or NAME[INDEX]; expected "
+                             "e.g. parameters.lsc_self_renewal or rules[0].saturation",
+                             path, "--set")
+        keys.append(m.group(1))
+        for index in _INDEX.findall(m.group(2)):
+            if not re.fullmatch(r"\s*[0-9]+\s*", index):
+                raise ModelError(f"malformed path: list index [{index}] is not a whole "
+                                 "number ≥ 0", path, "--set")
+            keys.append(int(index))
     return keys
 
 
@@ -319,8 +392,15 @@ def translate(exc: ValidationError, data: dict, source: str) -> ModelError:
         msg = PARAM_REF_EXPECTED
     if best["type"] not in ("missing", "extra_forbidden") and got is not None and not isinstance(
             got, dict | list):
-        msg += f" (got {got!r})"
+        msg += f" (got {_short(got)})"
     return ModelError(msg, path, source)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, a long text cut to its start and its length."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit // 2]!r}… ({len(value)} characters)"
+    return repr(value)
 
 
 def _strip_branch(loc):

@@ -8,9 +8,10 @@ dimension each field expects are checked when the model is resolved
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .parameters import Parameter, ParamRef
 
@@ -224,6 +225,25 @@ class Spatial(Strict):
     chemotactic_types: list[str] | None = None
 
 
+#: the longest model name: it titles the report, the progress line and the run registry
+MAX_NAME_LENGTH = 100
+
+
+def check_model_name(name: str) -> str:
+    """A model name: 1 to :data:`MAX_NAME_LENGTH` characters, none of them a control
+    character (a line break or a tab would break the one-line places that show it)."""
+    if not name.strip():
+        raise ValueError("the model needs a name (a short text, e.g. aml_variant)")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"the name has {len(name)} characters; at most {MAX_NAME_LENGTH} are "
+                         "allowed (put longer text under 'description')")
+    bad = next((c for c in name if unicodedata.category(c).startswith("C")), None)
+    if bad is not None:
+        raise ValueError(f"the name contains the control character {bad!r}; use printable "
+                         "text on one line")
+    return name
+
+
 class Model(Strict):
     """A whole model file."""
 
@@ -244,3 +264,8 @@ class Model(Strict):
     rules_csv: list[str] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
     spatial: Spatial | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return check_model_name(name)

@@ -89,7 +89,9 @@ class Parameter(BaseModel):
             if not low <= high:
                 raise ValueError(f"range [{low}, {high}] must have low <= high")
             if self.value is not None and not low <= self.value <= high:
-                raise ValueError(f"value {self.value} lies outside its range [{low}, {high}]")
+                unit = "" if self.unit in ("", "1", "dimensionless") else f" (in {self.unit})"
+                raise ValueError(f"value {self.value:.6g} lies outside its range [{low:.6g}, "
+                                 f"{high:.6g}]{unit}")
         return self
 
 

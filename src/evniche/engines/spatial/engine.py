@@ -106,10 +106,16 @@ def simulate(net: Network, days: float, seed: int = 0, schedule: Schedule | None
              progress: Callable[[float], None] | None = None, **options) -> xr.Dataset:
     """Run ``net`` for ``days`` in a marrow section; return the Trajectory Dataset (same
     variables as the well-mixed engine) plus section snapshots (see the package docs)."""
-    opts = _options({**model_options(net), **options})
+    opts = validated_options(net, options)
     with threads.using(opts.pop("threads")):
         run = Run(net, float(days), int(seed), schedule or Schedule(), opts)
         return run.execute(progress)
+
+
+def validated_options(net: Network, options: dict) -> dict:
+    """The engine options of a run: the model's ``spatial`` section, overridden by
+    ``options``, validated, defaults filled in (see :func:`_options`)."""
+    return _options({**model_options(net), **options})
 
 
 def model_options(net: Network) -> dict:

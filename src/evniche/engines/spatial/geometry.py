@@ -104,12 +104,20 @@ class Geometry:
         return (iz * ny + iy) * nx + ix
 
 
-def generate(settings: GeometrySettings, rng: np.random.Generator) -> Geometry:
-    """Make the grid and its sinusoids from ``rng``."""
+def grid_shape(settings: GeometrySettings) -> tuple[int, int, int]:
+    """Voxels of the section along (z, y, x): its size over the voxel edge, at least 1."""
     sx, sy, sz = settings.size_um
     dx = settings.dx_um
     nx, ny = max(int(round(sx / dx)), 1), max(int(round(sy / dx)), 1)
     nz = max(int(round(sz / dx)), 1) if sz > 0 else 1
+    return nz, ny, nx
+
+
+def generate(settings: GeometrySettings, rng: np.random.Generator) -> Geometry:
+    """Make the grid and its sinusoids from ``rng``."""
+    sx, sy, sz = settings.size_um
+    dx = settings.dx_um
+    nz, ny, nx = grid_shape(settings)
     if nx * ny * nz > 2e8:
         raise SimulationError(f"the grid would have {nx * ny * nz:.3g} voxels; use a coarser "
                               "dx_um or a smaller size_um")

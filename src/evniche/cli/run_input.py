@@ -1,0 +1,59 @@
+"""What ``evniche run`` is given, checked before anything is written or run: the days, the
+seed, the engine, the interventions (each option within its declared range) and the cost
+of the run (see :mod:`evniche.engines.cost`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..errors import ModelError, SimulationError
+from ..spec.resolve import ResolvedModel
+
+_ENTRY = re.compile(r"^interventions\[(\d+)\](?: \([^)]*\))?\.?")
+
+
+def checked_interventions(resolved: ResolvedModel, texts: list[str] | None, *, days: float,
+                          seed: int, engine: str, options: dict, allow_large: bool,
+                          announce: Callable[[str], None] | None = None) -> list[dict]:
+    """The ``--intervene`` texts parsed, once the whole run has been checked: an error
+    names the ``--intervene`` text it comes from. Starts written ``diagnosis[+N]`` are
+    resolved from the untreated run (sized first); ``announce`` is told each resolved day."""
+    from .. import engines
+    from ..compile.interventions import diagnosis_offset, parse_intervention, resolve_diagnosis
+    from ..engines import cost
+
+    days = cost.check_days(days)
+    cost.check_seed(seed)
+    if engine not in engines.ENGINES:
+        raise SimulationError(f"unknown engine '{engine}'; choose one of "
+                              f"{', '.join(engines.ENGINES)}")
+    texts = list(texts or [])
+    interventions = [parse_intervention(text) for text in texts]
+    given = interventions
+    if any(diagnosis_offset(it["start"], "start") is not None for it in interventions):
+        untreated, _ = engines.prepare(resolved, None, [], days)
+        cost.check(cost.estimate(untreated, days, engine, options), allow_large)
+        interventions = resolve_diagnosis(
+            interventions, resolved, days, engine=engine, seed=seed,
+            **{k: v for k, v in options.items() if k != "snapshot_dir"})
+        for text, before, after in zip(texts, given, interventions, strict=True):
+            if before["start"] != after["start"] and announce is not None:
+                announce(f"{text}: diagnosis of the untreated run → starts on day "
+                         f"{after['start']:g}")
+    try:
+        net, _ = engines.prepare(resolved, None, interventions, days)
+    except ModelError as exc:
+        raise _located(exc, len(resolved.spec.interventions), texts) from None
+    cost.check(cost.estimate(net, days, engine, options), allow_large)
+    return interventions
+
+
+def _located(exc: ModelError, in_model: int, texts: list[str]) -> ModelError:
+    """``exc`` located at the ``--intervene`` text it concerns (those follow the model's
+    own ``in_model`` interventions), or as it is."""
+    m = _ENTRY.match(exc.path)
+    if m is None or int(m.group(1)) < in_model:
+        return exc
+    return ModelError(exc.message, exc.path[m.end():],
+                      f"--intervene {texts[int(m.group(1)) - in_model]}")
