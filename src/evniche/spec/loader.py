@@ -59,7 +59,8 @@ def read_yaml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"cannot read the file ({exc})", source=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        # libyaml's parser when installed: the same safe constructor, ~7x faster to read
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from ... import user_cache
 
 #: the environment variable through which Numba takes its cache folder
 VARIABLE = "NUMBA_CACHE_DIR"
@@ -36,35 +37,14 @@ def folder(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The cache folder the environment asks for (None: no home folder to put it in)."""
     if environ.get(VARIABLE):
         return Path(environ[VARIABLE])
-    xdg = environ.get("XDG_CACHE_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        base = Path(xdg)
-    else:
-        home = environ.get("HOME") or ""
-        if not home:
-            try:
-                home = str(Path.home())
-            except (RuntimeError, KeyError):
-                return None
-        base = Path(home) / ".cache"
-    return base / "evniche" / "numba"
-
-
-def writable(path: Path) -> bool:
-    """Create ``path`` if needed and check that a file can be written in it."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError:
-        return False
-    return True
+    root = user_cache.base(environ)
+    return None if root is None else root / "numba"
 
 
 def configure(environ: dict | os._Environ = os.environ) -> bool:
     """Point Numba's cache at :func:`folder`; False (cache off) when it is not writable."""
     path = folder(environ)
-    if path is None or not writable(path):
+    if path is None or not user_cache.writable(path):
         return False
     environ[VARIABLE] = str(path)
     numba = sys.modules.get("numba")
