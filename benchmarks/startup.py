@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
                 if first is not None:
                     firsts.append(first)
             if first_label:
-                rows.append((first_label, firsts, [], TARGET_FIRST_STEP_S))
+                rows.append((first_label, firsts, [],
+                             None if fresh_cache else TARGET_FIRST_STEP_S))
             rows.append((label, walls, cpus, None))
 
         case("python -c pass", [py, "-c", "pass"])
