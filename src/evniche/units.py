@@ -11,9 +11,25 @@ from functools import cache, lru_cache
 
 import pint
 
+from . import user_cache
 from .errors import ModelError
 
-ureg = pint.UnitRegistry()
+
+def _registry() -> pint.UnitRegistry:
+    """pint's registry; its parsed definitions are cached in the user cache folder
+    (:mod:`evniche.user_cache`), which makes it ~10x faster to build (~0.2 s of every
+    start). An unusable cache (unwritable, or a file half-written by another process)
+    falls back on parsing the definitions."""
+    cache = user_cache.folder("pint")
+    if cache is not None:
+        try:
+            return pint.UnitRegistry(cache_folder=cache)
+        except Exception:  # noqa: BLE001 - whatever the cache holds, parse instead
+            pass
+    return pint.UnitRegistry()
+
+
+ureg = _registry()
 # Counted things are dimensionless in the model; the names make model files readable.
 ureg.define("cell = [] = cells")
 ureg.define("EV = [] = EVs = vesicle = vesicles")

@@ -16,8 +16,6 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..experiments.scenarios import format_value, wanted
-
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
 
@@ -44,6 +42,7 @@ def _table(title: str | None = None) -> Table:
 def list_scenarios() -> None:
     """List the scenarios: name, finding, references, expected direction and margin."""
     from ..experiments.catalog import catalog
+    from ..experiments.scenarios import wanted
 
     table = _table()
     table.add_column("scenario", overflow="fold", min_width=18)
@@ -59,6 +58,8 @@ def list_scenarios() -> None:
 def results_table(results) -> Table:
     """The verdict table: control, treatment, effect, the effect wanted, verdict, and the
     largest rise of plasma EV tissue factor the treatment causes (coagulation risk)."""
+    from ..experiments.scenarios import format_value, wanted
+
     headers = ("control", "treated", "effect", "wanted", "verdict", "TF")
     rows = []
     for r in results:

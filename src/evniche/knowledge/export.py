@@ -11,11 +11,13 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .base import KnowledgeBase
 from .records import EffectRecord, RecordBase
+
+if TYPE_CHECKING:  # networkx is imported where a graph is made (slow to import)
+    import networkx as nx
 
 FORMATS: tuple[str, ...] = ("json", "csv", "graphml")
 
@@ -79,6 +81,8 @@ def to_graph(kb: KnowledgeBase, records: Iterable[EffectRecord] | None = None
              ) -> nx.MultiDiGraph:
     """Directed multigraph source cell type → target cell type, one edge per effect."""
     chosen = list(kb.effects.values()) if records is None else list(records)
+    import networkx as nx
+
     graph = nx.MultiDiGraph(name="evniche knowledge base: EV-mediated effects")
     voc = kb.vocabulary
     for record in chosen:
@@ -106,6 +110,8 @@ def to_graph(kb: KnowledgeBase, records: Iterable[EffectRecord] | None = None
 
 def to_graphml(kb: KnowledgeBase, records: Iterable[EffectRecord] | None = None) -> str:
     """GraphML text of :func:`to_graph`."""
+    import networkx as nx
+
     return "\n".join(nx.generate_graphml(to_graph(kb, records))) + "\n"
 
 

@@ -419,9 +419,9 @@ def _vessels(ax, ds: xr.Dataset, extent, filled: bool) -> None:
         ax.axvspan(extent[0] - width, extent[0], color=BONE_COLOUR, zorder=3, clip_on=False)
 
 
-def _cells_panel(ax, ds: xr.Dataset, k: int, extent) -> list:
-    """Agents as dots, coloured by cell type: frequent types first, rare on top, leukemic
-    types last, larger and outlined. Returns the legend handles (with sinusoid and bone)."""
+def _agent_dots(ax, ds: xr.Dataset, k: int) -> list:
+    """Agents of snapshot ``k`` as dots, coloured by cell type: frequent types first, rare
+    on top, leukemic types last, larger and outlined. Returns the scatters in type order."""
     names = _agent_names(ds)
     leukemic = [n for n in str(ds.attrs.get("leukemic", "")).split(";") if n]
     handles = []
@@ -447,13 +447,19 @@ def _cells_panel(ax, ds: xr.Dataset, k: int, extent) -> list:
                          "color": SECTION_COLOURS[normal.index(t) % len(SECTION_COLOURS)]}
             handles.append((t, ax.scatter(x[sel], y[sel], label=f"{label[t]} ({counts[t]})",
                                           **style)))
+    return [h for _, h in sorted(handles, key=lambda th: th[0])]
+
+
+def _cells_panel(ax, ds: xr.Dataset, extent) -> list:
+    """The cells panel without its agents (:func:`_agent_dots` adds a snapshot's):
+    sinusoids, bone, limits and title. Returns its legend entries (sinusoid, bone)."""
     _vessels(ax, ds, extent, filled=True)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
     ax.set_title("cells (one dot per agent" + (", all depths)" if _slice(ds) else ")"),
                  fontsize=10)
-    out = [h for _, h in sorted(handles, key=lambda th: th[0])]
+    out = []
     if "sinusoid_mask" in ds:
         out.append(Patch(facecolor=SINUSOID_FILL, edgecolor=SINUSOID_EDGE, label="sinusoid"))
     if str(ds.attrs.get("bone_surface", "x = 0")) == "x = 0":
@@ -461,17 +467,14 @@ def _cells_panel(ax, ds: xr.Dataset, k: int, extent) -> list:
     return out
 
 
-def _field_panel(fig: Figure, ax, ds: xr.Dataset, k: int, name: str, norm: Normalize,
-                 extent) -> None:
-    data = _field(ds, name, k)
+def _field_panel(fig: Figure, ax, ds: xr.Dataset, name: str, norm: Normalize, extent):
+    """A field's panel without its data (:func:`_show_field` puts a snapshot's): colour
+    map, sinusoid outlines, colour bar and title. Returns the (empty) image."""
     cmap = matplotlib.colormaps["viridis" if _unit(ds, name) == EV_UNIT else "magma"]
     cmap = cmap.with_extremes(bad="#d9d9d9", under=cmap(0.0))
-    shown = np.ma.masked_invalid(_positive(data)) if isinstance(norm, LogNorm) else data
-    image = ax.imshow(shown, origin="lower", extent=extent, cmap=cmap, norm=norm,
-                      interpolation="nearest")
-    if not np.any(data > 0):
-        ax.text(0.5, 0.5, "none at this time", ha="center", va="center", fontsize=9,
-                transform=ax.transAxes, bbox={"facecolor": "white", "edgecolor": "none"})
+    ny, nx = ds["field_snapshot"].shape[-2:]
+    image = ax.imshow(np.ma.masked_all((ny, nx)), origin="lower", extent=extent, cmap=cmap,
+                      norm=norm, interpolation="nearest")
     _vessels(ax, ds, extent, filled=False)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
@@ -490,6 +493,22 @@ def _field_panel(fig: Figure, ax, ds: xr.Dataset, k: int, name: str, norm: Norma
         bar.formatter.set_powerlimits((-2, 3))
         bar.update_ticks()
     ax.set_title(panel_title(ds, name) + _slice(ds), fontsize=10)
+    return image
+
+
+def _show_field(image, ds: xr.Dataset, k: int, name: str, note):
+    """Put snapshot ``k`` of field ``name`` into its panel's ``image``; returns the
+    "none at this time" note when the field is empty (``note``: the previous one, removed)."""
+    if note is not None:
+        note.remove()
+    data = _field(ds, name, k)
+    log = isinstance(image.norm, LogNorm)
+    image.set_data(np.ma.masked_invalid(_positive(data)) if log else data)
+    if np.any(data > 0):
+        return None
+    return image.axes.text(0.5, 0.5, "none at this time", ha="center", va="center",
+                           fontsize=9, transform=image.axes.transAxes,
+                           bbox={"facecolor": "white", "edgecolor": "none"})
 
 
 def _tick(value: float, _pos=None) -> str:
@@ -503,31 +522,70 @@ def _tick(value: float, _pos=None) -> str:
     return f"$10^{{{exp}}}$" if abs(mant - 1) < 1e-6 else f"${mant:.2g}\\times10^{{{exp}}}$"
 
 
-def _draw_snapshot(fig: Figure, ds: xr.Dataset, k: int, ev_field: str | None,
-                   cxcl12: str | None, norms: dict[str, Normalize]) -> None:
-    fig.clear()
-    fields = [f for f in (ev_field, cxcl12) if f is not None]
-    # the cell panel is wider: its legend sits to its right
-    axes = np.atleast_1d(fig.subplots(1, 1 + len(fields),
-                                      gridspec_kw={"width_ratios": [1.45] + [1.1] * len(fields)}))
-    day = float(ds["snapshot_day"].values[k]) if "snapshot_day" in ds.coords else float(k)
-    fld = ds["field_snapshot"].isel(snapshot=k)
-    extent = _extent(ds, fld.sizes["x"], fld.sizes["y"])
-    handles = _cells_panel(axes[0], ds, k, extent)
-    if handles:
-        axes[0].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                       frameon=False, markerscale=2.0, title="cell type (agents)",
-                       title_fontsize=7, handletextpad=0.2, borderaxespad=0.0)
-    for ax, name in zip(axes[1:], fields, strict=True):
-        _field_panel(fig, ax, ds, k, name, norms[name], extent)
-    for ax in axes:
-        ax.set_xlabel("x: distance from bone (µm)", fontsize=8)
-        ax.set_ylabel("y (µm)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    width = (extent[1] - extent[0]) / 1000.0
-    height = (extent[3] - extent[2]) / 1000.0
-    fig.suptitle(f"Day {day:g} — marrow section {width:.3g} × {height:.3g} mm "
-                 "(bone surface at left; sinusoids outlined)", fontsize=11)
+class _Section:
+    """The snapshot figure: its panels are built once; :meth:`show` puts one snapshot's
+    agents, legend, field images and day into them (rebuilding the axes, colour bars and
+    ticks for every frame took most of the report's time)."""
+
+    def __init__(self, fig: Figure, ds: xr.Dataset, ev_field: str | None,
+                 cxcl12: str | None, norms: dict[str, Normalize]) -> None:
+        self.fig, self.ds = fig, ds
+        fields = [f for f in (ev_field, cxcl12) if f is not None]
+        # the cell panel is wider: its legend sits to its right
+        axes = np.atleast_1d(fig.subplots(
+            1, 1 + len(fields), gridspec_kw={"width_ratios": [1.45] + [1.1] * len(fields)}))
+        fld = ds["field_snapshot"].isel(snapshot=0)
+        extent = _extent(ds, fld.sizes["x"], fld.sizes["y"])
+        self.cells = axes[0]
+        self.patches = _cells_panel(self.cells, ds, extent)
+        self.images = {name: _field_panel(fig, ax, ds, name, norms[name], extent)
+                       for ax, name in zip(axes[1:], fields, strict=True)}
+        self.notes: dict[str, object] = dict.fromkeys(fields)
+        self.dots: list = []
+        for ax in axes:
+            ax.set_xlabel("x: distance from bone (µm)", fontsize=8)
+            ax.set_ylabel("y (µm)", fontsize=8)
+            ax.tick_params(labelsize=7)
+        self.size = ((extent[1] - extent[0]) / 1000.0, (extent[3] - extent[2]) / 1000.0)
+
+    def show(self, k: int) -> None:
+        """Put snapshot ``k`` into the panels."""
+        ds = self.ds
+        for dot in self.dots:
+            dot.remove()
+        self.dots = _agent_dots(self.cells, ds, k)
+        handles = self.dots + self.patches
+        if self.cells.get_legend() is not None:
+            self.cells.get_legend().remove()
+        if handles:
+            self.cells.legend(handles=handles, fontsize=7, loc="upper left",
+                              bbox_to_anchor=(1.02, 1.0), frameon=False, markerscale=2.0,
+                              title="cell type (agents)", title_fontsize=7,
+                              handletextpad=0.2, borderaxespad=0.0)
+        for name, image in self.images.items():
+            self.notes[name] = _show_field(image, ds, k, name, self.notes[name])
+        day = float(ds["snapshot_day"].values[k]) if "snapshot_day" in ds.coords else float(k)
+        self.fig.suptitle(f"Day {day:g} — marrow section {self.size[0]:.3g} × "
+                          f"{self.size[1]:.3g} mm (bone surface at left; sinusoids outlined)",
+                          fontsize=11)
+
+
+def _widest_legend(ds: xr.Dataset, indices: list[int]) -> int:
+    """The snapshot among ``indices`` whose cell legend is widest (longest label, then most
+    entries): the figure is laid out for it, so no other frame's legend overflows."""
+    if "agent_type" not in ds:
+        return indices[0]
+    names = _agent_names(ds)
+
+    def size(k: int) -> tuple[int, int]:
+        kinds = ds["agent_type"].isel(snapshot=k).values.astype(float)
+        kinds = kinds[np.isfinite(kinds)].astype(int)
+        types, counts = np.unique(kinds, return_counts=True)
+        labels = [f"{names[t] if 0 <= t < len(names) else f'type {t}'} ({c})"
+                  for t, c in zip(types, counts, strict=True)]
+        return max(map(len, labels), default=0), len(labels)
+
+    return max(indices, key=size)
 
 
 #: at most this many snapshots are animated (evenly chosen, first and last included)
@@ -575,8 +633,14 @@ def snapshots(ds: xr.Dataset) -> tuple[list[tuple[float, str]], str | None]:
     frames: list[tuple[float, str]] = []
     images = []
     fig = new_figure(figsize=(width, 4.2), layout="constrained")
-    for k in sorted(set(static) | set(animated)):
-        _draw_snapshot(fig, ds, k, ev_field, cxcl12, norms)
+    section = _Section(fig, ds, ev_field, cxcl12, norms)
+    wanted = sorted(set(static) | set(animated))
+    # lay the figure out once, for the widest legend, then keep that layout for every frame
+    section.show(_widest_legend(ds, wanted))
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    for k in wanted:
+        section.show(k)
         if k in static:
             frames.append((float(days[k]), png(fig)))
         if k in animated:

@@ -4,6 +4,8 @@ fields, run from the same compiled network as the well-mixed engine (see docs/sp
 
 from __future__ import annotations
 
+# first: the kernels' cache folder must be set before Numba is imported
+from . import kernel_cache  # noqa: F401
 from .engine import simulate
 
 __all__ = ["simulate"]

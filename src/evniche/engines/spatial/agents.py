@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import threads
+from . import kernel_cache, threads
 
 
 @dataclass
@@ -67,7 +67,7 @@ class BinGrid:
     pos: np.ndarray  # positions in bin order, (n, 3) µm: neighbors are read contiguously
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _bin(pos, size, nb, order, starts, sorted_pos):  # pragma: no cover - compiled
     n = pos.shape[0]
     flat = np.empty(n, np.int64)
@@ -101,7 +101,7 @@ def bin_agents(pos: np.ndarray, size: float, extent: np.ndarray) -> BinGrid:
     return BinGrid(order, starts, nb, float(size), sorted_pos)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _move(sp, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, adh,
           sinusoid, dx, shape, out, k0, k1):  # pragma: no cover - compiled
     nz, ny, nx = shape[0], shape[1], shape[2]
@@ -171,14 +171,18 @@ def move(agents: Agents, radius: np.ndarray, drift: np.ndarray, noise: np.ndarra
     if n:
         r_sorted = radius[grid.order]
         shape_a = np.array(shape, np.int64)
+        # one layout and dtype per argument, whatever the caller passes (a transposed drift
+        # is Fortran-ordered): one compiled signature, found in the on-disk cache every run
+        drift, noise = (np.ascontiguousarray(v, dtype=float) for v in (drift, noise))
+        extent = np.ascontiguousarray(extent, dtype=float)
         threads.run(lambda share, shares: _move(
             grid.pos, r_sorted, drift, noise, grid.order, grid.starts, grid.nb, grid.size,
-            extent, dt, repulsion, adhesion, sinusoid_flat, dx, shape_a, out,
-            *threads.span(n, share, shares)), n, "agents")
+            extent, float(dt), float(repulsion), float(adhesion), sinusoid_flat, float(dx),
+            shape_a, out, *threads.span(n, share, shares)), n, "agents")
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _neighbor_ratio(sp, num, den, want, order, starts, nb, bsize, reach, out, k0, k1
                     ):  # pragma: no cover - compiled
     r2 = reach * reach

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import threads
+from . import kernel_cache, threads
 
 #: fields with α = D·dt/dx² above this have their total restored after each step
 STIFF_ALPHA = 100.0
@@ -55,7 +55,7 @@ def factorize(alpha: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 ROWS = 8
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _x_rows(s, y0, a, cp, inv):  # pragma: no cover - compiled
     """Solve rows ``y0 … y0+ROWS-1`` (fewer at the edge) of the plane ``s`` (ny, nx) along x."""
     ny, nx = s.shape
@@ -125,7 +125,7 @@ def _x_rows(s, y0, a, cp, inv):  # pragma: no cover - compiled
         s[y0 + 7, i] = p7
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _y_lines(s, a, cp, inv):  # pragma: no cover - compiled
     """Solve every column of the plane ``s`` (ny, nx) along y (rows in memory order)."""
     ny, nx = s.shape
@@ -142,7 +142,7 @@ def _y_lines(s, a, cp, inv):  # pragma: no cover - compiled
             s[j, x] = s[j, x] - c * s[j + 1, x]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _z_lines(u, y, a, cp, inv):  # pragma: no cover - compiled
     """Solve the lines along z of row ``y`` of the block ``u`` (nz, ny, nx)."""
     nz, _, nx = u.shape
@@ -159,7 +159,7 @@ def _z_lines(u, y, a, cp, inv):  # pragma: no cover - compiled
             u[k, y, x] = u[k, y, x] - c * u[k + 1, y, x]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def lod_field(u, a, fx, fy, fz, f):  # pragma: no cover - compiled
     """One LOD step of one field ``u`` (nz, ny, nx) with coefficient ``a``, on the calling
     thread; ``fx, fy, fz`` are the stacked Thomas factors (2, F, n), ``f`` the field's row."""
@@ -176,7 +176,7 @@ def lod_field(u, a, fx, fy, fz, f):  # pragma: no cover - compiled
             _z_lines(u, y, a, fz[0, f], fz[1, f])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _lod_fields(u, alpha, fx, fy, fz, first, step):  # pragma: no cover - compiled
     """LOD step of fields ``first, first + step, …`` (one share of a parallel call)."""
     for f in range(first, u.shape[0], step):

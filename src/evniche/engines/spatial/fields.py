@@ -30,10 +30,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import kernel_cache
 from .diffusion import lod_field
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _total(u):  # pragma: no cover - compiled
     """Σ of a field (nz, ny, nx) in a fixed (serial) order."""
     s = 0.0
@@ -42,7 +43,7 @@ def _total(u):  # pragma: no cover - compiled
     return s
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _pool(u, p, substeps, h, inv_lam, e, src, sec_h, drain, sin_idx, sin_rate, vox_amount,
           alpha, fx, fy, fz, stiff, Eb, S_b, e_b, frac_b, lam_b, clear, home, rem,
           route_pool, lam_routes, blood_route, lost, led_secreted, led_cleared, led_removed,
@@ -92,7 +93,7 @@ def _pool(u, p, substeps, h, inv_lam, e, src, sec_h, drain, sin_idx, sin_rate, v
                 flat[sin_idx[k]] += add
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _restore(u, before):  # pragma: no cover - compiled
     """Scale field ``u`` back to the total ``before``: Thomas sweeps lose digits of the line
     sums when α ≫ 1 (see diffusion.STIFF_ALPHA); the factor is ~1 ± 1e-8 per step."""
@@ -104,7 +105,7 @@ def _restore(u, before):  # pragma: no cover - compiled
             flat[v] *= g
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _cytokine(u, f, substeps, ce, cf, prod, alpha, fx, fy, fz, stiff
               ):  # pragma: no cover - compiled
     """All sub-steps of cytokine field ``u`` (row ``f`` of the fields): production ``prod``
@@ -119,7 +120,7 @@ def _cytokine(u, f, substeps, ce, cf, prod, alpha, fx, fy, fz, stiff
             _restore(u, before)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def advance(u4, npl, substeps, h, inv_lam, e, src, sec_h, cyt_e, cyt_frac, cyt_sec, drain,
             sin_idx, sin_rate, vox_amount, alpha, fx, fy, fz, stiff, Eb, S_b, e_b,
             frac_b, lam_b, clear, home, rem, route_pool, lam_routes, blood_route, lost,
