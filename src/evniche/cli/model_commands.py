@@ -83,10 +83,21 @@ def check(model: ModelArg, set_: SetOpt = None) -> None:
     console.print(assumptions)
 
 
+def _out_folder(text: str) -> Path:
+    """``--out``, checked before anything runs (see :func:`evniche.store.outdir.check`)."""
+    from ..store.outdir import check
+
+    return check(text, "--out")
+
+
 def run(
     model: ModelArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder for trajectory.nc, run.json and "
-                                                    "report.html (created).")],
+    out: Annotated[Path, typer.Option(
+        "--out", parser=_out_folder, metavar="FOLDER",
+        help="Folder for trajectory.nc, run.json and report.html (created). Replaced whole "
+             "when the run is complete: an interrupted or failed run leaves the previous "
+             "run there unchanged. Refused: an existing file, a folder holding other files "
+             "than a run, one being written by another run.")],
     days: Annotated[float, typer.Option(help="Simulated days.")] = 365.0,
     seed: Annotated[int, typer.Option(help="Random seed (stochastic and spatial engines).")] = 0,
     set_: SetOpt = None,
@@ -107,8 +118,6 @@ def run(
     )] = True,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
-    import time
-
     from .. import engines
     from ..spec.loader import load_model
 
@@ -119,8 +128,28 @@ def run(
 
         interventions = [parse_intervention(text) for text in intervene]
         engines.prepare(resolved, None, interventions, days)  # refuse bad ones before running
-    options = _spatial_options(spatial, engine, out)
-    out.mkdir(parents=True, exist_ok=True)
+    options = _spatial_options(spatial, engine)
+    from ..store.runs import RunWriter
+
+    with RunWriter(out, resolved, seed, sys.argv, days=days, engine=engine) as writer:
+        if engine == "spatial":
+            options["snapshot_dir"] = str(writer.staging)
+        _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
+                            report, sensitivity)
+    files = sorted(p.name for p in out.iterdir())
+    console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
+
+
+def _simulate_and_write(writer, resolved, days: float, seed: int, engine: str,
+                        interventions: list, options: dict, report: bool,
+                        sensitivity: bool) -> None:
+    """The body of ``evniche run``: simulate, print the readouts, write every file into
+    ``writer.staging`` (a :class:`evniche.store.runs.RunWriter`)."""
+    import time
+
+    from .. import engines
+
+    out = writer.staging
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
@@ -133,12 +162,11 @@ def run(
         bar.update(task, completed=1.0)
     wall = time.perf_counter() - start
     from ..readouts import clinical
-    from ..store.runs import write_run
 
-    record = write_run(ds, out, resolved, seed, sys.argv, wall)
+    writer.write(ds, wall)
     takeover = clinical.takeover_day(ds)
-    console.print(f"[green]wrote[/] {out / 'trajectory.nc'} and {out / 'run.json'} "
-                  f"({wall:.1f} s; EV ledger error {ds.attrs.get('ledger_relative_error', 0):.1e})")
+    console.print(f"simulated in {wall:.1f} s; EV ledger error "
+                  f"{ds.attrs.get('ledger_relative_error', 0):.1e}")
     if resolved.spec.cell_types and ds.attrs.get("leukemic"):
         console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
@@ -181,22 +209,19 @@ def run(
     if report:
         from ..report import write_report
 
-        path = write_report(ds, out, model=resolved, sensitivity=table)
-        console.print(f"[green]report:[/] {path}")
-    del record
+        write_report(ds, out, model=resolved, sensitivity=table)
 
 
-def _spatial_options(items: list[str] | None, engine: str, out: Path) -> dict:
+def _spatial_options(items: list[str] | None, engine: str) -> dict:
     """Engine options from ``--spatial KEY=VALUE`` items (VALUE read as YAML; a dotted KEY
-    such as placement.MSC sets one entry of a mapping); the spatial engine also writes its
-    snapshots into ``out``."""
+    such as placement.MSC sets one entry of a mapping)."""
     from ..spec.loader import parse_override
 
     if engine != "spatial":
         if items:
             raise EvnicheError("--spatial applies to --engine spatial only")
         return {}
-    options: dict = {"snapshot_dir": str(out)}
+    options: dict = {}
     for item in items or []:
         try:
             key, value = parse_override(item)
