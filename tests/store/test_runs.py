@@ -148,3 +148,17 @@ def test_a_registry_without_the_status_column_is_migrated(store_run, tmp_path, r
     new = runs.write_run(store_run, tmp_path / "run", None, 0, [], None)
     assert {r["id"]: r["status"] for r in runs.list_runs()} == {"old": "complete",
                                                                 new["id"]: "complete"}
+
+
+def test_a_run_killed_after_its_files_were_swapped_in_is_marked_complete(store_run,
+                                                                         store_model, tmp_path):
+    out = tmp_path / "run"
+    killed = runs.RunWriter(out, store_model, 7, ["x"])
+    killed.__enter__()
+    killed.write(store_run, 1.0)
+    killed.folder.commit()
+    killed.folder._unlock()  # killed before its status was set
+    with runs.RunWriter(out, store_model, 7, ["y"]) as after:
+        assert _status(killed.id) == "complete"
+        after.write(store_run, 1.0)
+    assert (_status(killed.id), _status(after.id)) == ("replaced", "complete")

@@ -203,9 +203,11 @@ class RunWriter:
     def __enter__(self) -> RunWriter:
         self.folder.__enter__()
         try:
-            # the lock is ours: a run still 'running' here was killed
-            self._execute("UPDATE runs SET status = 'failed' WHERE out_dir = ? AND "
-                          "status = 'running'", (str(self.out),))
+            # the lock is ours: a run still 'running' here was killed; complete if it was
+            # killed after its files were swapped in, else failed
+            self._execute("UPDATE runs SET status = CASE WHEN id = ? THEN 'complete' ELSE "
+                          "'failed' END WHERE out_dir = ? AND status = 'running'",
+                          (_run_id(self.out), str(self.out)))
             row = {"id": self.id, "created": self.created, "model": self.name,
                    "digest": self.digest, "seed": _int_or_none(self.seed),
                    "days": None if self.days is None else float(self.days),
@@ -301,6 +303,14 @@ class RunWriter:
                 con.execute(sql, args)
         finally:
             con.close()
+
+
+def _run_id(out: Path) -> str | None:
+    """The id in ``out/run.json``, if there is a readable one."""
+    try:
+        return str(json.loads((out / RUN_JSON).read_text(encoding="utf-8"))["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def write_run(ds: xr.Dataset, out_dir: str | Path, model: Any, seed: int | None,
