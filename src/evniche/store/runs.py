@@ -172,7 +172,8 @@ class RunWriter:
     there before become ``replaced``); else the staging folder is deleted, ``out_dir``
     is left as it was and the run becomes ``failed``. A KeyboardInterrupt is re-raised as
     :class:`evniche.errors.Interrupted` saying what ``out_dir`` holds. A run killed
-    outright stays ``running`` until the next run into ``out_dir`` marks it ``failed``.
+    outright stays ``running`` until the next run into ``out_dir`` marks it ``failed``
+    (``complete`` if it was killed after its files were swapped in).
 
     ``model`` is the ResolvedModel (None: name and digest from ``attrs``, the
     trajectory's attributes, when known); ``days`` the simulated days asked for and
