@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import EvnicheError
+
+if TYPE_CHECKING:
+    from ..spec.resolve import ResolvedModel
+    from ..store.runs import RunWriter
 
 console = Console()
 
@@ -96,8 +100,8 @@ def run(
         "--out", parser=_out_folder, metavar="FOLDER",
         help="Folder for trajectory.nc, run.json and report.html (created). Replaced whole "
              "when the run is complete: an interrupted or failed run leaves the previous "
-             "run there unchanged. Refused: an existing file, a folder holding other files "
-             "than a run, one being written by another run.")],
+             "run there unchanged. Refused: an existing file, a folder that holds other "
+             "files but no run, a folder another run is writing into.")],
     days: Annotated[float, typer.Option(help="Simulated days.")] = 365.0,
     seed: Annotated[int, typer.Option(help="Random seed (stochastic and spatial engines).")] = 0,
     set_: SetOpt = None,
@@ -140,7 +144,8 @@ def run(
     console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
 
 
-def _simulate_and_write(writer, resolved, days: float, seed: int, engine: str,
+def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float, seed: int,
+                        engine: str,
                         interventions: list, options: dict, report: bool,
                         sensitivity: bool) -> None:
     """The body of ``evniche run``: simulate, print the readouts, write every file into
