@@ -5,6 +5,8 @@ second run into a folder being written is refused; Ctrl-C prints what was kept, 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,20 @@ def test_the_console_script_turns_a_late_ctrl_c_into_status_130(monkeypatch):
     with pytest.raises(SystemExit) as stop:
         cli.run()
     assert stop.value.code == 130
+
+
+def test_ctrl_c_while_the_commands_load_prints_one_line(capsys, monkeypatch):
+    def load():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_app", load)
+    assert main(["presets"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_the_console_script_imports_nothing_heavy_before_main():
+    """Everything slow to import loads inside main(), where Ctrl-C is handled."""
+    code = "import sys, evniche.cli; print(sorted({'typer', 'rich', 'numpy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout == "[]\n"
