@@ -32,3 +32,7 @@ class ModelError(EvnicheError):
 
 class SimulationError(EvnicheError):
     """A run could not be completed (solver failure, ledger not closing, bad intervention)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what the output folder holds now."""

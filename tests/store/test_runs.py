@@ -89,3 +89,76 @@ def test_registry_location_and_errors(tmp_path, monkeypatch):
     assert runs.registry_path().parent.name == ".evniche"
     with pytest.raises(EvnicheError, match="not a run folder"):
         runs.read_run(tmp_path)
+
+
+def _status(record_or_id) -> str:
+    run_id = record_or_id if isinstance(record_or_id, str) else record_or_id["id"]
+    return {r["id"]: r["status"] for r in runs.list_runs()}[run_id]
+
+
+def test_a_run_is_running_until_complete_and_replaced_by_the_next(store_run, store_model,
+                                                                  tmp_path):
+    out = tmp_path / "run"
+    with runs.RunWriter(out, store_model, 7, ["x"], days=30, engine="wellmixed") as writer:
+        assert _status(writer.id) == "running"
+        record = writer.write(store_run, 1.0)
+        assert not out.exists()  # the files are in the staging folder until the end
+        assert record["trajectory"] == str(out.resolve() / "trajectory.nc")
+    assert _status(record) == "complete"
+    again = runs.write_run(store_run, out, store_model, 7, ["y"], 1.0)
+    assert (_status(record), _status(again)) == ("replaced", "complete")
+    assert runs.read_run(out)[1]["id"] == again["id"]
+
+
+def test_a_failed_run_is_registered_failed_and_keeps_the_previous_files(store_run, store_model,
+                                                                        tmp_path):
+    out = tmp_path / "run"
+    first = runs.write_run(store_run, out, store_model, 7, ["x"], 1.0)
+    with pytest.raises(RuntimeError), runs.RunWriter(out, store_model, 7, ["y"]) as writer:
+        writer.write(store_run, 1.0)
+        raise RuntimeError("the report failed")
+    assert (_status(first), _status(writer.id)) == ("complete", "failed")
+    assert runs.read_run(out)[1]["id"] == first["id"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "registry") == [".run.lock",
+                                                                                  "run"]
+
+
+def test_a_killed_run_is_marked_failed_by_the_next_run_into_its_folder(store_run, store_model,
+                                                                       tmp_path):
+    out = tmp_path / "run"
+    killed = runs.RunWriter(out, store_model, 7, ["x"])
+    killed.__enter__()
+    killed.write(store_run, 1.0)
+    killed.folder._unlock()  # what the kernel does when the process is killed
+    assert _status(killed.id) == "running" and killed.staging.is_dir()
+    after = runs.write_run(store_run, out, store_model, 7, ["y"], 1.0)
+    assert (_status(killed.id), _status(after)) == ("failed", "complete")
+    assert not killed.staging.exists()
+
+
+def test_a_registry_without_the_status_column_is_migrated(store_run, tmp_path, registry):
+    registry.mkdir()
+    with sqlite3.connect(registry / "runs.sqlite") as con:
+        con.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, created TEXT NOT NULL, model TEXT "
+                    "NOT NULL, digest TEXT NOT NULL, seed INTEGER, days REAL, engine TEXT, "
+                    "wall_seconds REAL, out_dir TEXT NOT NULL)")
+        con.execute("INSERT INTO runs VALUES ('old', '2025-01-01T00:00:00+00:00', 'm', 'd', 1, "
+                    "2.0, 'wellmixed', 1.0, '/somewhere')")
+    assert [(r["id"], r["status"]) for r in runs.list_runs()] == [("old", "complete")]
+    new = runs.write_run(store_run, tmp_path / "run", None, 0, [], None)
+    assert {r["id"]: r["status"] for r in runs.list_runs()} == {"old": "complete",
+                                                                new["id"]: "complete"}
+
+
+def test_a_run_killed_after_its_files_were_swapped_in_is_marked_complete(store_run,
+                                                                         store_model, tmp_path):
+    out = tmp_path / "run"
+    killed = runs.RunWriter(out, store_model, 7, ["x"])
+    killed.__enter__()
+    killed.write(store_run, 1.0)
+    killed.folder.commit()
+    killed.folder._unlock()  # killed before its status was set
+    with runs.RunWriter(out, store_model, 7, ["y"]) as after:
+        assert _status(killed.id) == "complete"
+        after.write(store_run, 1.0)
+    assert (_status(killed.id), _status(after.id)) == ("replaced", "complete")

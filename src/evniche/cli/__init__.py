@@ -4,49 +4,69 @@ from __future__ import annotations
 
 import sys
 
-import typer
-from rich.console import Console
+from ..errors import EvnicheError, Interrupted
 
-from ..errors import EvnicheError
-
-app = typer.Typer(
-    name="evniche",
-    help="Simulate extracellular-vesicle communication in the bone-marrow niche.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-err_console = Console(stderr=True)
+#: exit status after Ctrl-C (128 + SIGINT, as shells report it)
+INTERRUPTED = 130
 
 
-def _register() -> None:
+def _app():
+    """The typer application with every command. typer, rich and the commands are imported
+    here, so that a Ctrl-C while they load is handled by :func:`main` too."""
+    import typer
+
     from . import kb, model_commands
 
+    app = typer.Typer(
+        name="evniche",
+        help="Simulate extracellular-vesicle communication in the bone-marrow niche.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
     app.add_typer(kb.app, name="kb", help="Query the cited knowledge base of both reviews.")
     model_commands.register(app)
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists
-        return
+        return app
     app.add_typer(scenarios.app, name="scenarios", help="Run the review findings as checks.")
+    return app
+
+
+def _say(line: str) -> None:
+    """One line on stderr, as written (user text may hold brackets: no markup)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors print one clear line on stderr and exit with status 2."""
-    _register()
+    """Entry point: user errors print one clear line on stderr and exit with status 2;
+    Ctrl-C prints one line (what was kept, where a command says) and exits with 130."""
     try:
-        # without standalone mode click returns the code of a typer.Exit instead of raising
-        code = app(args=argv, standalone_mode=False)
+        import typer
+
+        # the command is invoked directly: typer's own main() would swallow a Ctrl-C
+        # (KeyboardInterrupt → status 130, silently) and with it what a command says
+        command = typer.main.get_command(_app())
+        with command.make_context("evniche", sys.argv[1:] if argv is None else list(argv)) \
+                as ctx:
+            code = command.invoke(ctx)
+    except KeyboardInterrupt as exc:
+        _say(str(exc) if isinstance(exc, Interrupted) else "interrupted")
+        return INTERRUPTED
     except (EvnicheError, FileNotFoundError) as exc:
-        # the message may quote user text with brackets: never read it as markup
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(f"error: {exc}")
         return 2
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        return 1
-    except Exception as exc:  # usage errors of the command-line parser
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+    except Exception as exc:
+        import typer
+
+        if isinstance(exc, typer.Exit):
+            return exc.exit_code
+        if isinstance(exc, typer.Abort):  # click's own Ctrl-C (at a prompt)
+            _say("interrupted")
+            return INTERRUPTED
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # command-line usage errors
             exc.show()
             return exc.exit_code
         raise
@@ -54,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: nothing heavy is imported before :func:`main` handles
+    Ctrl-C (and a Ctrl-C that reaches this point prints no traceback either)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import EvnicheError
+
+if TYPE_CHECKING:
+    from ..spec.resolve import ResolvedModel
+    from ..store.runs import RunWriter
 
 console = Console()
 
@@ -89,10 +93,21 @@ def check(model: ModelArg, set_: SetOpt = None, allow_path: AllowOpt = None) -> 
     console.print(assumptions)
 
 
+def _out_folder(text: str) -> Path:
+    """``--out``, checked before anything runs (see :func:`evniche.store.outdir.check`)."""
+    from ..store.outdir import check
+
+    return check(text, "--out")
+
+
 def run(
     model: ModelArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder for trajectory.nc, run.json and "
-                                                    "report.html (created).")],
+    out: Annotated[Path, typer.Option(
+        "--out", parser=_out_folder, metavar="FOLDER",
+        help="Folder for trajectory.nc, run.json and report.html (created). Replaced whole "
+             "when the run is complete: an interrupted or failed run leaves the previous "
+             "run there unchanged. Refused: an existing file, a folder that holds other "
+             "files but no run, a folder another run is writing into.")],
     days: Annotated[float, typer.Option(help="Simulated days (a finite number > 0; at most "
                                              "36525, 100 years, without --allow-large).")
                     ] = 365.0,
@@ -125,21 +140,39 @@ def run(
         "exceed this machine's memory is refused anyway.")] = False,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
-    import time
-
-    from .. import engines
     from ..spec.loader import load_model
     from .run_input import checked_interventions
 
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
-    options = _spatial_options(spatial, engine, out)
+    options = _spatial_options(spatial, engine)
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
     # of the run: refused before anything is written
     interventions = checked_interventions(
         resolved, intervene, days=days, seed=seed, engine=engine, options=options,
         allow_large=allow_large,
         announce=lambda text: console.print(text, highlight=False))
-    out.mkdir(parents=True, exist_ok=True)
+    from ..store.runs import RunWriter
+
+    with RunWriter(out, resolved, seed, sys.argv, days=days, engine=engine) as writer:
+        if engine == "spatial":
+            options["snapshot_dir"] = str(writer.staging)
+        _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
+                            report, sensitivity, allow_large)
+    files = sorted(p.name for p in out.iterdir())
+    console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
+
+
+def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float, seed: int,
+                        engine: str,
+                        interventions: list, options: dict, report: bool,
+                        sensitivity: bool, allow_large: bool = False) -> None:
+    """The body of ``evniche run``: simulate, print the readouts, write every file into
+    ``writer.staging`` (a :class:`evniche.store.runs.RunWriter`)."""
+    import time
+
+    from .. import engines
+
+    out = writer.staging
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
@@ -152,12 +185,11 @@ def run(
         bar.update(task, completed=1.0)
     wall = time.perf_counter() - start
     from ..readouts import clinical
-    from ..store.runs import write_run
 
-    record = write_run(ds, out, resolved, seed, sys.argv, wall)
+    writer.write(ds, wall)
     takeover = clinical.takeover_day(ds)
-    console.print(f"[green]wrote[/] {out / 'trajectory.nc'} and {out / 'run.json'} "
-                  f"({wall:.1f} s; EV ledger error {ds.attrs.get('ledger_relative_error', 0):.1e})")
+    console.print(f"simulated in {wall:.1f} s; EV ledger error "
+                  f"{ds.attrs.get('ledger_relative_error', 0):.1e}")
     if resolved.spec.cell_types and ds.attrs.get("leukemic"):
         console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
@@ -202,22 +234,19 @@ def run(
     if report:
         from ..report import write_report
 
-        path = write_report(ds, out, model=resolved, sensitivity=table)
-        console.print(f"[green]report:[/] {path}")
-    del record
+        write_report(ds, out, model=resolved, sensitivity=table)
 
 
-def _spatial_options(items: list[str] | None, engine: str, out: Path) -> dict:
+def _spatial_options(items: list[str] | None, engine: str) -> dict:
     """Engine options from ``--spatial KEY=VALUE`` items (VALUE read as YAML; a dotted KEY
-    such as placement.MSC sets one entry of a mapping); the spatial engine also writes its
-    snapshots into ``out``."""
+    such as placement.MSC sets one entry of a mapping)."""
     from ..spec.loader import parse_override
 
     if engine != "spatial":
         if items:
             raise EvnicheError("--spatial applies to --engine spatial only")
         return {}
-    options: dict = {"snapshot_dir": str(out)}
+    options: dict = {}
     for item in items or []:
         try:
             key, value = parse_override(item)

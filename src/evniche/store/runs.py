@@ -7,6 +7,8 @@ Each run is also registered in an embedded SQLite database, ``runs.sqlite``, in 
 registry folder: ``~/.evniche`` by default, or the folder named by the environment
 variable ``EVNICHE_REGISTRY`` (a path ending in ``.sqlite``/``.db`` names the file itself).
 No server is needed; the registry is safe to share between processes (SQLite locking).
+A run folder is written whole or not at all, by one run at a time (:class:`RunWriter`,
+:mod:`evniche.store.outdir`); the registry records each run's status.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import EvnicheError
-from ..files import replacing, write_text
+from ..errors import EvnicheError, Interrupted
+from .outdir import OutputFolder, recover
 
 TRAJECTORY = "trajectory.nc"
 RUN_JSON = "run.json"
@@ -42,11 +44,12 @@ CREATE TABLE IF NOT EXISTS runs (
     days REAL,
     engine TEXT,
     wall_seconds REAL,
-    out_dir TEXT NOT NULL
+    out_dir TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'complete'
 )
 """
 _COLUMNS = ("id", "created", "model", "digest", "seed", "days", "engine", "wall_seconds",
-            "out_dir")
+            "out_dir", "status")
 
 
 def registry_path(registry: str | Path | None = None) -> Path:
@@ -65,10 +68,24 @@ def _connect(registry: str | Path | None) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, timeout=30.0)
         con.execute(_SCHEMA)
+        _migrate(con)
     except (OSError, sqlite3.Error) as exc:
         raise EvnicheError(f"cannot open the run registry {path}: {exc}; set {ENV} to a "
                            "writable folder") from None
     return con
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Add the ``status`` column to a registry made before it existed (its runs were
+    registered once complete)."""
+    if "status" in {row[1] for row in con.execute("PRAGMA table_info(runs)")}:
+        return
+    try:
+        with con:
+            con.execute("ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'complete'")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # else another process added it meanwhile
+            raise
 
 
 def _safe_attr(value: Any) -> Any:
@@ -144,77 +161,184 @@ def _int_or_none(x: Any) -> int | None:
         return None
 
 
+class RunWriter:
+    """Writing one run into the folder ``out_dir``, whole or not at all.
+
+    ``with RunWriter(out, model, seed, argv) as run:`` checks and locks the folder (see
+    :mod:`evniche.store.outdir`), registers the run with status ``running`` and gives the
+    staging folder ``run.staging`` for every file of the run; :meth:`write` writes the
+    trajectory and ``run.json`` there. When the block ends without an error the staging
+    folder replaces ``out_dir`` and the run becomes ``complete`` (the runs registered
+    there before become ``replaced``); else the staging folder is deleted, ``out_dir``
+    is left as it was and the run becomes ``failed``. A KeyboardInterrupt is re-raised as
+    :class:`evniche.errors.Interrupted` saying what ``out_dir`` holds. A run killed
+    outright stays ``running`` until the next run into ``out_dir`` marks it ``failed``
+    (``complete`` if it was killed after its files were swapped in).
+
+    ``model`` is the ResolvedModel (None: name and digest from ``attrs``, the
+    trajectory's attributes, when known); ``days`` the simulated days asked for and
+    ``engine`` the engine (registered at the start; :meth:`write` records the trajectory's).
+    """
+
+    def __init__(self, out_dir: str | Path, model: Any, seed: int | None,
+                 argv: Sequence[str] | None, *, days: float | None = None, engine: str = "",
+                 registry: str | Path | None = None, attrs: Mapping[str, Any] | None = None
+                 ) -> None:
+        self.folder = OutputFolder(out_dir)
+        self.out = self.folder.out
+        self.model, self.seed, self.argv, self.registry = model, seed, argv, registry
+        attrs = attrs or {}
+        self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        self.digest = str(getattr(model, "digest", None) or attrs.get("digest", ""))
+        self.name = str(getattr(model, "name", None) or attrs.get("model", "unnamed"))
+        stamp = self.created.replace("-", "").replace(":", "").split("+")[0]
+        self.id = f"{stamp}-{self.digest[:8] or 'nodigest'}-{uuid.uuid4().hex[:6]}"
+        self.days, self.engine = days, str(engine or attrs.get("engine", ""))
+        self.record: dict[str, Any] | None = None
+
+    @property
+    def staging(self) -> Path:
+        """The folder the run's files are written into (beside ``out_dir``)."""
+        return self.folder.staging
+
+    def __enter__(self) -> RunWriter:
+        self.folder.__enter__()
+        try:
+            # the lock is ours: a run still 'running' here was killed; complete if it was
+            # killed after its files were swapped in, else failed
+            self._execute("UPDATE runs SET status = CASE WHEN id = ? THEN 'complete' ELSE "
+                          "'failed' END WHERE out_dir = ? AND status = 'running'",
+                          (_run_id(self.out), str(self.out)))
+            row = {"id": self.id, "created": self.created, "model": self.name,
+                   "digest": self.digest, "seed": _int_or_none(self.seed),
+                   "days": None if self.days is None else float(self.days),
+                   "engine": self.engine, "wall_seconds": None, "out_dir": str(self.out),
+                   "status": "running"}
+            self._execute(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES "
+                          f"({', '.join('?' * len(_COLUMNS))})", tuple(row[c] for c in _COLUMNS))
+        except BaseException:
+            self.folder.__exit__(None, None, None)
+            raise
+        return self
+
+    def write(self, ds: xr.Dataset, wall_seconds: float | None) -> dict[str, Any]:
+        """Write ``ds`` (``trajectory.nc``) and its record (``run.json``) into the staging
+        folder; return the record: id, created (UTC, ISO 8601), model, digest, seed, days
+        (simulated, days), engine, wall_seconds, argv, versions, parameters, and the paths
+        ``out_dir``/``trajectory``/``run_json`` the files will have once the run is
+        complete. A ``snapshot_dir`` attribute naming the staging folder is set to
+        ``out_dir`` (in ``ds`` too, so a report names the final place)."""
+        if str(ds.attrs.get("snapshot_dir", "")) == str(self.staging):
+            ds.attrs["snapshot_dir"] = str(self.out)
+        time = ds["time"].values if "time" in ds.coords else np.array([0.0])
+        days = float(time[-1] - time[0]) if len(time) else 0.0
+        seed = _int_or_none(self.seed if self.seed is not None else ds.attrs.get("seed"))
+        name = str(getattr(self.model, "name", None) or ds.attrs.get("model", self.name))
+        safe = netcdf_safe(ds)
+        safe.attrs.update({"run_id": self.id, "created": self.created})
+        try:
+            safe.to_netcdf(self.staging / TRAJECTORY, engine="h5netcdf")
+        except (OSError, ValueError, TypeError) as exc:
+            raise EvnicheError(f"cannot write the trajectory of {self.out}: {exc}") from None
+        model = self.model
+        record: dict[str, Any] = {
+            "id": self.id,
+            "created": self.created,
+            "model": name,
+            "digest": self.digest,
+            "seed": seed,
+            "days": days,
+            "engine": str(ds.attrs.get("engine", self.engine)),
+            "disease": str(ds.attrs.get("disease", "")),
+            "wall_seconds": _json_number(None if wall_seconds is None else float(wall_seconds)),
+            "argv": [str(a) for a in (self.argv or [])],
+            "versions": _versions(),
+            "model_source": str(getattr(model, "source", "")) if model is not None else "",
+            "ledger_relative_error": _json_number(
+                float(ds.attrs["ledger_relative_error"])) if "ledger_relative_error" in ds.attrs
+            else None,
+            "parameters": parameters_record(model),
+            "out_dir": str(self.out),
+            "trajectory": str(self.out / TRAJECTORY),
+            "run_json": str(self.out / RUN_JSON),
+        }
+        (self.staging / RUN_JSON).write_text(json.dumps(record, indent=2, sort_keys=False)
+                                             + "\n", encoding="utf-8")
+        columns = [c for c in _COLUMNS if c not in ("id", "status")]
+        self._execute(f"UPDATE runs SET {', '.join(c + ' = ?' for c in columns)} WHERE id = ?",
+                      (*(record[c] for c in columns), self.id))
+        self.record = record
+        return record
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> None:
+        error = exc
+        try:
+            if exc is None:
+                if self.record is None:
+                    raise EvnicheError(f"the run into {self.out} wrote no trajectory")
+                try:
+                    self.folder.commit()
+                except OSError as failure:
+                    raise EvnicheError(f"cannot move the run into {self.out}: "
+                                       f"{failure.strerror or failure}") from None
+        except BaseException as failure:  # KeyboardInterrupt included
+            error = failure
+        try:
+            if self.folder.committed:
+                self._execute("UPDATE runs SET status = 'replaced' WHERE out_dir = ? AND "
+                              "status = 'complete' AND id != ?", (str(self.out), self.id))
+            self._execute("UPDATE runs SET status = ? WHERE id = ?",
+                          ("complete" if self.folder.committed else "failed", self.id))
+        finally:
+            self.folder.__exit__(None, None, None)
+        if isinstance(error, KeyboardInterrupt):
+            raise Interrupted(f"interrupted: {self.folder.outcome()}") from None
+        if error is not exc:
+            raise error
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> None:
+        con = _connect(self.registry)
+        try:
+            with con:
+                con.execute(sql, args)
+        finally:
+            con.close()
+
+
+def _run_id(out: Path) -> str | None:
+    """The id in ``out/run.json``, if there is a readable one."""
+    try:
+        return str(json.loads((out / RUN_JSON).read_text(encoding="utf-8"))["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def write_run(ds: xr.Dataset, out_dir: str | Path, model: Any, seed: int | None,
               argv: Sequence[str] | None, wall_seconds: float | None,
               registry: str | Path | None = None) -> dict[str, Any]:
-    """Write ``ds`` and its record to ``out_dir`` and register the run; return the record.
+    """Write ``ds`` and its record to the run folder ``out_dir`` (replaced whole, see
+    :class:`RunWriter`) and register the run; return the record (see
+    :meth:`RunWriter.write`).
 
     ``model`` is the ResolvedModel that was run (None: name and digest from ``ds.attrs``,
     no parameter table); ``seed`` the random seed; ``argv`` the command line; wall time in
-    seconds. The record (also in ``run.json``) has id, created (UTC, ISO 8601), model,
-    digest, seed, days (simulated, days), engine, wall_seconds, argv, versions,
-    parameters, and paths ``trajectory``/``run_json``/``out_dir``.
+    seconds.
     """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EvnicheError(f"cannot create the run folder {out}: {exc}") from None
-    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    digest = str(getattr(model, "digest", None) or ds.attrs.get("digest", ""))
-    name = str(getattr(model, "name", None) or ds.attrs.get("model", "unnamed"))
-    stamp = created.replace("-", "").replace(":", "").split("+")[0]
-    run_id = f"{stamp}-{digest[:8] or 'nodigest'}-{uuid.uuid4().hex[:6]}"
-    time = ds["time"].values if "time" in ds.coords else np.array([0.0])
-    days = float(time[-1] - time[0]) if len(time) else 0.0
-    seed = _int_or_none(seed if seed is not None else ds.attrs.get("seed"))
-
-    nc_path = out / TRAJECTORY
-    safe = netcdf_safe(ds)
-    safe.attrs.update({"run_id": run_id, "created": created})
-    try:
-        with replacing(nc_path) as tmp:
-            safe.to_netcdf(tmp, engine="h5netcdf")
-    except (OSError, ValueError, TypeError) as exc:
-        raise EvnicheError(f"cannot write the trajectory to {nc_path}: {exc}") from None
-
-    record: dict[str, Any] = {
-        "id": run_id,
-        "created": created,
-        "model": name,
-        "digest": digest,
-        "seed": seed,
-        "days": days,
-        "engine": str(ds.attrs.get("engine", "")),
-        "disease": str(ds.attrs.get("disease", "")),
-        "wall_seconds": _json_number(None if wall_seconds is None else float(wall_seconds)),
-        "argv": [str(a) for a in (argv or [])],
-        "versions": _versions(),
-        "model_source": str(getattr(model, "source", "")) if model is not None else "",
-        "ledger_relative_error": _json_number(
-            float(ds.attrs["ledger_relative_error"])) if "ledger_relative_error" in ds.attrs
-        else None,
-        "parameters": parameters_record(model),
-        "out_dir": str(out.resolve()),
-        "trajectory": str(nc_path.resolve()),
-        "run_json": str((out / RUN_JSON).resolve()),
-    }
-    write_text(out / RUN_JSON, json.dumps(record, indent=2, sort_keys=False) + "\n")
-    con = _connect(registry)
-    try:
-        with con:
-            con.execute(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES "
-                        f"({', '.join('?' * len(_COLUMNS))})",
-                        tuple(record[c] for c in _COLUMNS))
-    finally:
-        con.close()
+    with RunWriter(out_dir, model, seed, argv, registry=registry, attrs=ds.attrs) as run:
+        record = run.write(ds, wall_seconds)
     return record
 
 
 def list_runs(registry: str | Path | None = None, model: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
     """Registered runs, newest first, as dicts (id, created, model, digest, seed, days,
-    engine, wall_seconds, out_dir); only those of ``model`` if given."""
+    engine, wall_seconds, out_dir, status); only those of ``model`` if given.
+
+    ``status``: ``running`` (being written, or killed outright: the next run into the same
+    folder marks it ``failed``), ``complete`` (its files are in ``out_dir``), ``failed``
+    (stopped by an error or Ctrl-C; nothing of it was kept) or ``replaced`` (a later run
+    into the same folder replaced it)."""
     path = registry_path(registry)
     if not path.exists():
         return []
@@ -236,8 +360,12 @@ def list_runs(registry: str | Path | None = None, model: str | None = None,
 
 
 def read_run(out_dir: str | Path) -> tuple[xr.Dataset, Mapping[str, Any]]:
-    """Reload a run folder: the Trajectory (loaded into memory) and its ``run.json``."""
+    """Reload a run folder: the Trajectory (loaded into memory) and its ``run.json``.
+
+    A folder missing because its run was killed while swapping a new run in is first put
+    back (see :func:`evniche.store.outdir.recover`)."""
     out = Path(out_dir)
+    recover(out)
     nc_path, js = out / TRAJECTORY, out / RUN_JSON
     if not nc_path.exists() or not js.exists():
         raise EvnicheError(f"{out} is not a run folder: expected {TRAJECTORY} and {RUN_JSON}")

@@ -42,6 +42,7 @@ def test_cli_run_writes_snapshots_and_a_report_with_section_images(tmp_path, mon
     assert len(pngs) == 2 and len(gifs) == 1
     assert Image.open(io.BytesIO(base64.b64decode(gifs[0]))).n_frames == 3
     assert "fields.zarr" in section and "<code>MSC.exosome</code>" in section
+    assert f"<code>{out.resolve()}</code>" in section  # where they are, not where written
 
 
 def test_spatial_options_need_the_spatial_engine(tmp_path, capsys):
