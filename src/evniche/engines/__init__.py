@@ -35,21 +35,35 @@ def prepare(model: ResolvedModel | str, overrides: dict | None = None,
 def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
              engine: str = "wellmixed", overrides: dict | None = None,
              interventions: list | None = None, progress: Callable[[float], None] | None = None,
-             **options):
-    """Run ``model`` for ``days`` on ``engine``; return the Trajectory Dataset."""
+             wall_limit_s: float | None = None, **options):
+    """Run ``model`` for ``days`` on ``engine``; return the Trajectory Dataset.
+
+    ``wall_limit_s``: stop the run with a SimulationError (saying how far it got) after
+    this many seconds of wall-clock time; ``None``: no limit. The well-mixed engine checks
+    it inside the solver (the relaxation to the healthy steady state included), the
+    spatial engine every 10 steps."""
     if engine not in ENGINES:
         raise SimulationError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     net, schedule = prepare(model, overrides, interventions, days)
     start = _time.perf_counter()
     if engine == "spatial":
         from .spatial import simulate as spatial_simulate
+        from .stopwatch import Stopwatch
 
-        ds = spatial_simulate(net, days=days, seed=seed, schedule=schedule, progress=progress,
-                              **options)
+        stopwatch = Stopwatch(wall_limit_s, days)
+
+        def progress_and_limit(frac: float) -> None:
+            stopwatch.check(frac * days * 24.0)
+            if progress is not None:
+                progress(frac)
+
+        ds = spatial_simulate(net, days=days, seed=seed, schedule=schedule,
+                              progress=progress_and_limit, **options)
     else:
         from . import trajectory, wellmixed
 
-        sol = wellmixed.integrate(net, days, schedule, progress=progress, **options)
+        sol = wellmixed.integrate(net, days, schedule, progress=progress,
+                                  wall_limit_s=wall_limit_s, **options)
         kin = sol.kinetics
         # modifiers in force at each sample; the last sample belongs to the last segment
         # (windows are [start, end), so at the run's end they would read as over)
