@@ -105,6 +105,10 @@ def run(
     sensitivity: Annotated[bool, typer.Option(
         help="Rank the parameters the take-over day depends on (extra runs; wellmixed only)."
     )] = True,
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", metavar="SECONDS",
+        help="Stop a simulation that takes longer than this (wall clock; the run and each "
+             "sensitivity run separately) with an error saying how far it got.")] = 600.0,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     import time
@@ -120,6 +124,9 @@ def run(
         interventions = [parse_intervention(text) for text in intervene]
         engines.prepare(resolved, None, interventions, days)  # refuse bad ones before running
     options = _spatial_options(spatial, engine, out)
+    if not time_limit > 0:
+        raise EvnicheError(f"--time-limit must be a positive number of seconds, got "
+                           f"{time_limit:g}")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -127,7 +134,7 @@ def run(
                   console=console, transient=False) as bar:
         task = bar.add_task(f"{resolved.name}: {days:g} days ({engine})", total=1.0)
         ds = engines.simulate(resolved, days=days, seed=seed, engine=engine,
-                              interventions=interventions,
+                              interventions=interventions, wall_limit_s=time_limit,
                               progress=lambda frac: bar.update(task, completed=frac),
                               **options)
         bar.update(task, completed=1.0)
@@ -167,7 +174,8 @@ def run(
         def runner(overrides: dict):
             try:
                 return engines.simulate(resolved_with(resolved, overrides), days=days,
-                                        seed=seed, interventions=interventions)
+                                        seed=seed, interventions=interventions,
+                                        wall_limit_s=time_limit)
             finally:
                 progress.advance(task)
 
