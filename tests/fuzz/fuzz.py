@@ -2,9 +2,10 @@
 
 Each case is a valid model (the tiny test models or a preset) with 1–3 random mutations
 (:mod:`mutations`), made from ``--seed`` and the case's index alone, so ``--case N``
-reproduces case N. Every case is loaded and compiled; every ``--simulate-every``-th case
-that compiles is also simulated for a short span (``--days``; the tiny models for 5 days)
-under the engine's wall-clock limit. A case ends in one of:
+reproduces case N. Every case is loaded and compiled; a case whose index is a multiple of
+``--simulate-every`` is, if it compiles, also simulated for a short span (``--days``; the
+tiny models for 5 days) under the engine's wall-clock limit of half ``--timeout``.
+A case ends in one of:
 
 * refused: ``load_model``/``compile_model`` raised an EvnicheError (a clean error);
 * accepted: it loaded and compiled (and, if sampled, simulated or failed cleanly);
@@ -177,8 +178,9 @@ def summary(results: list[dict], args, seconds: float) -> int:
     outcomes = Counter(r["outcome"] for r in results)
     sims = Counter(r.get("simulation", "unhandled/hang") for r in results if r["simulated"])
     print(f"fuzz: {len(results)} mutated models (seed {args.seed}) in {seconds:.0f} s; every "
-          f"case loaded and compiled, every {args.simulate_every}th accepted case also "
-          f"simulated ({args.days:g} days; the tiny models 5 days)")
+          f"case loaded and compiled; those accepted among every {args.simulate_every}th case "
+          f"also simulated ({args.days:g} days, the tiny models 5; wall limit "
+          f"{args.timeout / 2:g} s); hang: no answer within {args.timeout:g} s")
     for key in ("refused", "accepted", "unhandled", "hang"):
         print(f"  {key:10s} {outcomes.get(key, 0)}")
     print(f"  simulated  {sum(sims.values())}: ran {sims.get('ran', 0)}, refused cleanly "
@@ -237,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds a case may take before it counts as a hang")
-    parser.add_argument("--simulate-every", type=int, default=20,
-                        help="simulate every N-th case that compiles (0: never)")
+    parser.add_argument("--simulate-every", type=int, default=5,
+                        help="simulate the cases whose index is a multiple of N, if they "
+                             "compile (0: none)")
     parser.add_argument("--days", type=float, default=1.0,
                         help="simulated days of a sampled preset case")
     parser.add_argument("--tracebacks", type=int, default=5,
