@@ -65,11 +65,13 @@ def run_case(seed: int, index: int, bases, simulate_every: int, days: float,
     from evniche.errors import EvnicheError
     from evniche.spec.loader import load_model
 
-    name, data = make_case(seed, index, bases)
-    out = {"index": index, "base": name, "simulated": False}
-    stage = "load"
+    out = {"index": index, "base": "?", "simulated": False}
+    stage = "mutate"  # an error here is the fuzzer's own
     signal.alarm(int(timeout))
     try:
+        name, data = make_case(seed, index, bases)
+        out["base"] = name
+        stage = "load"
         model = load_model(data)
         stage = "compile"
         compile_model(model)
@@ -217,7 +219,10 @@ def show_case(args) -> int:
     import yaml
 
     name, data = make_case(args.seed, args.case, mutations.base_models())
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    try:
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    except RecursionError:  # a value wrapped in 2000 levels of nesting
+        text = "(too deeply nested to print)"
     print(f"# case {args.case} (seed {args.seed}), mutated from {name}\n{text[:20000]}")
 
     def on_alarm(signum, frame):

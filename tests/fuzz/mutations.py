@@ -159,10 +159,10 @@ def mutate_once(data: dict, below: Below) -> None:
     elif kind == "truncate" and isinstance(node, list):
         del node[below(len(node) + 1):]
     elif kind == "duplicate" and isinstance(node, list) and node:
-        node.append(copy.deepcopy(pick(below, node)))
+        node.append(copy.copy(pick(below, node)))  # shallow: it may be 2000 deep
     elif kind == "duplicate" and isinstance(node, dict) and node:
         old = pick(below, list(node))
-        node[f"{old}_copy" if isinstance(old, str) else "copy"] = copy.deepcopy(node[old])
+        node[f"{old}_copy" if isinstance(old, str) else "copy"] = copy.copy(node[old])
     elif parent is None:
         return
     elif kind == "delete":
