@@ -4,8 +4,10 @@ SciPy's BDF with a sparse Jacobian is tried first; when it fails (a singular New
 matrix, a step size that collapses, non-finite values), LSODA (dense Jacobian, switching
 between stiff and non-stiff methods) is tried once on the same span. When both fail the
 run ends with a :class:`~evniche.errors.SimulationError` that names the likely cause —
-the species that first became NaN or infinite and when, the state that grew fastest,
-extreme parameter values, EV pools without any loss — never a SciPy traceback.
+the species that first became NaN or infinite and when, the fastest process, extreme
+parameter values, rules so steep they are steps, EV pools without any loss — never a
+SciPy traceback. A state passing :data:`BLOWUP` stops the run at once (an event of the
+solver, checked on accepted steps only) with the species and its growth rate.
 """
 
 from __future__ import annotations
