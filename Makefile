@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/wellmixed.py
 	$(BIN)/python benchmarks/spatial.py
 	$(BIN)/python benchmarks/startup.py
+
+# 10,000 mutated models: load + compile each, simulate a sample; 0 unhandled, 0 hangs wanted
+fuzz: $(STAMP)
+	$(BIN)/python -W ignore tests/fuzz/fuzz.py --count $(or $(COUNT),10000)
 
 clean:
 	rm -rf $(VENV) demo-output

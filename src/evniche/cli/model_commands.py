@@ -138,11 +138,18 @@ def run(
         "years), results above 2 GiB, or more than a million spatial time steps. Without "
         "it such a run is refused before it starts, with the estimate. A run whose results "
         "exceed this machine's memory is refused anyway.")] = False,
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", metavar="SECONDS",
+        help="Stop a simulation that takes longer than this (wall clock; the run and each "
+             "sensitivity run separately) with an error saying how far it got.")] = 600.0,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     from ..spec.loader import load_model
     from .run_input import checked_interventions
 
+    if not time_limit > 0:
+        raise EvnicheError(f"--time-limit must be a positive number of seconds, got "
+                           f"{time_limit:g}")
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     options = _spatial_options(spatial, engine)
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
@@ -157,7 +164,7 @@ def run(
         if engine == "spatial":
             options["snapshot_dir"] = str(writer.staging)
         _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
-                            report, sensitivity, allow_large)
+                            report, sensitivity, allow_large, time_limit)
     files = sorted(p.name for p in out.iterdir())
     console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
 
@@ -165,7 +172,8 @@ def run(
 def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float, seed: int,
                         engine: str,
                         interventions: list, options: dict, report: bool,
-                        sensitivity: bool, allow_large: bool = False) -> None:
+                        sensitivity: bool, allow_large: bool = False,
+                        time_limit: float | None = None) -> None:
     """The body of ``evniche run``: simulate, print the readouts, write every file into
     ``writer.staging`` (a :class:`evniche.store.runs.RunWriter`)."""
     import time
@@ -180,6 +188,7 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
         task = bar.add_task(f"{resolved.name}: {days:g} days ({engine})", total=1.0)
         ds = engines.simulate(resolved, days=days, seed=seed, engine=engine,
                               interventions=interventions, allow_large=allow_large,
+                              wall_limit_s=time_limit,
                               progress=lambda frac: bar.update(task, completed=frac),
                               **options)
         bar.update(task, completed=1.0)
@@ -220,7 +229,8 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
             try:
                 return engines.simulate(resolved_with(resolved, overrides), days=days,
                                         seed=seed, interventions=interventions,
-                                        allow_large=allow_large)
+                                        allow_large=allow_large,
+                                        wall_limit_s=time_limit)
             finally:
                 progress.advance(task)
 

@@ -37,11 +37,15 @@ def prepare(model: ResolvedModel | str, overrides: dict | None = None,
 def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
              engine: str = "wellmixed", overrides: dict | None = None,
              interventions: list | None = None, progress: Callable[[float], None] | None = None,
-             allow_large: bool = False, **options):
+             allow_large: bool = False, wall_limit_s: float | None = None, **options):
     """Run ``model`` for ``days`` on ``engine``; return the Trajectory Dataset.
 
     A run above the limits of :mod:`evniche.engines.cost` (100 years, 2 GiB of results,
     a million spatial steps) is refused before it starts unless ``allow_large``.
+    ``wall_limit_s``: stop the run with a SimulationError (saying how far it got) after
+    this many seconds of wall-clock time; ``None``: no limit. The well-mixed engine checks
+    it inside the solver (the relaxation to the healthy steady state included), the
+    spatial engine every 10 steps.
     ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
     "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
     start_day``), from the model's interventions and ``interventions``."""
@@ -54,13 +58,22 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     start = _time.perf_counter()
     if engine == "spatial":
         from .spatial import simulate as spatial_simulate
+        from .stopwatch import Stopwatch
 
-        ds = spatial_simulate(net, days=days, seed=seed, schedule=schedule, progress=progress,
-                              **options)
+        stopwatch = Stopwatch(wall_limit_s, days)
+
+        def progress_and_limit(frac: float) -> None:
+            stopwatch.check(frac * days * 24.0)
+            if progress is not None:
+                progress(frac)
+
+        ds = spatial_simulate(net, days=days, seed=seed, schedule=schedule,
+                              progress=progress_and_limit, **options)
     else:
         from . import trajectory, wellmixed
 
-        sol = wellmixed.integrate(net, days, schedule, progress=progress, **options)
+        sol = wellmixed.integrate(net, days, schedule, progress=progress,
+                                  wall_limit_s=wall_limit_s, **options)
         kin = sol.kinetics
         # modifiers in force at each sample; the last sample belongs to the last segment
         # (windows are [start, end), so at the run's end they would read as over)

@@ -332,7 +332,9 @@ class Kinetics:
         renew = beh[self.c_renew] * np.where(self.c_fb, s, 1.0) * np.where(self.c_niche, nu, 1.0)
         fail = beh[self.c_fail]
         cap, crate, cpow = self.crowd
-        crowd_death = crate * (np.sum(N[self.crowd_members]) / cap) ** cpow if crate else 0.0
+        # (a negative solver excursion of the sum reads as 0, as in homeostasis)
+        crowd_death = (crate * (max(float(np.sum(N[self.crowd_members])), 0.0) / cap) ** cpow
+                       if crate else 0.0)
         death = (beh[self.c_death] * self.homeostasis(N)
                  + np.where(self.crowd_members, crowd_death, 0.0))
         exit_ = beh[self.c_exit]

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
 from scipy.optimize import root
 
 from ..compile.network import Network
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
 from .kinetics import Kinetics
+from .solver import solve
+from .stopwatch import Stopwatch
 
 LEDGER_TOLERANCE = 1e-9
 
@@ -65,9 +66,10 @@ def ledger_tolerances(kin: Kinetics, y: np.ndarray, atol: np.ndarray, rtol: floa
 
 
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
-                rtol: float = 1e-8) -> np.ndarray:
+                rtol: float = 1e-8, stopwatch: Stopwatch | None = None) -> np.ndarray:
     """The healthy steady state: leukemic populations removed, the rest relaxed by a long
-    integration and polished by Newton's method. Ledger entries are reset to zero."""
+    integration and polished by Newton's method. Ledger entries are reset to zero.
+    ``stopwatch``: the run's wall-clock limit, if any."""
     y = y0.copy()
     leukemic = [kin.net.cell_index()[c] for c in kin.net.leukemic]
     y[kin.i_cell[leukemic]] = 0.0
@@ -84,10 +86,9 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
         du[held] = 0.0
         return du
 
-    sol = solve_ivp(healthy_rhs, (0.0, years * 8766.0), y, method="BDF", rtol=rtol,
-                    atol=tolerances(kin, y, rtol), jac_sparsity=kin.jacobian_sparsity(y))
-    if not sol.success:
-        raise SimulationError(f"could not reach the healthy steady state: {sol.message}")
+    sol = solve(kin, healthy_rhs, (0.0, years * 8766.0), y, rtol=rtol,
+                atol=tolerances(kin, y, rtol), sparsity=kin.jacobian_sparsity(y),
+                stopwatch=stopwatch, relaxing=True)
     y = sol.y[:, -1].copy()
     # species that nothing changes (a pool without kinetics) stay where they are: their rows
     # of the Jacobian are empty, and Newton's method would move them freely
@@ -113,7 +114,8 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     return y
 
 
-def starting_state(kin: Kinetics, equilibrate_first: bool = True) -> np.ndarray:
+def starting_state(kin: Kinetics, equilibrate_first: bool = True,
+                   stopwatch: Stopwatch | None = None) -> np.ndarray:
     """Where a run starts: the model's initial values or, with ``equilibrate_first``,
     the healthy steady state (:func:`equilibrate`) with the leukemic seeds put back."""
     y = kin.initial_state()
@@ -121,7 +123,7 @@ def starting_state(kin: Kinetics, equilibrate_first: bool = True) -> np.ndarray:
         return y
     leukemic = kin.i_cell[[kin.net.cell_index()[c] for c in kin.net.leukemic]]
     seeds = {i: y[i] for i in leukemic}
-    y = equilibrate(kin, y)
+    y = equilibrate(kin, y, stopwatch=stopwatch)
     for i, v in seeds.items():
         y[i] = v
     return y
@@ -130,13 +132,19 @@ def starting_state(kin: Kinetics, equilibrate_first: bool = True) -> np.ndarray:
 def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               params: dict[str, float] | None = None, output_hours: float = 24.0,
               rtol: float = 1e-7, equilibrate_first: bool = True,
-              progress: Callable[[float], None] | None = None) -> Solution:
-    """Integrate ``net`` for ``days`` and return states every ``output_hours``."""
+              progress: Callable[[float], None] | None = None,
+              wall_limit_s: float | None = None) -> Solution:
+    """Integrate ``net`` for ``days`` and return states every ``output_hours``.
+
+    ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
+    healthy steady state included) has taken this many seconds; ``None``: no limit.
+    A failing solve is retried once with another method (:func:`.solver.solve`)."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
+    stopwatch = Stopwatch(wall_limit_s, days)
     kin = Kinetics(net, params)
     schedule = schedule or Schedule()
-    y = starting_state(kin, equilibrate_first)
+    y = starting_state(kin, equilibrate_first, stopwatch)
     y_initial = y.copy()
     t_end = days * 24.0
     grid = np.arange(0.0, t_end + 1e-9, output_hours)
@@ -162,11 +170,9 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
 
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
-        sol = solve_ivp(f, (a, b), y, method="BDF", t_eval=t_eval, rtol=rtol,
-                        atol=ledger_tolerances(kin, y, atol, rtol), jac_sparsity=sparsity)
-        if not sol.success:
-            raise SimulationError(f"the solver failed between {a / 24:.2f} and {b / 24:.2f} "
-                                  f"days: {sol.message}")
+        sol = solve(kin, f, (a, b), y, t_eval=t_eval, rtol=rtol,
+                    atol=ledger_tolerances(kin, y, atol, rtol), sparsity=sparsity,
+                    stopwatch=stopwatch)
         n_rhs += sol.nfev
         keep = np.isin(sol.t, inside)
         out_t.append(sol.t[keep])

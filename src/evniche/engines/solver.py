@@ -1,0 +1,207 @@
+"""Integration of the well-mixed ODEs with one retry, and a diagnosis when it fails.
+
+SciPy's BDF with a sparse Jacobian is tried first; when it fails (a singular Newton
+matrix, a step size that collapses, non-finite values), LSODA (dense Jacobian, switching
+between stiff and non-stiff methods) is tried once on the same span. When both fail the
+run ends with a :class:`~evniche.errors.SimulationError` that names the likely cause —
+the species that first became NaN or infinite and when, the fastest process, extreme
+parameter values, rules so steep they are steps, EV pools without any loss — never a
+SciPy traceback. A state passing :data:`BLOWUP` stops the run at once (an event of the
+solver, checked on accepted steps only) with the species and its growth rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import sparse
+from scipy.integrate import solve_ivp
+
+from ..errors import SimulationError
+from .kinetics import Kinetics
+from .stopwatch import Stopwatch
+
+#: what SciPy raises when a solve breaks down (splu: "Factor is exactly singular" is a
+#: RuntimeError; LinAlgError is a ValueError; overflow in a step is an ArithmeticError)
+SOLVER_ERRORS = (RuntimeError, ValueError, ArithmeticError)
+#: a state beyond this magnitude (counts, copies, concentrations) has blown up: nothing in
+#: a body comes near it (3e13 cells, ~1e16 EVs secreted in a year)
+BLOWUP = 1e30
+#: parameter values (canonical units) beyond these magnitudes are named as likely causes
+EXTREME_HIGH, EXTREME_LOW = 1e20, 1e-20
+#: Hill powers above this make a rule a step the solver cannot follow
+STEEP_HILL = 100.0
+#: processes faster than this (hours) are named as likely causes (3.6 ms)
+FASTEST_PLAUSIBLE_H = 1e-6
+
+
+def blown_up(t: float, y: np.ndarray) -> float:
+    """Event function: crosses zero when the largest |state| passes :data:`BLOWUP`."""
+    return BLOWUP - float(np.max(np.abs(y)))
+
+
+blown_up.terminal = True  # type: ignore[attr-defined]
+
+
+class Watch:
+    """Sits in the right-hand side: checks the stopwatch and remembers the last finite
+    state and the first non-finite value the solver met."""
+
+    def __init__(self, kin: Kinetics, stopwatch: Stopwatch | None, relaxing: bool) -> None:
+        self.kin = kin
+        self.stopwatch = stopwatch
+        self.relaxing = relaxing
+        self.first_bad: tuple[float, int, str] | None = None  # (t, species, where)
+        self.last: tuple[float, np.ndarray] | None = None
+
+    def wrap(self, f: Callable[[float, np.ndarray], np.ndarray]
+             ) -> Callable[[float, np.ndarray], np.ndarray]:
+        def rhs(t: float, u: np.ndarray) -> np.ndarray:
+            if self.stopwatch is not None:
+                try:
+                    self.stopwatch.tick(t, self.relaxing)
+                except SimulationError as exc:
+                    causes = _causes(self.kin, *self.last) if self.last else []
+                    if not causes:
+                        raise
+                    raise SimulationError(f"{exc}. What slows the solver down: "
+                                          + "; ".join(causes)) from None
+            du = f(t, u)
+            if np.isfinite(du).all():
+                self.last = (t, u)
+            elif self.first_bad is None:
+                bad_u = np.flatnonzero(~np.isfinite(u))
+                if bad_u.size:
+                    self.first_bad = (t, int(bad_u[0]), "the amount")
+                else:
+                    self.first_bad = (t, int(np.flatnonzero(~np.isfinite(du))[0]),
+                                      "the rate of change")
+            return du
+
+        return rhs
+
+
+def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
+          span: tuple[float, float], y0: np.ndarray, *, rtol: float,
+          atol: np.ndarray, sparsity: sparse.spmatrix, t_eval: np.ndarray | None = None,
+          stopwatch: Stopwatch | None = None, relaxing: bool = False):
+    """``solve_ivp`` of ``f`` over ``span`` (h) from ``y0``: BDF with the sparse Jacobian
+    pattern ``sparsity``, else once more LSODA; a SimulationError naming the likely cause
+    when both fail. ``relaxing``: this is the relaxation to the healthy steady state."""
+    watch = Watch(kin, stopwatch, relaxing)
+    rhs = watch.wrap(f)
+    problems: list[str] = []
+    for method, extra in (("BDF", {"jac_sparsity": sparsity}), ("LSODA", {})):
+        try:
+            sol = solve_ivp(rhs, span, y0, method=method, t_eval=t_eval, rtol=rtol,
+                            atol=atol, events=blown_up, **extra)
+        except SOLVER_ERRORS as exc:
+            problems.append(f"{method}: {exc}")
+            continue
+        if sol.status == 1:  # a state passed BLOWUP: no other method would help
+            raise SimulationError(blowup_message(kin, sol, span, y0, relaxing))
+        if sol.success and np.isfinite(sol.y).all():
+            return sol
+        problems.append(f"{method}: {sol.message if not sol.success else 'non-finite values'}")
+    raise SimulationError(diagnose(kin, watch, span, problems))
+
+
+def _where(span: tuple[float, float], relaxing: bool) -> str:
+    if relaxing:
+        return "while relaxing the model to its healthy steady state (before day 0)"
+    return f"between day {span[0] / 24:.4g} and day {span[1] / 24:.4g}"
+
+
+def _day(t: float, relaxing: bool) -> str:
+    return f"in year {t / 8766:.3g} of the relaxation before day 0" if relaxing \
+        else f"on day {t / 24:.4g}"
+
+
+def blowup_message(kin: Kinetics, sol, span: tuple[float, float], y0: np.ndarray,
+                   relaxing: bool) -> str:
+    """The run stopped because a state passed BLOWUP: which, when, how fast it grew at the
+    start of the span, and extreme values in the model."""
+    t = float(sol.t_events[0][0])
+    y = sol.y_events[0][0]
+    i = int(np.argmax(np.abs(y)))
+    name = kin.net.species[i].name
+    with np.errstate(all="ignore"):
+        growth = kin.rhs(span[0], y0)[i] / y0[i] if y0[i] else float("nan")
+    out = (f"the run stopped {_where(span, relaxing)}: '{name}' reached {y[i]:.3g} "
+           f"{_day(t, relaxing)} and grows without bound")
+    own = [j for j, s in enumerate(kin.net.species) if s.kind != "ledger"]
+    if kin.net.species[i].kind == "ledger" and own:  # a ledger integrates a flux: whose?
+        j = own[int(np.argmax(np.abs(y[own])))]
+        out += f" (the largest amount then: '{kin.net.species[j].name}' = {y[j]:.3g})"
+    if np.isfinite(growth) and growth > 0:
+        out += f" (net growth rate at the start: {growth:.3g} per hour)"
+    causes = _parameter_causes(kin)
+    return out + (f"; likely causes: {'; '.join(causes)}" if causes else "")
+
+
+def diagnose(kin: Kinetics, watch: Watch, span: tuple[float, float],
+             problems: list[str]) -> str:
+    """One message: where the solver failed, how, and the likely causes in the model."""
+    names = [s.name for s in kin.net.species]
+    out = f"the solver failed {_where(span, watch.relaxing)} ({'; '.join(problems)})"
+    causes: list[str] = []
+    if watch.first_bad is not None:
+        t, i, what = watch.first_bad
+        causes.append(f"{what} of '{names[i]}' first became NaN or infinite "
+                      f"{_day(t, watch.relaxing)}")
+    if watch.last is not None:
+        causes += _causes(kin, *watch.last)
+    if any("singular" in p for p in problems):
+        causes.append("the solver's Jacobian matrix is singular, which extreme values, "
+                      "steps and states that blow up cause")
+    return out + (f"; likely causes: {'; '.join(causes)}" if causes else "")
+
+
+def _causes(kin: Kinetics, t: float, u: np.ndarray) -> list[str]:
+    """What in the model makes it hard to integrate at state ``u`` (time ``t``, h): the
+    fastest process, and :func:`_parameter_causes`."""
+    out: list[str] = []
+    names = [s.name for s in kin.net.species]
+    with np.errstate(all="ignore"):
+        rate = np.abs(_jacobian_diagonal(kin, t, u))
+    if np.isfinite(rate).any() and np.nanmax(rate) > 1.0 / FASTEST_PLAUSIBLE_H:
+        i = int(np.nanargmax(rate))
+        out.append(f"'{names[i]}' changes on a time scale of {1.0 / rate[i]:.3g} h, far "
+                   "faster than any process of the niche")
+    return out + _parameter_causes(kin)
+
+
+def _parameter_causes(kin: Kinetics) -> list[str]:
+    """Extreme parameter values, near-step rules and EV pools without loss."""
+    out: list[str] = []
+    extreme = [f"{n} = {v:.3g}" for n, v in kin.p.items() if not n.startswith("__")
+               and (abs(v) > EXTREME_HIGH or 0 < abs(v) < EXTREME_LOW)]
+    if extreme:
+        out.append("extreme parameter values (canonical units: h, µm, mL, counts): "
+                   + ", ".join(extreme[:4]) + (" …" if len(extreme) > 4 else ""))
+    steep = sorted({f"{v:.3g}" for v in np.concatenate([kin.up_hill, kin.dn_hill])
+                    if v > STEEP_HILL})
+    if steep:
+        out.append(f"rules with Hill powers of {', '.join(steep[:4])} (a step the solver "
+                   "cannot follow)")
+    lossless = [pool.name for p, pool in enumerate(kin.net.pools)
+                if kin.pl_deg[p] + kin.pl_drain[p] + kin.pl_clear[p] == 0
+                and not np.any((kin.r_pool == p) & (kin.r_rate > 0))]
+    if lossless:
+        out.append("EV pools with no loss (degradation, drainage, clearance and uptake all "
+                   "0): " + ", ".join(lossless[:4]))
+    return out
+
+
+def _jacobian_diagonal(kin: Kinetics, t: float, u: np.ndarray) -> np.ndarray:
+    """∂f_i/∂y_i at ``u`` by forward differences (per hour): the inverse time scale of each
+    species' own dynamics. For a diagnosis only (n right-hand-side evaluations)."""
+    f0 = kin.rhs(t, u)
+    out = np.zeros(kin.n)
+    for i in range(kin.n):
+        step = 1e-6 * max(abs(u[i]), 1e-3)
+        v = u.copy()
+        v[i] += step
+        out[i] = (kin.rhs(t, v)[i] - f0[i]) / step
+    return out

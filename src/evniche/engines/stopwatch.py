@@ -1,0 +1,50 @@
+"""A wall-clock limit on a run, checked from inside the engine's callbacks.
+
+The solver calls the right-hand side thousands of times a second, so the clock is read
+only every :data:`CHECK_EVERY` calls: the limit costs one integer increment per call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from ..errors import SimulationError
+
+#: calls between two readings of the clock
+CHECK_EVERY = 64
+
+
+class Stopwatch:
+    """Stops a run that has taken more than ``limit_s`` seconds of wall-clock time
+    (``None``: no limit). ``days`` is the run's length, for the message."""
+
+    def __init__(self, limit_s: float | None, days: float) -> None:
+        if limit_s is not None and not (isinstance(limit_s, int | float) and limit_s > 0):
+            raise SimulationError(f"the time limit must be a positive number of seconds, "
+                                  f"got {limit_s!r}")
+        self.limit_s = limit_s
+        self.days = days
+        self.deadline = math.inf if limit_s is None else time.perf_counter() + limit_s
+        self.calls = 0
+
+    def tick(self, hours: float, relaxing: bool = False) -> None:
+        """Count one call; every CHECK_EVERY calls :meth:`check` the clock."""
+        self.calls += 1
+        if self.calls % CHECK_EVERY == 0:
+            self.check(hours, relaxing)
+
+    def check(self, hours: float, relaxing: bool = False) -> None:
+        """Raise a SimulationError if the limit has passed. ``hours``: the simulated time
+        the engine has reached (h); ``relaxing``: the engine is still relaxing the model to
+        its healthy steady state (before day 0)."""
+        if time.perf_counter() <= self.deadline:
+            return
+        if relaxing:
+            where = (f"while relaxing the model to its healthy steady state (year "
+                     f"{hours / 8766.0:.3g} of the relaxation), before day 0 of {self.days:g}")
+        else:
+            where = f"at simulated day {hours / 24.0:.3g} of {self.days:g}"
+        raise SimulationError(f"the run was stopped at its time limit of {self.limit_s:g} s "
+                              f"(wall clock) {where}; allow more time with --time-limit "
+                              f"SECONDS (wall_limit_s in Python), or simulate fewer days")

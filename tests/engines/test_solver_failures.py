@@ -1,0 +1,120 @@
+"""A model the solver cannot integrate ends in a SimulationError that names the likely
+cause (never a SciPy error), a failing BDF solve is retried with LSODA, and a run past its
+wall-clock limit stops with an error saying how far it got."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from scipy.integrate import solve_ivp
+
+from evniche import engines
+from evniche.cli import main
+from evniche.engines import solver
+from evniche.errors import SimulationError
+from evniche.spec.loader import load_model
+
+TINY = Path(__file__).parents[1] / "spec" / "tiny.yaml"
+
+
+def tiny(**values: float):
+    """The tiny model (MSC → exosomes with miR-150 → HSC) with parameter values changed."""
+    data = yaml.safe_load(TINY.read_text(encoding="utf-8"))
+    for name, value in values.items():
+        data["parameters"][name]["value"] = value
+    return load_model(copy.deepcopy(data))
+
+
+def test_a_population_that_grows_without_bound_is_named():
+    # every HSC division renews at 10 divisions per hour: HSC grow as e^(10 t)
+    with pytest.raises(SimulationError) as exc:
+        engines.simulate(tiny(p1=10.0, a1=1.0), days=5, equilibrate_first=False)
+    message = str(exc.value)
+    assert "'cell:HSC' reached 1e+30" in message
+    assert "grows without bound" in message
+    assert "net growth rate at the start: 10 per hour" in message
+
+
+def test_a_blow_up_while_relaxing_to_steady_state_says_so():
+    with pytest.raises(SimulationError, match="relaxing the model to its healthy steady state"
+                       ".*'cell:HSC' reached 1e\\+30"):
+        engines.simulate(tiny(p1=10.0, a1=1.0), days=5)
+
+
+def test_an_extreme_rate_singular_jacobian_names_the_parameter_and_the_species():
+    # EV degradation at 1e299 per hour: SciPy's splu raises "Factor is exactly singular"
+    with pytest.raises(SimulationError) as exc:
+        engines.simulate(tiny(kdeg=1e299), days=5, equilibrate_first=False)
+    message = str(exc.value)
+    assert "between day 0 and day 5" in message
+    assert "singular" in message
+    assert "kdeg = 1e+299" in message
+    assert "'ev:MSC.exosome@marrow' changes on a time scale of 1e-299 h" in message
+    assert "first became NaN or infinite on day 0" in message
+
+
+def test_a_rule_that_is_a_step_is_named():
+    with pytest.raises(SimulationError) as exc:
+        engines.simulate(tiny(h=1e12), days=5, equilibrate_first=False)
+    message = str(exc.value)
+    assert "rules with Hill powers of 1e+12" in message
+    assert "'cell:HSC' first became NaN or infinite on day" in message
+
+
+def test_a_failing_bdf_solve_is_retried_with_lsoda(monkeypatch):
+    methods = []
+
+    def flaky(fun, span, y0, method, **kwargs):
+        methods.append(method)
+        if method == "BDF":
+            raise RuntimeError("Factor is exactly singular")
+        return solve_ivp(fun, span, y0, method=method, **kwargs)
+
+    monkeypatch.setattr(solver, "solve_ivp", flaky)
+    ds = engines.simulate(tiny(), days=2, equilibrate_first=False)
+    assert methods == ["BDF", "LSODA"]  # one segment: BDF failed, LSODA ran it
+    reference = engines.simulate(tiny(), days=2, equilibrate_first=False)
+    hsc = ds.cells.sel(cell_type="HSC").isel(time=-1)
+    assert float(hsc) == pytest.approx(float(reference.cells.sel(cell_type="HSC")
+                                             .isel(time=-1)), rel=1e-4)
+
+
+def test_a_run_past_its_time_limit_stops_with_how_far_it_got():
+    with pytest.raises(SimulationError) as exc:
+        engines.simulate(tiny(), days=5, equilibrate_first=False, wall_limit_s=1e-9)
+    message = str(exc.value)
+    assert "time limit of 1e-09 s" in message
+    assert "at simulated day" in message and "of 5" in message
+    assert "--time-limit" in message
+
+
+def test_the_time_limit_covers_the_relaxation_to_steady_state():
+    with pytest.raises(SimulationError, match="time limit.*while relaxing"):
+        engines.simulate(tiny(), days=5, wall_limit_s=1e-9)
+
+
+@pytest.mark.parametrize("limit", [0, -1.0, float("nan")])
+def test_a_time_limit_must_be_positive(limit):
+    with pytest.raises(SimulationError, match="positive number of seconds"):
+        engines.simulate(tiny(), days=1, wall_limit_s=limit)
+
+
+def test_cli_time_limit_stops_a_run_with_a_clean_error(tmp_path, capsys):
+    status = main(["run", str(TINY), "--days", "5", "--out", str(tmp_path / "o"),
+                   "--time-limit", "1e-9", "--no-report", "--no-sensitivity"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: the run was stopped at its time limit of 1e-09 s")
+    assert "--time-limit SECONDS" in err
+    assert "Traceback" not in err
+
+
+def test_cli_refuses_a_time_limit_that_is_not_positive(tmp_path, capsys):
+    status = main(["run", str(TINY), "--days", "5", "--out", str(tmp_path / "o"),
+                   "--time-limit", "0"])
+    assert status == 2
+    assert "--time-limit must be a positive number of seconds" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
