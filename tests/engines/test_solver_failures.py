@@ -91,7 +91,10 @@ def test_a_run_past_its_time_limit_stops_with_how_far_it_got():
     assert "--time-limit" in message
 
 
-def test_the_time_limit_covers_the_relaxation_to_steady_state():
+def test_the_time_limit_covers_the_relaxation_to_steady_state(monkeypatch):
+    from evniche.engines import wellmixed
+
+    monkeypatch.setattr(wellmixed, "_steady_path", lambda kin, y0: None)  # no cached state
     with pytest.raises(SimulationError, match="time limit.*while relaxing"):
         engines.simulate(tiny(), days=5, wall_limit_s=1e-9)
 

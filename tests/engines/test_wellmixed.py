@@ -92,3 +92,36 @@ def test_days_must_be_positive():
     net = compile_model(evniche.load_model("healthy"))
     with pytest.raises(SimulationError, match="positive"):
         integrate(net, 0)
+
+
+def test_the_steady_state_is_cached_and_reused_bitwise(tmp_path, monkeypatch):
+    from evniche.engines import wellmixed
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kin = Kinetics(compile_model(evniche.load_model("healthy")))
+    first = wellmixed.starting_state(kin)
+    files = list((tmp_path / "evniche" / "steady").glob("*.npy"))
+    assert len(files) == 1
+    calls = []
+    monkeypatch.setattr(wellmixed, "equilibrate", lambda *a, **k: calls.append(1))
+    again = wellmixed.starting_state(kin)
+    assert not calls  # read from the cache, not recomputed
+    np.testing.assert_array_equal(again, first)
+    # another parameter value is another steady state, computed anew
+    other = Kinetics(compile_model(evniche.load_model(
+        "healthy", overrides={"parameters.hsc_count.value": 9.0e4})))
+    assert wellmixed._steady_path(other, other.initial_state()) != files[0]
+    # a damaged cache file is recomputed, not read
+    files[0].write_bytes(b"not an array")
+    assert wellmixed._read_steady(files[0], first.size) is None
+
+
+def test_without_a_writable_cache_folder_the_steady_state_is_computed(tmp_path, monkeypatch):
+    from evniche.engines import wellmixed
+
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    kin = Kinetics(compile_model(evniche.load_model("healthy")))
+    y = wellmixed.starting_state(kin)
+    assert np.all(np.isfinite(y))

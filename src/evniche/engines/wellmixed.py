@@ -117,16 +117,86 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
 def starting_state(kin: Kinetics, equilibrate_first: bool = True,
                    stopwatch: Stopwatch | None = None) -> np.ndarray:
     """Where a run starts: the model's initial values or, with ``equilibrate_first``,
-    the healthy steady state (:func:`equilibrate`) with the leukemic seeds put back."""
+    the healthy steady state (:func:`equilibrate`) with the leukemic seeds put back.
+
+    The steady state is kept in the user's cache folder (``steady``, see
+    :mod:`evniche.user_cache`) under a hash of everything it depends on (the network's
+    species, its parameter values, the initial values, the versions of evniche, NumPy and
+    SciPy and the source of the modules that compute it), so a model run again starts from
+    the very numbers it computed before."""
     y = kin.initial_state()
     if not equilibrate_first:
         return y
     leukemic = kin.i_cell[[kin.net.cell_index()[c] for c in kin.net.leukemic]]
     seeds = {i: y[i] for i in leukemic}
-    y = equilibrate(kin, y, stopwatch=stopwatch)
+    path = _steady_path(kin, y)
+    cached = _read_steady(path, y.size)
+    if cached is None:
+        cached = equilibrate(kin, y, stopwatch=stopwatch)
+        _write_steady(path, cached)
+    y = cached.copy()
     for i, v in seeds.items():
         y[i] = v
     return y
+
+
+def _steady_path(kin: Kinetics, y0: np.ndarray):
+    """Cache file of the steady state of ``kin`` from ``y0`` (None: no cache folder)."""
+    import hashlib
+    import json
+
+    import scipy
+
+    from .. import __version__
+    from ..user_cache import folder
+
+    where = folder("steady")
+    if where is None:
+        return None
+    key = hashlib.sha256(json.dumps(
+        [__version__, np.__version__, scipy.__version__, _code_fingerprint(), kin.net.digest,
+         [s.name for s in kin.net.species], sorted((k, repr(float(v))) for k, v in kin.p.items()),
+         y0.tobytes().hex()]).encode()).hexdigest()
+    return where / f"{key}.npy"
+
+
+def _code_fingerprint() -> str:
+    """Hash of the source of the modules that compute a steady state: a cached state is
+    never reused by other code, even under the same version number."""
+    import hashlib
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in (here / "kinetics.py", here / "wellmixed.py", here / "solver.py",
+                 here.parent / "compile" / "network.py"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _read_steady(path, size: int) -> np.ndarray | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        y = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return y if y.shape == (size,) and np.all(np.isfinite(y)) else None
+
+
+def _write_steady(path, y: np.ndarray) -> None:
+    if path is None:
+        return
+    import os
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.partial")
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, y, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the cache only saves time
 
 
 def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
