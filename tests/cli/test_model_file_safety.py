@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,24 +77,6 @@ def test_allow_path_lets_run_read_another_folder(outside_model: tuple[Path, Path
 def test_allow_path_must_name_a_folder(capsys: pytest.CaptureFixture) -> None:
     assert main(["check", "--allow-path", str(TINY), str(TINY)]) == 2
     assert "--allow-path: expected an existing folder" in one_error_line(capsys)
-
-
-@pytest.fixture
-def hang_guard() -> Iterator[None]:
-    """Fail rather than hang if reading a pipe blocks."""
-    if not hasattr(signal, "SIGALRM") or not hasattr(os, "mkfifo"):
-        pytest.skip("needs POSIX pipes and SIGALRM")
-
-    def hung(signum, frame):
-        raise TimeoutError("reading the model blocked")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(30)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pipes")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,25 +21,6 @@ from evniche.spec.sources import MAX_DEPTH, MAX_FILE_BYTES, exists, parse_yaml, 
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pipes and devices")
 RULE = "HSC,cargo:miR-150,increases,self_renewal,0.9,0.02,1,0\n"
-
-
-@pytest.fixture
-def hang_guard() -> Iterator[None]:
-    """Fail (rather than hang the suite) if a read blocks: opening a pipe with no writer
-    would wait for ever."""
-    if not hasattr(signal, "SIGALRM"):
-        pytest.skip("needs SIGALRM")
-
-    def hung(signum, frame):
-        raise TimeoutError("reading the model blocked")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(30)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
