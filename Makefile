@@ -34,4 +34,4 @@ fuzz: $(STAMP)
 	$(BIN)/python -W ignore tests/fuzz/fuzz.py --count $(or $(COUNT),10000)
 
 clean:
-	rm -rf $(VENV) demo-output
+	rm -rf $(VENV) demo-output .demo-output.lock
