@@ -228,6 +228,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     out_y: list[np.ndarray] = []
     n_rhs = 0
     for a, b in zip(breaks[:-1], breaks[1:], strict=True):
+        stopwatch.check(a)  # also between segments: a short solve may never reach a tick
         for jump in schedule.jumps_at(a):
             y[idx[jump.species]] += jump.amount
             if jump.ledger:
