@@ -164,3 +164,30 @@ def test_ctrl_c_says_what_was_kept_without_a_traceback(tmp_path, env):
         assert err.splitlines()[-1] in said
         assert out.exists() == err.endswith(f"complete in {out}\n")
     child.close()
+
+
+def test_a_ctrl_c_in_a_finalizer_interrupts_the_command_instead_of_printing_a_traceback():
+    """Python cannot raise a KeyboardInterrupt out of a weakref callback or finalizer; it
+    prints 'Exception ignored … Traceback' and goes on. The CLI delivers it again."""
+    import subprocess
+    import sys
+
+    code = (
+        "import weakref, sys\n"
+        "from evniche.cli import main\n"
+        "class Thing: pass\n"
+        "def hit(_):\n"
+        "    raise KeyboardInterrupt\n"
+        "import evniche.cli.model_commands as mc\n"
+        "def presets():\n"
+        "    t = Thing(); r = weakref.ref(t, hit); del t\n"
+        "    import time\n"
+        "    for _ in range(200): time.sleep(0.01)\n"
+        "    print('not interrupted')\n"
+        "mc.presets = presets\n"
+        "sys.exit(main(['presets']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "not interrupted" not in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == "interrupted"

@@ -40,9 +40,24 @@ def _say(line: str) -> None:
     sys.stderr.flush()
 
 
+def _unraisable(info) -> None:
+    """A Ctrl-C that lands in a finalizer or weakref callback, where Python can only print
+    it ("Exception ignored … Traceback") and go on, is delivered again to the main thread,
+    so it interrupts the command as any other Ctrl-C does."""
+    if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+        import _thread
+        import threading
+
+        # from another thread, a moment later: raised now, it would land in this hook
+        threading.Timer(0.05, _thread.interrupt_main).start()
+        return
+    sys.__unraisablehook__(info)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one clear line on stderr and exit with status 2;
     Ctrl-C prints one line (what was kept, where a command says) and exits with 130."""
+    sys.unraisablehook = _unraisable
     try:
         import typer
 
