@@ -86,9 +86,22 @@ def _positive(options: dict, key: str, default: float) -> float:
     return number
 
 
+#: bytes per sample, by network digest, engine and sizes (a run of an ensemble or a
+#: sensitivity table measures its probe trajectories once, not once per run)
+_PER_SAMPLE: dict[tuple, int] = {}
+
+
 def trajectory_bytes_per_sample(net: Network, engine: str = "wellmixed") -> int:
     """Bytes one time sample adds to the Trajectory of ``net`` (measured on a probe
     Trajectory of one and of two samples, so it follows what the Trajectory holds)."""
+    key = (net.digest, engine, len(net.species), len(net.behaviors), len(net.signals),
+           len(net.pools), len(net.cells))
+    if key not in _PER_SAMPLE:
+        _PER_SAMPLE[key] = _measure_bytes_per_sample(net, engine)
+    return _PER_SAMPLE[key]
+
+
+def _measure_bytes_per_sample(net: Network, engine: str) -> int:
     from . import trajectory
 
     def size(n: int) -> int:
