@@ -7,6 +7,7 @@ right-hand side. Interventions split the run into segments at their breakpoints.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -160,6 +161,7 @@ def _steady_path(kin: Kinetics, y0: np.ndarray):
     return where / f"{key}.npy"
 
 
+@functools.cache
 def _code_fingerprint() -> str:
     """Hash of the source of the modules that compute a steady state: a cached state is
     never reused by other code, even under the same version number."""
