@@ -51,6 +51,8 @@ SEED_003 = "seed: 003_94ab5ca458a47f16.txt"
 
 #: option kinds beyond the unit kinds of :data:`evniche.units.CANONICAL`
 TEXT, TEXTS, FLAG, COUNT = "text", "texts", "flag", "count"
+#: a value whose dimension is known only when compiled (``set``: that of its parameter)
+QUANTITY = "quantity"
 
 
 @dataclass(frozen=True)
@@ -591,6 +593,88 @@ _add(InterventionType(
                                        "makes the pool")),
     lambda net, s, o, e: _ev_therapy("nk_exosomes", o, net, s, e)))
 
+
+
+# ----------------------------------------------------------------------------- parameters
+def _parameter(name: str, opts: dict, net: Network) -> str:
+    """The model parameter an option names (a ``parameters`` entry or an inline
+    parameter's path, e.g. ``cell_types.HSC.proliferation``)."""
+    wanted = opts.get("parameter")
+    if not wanted:
+        raise ModelError(f"'{name}' needs option parameter (the name of a model parameter)",
+                         f"{name}.options.parameter")
+    known = [n for n in net.params if n in net.model.params.resolved]
+    if wanted not in known:
+        raise ModelError(f"the model has no parameter '{wanted}'{_close(wanted, known)}",
+                         f"{name}.options.parameter")
+    return wanted
+
+
+def _scale(opts: dict, net: Network, start: float, t_end: float) -> list:
+    param = _parameter("scale", opts, net)
+    if opts.get("factor") is None:
+        raise ModelError("'scale' needs option factor (a number >= 0)", "scale.options.factor")
+    return [_window(start, opts, t_end, f"scale {param} × {opts['factor']:g}",
+                    parameter_factor={param: opts["factor"]})]
+
+
+def _set(opts: dict, net: Network, start: float, t_end: float) -> list:
+    param = _parameter("set", opts, net)
+    raw = opts.get("value")
+    rp = net.model.params.resolved[param]
+    where = "set.options.value"
+    if raw is None:
+        raise ModelError(f"'set' needs option value (a number with a unit, e.g. "
+                         f"'{rp.value_in_unit:g} {rp.unit}')", where)
+    if isinstance(raw, Parameter):
+        value = to_canonical(float(raw.value), raw.unit, rp.kind, where)
+        raw = f"{raw.value:g} {raw.unit}"
+    elif raw in net.model.params.resolved and raw != param:
+        other = net.model.params.resolved[raw]
+        if other.kind != rp.kind:
+            raise ModelError(f"parameter '{raw}' is {units_description(other.kind)}; "
+                             f"'{param}' needs {units_description(rp.kind)}", where)
+        value = net.params[raw]
+    else:
+        m = _QUANTITY.match(raw)
+        if not m:
+            raise ModelError(f"expected a number with a unit (e.g. '{rp.value_in_unit:g} "
+                             f"{rp.unit}') or a parameter name, got '{raw}'", where)
+        # a bare number is in the unit the model writes the parameter in
+        value = to_canonical(float(m.group(1)), m.group(2).strip() or rp.unit, rp.kind, where)
+    if not math.isfinite(value) or value < 0:
+        raise ModelError(f"expected a finite value >= 0, got '{raw}'", where)
+    bare = _QUANTITY.match(raw)
+    shown = f"{raw} {rp.unit}" if bare and not bare.group(2).strip() else raw
+    return [_window(start, opts, t_end, f"set {param} = {shown}",
+                    parameter_value={param: value})]
+
+
+def units_description(kind: str) -> str:
+    return DESCRIPTION[kind]
+
+
+_PARAMETER = Option("parameter", TEXT, None, doc="the model parameter it changes: a name "
+                    "under 'parameters' (or an inline parameter's path, e.g. "
+                    "cell_types.HSC.proliferation)")
+_add(InterventionType(
+    "scale", "multiplies one model parameter by a factor while it acts; parameters "
+    "defined by a formula over it follow", "definition: a scenario setting",
+    (_PARAMETER,
+     Option("factor", "dimensionless", None, "1", doc="the factor (>= 0) the parameter "
+            "is multiplied by"),
+     DURATION),
+    lambda net, s, o, e: _scale(o, net, s, e), aliases=("scale_parameter",)))
+_add(InterventionType(
+    "set", "replaces the value of one model parameter while it acts; parameters defined "
+    "by a formula over it follow", "definition: a scenario setting",
+    (_PARAMETER,
+     Option("value", QUANTITY, None, doc="the new value with its unit (e.g. '0.02 1/day'; a "
+            "bare number is in the unit the model writes the parameter in) or the name of "
+            "another parameter of the same dimension"),
+     DURATION),
+    lambda net, s, o, e: _set(o, net, s, e), aliases=("set_parameter",)))
+
 ALIASES: dict[str, str] = {a: t.name for t in CATALOG.values() for a in t.aliases}
 
 
@@ -618,6 +702,13 @@ def _value(opt: Option, raw, where: str, net: Network):
         if not isinstance(raw, str):
             raise ModelError(f"expected a name, got {raw!r}", where)
         return raw
+    if opt.kind == QUANTITY:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Parameter)):
+            raise ModelError(f"expected a number with a unit or a parameter name, got {raw!r}",
+                             where)
+        if isinstance(raw, Parameter) and raw.value is None:
+            raise ModelError("an inline parameter of an intervention needs a value", where)
+        return str(raw) if isinstance(raw, (int, float)) else raw
     if opt.kind == TEXTS:
         if isinstance(raw, str):
             return tuple(x.strip() for x in re.split(r"[;+|]", raw) if x.strip())
@@ -690,7 +781,7 @@ def _within_range(opt: Option, kind: str, value: float, raw, where: str) -> None
 
 def default_value(opt: Option):
     """The canonical default of ``opt`` (None when it has none)."""
-    if opt.default is None or opt.kind in (TEXT, TEXTS, FLAG):
+    if opt.default is None or opt.kind in (TEXT, TEXTS, FLAG, QUANTITY):
         return opt.default
     kind = "dimensionless" if opt.kind == COUNT else opt.kind
     return to_canonical(float(opt.default), opt.unit or "1", kind, f"default of {opt.name}")
@@ -790,7 +881,30 @@ def build_schedule(net: Network, interventions: list[Intervention | dict],
         for p in parts:
             p.intervention, p.item = compiled.type.name, i
             (schedule.jumps if isinstance(p, Jump) else schedule.windows).append(p)
+    _check_parameter_windows(net, schedule, days)
     return schedule
+
+
+def _check_parameter_windows(net: Network, schedule: Schedule, days: float | None) -> None:
+    """Refuse parameter windows that give a parameter a value the model cannot hold, in
+    any segment of the run (see :func:`.parameter_windows.check_segment`)."""
+    from .parameter_windows import check_segment, values_in_force
+
+    items = {w.item for w in schedule.windows if w.parameter_factor or w.parameter_value}
+    if not items:
+        return
+    t_end = math.inf if days is None else days * 24.0
+    for t in schedule.breakpoints(t_end)[:-1]:
+        active = [w for w in schedule.windows if w.start <= t < w.end and w.item in items]
+        if not active:
+            continue
+        where = f"interventions[{active[0].item}] ({active[0].intervention})"
+        try:
+            check_segment(net, values_in_force(net, schedule, t), f"{where} at day {t / 24:g}")
+        except ModelError as exc:
+            if exc.path.startswith("interventions["):
+                raise
+            raise ModelError(exc.message, f"{where} at day {t / 24:g}") from None
 
 
 _DIAGNOSIS = re.compile(r"^\s*diagnosis\b\s*(.*)$", re.IGNORECASE)

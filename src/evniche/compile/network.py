@@ -14,11 +14,15 @@ Semantics (all rates per hour, counts dimensionless, volumes in mL):
   ``b = u + (bm - u)·D``. Interventions then multiply the behavior.
 * Hematopoiesis core (Marciniak-Czochra / Stiehl): a division of type i renews
   (two cells of i) with probability ``a = self_renewal · s^feedback · ν^niche``, else
-  gives two cells of ``differentiates_to``; s = 1/(1 + k·Σ feedback cells) and
+  gives two cells of ``differentiates_to`` — or, with several targets, shares them with
+  the fractions φ_k (Σ φ_k = 1); s = 1/(1 + k·Σ feedback cells) and
   ν = 1/(1 + Σ niche members / capacity). Deaths, marrow exit, crowding deaths and
   kills by immune cells are first-order losses. A share ``division_failure`` of divisions
-  fails (both daughters die: an S-phase drug), so growth is ``(2·a·(1 - f) - 1)·p`` and
-  differentiation ``2·(1 - a)·(1 - f)·p``. Cells that exit go to ``exit_to`` when it is
+  fails (both daughters die: an S-phase drug). Each daughter of a successful division is
+  a mutant (``mutates_to``, e.g. a leukemic stem cell) with probability μ, whatever its
+  fate would have been. So growth is ``(2·a·(1 - f)·(1 - μ) - 1)·p``, differentiation
+  into target k ``2·(1 - a)·(1 - f)·(1 - μ)·φ_k·p`` and mutation ``2·(1 - f)·μ·p`` (all
+  times N). Cells that exit go to ``exit_to`` when it is
   given (egress: marrow → blood), else they are lost. A type with ``homeostasis`` has its
   death rate (after rules and interventions) multiplied by ``(N / set_point)^power``, N its
   own count; exit, crowding and kills are not scaled. A kill needs killer and target in one
@@ -105,12 +109,16 @@ class CellKinetics:
     self_renewal: int | None
     death: int | None
     exit: int | None
-    differentiates_to: str | None
+    #: (target cell type, parameter name of the fraction of differentiated daughters it
+    #: receives); one target has the fraction ONE
+    differentiation: tuple[tuple[str, str], ...]
     feedback: bool
     niche: bool
     homeostasis: tuple[str, str] | None = None  # (set_point, power) parameter names
     exit_to: str | None = None  # cell type that exiting cells become (None: they are lost)
     division_failure: int | None = None  # behavior index: share of divisions that fail
+    #: (target cell type, behavior index of the mutation probability per daughter cell)
+    mutation: tuple[str, int] | None = None
 
 
 @dataclass
@@ -274,11 +282,14 @@ def compile_model(model: ResolvedModel) -> Network:
             name=name, compartment=ct.compartment, lineage=ct.lineage,
             initial=_p(ct.initial, f"{base}.initial"), proliferation=opt("proliferation"),
             self_renewal=opt("self_renewal"), death=opt("death"), exit=opt("exit"),
-            differentiates_to=ct.differentiates_to, feedback=ct.feedback, niche=ct.niche,
+            differentiation=_differentiation(ct.differentiates_to, base),
+            feedback=ct.feedback, niche=ct.niche,
             homeostasis=(_p(ct.homeostasis.set_point, f"{base}.homeostasis.set_point"),
                          _p(ct.homeostasis.power, f"{base}.homeostasis.power"))
             if ct.homeostasis else None,
-            exit_to=ct.exit_to, division_failure=opt("division_failure")))
+            exit_to=ct.exit_to, division_failure=opt("division_failure"),
+            mutation=(ct.mutates_to.target, behavior(name, "mutation", _p(
+                ct.mutates_to.rate, f"{base}.mutates_to.rate"))) if ct.mutates_to else None))
         for var, st in ct.states.items():
             baseline = _p(st.baseline, f"{base}.states.{var}.baseline")
             states.append(StateVar(name, var, behavior(name, f"state:{var}", baseline),
@@ -370,6 +381,15 @@ def compile_model(model: ResolvedModel) -> Network:
     )
     network.species = _species(network, compartment_of)
     return network
+
+
+def _differentiation(target, base: str) -> tuple[tuple[str, str], ...]:
+    """(target, fraction parameter) pairs of a ``differentiates_to`` entry."""
+    if target is None:
+        return ()
+    if isinstance(target, str):
+        return ((target, ONE),)
+    return tuple((t, _p(f, f"{base}.differentiates_to.{t}")) for t, f in target.items())
 
 
 def _p(ref, path: str) -> str:

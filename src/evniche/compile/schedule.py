@@ -1,8 +1,9 @@
 """Time schedules of interventions, in the form every engine applies them.
 
 An intervention compiles to piecewise-constant *modifiers* (multipliers of behaviors,
-multipliers of uptake routes, removal rates of pools from blood, drug infusion rates) over
-time windows, and
+multipliers of uptake routes, removal rates of pools from blood, drug infusion rates,
+factors on or new values of model parameters: :mod:`.parameter_windows`) over time
+windows, and
 to *jumps* (a dose of drug or of therapeutic EVs added at an instant). Times in hours.
 """
 
@@ -24,6 +25,10 @@ class Window:
     removal_rate: dict[int, float] = field(default_factory=dict)  # pool -> 1/h from blood
     #: drug (index into Network.drugs) -> infusion rate (nM of plasma per hour)
     infusion: dict[int, float] = field(default_factory=dict)
+    #: parameter name -> factor it is multiplied by (the ``scale`` intervention)
+    parameter_factor: dict[str, float] = field(default_factory=dict)
+    #: parameter name -> canonical value that replaces it (the ``set`` intervention)
+    parameter_value: dict[str, float] = field(default_factory=dict)
     label: str = ""
     intervention: str = ""  # the catalog name of the intervention it comes from
     item: int = -1  # index of that intervention in the list the schedule was built from

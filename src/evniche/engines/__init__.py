@@ -78,10 +78,11 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
         # modifiers in force at each sample; the last sample belongs to the last segment
         # (windows are [start, end), so at the run's end they would read as over)
         t_last = days * 24.0
+        at = [min(t, np.nextafter(t_last, 0.0)) for t in sol.t]
         parts = [
-            kin.parts(row, *schedule.modifiers(min(t, np.nextafter(t_last, 0.0)), kin.n_beh,
-                                               kin.n_routes, kin.n_pools)[:2])
-            for t, row in zip(sol.t, sol.y, strict=True)]
+            sol.segments.at(ta).parts(row, *schedule.modifiers(ta, kin.n_beh, kin.n_routes,
+                                                               kin.n_pools)[:2])
+            for ta, row in zip(at, sol.y, strict=True)]
         beh = np.stack([part["beh"] for part in parts])
         sig = np.stack([part["sig"] for part in parts])
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,

@@ -115,10 +115,17 @@ class Kinetics:
         self.exit_into = np.array([b for _, b in egress], int)
         self.c_fb = np.array([c.feedback for c in cells], bool)
         self.c_niche = np.array([c.niche for c in cells], bool)
-        diff = [(i, cidx[c.differentiates_to]) for i, c in enumerate(cells)
-                if c.differentiates_to is not None]
-        self.diff_from = np.array([a for a, _ in diff], int)
-        self.diff_to = np.array([b for _, b in diff], int)
+        # one entry per (source, target) differentiation flow, with the target's fraction
+        diff = [(i, cidx[t], p[f]) for i, c in enumerate(cells) for t, f in c.differentiation]
+        self.diff_from = np.array([a for a, _, _ in diff], int)
+        self.diff_to = np.array([b for _, b, _ in diff], int)
+        self.diff_frac = np.array([f for _, _, f in diff], float)
+        # mutation at division: probability per daughter (a behavior) and where mutants go
+        self.c_mut = np.array([beh_or_none(c.mutation[1] if c.mutation else None)
+                               for c in cells], int)
+        mut = [(i, cidx[c.mutation[0]]) for i, c in enumerate(cells) if c.mutation]
+        self.mut_from = np.array([a for a, _ in mut], int)
+        self.mut_to = np.array([b for _, b in mut], int)
         self.c_marrow = np.array([c.compartment == MARROW for c in cells], bool)
         counted = set(net.marrow_counted)
         self.c_counted = np.array([c.name in counted for c in cells], bool)
@@ -331,6 +338,8 @@ class Kinetics:
         prolif = beh[self.c_prolif]
         renew = beh[self.c_renew] * np.where(self.c_fb, s, 1.0) * np.where(self.c_niche, nu, 1.0)
         fail = beh[self.c_fail]
+        mut = beh[self.c_mut]  # probability that a daughter mutates
+        kept = 1.0 - mut
         cap, crate, cpow = self.crowd
         # (a negative solver excursion of the sum reads as 0, as in homeostasis)
         crowd_death = (crate * (max(float(np.sum(N[self.crowd_members])), 0.0) / cap) ** cpow
@@ -338,11 +347,16 @@ class Kinetics:
         death = (beh[self.c_death] * self.homeostasis(N)
                  + np.where(self.crowd_members, crowd_death, 0.0))
         exit_ = beh[self.c_exit]
-        dN = (2.0 * renew * (1.0 - fail) - 1.0) * prolif * N - (death + exit_) * N
+        dN = (2.0 * renew * (1.0 - fail) * kept - 1.0) * prolif * N - (death + exit_) * N
         if self.diff_from.size:
             np.add.at(dN, self.diff_to,
                       2.0 * (1.0 - renew[self.diff_from]) * (1.0 - fail[self.diff_from])
+                      * kept[self.diff_from] * self.diff_frac
                       * prolif[self.diff_from] * N[self.diff_from])
+        if self.mut_from.size:
+            np.add.at(dN, self.mut_to,
+                      2.0 * (1.0 - fail[self.mut_from]) * mut[self.mut_from]
+                      * prolif[self.mut_from] * N[self.mut_from])
         if self.exit_from.size:
             np.add.at(dN, self.exit_into, exit_[self.exit_from] * N[self.exit_from])
         # dying cells per hour: deaths, the two daughters of each failed division, kills

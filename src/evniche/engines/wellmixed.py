@@ -24,9 +24,45 @@ from .stopwatch import Stopwatch
 LEDGER_TOLERANCE = 1e-9
 
 
+class SegmentKinetics:
+    """The :class:`Kinetics` in force in each segment of a run: the run's own, or one
+    rebuilt with the values of the parameter windows (``scale``/``set``) in force there
+    (:mod:`evniche.compile.parameter_windows`), kept per distinct set of values."""
+
+    def __init__(self, kin: Kinetics, schedule: Schedule,
+                 params: dict[str, float] | None = None) -> None:
+        self.base = kin
+        self.schedule = schedule
+        self.params = dict(params or {})
+        self._cache: dict[tuple, Kinetics] = {(): kin}
+        self._sparsity: dict[tuple, object] = {}
+
+    def _key(self, t: float) -> tuple[tuple, dict[str, float]]:
+        from ..compile.parameter_windows import values_in_force
+
+        changed = values_in_force(self.base.net, self.schedule, t, self.base.p)
+        return tuple(sorted(changed.items())), changed
+
+    def at(self, t: float) -> Kinetics:
+        """The kinetics of the segment that starts at (or contains) ``t`` (h)."""
+        key, changed = self._key(t)
+        if key not in self._cache:
+            self._cache[key] = Kinetics(self.base.net, {**self.params, **changed})
+        return self._cache[key]
+
+    def sparsity(self, t: float, y: np.ndarray):
+        """The Jacobian pattern of the segment's kinetics (probed once per distinct set of
+        values: a window can switch on a term that is zero otherwise)."""
+        key, _ = self._key(t)
+        if key not in self._sparsity:
+            self._sparsity[key] = self.at(t).jacobian_sparsity(y)
+        return self._sparsity[key]
+
+
 @dataclass
 class Solution:
-    """Raw result: times (h), states (time × species), the kinetics used, wall time."""
+    """Raw result: times (h), states (time × species), the kinetics used, wall time.
+    ``segments`` gives the kinetics in force at a time (parameter windows)."""
 
     t: np.ndarray
     y: np.ndarray
@@ -35,6 +71,7 @@ class Solution:
     ledger_error: float
     initial: np.ndarray
     n_rhs: int
+    segments: SegmentKinetics | None = None
 
 
 def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
@@ -222,7 +259,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     grid = np.arange(0.0, t_end + 1e-9, output_hours)
     if grid[-1] < t_end:
         grid = np.append(grid, t_end)
-    sparsity = kin.jacobian_sparsity(y)
+    segments = SegmentKinetics(kin, schedule, params)
     atol = tolerances(kin, y, rtol)
     idx = kin.species_index
     breaks = schedule.breakpoints(t_end)
@@ -237,15 +274,16 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
                 y[idx[jump.ledger]] += jump.amount
         beh_f, upt_f, rem = schedule.modifiers(a, kin.n_beh, kin.n_routes, kin.n_pools)
         inf = schedule.infusion(a, len(kin.drug_elim))
+        seg = segments.at(a)  # the run's kinetics unless a parameter window is in force
 
-        def f(t, u, beh_f=beh_f, upt_f=upt_f, rem=rem, inf=inf):
-            return kin.rhs(t, u, beh_f, upt_f, rem, inf)
+        def f(t, u, beh_f=beh_f, upt_f=upt_f, rem=rem, inf=inf, seg=seg):
+            return seg.rhs(t, u, beh_f, upt_f, rem, inf)
 
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
-        sol = solve(kin, f, (a, b), y, t_eval=t_eval, rtol=rtol,
-                    atol=ledger_tolerances(kin, y, atol, rtol), sparsity=sparsity,
-                    stopwatch=stopwatch)
+        sol = solve(seg, f, (a, b), y, t_eval=t_eval, rtol=rtol,
+                    atol=ledger_tolerances(kin, y, atol, rtol),
+                    sparsity=segments.sparsity(a, y_initial), stopwatch=stopwatch)
         n_rhs += sol.nfev
         keep = np.isin(sol.t, inside)
         out_t.append(sol.t[keep])
@@ -260,7 +298,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         raise SimulationError(f"EV ledger does not close: relative error {error:.3e} > "
                               f"{LEDGER_TOLERANCE:g}")
     return Solution(t=t, y=Y, kinetics=kin, schedule=schedule, ledger_error=error,
-                    initial=y_initial, n_rhs=n_rhs)
+                    initial=y_initial, n_rhs=n_rhs, segments=segments)
 
 
 def ledger_error(kin: Kinetics, y0: np.ndarray, y: np.ndarray) -> float:

@@ -19,7 +19,10 @@ Layout of the file (SBML Level 3 Version 2, no species, no reactions):
 * interventions of a :class:`~evniche.compile.schedule.Schedule` become events: a flag per
   window (``window_k``, 0 or 1) switched at its start and end, the multipliers it carries
   written as ``piecewise`` products of those flags; doses (jumps) add to their species and
-  ledger entry.
+  ledger entry. Parameter windows (``scale``/``set``) make the parameters they change (and
+  the derived parameters that follow them) non-constant: an event at each change of the
+  values in force (``parameters_k``) assigns every such parameter its value for the
+  segment that starts.
 
 Time is in hours. Simulate from t = 0.
 """
@@ -33,7 +36,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ..compile.network import BLOOD, MARROW, Network
+from ..compile.network import BLOOD, MARROW, ONE, Network
 from ..compile.schedule import Schedule
 from ..errors import EvnicheError, SimulationError
 from ..spec.resolve import ResolvedModel
@@ -223,7 +226,9 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
 
     w = _Writer(libsbml, net.name)
     _describe_model(w, net)
-    p = _write_parameters(w, net)
+    segments = _parameter_segments(net, schedule)
+    p = _write_parameters(w, net, segments[0][1] if segments else {},
+                          {n for _, v in segments for n in v})
     x = {}  # species name -> id
     for i, sp in enumerate(net.species):
         x[sp.name] = w.ids.make(sp.name.replace(":", "_").replace("@", "_"))
@@ -232,7 +237,8 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
                     notes=f"<p>{escape(sp.kind)} in {escape(sp.compartment or 'ledger')}, "
                           f"unit: {escape(sp.unit)}</p>")
     factors = _write_schedule(w, net, schedule, x)
-    _write_dynamics(w, net, kin, p, x, factors)
+    _write_parameter_events(w, net, p, segments)
+    _write_dynamics(w, net, kin, p, x, factors, {n for _, v in segments for n in v})
 
     errors = [w.doc.getError(i) for i in range(w.doc.getNumErrors())
               if w.doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
@@ -253,10 +259,44 @@ def _describe_model(w: _Writer, net: Network) -> None:
         "parameters with assignment rules.</p></body>")
 
 
-def _write_parameters(w: _Writer, net: Network) -> dict[str, str]:
+def _parameter_segments(net: Network, schedule: Schedule
+                        ) -> list[tuple[float, dict[str, float]]]:
+    """(start h, values of the parameters changed in that segment) for every segment of a
+    run with parameter windows (``scale``/``set``), from t = 0; ``[]`` without any. Each
+    segment lists every parameter some window changes (at its base value where none
+    does)."""
+    from ..compile.parameter_windows import values_in_force
+
+    if not any(w.parameter_factor or w.parameter_value for w in schedule.windows):
+        return []
+    times = [t for t in schedule.breakpoints(math.inf) if math.isfinite(t)]
+    changed = [(t, values_in_force(net, schedule, t)) for t in times]
+    names = sorted({n for _, v in changed for n in v})
+    out: list[tuple[float, dict[str, float]]] = []
+    for t, values in changed:
+        full = {n: values.get(n, net.params[n]) for n in names}
+        if not out or out[-1][1] != full:
+            out.append((t, full))
+    return out
+
+
+def _write_parameter_events(w: _Writer, net: Network, p: dict[str, str],
+                            segments: list[tuple[float, dict[str, float]]]) -> None:
+    """One event per change of the parameter windows' values after t = 0: it assigns every
+    windowed parameter (derived ones included) its value for the segment that starts."""
+    for k, (when, values) in enumerate(segments[1:]):
+        w.event(w.ids.make(f"parameters_{k}"), f"parameter windows from {_num(when)} h",
+                f"time >= {_num(when)}", [(p[n], _num(v)) for n, v in values.items()])
+
+
+def _write_parameters(w: _Writer, net: Network, initial: dict[str, float],
+                      varying: set[str]) -> dict[str, str]:
+    """Every parameter of ``net.params`` as a global parameter; those in ``varying``
+    (changed by parameter windows) are not constant and start at ``initial``."""
     resolved = net.model.params.resolved
     ids: dict[str, str] = {}
     for name, value in net.params.items():
+        value = initial.get(name, value)
         ids[name] = w.ids.make(name)
         units = None  # structural 0 and 1 stand for quantities of several units
         if name in resolved:
@@ -269,7 +309,11 @@ def _write_parameters(w: _Writer, net: Network) -> dict[str, str]:
                 notes += f"<p>formula: {escape(rp.expr)}</p>"
         else:
             notes = "<p>source: structural constant of the evniche network</p>"
-        w.parameter(ids[name], name, value, constant=True, notes=notes, units=units)
+        if name in varying:
+            notes += "<p>changed by parameter windows (scale/set interventions): see the " \
+                     "events parameters_*</p>"
+        w.parameter(ids[name], name, value, constant=name not in varying, notes=notes,
+                    units=units)
     return ids
 
 
@@ -345,7 +389,7 @@ def _write_schedule(w: _Writer, net: Network, schedule: Schedule, x: dict[str, s
 
 
 def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[str, str],
-                    factors: dict[str, dict[int, str]]) -> None:
+                    factors: dict[str, dict[int, str]], varying: set[str]) -> None:
     cells = {c.name: c for c in net.cells}
     vol = {MARROW: p[net.volumes[MARROW]], BLOOD: p[net.volumes[BLOOD]]}
     N = {c.name: x[f"cell:{c.name}"] for c in net.cells}
@@ -454,7 +498,7 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         members = _sum([N[c] for c in net.niche[0]])
         w.assign(nu, "joint stem-cell niche signal", f"1 / (1 + ({members}) / {p[net.niche[1]]})")
     crowd_members: set[str] = set()
-    if net.crowding and net.params[net.crowding[2]]:
+    if net.crowding and (net.params[net.crowding[2]] or net.crowding[2] in varying):
         members, cap, crate, cpow = net.crowding
         crowd_members = set(members)
         crowd = w.ids.make("crowd_death")
@@ -477,15 +521,16 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
             renew[c.name] = w.ids.make(f"renew_{c.name}")
             w.assign(renew[c.name], f"self-renewal probability of {c.name}",
                      " * ".join(factors_r))
+            kept = f" * (1 - {beh[c.mutation[1]]})" if c.mutation else ""
             if c.division_failure is not None:
                 ok = f"(1 - {beh[c.division_failure]})"
                 success[c.name] = ok
-                dN[c.name].append(f"(2 * {renew[c.name]} * {ok} - 1) * {prolif[c.name]} * "
-                                  f"{N[c.name]}")
+                dN[c.name].append(f"(2 * {renew[c.name]} * {ok}{kept} - 1) * "
+                                  f"{prolif[c.name]} * {N[c.name]}")
                 dying[c.name].append(f"2 * {beh[c.division_failure]} * {prolif[c.name]} * "
                                      f"{N[c.name]}")
             else:
-                dN[c.name].append(f"(2 * {renew[c.name]} - 1) * {prolif[c.name]} * "
+                dN[c.name].append(f"(2 * {renew[c.name]}{kept} - 1) * {prolif[c.name]} * "
                                   f"{N[c.name]}")
         loss = []
         if c.death is not None:
@@ -509,10 +554,17 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         if loss:
             dN[c.name].append(f"-({_sum(loss)}) * {N[c.name]}")
     for c in net.cells:
-        if c.differentiates_to is not None and prolif[c.name] is not None:
-            ok = f" * {success[c.name]}" if c.name in success else ""
-            dN[c.differentiates_to].append(
-                f"2 * (1 - {renew[c.name]}){ok} * {prolif[c.name]} * {N[c.name]}")
+        if prolif[c.name] is None:
+            continue
+        ok = f" * {success[c.name]}" if c.name in success else ""
+        kept = f" * (1 - {beh[c.mutation[1]]})" if c.mutation else ""
+        for target, fraction in c.differentiation:
+            share = "" if fraction == ONE else f" * {p[fraction]}"
+            dN[target].append(f"2 * (1 - {renew[c.name]}){ok}{kept}{share} * "
+                              f"{prolif[c.name]} * {N[c.name]}")
+        if c.mutation:
+            dN[c.mutation[0]].append(f"2{ok} * {beh[c.mutation[1]]} * {prolif[c.name]} * "
+                                     f"{N[c.name]}")
     for k in net.kills:
         kill = f"{beh[k.behavior]} * {N[k.killer]} * {N[k.target]} / {n_total}"
         dN[k.target].append(f"-{kill}")

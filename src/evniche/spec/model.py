@@ -95,6 +95,14 @@ class Killing(Strict):
     rate: ParamRef  # targets killed per killer per time when all marrow cells are targets
 
 
+class Mutation(Strict):
+    """Mutation into another cell type (e.g. a leukemic stem cell) at division: each
+    daughter of a successful division is of ``target`` with probability ``rate``."""
+
+    target: str
+    rate: ParamRef  # dimensionless, 0..1: probability per daughter cell, per division
+
+
 class Homeostasis(Strict):
     """Homeostatic control of a pool: the death rate is multiplied by
     (N / set_point)^power, N the type's own count (cells). At N = set_point nothing changes."""
@@ -117,7 +125,10 @@ class CellType(Strict):
     exit_to: str | None = None  # the cell type exiting cells become (egress), else lost
     #: fraction of divisions that fail (both daughters die: e.g. an S-phase drug)
     division_failure: ParamRef | None = None
-    differentiates_to: str | None = None
+    #: the type differentiating divisions give (one name), or several types with the
+    #: fraction of differentiated daughters each receives (parameters; they sum to 1)
+    differentiates_to: str | dict[str, ParamRef] | None = None
+    mutates_to: Mutation | None = None  # mutation into another type at division
     feedback: bool = False  # self-renewal scaled by the systemic feedback signal
     niche: bool = False  # self-renewal scaled by the joint stem-cell niche signal
     homeostasis: Homeostasis | None = None  # death × (N / set_point)^power

@@ -263,8 +263,16 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
         if ct.division_failure is not None and ct.proliferation is None:
             raise ModelError("'division_failure' needs a dividing cell type (give it "
                              "'proliferation')", f"{base}.division_failure")
-        if ct.differentiates_to is not None:
-            need("cell type", ct.differentiates_to, cells, f"{base}.differentiates_to")
+        _check_differentiation(name, ct, cells, table, need, base)
+        if ct.mutates_to is not None:
+            where = f"{base}.mutates_to"
+            need("cell type", ct.mutates_to.target, cells, f"{where}.target")
+            if ct.mutates_to.target == name:
+                raise ModelError("a cell type cannot mutate into itself", f"{where}.target")
+            table.ref(ct.mutates_to.rate, "dimensionless", f"{where}.rate", at_most=1.0)
+            if ct.proliferation is None:
+                raise ModelError("mutation happens at division: the cell type needs "
+                                 "'proliferation'", where)
         if ct.exit_to is not None:
             need("cell type", ct.exit_to, cells, f"{base}.exit_to")
             if ct.exit is None:
@@ -352,6 +360,46 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
                          rules=rules)
 
 
+#: how far the fractions of a branching differentiation may sum from 1
+FRACTION_TOLERANCE = 1e-6
+
+
+def _check_differentiation(name: str, ct, cells, table: ParameterTable, need,
+                           base: str) -> None:
+    """``differentiates_to``: one cell type, or cell types with fractions (dimensionless
+    parameters in [0, 1]) that sum to 1."""
+    target = ct.differentiates_to
+    where = f"{base}.differentiates_to"
+    if target is None:
+        return
+    if isinstance(target, str):
+        need("cell type", target, cells, where)
+        if target == name:
+            raise ModelError("a cell type cannot differentiate into itself (that is "
+                             "self-renewal)", where)
+        return
+    if not target:
+        raise ModelError("expected at least one cell type with its fraction, e.g. "
+                         "{erythroid: f_ery, myeloid: f_mye}", where)
+    total = 0.0
+    for other, fraction in target.items():
+        need("cell type", other, cells, f"{where}.{other}")
+        if other == name:
+            raise ModelError("a cell type cannot differentiate into itself (that is "
+                             "self-renewal)", f"{where}.{other}")
+        total += table.value(table.ref(fraction, "dimensionless", f"{where}.{other}",
+                                       at_most=1.0))
+    if abs(total - 1.0) > FRACTION_TOLERANCE:
+        shown = ", ".join(f"{o} {table.value(_ref_name(f, f'{where}.{o}')):.6g}"
+                          for o, f in target.items())
+        raise ModelError(f"the fractions sum to {total:.6g} ({shown}); expected them to "
+                         "sum to 1", where)
+
+
+def _ref_name(ref, path: str) -> str:
+    return ref if isinstance(ref, str) else path
+
+
 def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need) -> None:
     cells = model.cell_types
     need("cell type", rule.cell_type, cells, f"{path}.cell_type")
@@ -389,7 +437,9 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
         if behavior.argument:
             raise ModelError(f"behavior '{behavior.kind}' takes no ':' argument",
                              f"{path}.behavior")
-        if getattr(ct, behavior.kind) is None:
+        base_value = ct.mutates_to if behavior.kind == "mutation" else getattr(
+            ct, behavior.kind)
+        if base_value is None:
             raise ModelError(f"cell type '{rule.cell_type}' has no base '{behavior.kind}' for "
                              "this rule to change; give it one", f"{path}.behavior")
     elif behavior.kind == "secretion":
@@ -413,7 +463,8 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
             raise ModelError(f"cell type '{rule.cell_type}' kills no '{behavior.argument}'",
                              f"{path}.behavior")
 
-    at_most = 1.0 if behavior.kind in ("self_renewal", "division_failure") else None
+    at_most = 1.0 if behavior.kind in ("self_renewal", "division_failure", "mutation") \
+        else None
     kind = BEHAVIOR_KINDS[behavior.kind]
     if behavior.kind == "secretion" and any(
             s.per == "death" and s.vesicle_class == cls and (s.subset or "") == subset

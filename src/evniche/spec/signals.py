@@ -15,6 +15,7 @@ Behaviors (what a rule changes)::
     proliferation | death | exit                 (rate)
     self_renewal                                  (dimensionless, 0..1)
     division_failure                              (dimensionless, 0..1: failed divisions)
+    mutation                                      (dimensionless, 0..1: per daughter cell)
     secretion:<class>[.<subset>]                  (rate: EVs per cell per time)
     production:<cytokine>                         (rate: molecules per cell per time)
     uptake:<class>                                (dimensionless multiplier of uptake, base 1)
@@ -42,6 +43,7 @@ BEHAVIOR_KINDS = {
     "exit": "rate",
     "self_renewal": "dimensionless",
     "division_failure": "dimensionless",
+    "mutation": "dimensionless",
     "secretion": "rate",
     "production": "rate",
     "uptake": "dimensionless",
@@ -49,7 +51,8 @@ BEHAVIOR_KINDS = {
     "kill": "rate",
 }
 #: behaviors that take no argument after a colon
-PLAIN_BEHAVIORS = {"proliferation", "death", "exit", "self_renewal", "division_failure"}
+PLAIN_BEHAVIORS = {"proliferation", "death", "exit", "self_renewal", "division_failure",
+                   "mutation"}
 
 
 @dataclass(frozen=True)

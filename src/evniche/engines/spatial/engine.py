@@ -286,8 +286,38 @@ class Run:
         # copies of each cargo per EV of each marrow route, as (route, cargo slot)
         self.Q_marrow_T = sparse.csr_matrix(kin.Q.multiply(kin.r_marrow[None, :]).T)
         self.blood_route = ~kin.r_marrow.astype(bool)
+        self._kin_key: tuple = ()
+        self._base_kin = kin
         self._setup_roles()
         self._initial_state()
+
+    def _segment(self, t: float) -> None:
+        """Use the kinetics of the parameter windows (``scale``/``set``) in force at ``t``
+        (h): rebuilt when the values in force change. Compartment volumes, diffusion
+        coefficients and the section's geometry are fixed for a spatial run."""
+        from ...compile.parameter_windows import values_in_force
+
+        changed = values_in_force(self.net, self.schedule, t, self._base_kin.p)
+        key = tuple(sorted(changed.items()))
+        if key == self._kin_key:
+            return
+        resolved = self.net.model.params.resolved
+        for name in changed:
+            fixed = [u for u in (resolved[name].used_at if name in resolved else [])
+                     if u.startswith(("compartments.", "spatial.")) or u.endswith(".diffusion")]
+            if fixed:
+                raise SimulationError(f"the spatial engine keeps parameter '{name}' (used at "
+                                      f"{fixed[0]}) fixed during a run; a 'scale' or 'set' "
+                                      "intervention cannot change it (use the well-mixed "
+                                      "engine)")
+        kin = self._base_kin if not key else Kinetics(self.net, {**(self.o["params"] or {}),
+                                                                 **changed})
+        self._kin_key = key
+        self.kin = kin
+        self.tr = rules.type_rules(kin)
+        self.Q_marrow_T = sparse.csr_matrix(kin.Q.multiply(kin.r_marrow[None, :]).T)
+        self.diff_cum = [np.cumsum([kin.p[f] for _, f in c.differentiation])
+                         for c in self.net.cells]
 
     # ------------------------------------------------------------------ set-up
     def _setup_roles(self) -> None:
@@ -336,8 +366,13 @@ class Run:
             self.cargo_own[t, self.cargo_slots[t]] = True
             self.state_own[t, self.state_slots[t]] = True
         cidx = net.cell_index()
-        self.diff_to = np.array([cidx[c.differentiates_to] if c.differentiates_to else -1
-                                 for c in net.cells], int)
+        # differentiation targets of each type and the cumulative fractions that pick one
+        self.diff_targets = [np.array([cidx[t] for t, _ in c.differentiation], int)
+                             for c in net.cells]
+        self.diff_cum = [np.cumsum([self.kin.p[f] for _, f in c.differentiation])
+                         for c in net.cells]
+        self.mut_to = np.array([cidx[c.mutation[0]] if c.mutation else -1
+                                for c in net.cells], int)
         self.exit_to = np.array([cidx[c.exit_to] if c.exit_to else -1 for c in net.cells], int)
 
     def _initial_state(self) -> None:
@@ -361,7 +396,8 @@ class Run:
                                  max(target // n_types_m, mn)).astype(float)
         # zero-start types inherit the weight of a type that differentiates into them
         for i in np.flatnonzero(m & (n_t == 0)):
-            parents = [j for j in range(len(net.cells)) if self.diff_to[j] == i and n_t[j] > 0]
+            parents = [j for j in range(len(net.cells))
+                       if i in self.diff_targets[j] and n_t[j] > 0]
             self.w[i] = self.w[parents[0]] if parents else 1.0
         Xs, Qs = len(net.states), len(net.cargo_states)
         parts = []
@@ -447,7 +483,7 @@ class Run:
         conc = Fl[:, vox]  # (F, n) concentrations at the agents
         # per-agent behaviors, type by type
         prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
-        fail, exit_rate = np.zeros(n), np.zeros(n)
+        fail, exit_rate, mut = np.zeros(n), np.zeros(n), np.zeros(n)
         # kills per target cell (1/h) at the population level: the expected dying rate
         # that per-death secretion (apoptotic bodies) follows
         kill_pop = np.zeros(nt)
@@ -483,6 +519,7 @@ class Run:
             r = r * (s_fb if kin.c_fb[t_i] else 1.0) * (nu if kin.c_niche[t_i] else 1.0)
             renew[idx] = r
             fail[idx] = col(int(kin.c_fail[t_i]))
+            mut[idx] = col(int(kin.c_mut[t_i]))
             exit_rate[idx] = col(int(kin.c_exit[t_i]))
             death = (col(int(kin.c_death[t_i])) * homeo[t_i]
                      + (crowd if kin.crowd_members[t_i] else 0.0))
@@ -514,7 +551,7 @@ class Run:
         delivered = self._react(vox, sec_rate, uptake, rem, beh_pop, N, upt_f)
         self._blood_cells(beh_pop, part, s_fb, nu, crowd, N, homeo)
         self._cells(vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
-                    n_total, beh_pop, fail, exit_rate)
+                    n_total, beh_pop, fail, exit_rate, mut)
         if self.drug.size:
             # first-order elimination with a constant infusion over the step (exact)
             k = kin.drug_elim
@@ -632,12 +669,18 @@ class Run:
         kill = np.zeros(len(self.net.cells))
         for k in range(kin.k_beh.size):
             kill[kin.k_target[k]] += beh_pop[kin.k_beh[k]] * N[kin.k_killer[k]] / n_total
-        g = (2.0 * renew * (1.0 - fail) - 1.0) * prolif - loss - kill
+        mut = beh_pop[kin.c_mut]
+        g = (2.0 * renew * (1.0 - fail) * (1.0 - mut) - 1.0) * prolif - loss - kill
         inflow = np.zeros(len(self.net.cells))
         for src in blood:
-            dst = self.diff_to[src]
+            made = 2.0 * (1.0 - fail[src]) * prolif[src] * N[src]  # daughters per hour
+            for dst, frac in zip(self.diff_targets[src], np.diff(self.diff_cum[src],
+                                                                 prepend=0.0), strict=True):
+                if not self.marrow_type[dst]:
+                    inflow[dst] += made * (1.0 - renew[src]) * (1.0 - mut[src]) * frac
+            dst = self.mut_to[src]
             if dst >= 0 and not self.marrow_type[dst]:
-                inflow[dst] += 2.0 * (1.0 - renew[src]) * (1.0 - fail[src]) * prolif[src] * N[src]
+                inflow[dst] += made * mut[src]
             dst = self.exit_to[src]
             if dst >= 0 and not self.marrow_type[dst]:
                 inflow[dst] += exit_[src] * N[src]
@@ -660,7 +703,7 @@ class Run:
                                                             if k > 0 else inp * dt)
 
     def _cells(self, vox, conc, prolif, renew, loss, state_target, kill_rate, delivered, N,
-               n_total, beh_pop, fail, exit_rate) -> None:
+               n_total, beh_pop, fail, exit_rate, mut) -> None:
         kin, net, a, dt, rng = self.kin, self.net, self.agents, self.dt, self.rng
         n = a.n
         nt = len(net.cells)
@@ -724,36 +767,66 @@ class Run:
                     np.repeat(dst_t, k_new).astype(np.int32), a.pos[parent].copy(),
                     np.zeros(parent.size), a.cargo[parent].copy(), a.state[parent].copy()))
         # cells made by differentiation: a stochastically rounded number of target agents
+        # (each daughter mutates with probability μ: differentiated daughters are 2·(1 - μ)
+        # on average, self-renewed ones too, and mutants 2·μ, as in Kinetics.rhs)
         diff_idx = np.flatnonzero(differentiates)
-        if diff_idx.size:
-            dst = self.diff_to[a.type[diff_idx]]
-            mean_state = {}
+        mean_state: dict[int, np.ndarray] = {}
+        if diff_idx.size or self.mut_to.max(initial=-1) >= 0:
             for t in range(nt):
                 sel = a.type == t
                 mean_state[t] = a.state[sel].mean(axis=0) if sel.any() else self._baseline(t)
+        if diff_idx.size:
+            # the target: u2 is uniform on [f + (1 - f)·a, 1) on a differentiation, so its
+            # rescaled value picks a target with the targets' fractions
+            low = fail[diff_idx] + (1.0 - fail[diff_idx]) * renew[diff_idx]
+            v = (u[diff_idx, 2] - low) / np.maximum(1.0 - low, 1e-300)
+            dst = np.full(diff_idx.size, -1, int)
+            for t in np.unique(a.type[diff_idx]):
+                sel = a.type[diff_idx] == t
+                if self.diff_targets[t].size:
+                    pick = np.searchsorted(self.diff_cum[t], v[sel], side="right")
+                    dst[sel] = self.diff_targets[t][np.minimum(pick, self.diff_targets[t].size
+                                                               - 1)]
             to_marrow = dst >= 0
             to_marrow[to_marrow] = self.marrow_type[dst[to_marrow]]
             to_blood = (dst >= 0) & ~to_marrow
-            np.add.at(counts_to_blood, dst[to_blood], 2.0 * self.w[a.type[diff_idx[to_blood]]])
+            np.add.at(counts_to_blood, dst[to_blood], 2.0 * (1.0 - mut[diff_idx[to_blood]])
+                      * self.w[a.type[diff_idx[to_blood]]])
             src_i = diff_idx[to_marrow]
             dst_t = dst[to_marrow]
-            expect = 2.0 * self.w[a.type[src_i]] / self.w[dst_t]
+            expect = 2.0 * (1.0 - mut[src_i]) * self.w[a.type[src_i]] / self.w[dst_t]
             rr = rng.random(src_i.size)
             k_new = (np.floor(expect) + (rr < expect - np.floor(expect))).astype(int)
             if k_new.sum():
-                parent = np.repeat(src_i, k_new)
-                types = np.repeat(dst_t, k_new).astype(np.int32)
-                new_parts.append(ag.Agents(
-                    types, self._near(a.pos[parent]), np.zeros(parent.size),
-                    np.zeros((parent.size, a.cargo.shape[1])),
-                    np.stack([mean_state[int(t)] for t in types]) if types.size else
-                    np.zeros((0, a.state.shape[1]))))
+                new_parts.append(self._daughters(src_i, dst_t, k_new, mean_state))
+        # mutant daughters of successful divisions: 2·μ·w_source / w_mutant agents on
+        # average, stochastically rounded (random numbers drawn only for mutating types)
+        ok = np.flatnonzero(divides & ~failed & (mut > 0))
+        if ok.size:
+            dst = self.mut_to[a.type[ok]]
+            expect = 2.0 * mut[ok] * self.w[a.type[ok]]
+            to_blood = ~self.marrow_type[dst]
+            np.add.at(counts_to_blood, dst[to_blood], expect[to_blood])
+            src_i, dst_t = ok[~to_blood], dst[~to_blood]
+            expect = expect[~to_blood] / self.w[dst_t]
+            rr = rng.random(src_i.size)
+            k_new = (np.floor(expect) + (rr < expect - np.floor(expect))).astype(int)
+            if k_new.sum():
+                new_parts.append(self._daughters(src_i, dst_t, k_new, mean_state))
         for t in np.flatnonzero(counts_to_blood):
             self.y_blood[kin.i_cell[t]] += counts_to_blood[t]
         # self-renewing divisions: the parent and one new agent, cargo halved
         ren = np.flatnonzero(renews)
         a.cargo[ren] *= 0.5
         a.cycle[ren] = 0.0
+        if (mut[ren] > 0).any():
+            # 2·(1 - μ) self-renewed daughters on average: the new agent is kept with
+            # probability 1 - 2μ (μ <= 1/2), else the parent too is lost w.p. 2μ - 1
+            vk = rng.random(ren.size)
+            drop_parent = np.zeros(n, bool)
+            drop_parent[ren] = vk >= np.minimum(1.0, 2.0 - 2.0 * mut[ren])
+            dies = dies | drop_parent
+            ren = ren[vk < np.maximum(0.0, 1.0 - 2.0 * mut[ren])]
         if ren.size:
             new_parts.append(ag.Agents(a.type[ren].copy(), self._near(a.pos[ren]),
                                        np.zeros(ren.size), a.cargo[ren].copy(),
@@ -765,6 +838,18 @@ class Run:
         survivors = a.take(np.flatnonzero(keep))
         self.agents = ag.Agents.concat([survivors, *new_parts])
         self._reweight()
+
+    def _daughters(self, src: np.ndarray, dst: np.ndarray, k_new: np.ndarray,
+                   mean_state: dict[int, np.ndarray]) -> ag.Agents:
+        """``k_new[i]`` new agents of type ``dst[i]`` next to agent ``src[i]``, without
+        cargo, with the mean state of their type."""
+        a = self.agents
+        parent = np.repeat(src, k_new)
+        types = np.repeat(dst, k_new).astype(np.int32)
+        return ag.Agents(types, self._near(a.pos[parent]), np.zeros(parent.size),
+                         np.zeros((parent.size, a.cargo.shape[1])),
+                         np.stack([mean_state[int(t)] for t in types]) if types.size else
+                         np.zeros((0, a.state.shape[1])))
 
     def _baseline(self, t: int) -> np.ndarray:
         x = np.zeros(len(self.net.states))
@@ -908,10 +993,11 @@ class Run:
         snaps = Snapshots(self)
         times, ys, behs = [], [], []
         done_jumps: set[int] = set()
-        kin = self.kin
-        self.beh_now = kin.parts(self.y0)["beh"]
+        self.beh_now = self.kin.parts(self.y0)["beh"]
         for step in range(n_steps + 1):
             t = min(step * self.dt, t_end)
+            self._segment(min(t, np.nextafter(t_end, 0.0)))
+            kin = self.kin
             for j, jump in enumerate(self.schedule.jumps):
                 if j not in done_jumps and jump.time <= t + 1e-9 and jump.time < t_end:
                     self._jump(jump.species, jump.amount, jump.ledger)
