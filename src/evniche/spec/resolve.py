@@ -440,7 +440,8 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
         base_value = ct.mutates_to if behavior.kind == "mutation" else getattr(
             ct, behavior.kind)
         if base_value is None:
-            raise ModelError(f"cell type '{rule.cell_type}' has no base '{behavior.kind}' for "
+            what = "'mutates_to'" if behavior.kind == "mutation" else f"'{behavior.kind}'"
+            raise ModelError(f"cell type '{rule.cell_type}' has no base {what} for "
                              "this rule to change; give it one", f"{path}.behavior")
     elif behavior.kind == "secretion":
         cls, _, subset = behavior.argument.partition(".")
