@@ -370,3 +370,33 @@ def test_aml_preset_matches_roadrunner():
     net = compile_model(evniche.load_model("aml"))
     error, where = compare(net, days=60)
     assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
+
+
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "branching.yaml"
+
+
+def test_branching_mutation_and_parameter_windows_match_roadrunner():
+    """docs/examples/branching.yaml: two differentiation targets, mutation into LSC, its own
+    `scale` window on HSC divisions, plus a `set` of the erythroid share (the derived
+    myeloid share follows) and an open-ended `scale` of the mutation probability."""
+    days = 40
+    extra = [{"name": "set", "start": 5, "options": {"parameter": "f_ery", "value": "0.3",
+                                                     "duration": "10"}},
+             {"name": "scale", "start": 25, "options": {"parameter": "mu", "factor": "10"}}]
+    net, schedule = prepare(str(EXAMPLE), None, extra, days)
+    assert [len(c.differentiation) for c in net.cells if c.name == "HSC"] == [2]
+    assert any(c.mutation for c in net.cells)
+    error, where = compare(net, days, schedule)
+    assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
+    # the windowed parameters and the one that follows are assigned by events
+    text = to_sbml(net, None, schedule)
+    model = libsbml.readSBMLFromString(text).getModel()
+    ids = sbml_ids(text)
+    for name in ("p_hsc", "f_ery", "f_mye", "mu"):
+        assert not model.getParameter(ids[name]).getConstant()
+    assert model.getParameter(ids["a_hsc"]).getConstant()
+    starts = sorted(float(libsbml.formulaToL3String(model.getEvent(i).getTrigger().getMath())
+                          .split(">=")[1]) for i in range(model.getNumEvents())
+                    if model.getEvent(i).getId().startswith("parameters_"))
+    # (the open-ended scale lasts the run's 40 days, as the engine has it)
+    assert starts == [5 * 24.0, 15 * 24.0, 20 * 24.0, 25 * 24.0, 30 * 24.0, 40 * 24.0]
