@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import EvnicheError
+from ..errors import EvnicheError, ModelError
 
 if TYPE_CHECKING:
     from ..spec.resolve import ResolvedModel
@@ -54,12 +54,17 @@ def _overrides(items: list[str] | None) -> dict:
 
 def check(model: ModelArg, set_: SetOpt = None, allow_path: AllowOpt = None) -> None:
     """Validate a model and print a summary: counts and the assumptions it rests on."""
+    from ..compile.interventions import build_schedule
     from ..compile.network import compile_model
     from ..spec.loader import load_model
 
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     net = compile_model(resolved)
     spec = resolved.spec
+    try:  # the model's own interventions: names, options, parameter windows
+        build_schedule(net, list(spec.interventions), None)
+    except ModelError as exc:
+        raise exc.at(source=resolved.source) from None
     table = Table(title=f"model '{spec.name}' ({resolved.source}) is valid", show_header=False)
     rows = [
         ("disease", spec.disease),
