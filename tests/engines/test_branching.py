@@ -326,3 +326,9 @@ def test_spatial_engine_refuses_a_window_on_a_fixed_parameter():
                          equilibrate_first=False, sinusoid_spacing_um=100.0,
                          interventions=[{"name": "scale", "start": 1.0,
                                          "options": {"parameter": "vm", "factor": "2"}}])
+
+
+def test_a_window_on_an_initial_value_is_refused():
+    with pytest.raises(ModelError, match="changing it during a run would change nothing"):
+        build_schedule(net_of(branching_model()), [{"name": "scale", "start": 1.0, "options": {
+            "parameter": "cell_types.stem.initial", "factor": "2"}}], 10.0)

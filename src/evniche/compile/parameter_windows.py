@@ -28,6 +28,8 @@ from .schedule import Schedule
 #: parameter uses (the end of a path where a parameter is used) whose value must stay a
 #: fraction in [0, 1]
 FRACTION_USES = ("self_renewal", "division_failure", "mutates_to.rate")
+#: uses read once, before a run: a window on a parameter used only there changes nothing
+STARTS_ONLY = ("interventions[", "spatial.")
 #: uses whose value must stay > 0 (a zero would divide by zero)
 POSITIVE_USES = ("volume", "half_max", "hill_power", "relaxation", "set_point", "capacity")
 
@@ -128,13 +130,18 @@ def check_segment(net: Network, values: dict[str, float], when: str) -> None:
         if not math.isfinite(v) or v < 0:
             raise ModelError(f"parameter '{name}' would be {v:g} {_unit(rp)}; expected a "
                              "finite value >= 0", when)
-        if v > 1.0 and any(u.endswith(FRACTION_USES) or ".differentiates_to." in u
-                           for u in uses):
+        fraction = [u for u in uses if u.endswith(FRACTION_USES) or ".differentiates_to." in u]
+        if v > 1.0 and fraction:
             raise ModelError(f"parameter '{name}' would be {v:g}, but it is a fraction "
-                             f"(used at {uses[0]}); expected a value between 0 and 1", when)
-        if v == 0 and any(u.endswith(POSITIVE_USES) for u in uses):
+                             f"(used at {fraction[0]}); expected a value between 0 and 1", when)
+        positive = [u for u in uses if u.endswith(POSITIVE_USES)]
+        if v == 0 and positive:
             raise ModelError(f"parameter '{name}' would be 0, but it must stay positive (used "
-                             f"at {uses[0]})", when)
+                             f"at {positive[0]})", when)
+        if uses and all(u.endswith(".initial") or u.startswith(STARTS_ONLY) for u in uses):
+            raise ModelError(f"parameter '{name}' is only an initial value, an intervention "
+                             f"start or a setting of the spatial section (used at {uses[0]}): "
+                             "changing it during a run would change nothing", when)
     from ..spec.resolve import FRACTION_TOLERANCE
 
     for c in net.cells:
@@ -149,11 +156,3 @@ def check_segment(net: Network, values: dict[str, float], when: str) -> None:
 
 def _unit(rp) -> str:
     return rp.canonical_unit if rp is not None else ""
-
-
-def segments(schedule: Schedule, t_end: float) -> list[float]:
-    """Start times (h) of the segments in which some parameter window is in force."""
-    times = schedule.breakpoints(t_end)[:-1]
-    return [t for t in times if any(w.start <= t < w.end and (w.parameter_value or
-                                                              w.parameter_factor)
-                                    for w in schedule.windows)]
