@@ -124,7 +124,9 @@ def run(
              "plasmapheresis@60:marker=PD-L1,sessions=5. DAY may be 'diagnosis' or "
              "'diagnosis+N' (N days after the untreated run first shows >= 20 % marrow "
              "blasts; one extra run). Each option must lie within its declared range. "
-             "Repeatable; see docs/interventions.md."
+             "scale@DAY:parameter=P,factor=F[,duration=D] multiplies a model parameter, "
+             "set@DAY:parameter=P,value='V UNIT'[,duration=D] replaces it (parameters "
+             "derived from it follow). Repeatable; see docs/interventions.md."
     )] = None,
     engine: Annotated[str, typer.Option(help="wellmixed or spatial.")] = "wellmixed",
     spatial: Annotated[list[str] | None, typer.Option(
