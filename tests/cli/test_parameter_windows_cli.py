@@ -39,3 +39,11 @@ def test_run_refuses_a_bad_window_with_one_message(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert status == 2
     assert err.startswith("error:") and "'f_ery' would be 1.8" in err and "Traceback" not in err
+
+
+def test_check_refuses_a_window_on_an_unknown_parameter(capsys):
+    case = EXAMPLE.parents[2] / "tests" / "spec" / "scale_unknown_parameter.yaml"
+    assert main(["check", "--allow-path", str(case.parent), str(case)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error:") and "scale_unknown_parameter.yaml" in err
+    assert "interventions[0] (scale).options.parameter: the model has no parameter 'p2'" in err
