@@ -328,6 +328,9 @@ def _write_schedule(w: _Writer, net: Network, schedule: Schedule, x: dict[str, s
     for k, win in enumerate(schedule.windows):
         if not win.end > max(win.start, 0.0):
             continue  # never in force at t >= 0
+        if not (win.behavior_factor or win.uptake_factor or win.removal_rate
+                or win.infusion):
+            continue  # a parameter window only: see _write_parameter_events
         flag = w.ids.make(f"window_{k}")
         label = win.label or f"window {k}"
         on_at_start = win.start <= 0.0
