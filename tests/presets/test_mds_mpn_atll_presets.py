@@ -96,6 +96,14 @@ def test_mds_marrow_is_hypercellular_with_fewer_than_20_percent_blasts(runs, hea
     assert float(clinical.marrow_cellularity(ds).isel(time=-1)) > \
         1.02 * float(clinical.marrow_cellularity(healthy).isel(time=-1))
 
+    # ineffective hematopoiesis: fewer blood cells per marrow cell than healthy. (A
+    # cytopenia, blood output < 45 % of healthy, is not reproduced: the model's cytokine
+    # feedback makes up the clone's lost output, 0.98x healthy at one year.)
+    def output_per_marrow_cell(run):
+        return cells(run, "mature") / float(clinical.marrow_cellularity(run).isel(time=-1))
+
+    assert output_per_marrow_cell(ds) < 0.97 * output_per_marrow_cell(healthy)
+
 
 def test_mds_mir7977_lowers_msc_pcbp1_and_kitl_support_of_normal_cd34_cells(runs):
     # seed 003 [150]: EV miR-7977 of MDS CD34+ cells lowers PCBP1 in MSCs, compromising
