@@ -269,7 +269,33 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             expected=-1, margin=0.05, days="diagnosis+14", group="AML", anchors=(dx,),
             risk=risk, output_hours=1.0),
     ]
-    for model in models or ("aml", "cml", "cll", "all", "mm"):
+    # MDS, MPN and ATLL: each preset's EV mechanism against the same model with those EVs
+    # blocked (the published experiments' EV-inhibition controls)
+    out += [
+        Scenario(
+            "mds-evs-lower-msc-kitl",
+            "MDS CD34+ EVs (miR-7977 → PCBP1) lower the MSCs' stem cell factor; blocking the "
+            "EVs reverts it", ("seed 003 [150]", "doi:10.3324/haematol.2015.134932"),
+            Arm("mds"), Arm("mds", (_no_leukemic_evs(),)),
+            Readout("marrow KITL (stem cell factor)", "1/mL", _cytokine("KITL")),
+            expected=-1, margin=0.05, days=days, group="MDS", risk=risk),
+        Scenario(
+            "mpn-msc-mir155-evs-raise-cfu-g",
+            "EVs of MPN MSCs, rich in miR-155, raise granulocyte colony formation of "
+            "neoplastic CD34+ cells", ("seed 003 [127]",),
+            Arm("mpn"), Arm("mpn", ({"name": "secretion_block", "start": 0,
+                                     "options": {"pools": ["MSC.exosome.mir155"]}},)),
+            Readout("JAK2 V617F progenitors (CFU-G)", "cells", _cells(["JAK2_progenitor"])),
+            expected=+1, margin=0.05, days=days, group="MPN", risk=risk),
+        Scenario(
+            "atll-exosomes-make-msc-proliferate",
+            "ATL exosomes (miR-21, miR-155) make BM MSCs proliferate",
+            ("seed 003 [149]", "doi:10.1186/s12977-016-0307-4"),
+            Arm("atll"), Arm("atll", (_no_leukemic_evs(),)),
+            Readout("MSCs", "cells", _cells(["MSC"])),
+            expected=+1, margin=0.05, days=days, group="ATLL", risk=risk),
+    ]
+    for model in models or ("aml", "cml", "cll", "all", "mm", "atll"):
         out += [
             Scenario(
                 f"{model}-more-plasma-evs",
@@ -299,7 +325,7 @@ def available_presets() -> list[str]:
 def catalog() -> dict[str, Scenario]:
     """All scenarios whose models exist as presets, by name."""
     present = set(available_presets())
-    diseases = [m for m in ("aml", "cml", "cll", "all", "mm") if m in present]
+    diseases = [m for m in ("aml", "cml", "cll", "all", "mm", "atll") if m in present]
     return {s.name: s for s in scenarios(diseases)
             if s.treatment.model in present and s.control.model in present}
 
