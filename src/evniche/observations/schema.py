@@ -112,6 +112,17 @@ class Measurement(Strict):
     model: str
     parameters: dict[str, Quantity | str] = Field(default_factory=dict)
 
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameters(cls, given: object) -> object:
+        if not isinstance(given, dict):
+            return given
+        for name, value in given.items():
+            if not isinstance(value, dict | str):
+                raise ValueError(f"parameter '{name}' is a quantity {{value, unit, source}} or "
+                                 "a name; a bare number has no unit and no provenance")
+        return given
+
     @model_validator(mode="after")
     def _known(self) -> Measurement:
         if self.model not in MODELS:
