@@ -18,9 +18,10 @@ CLASSES = {
 
 
 def trajectory(plasma: dict[str, list[float]], cells: dict[str, list[float]] | None = None,
-               times: list[float] | None = None, cargo: dict[str, dict[str, float]] | None = None,
-               cleared: dict[str, list[float]] | None = None, leukemic: tuple[str, ...] = ("blast",),
-               ) -> xr.Dataset:
+               times: list[float] | None = None,
+               cargo: dict[str, dict[str, float]] | None = None,
+               cleared: dict[str, list[float]] | None = None,
+               leukemic: tuple[str, ...] = ("blast",)) -> xr.Dataset:
     """A Trajectory with one pool per class (named ``src.CLASS``) whose blood concentration
     over ``times`` (days) is ``plasma[CLASS]`` (EV/mL, the same number of EVs since the
     plasma volume is set to 1 mL), cell counts ``cells`` (HSC, blast in marrow, mature in

@@ -113,7 +113,8 @@ def test_yaml_errors_and_duplicate_ids(tmp_path):
     folder = tmp_path / "dup"
     write(folder, "a.yaml", GOOD)
     write(folder, "b.yaml", GOOD)
-    with pytest.raises(ModelError, match=r"b.yaml: R-1: id 'R-1' is used twice \(also in .*a.yaml\)"):
+    twice = r"b.yaml: R-1: id 'R-1' is used twice \(also in .*a.yaml\)"
+    with pytest.raises(ModelError, match=twice):
         records.load([folder])
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -150,6 +151,7 @@ def test_model_overrides_for_parameters_and_inline_places():
         "parameters.ev_blood_half_life.value": 5.5,
         "parameters.ev_blood_half_life.unit": "h",
         "parameters.ev_blood_half_life.source": "derived: x",
+        "parameters.ev_blood_half_life.range": None,
         "vesicle_classes.microvesicle.clearance": {"value": 0.126, "unit": "1/h",
                                                     "source": "derived: y"},
     }

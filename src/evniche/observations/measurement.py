@@ -26,8 +26,7 @@ import xarray as xr
 
 from ..errors import EvnicheError, ModelError
 from ..readouts import clinical
-from ..readouts.liquid_biopsy import cargo_per_ml, plasma_concentration, \
-    truncated_lognormal_mass
+from ..readouts.liquid_biopsy import cargo_per_ml, plasma_concentration, truncated_lognormal_mass
 from ..units import parse_unit, ureg
 
 #: NTA detection window (nm): the lower limit of NanoSight/ZetaView for EVs and its top

@@ -126,8 +126,9 @@ def load(folders: Iterable[str | Path] | None = None,
 
 def model_overrides(overrides: Iterable[Override]) -> dict[str, Any]:
     """Species overrides as the ``overrides`` of :func:`evniche.load_model`: a parameter
-    (``parameters.NAME``) gets a new value, unit and source (an ``expr`` is dropped); any
-    other place of the model an inline parameter ``{value, unit, source}``."""
+    (``parameters.NAME``) gets a new value, unit, source and range (the override's, or none:
+    the preset's range is that of the preset's species; an ``expr`` is dropped); any other
+    place of the model an inline parameter ``{value, unit, source[, range]}``."""
     out: dict[str, Any] = {}
     for o in overrides:
         parts = o.path.split(".")
@@ -135,8 +136,11 @@ def model_overrides(overrides: Iterable[Override]) -> dict[str, Any]:
             out[f"{o.path}.value"] = o.value
             out[f"{o.path}.unit"] = o.unit
             out[f"{o.path}.source"] = o.source
+            out[f"{o.path}.range"] = list(o.range) if o.range else None
         else:
             out[o.path] = {"value": o.value, "unit": o.unit, "source": o.source}
+            if o.range:
+                out[o.path]["range"] = list(o.range)
     return out
 
 

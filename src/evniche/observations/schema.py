@@ -62,6 +62,9 @@ class Override(Strict):
     unit: str
     species: Species
     source: str = Field(min_length=1)
+    #: plausible range of this species' value (same unit); for a parameter it replaces the
+    #: preset's range, which belongs to the preset's species (absent: no range)
+    range: tuple[float, float] | None = None
 
 
 class Condition(Strict):
