@@ -128,7 +128,8 @@ def compare(model: Annotated[str, typer.Argument(
     for c in rows:
         unit = MODELS[c.record.measurement.model].unit
         z = "–" if math.isnan(c.z) else f"{c.z:+.2f}"
-        d = "–" if math.isnan(c.distance) else f"{c.distance:.3g}"
+        d = "–" if math.isnan(c.distance) else \
+            f"{c.distance:.2f}" if c.distance < 100 else f"{c.distance:.3g}"
         table.add_row(c.record.id, unit, model_text(c), observed_text(c.record), z, d)
     console.print(table)
     finite = [c.distance for c in rows if not math.isnan(c.distance)]
