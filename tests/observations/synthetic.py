@@ -21,18 +21,23 @@ def trajectory(plasma: dict[str, list[float]], cells: dict[str, list[float]] | N
                times: list[float] | None = None,
                cargo: dict[str, dict[str, float]] | None = None,
                cleared: dict[str, list[float]] | None = None,
-               leukemic: tuple[str, ...] = ("blast",)) -> xr.Dataset:
-    """A Trajectory with one pool per class (named ``src.CLASS``) whose blood concentration
-    over ``times`` (days) is ``plasma[CLASS]`` (EV/mL, the same number of EVs since the
-    plasma volume is set to 1 mL), cell counts ``cells`` (HSC, blast in marrow, mature in
-    blood), ``cargo`` copies per EV (pool → {cargo: copies}) and the cumulative ``cleared``
-    ledger per pool."""
+               leukemic: tuple[str, ...] = ("blast",),
+               marrow: dict[str, list[float]] | None = None,
+               sources: dict[str, str] | None = None) -> xr.Dataset:
+    """A Trajectory with one pool per class (named ``SOURCE.CLASS``, the source ``src``
+    unless ``sources`` maps the class to another) whose blood concentration over ``times``
+    (days) is ``plasma[CLASS]`` (EV/mL, the same number of EVs since the plasma volume is
+    set to 1 mL) and marrow concentration ``marrow[CLASS]`` (default 0), cell counts
+    ``cells`` (HSC, blast in marrow, mature in blood), ``cargo`` copies per EV (pool →
+    {cargo: copies}) and the cumulative ``cleared`` ledger per pool."""
     times = times or [0.0, 1.0]
     nt = len(times)
-    pools = [f"src.{c}" for c in plasma]
+    source_of = {c: (sources or {}).get(c, "src") for c in plasma}
+    pools = [f"{source_of[c]}.{c}" for c in plasma]
     conc = np.zeros((nt, len(pools), 2))
     for j, cls in enumerate(plasma):
         conc[:, j, 1] = plasma[cls]
+        conc[:, j, 0] = (marrow or {}).get(cls, [0.0] * nt)
     cells = cells or {"HSC": [10.0] * nt, "blast": [0.0] * nt, "mature": [100.0] * nt}
     names = list(cells)
     compartment = ["blood" if n == "mature" else "marrow" for n in names]
@@ -61,7 +66,7 @@ def trajectory(plasma: dict[str, list[float]], cells: dict[str, list[float]] | N
             "cell_compartment": ("cell_type", compartment),
             "cell_lineage": ("cell_type", lineage),
             "pool_class": ("pool", list(plasma)),
-            "pool_source": ("pool", ["src"] * len(pools)),
+            "pool_source": ("pool", [source_of[c] for c in plasma]),
             "vesicle_class": classes,
             "class_median_um": ("vesicle_class", [CLASSES[c][0] for c in classes]),
             "class_gsd": ("vesicle_class", [CLASSES[c][1] for c in classes]),

@@ -51,8 +51,12 @@ def test_trend_hinge():
 def test_trend_with_infinite_or_missing_values():
     assert d.trend([200.0, math.inf], "increasing") == 0.0  # never taken over: a delay
     assert d.trend([200.0, math.inf], "decreasing") == math.inf
-    assert d.trend([0.0, 1.0], "increasing") == math.inf
+    assert d.trend([0.0, 1.0], "increasing") == 0.0  # a rise from none (healthy: no blasts)
+    assert d.trend([0.0, 1.0], "decreasing") == math.inf
+    assert d.trend([0.0, 0.0], "increasing") == pytest.approx(0.5)  # no change: no effect
+    assert d.trend([-1.0, 1.0], "increasing") == math.inf
     assert d.trend([math.nan, 1.0], "increasing") == math.inf
+    assert d.trend([math.inf, math.inf], "increasing") == math.inf
     with pytest.raises(ValueError, match="unknown trend"):
         d.trend([1.0, 2.0], "up")
     with pytest.raises(ValueError, match="margin must be > 0"):

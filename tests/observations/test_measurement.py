@@ -41,6 +41,22 @@ def test_flow_fraction_comes_from_the_size_distribution():
     assert m.flow_count(ds, threshold_nm=400) == pytest.approx(0.5)  # 500/mL = 0.5/µL
 
 
+def test_counts_in_marrow_fluid_and_of_leukemic_origin():
+    ds = trajectory({"small": [1000.0, 1000.0], "large": [200.0, 200.0]},
+                    marrow={"small": [50.0, 50.0], "large": [3000.0, 3000.0]},
+                    sources={"large": "blast"})
+    # marrow: 3000 large EVs/mL >= 600 nm = 3 per µL; all 3050 in the NTA window
+    assert m.flow_count(ds, compartment="marrow") == pytest.approx(3.0)
+    assert m.nta_count(ds, compartment="marrow") == pytest.approx(3050.0)
+    # only the blast pool (the large EVs) counts with origin=leukemic: 200 of plasma
+    assert m.nta_count(ds, origin="leukemic") == pytest.approx(200.0)
+    assert m.flow_fraction(ds, origin="leukemic") == pytest.approx(1.0)
+    with pytest.raises(EvnicheError, match="compartment must be one of blood, marrow"):
+        m.nta_count(ds, compartment="lymph")
+    with pytest.raises(EvnicheError, match="origin must be one of all, leukemic"):
+        m.nta_count(ds, origin="stroma")
+
+
 def test_flow_fraction_without_plasma_evs_is_nan():
     assert math.isnan(m.flow_fraction(trajectory({"small": [0.0, 0.0]})))
 

@@ -62,6 +62,7 @@ def test_a_good_record_validates():
     ("measurement.parameters", {"low_nm": 50}, "measurement.parameters", "a bare number"),
     ("measurement.parameters", {"low_nm": "fifty"}, "measurement", "is a quantity"),
     ("measurement.parameters", {"wavelength": "x"}, "measurement", "has no parameter"),
+    ("measurement.parameters", {"compartment": "lymph"}, "measurement", "must be one of"),
     ("conditions.0.at", "tomorrow", "conditions[0].at", "expected a day number"),
     ("conditions.0.interventions", ["nosuchdrug@3"], "conditions[0].interventions",
      "nosuchdrug"),

@@ -74,11 +74,26 @@ def magnitude(model: float, observed: float, sigma: float) -> tuple[float, float
 TRENDS = ("increasing", "decreasing", "similar")
 
 
+def _log_ratio(before: float, after: float) -> float:
+    """ln(after / before) for values >= 0: ±inf from or to 0 (or +inf), 0 for two zeros;
+    NaN for a negative or NaN value, or two infinities."""
+    if not (before >= 0 and after >= 0) or (math.isinf(before) and math.isinf(after)):
+        return math.nan
+    if before == after:
+        return 0.0
+    if before == 0 or math.isinf(after):
+        return math.inf
+    if after == 0 or math.isinf(before):
+        return -math.inf
+    return math.log(after) - math.log(before)
+
+
 def trend(values: Sequence[float], direction: str, margin: float = 0.05) -> float:
     """The hinge distance of model ``values`` (one per condition, in order) from the trend
     ``direction`` (one of :data:`TRENDS`) with the relative ``margin`` (> 0; 0.05: a step
-    must be at least 5 %); see the module text. Values must be > 0 (a 0 or NaN is infinitely
-    far, unless the ratio is still defined: +inf over a finite value is a rise)."""
+    must be at least 5 %); see the module text. Values are >= 0: a rise from 0 (or to
+    +inf, a take-over never reached) is an infinite rise; a negative or NaN value is
+    infinitely far."""
     if not margin > 0:
         raise ValueError(f"the margin must be > 0, got {margin}")
     if direction not in TRENDS:
@@ -86,9 +101,9 @@ def trend(values: Sequence[float], direction: str, margin: float = 0.05) -> floa
     need = math.log1p(margin)
     total = 0.0
     for before, after in zip(values[:-1], values[1:], strict=True):
-        if not (before > 0 and after > 0) or (math.isinf(before) and math.isinf(after)):
+        r = _log_ratio(before, after)
+        if math.isnan(r):
             return math.inf
-        r = math.log(after) - math.log(before)
         if direction == "increasing":
             h = max(0.0, need - r)
         elif direction == "decreasing":

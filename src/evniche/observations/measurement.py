@@ -26,7 +26,7 @@ import xarray as xr
 
 from ..errors import EvnicheError, ModelError
 from ..readouts import clinical
-from ..readouts.liquid_biopsy import cargo_per_ml, plasma_concentration, truncated_lognormal_mass
+from ..readouts.liquid_biopsy import cargo_per_ml, truncated_lognormal_mass
 from ..units import parse_unit, ureg
 
 #: NTA detection window (nm): the lower limit of NanoSight/ZetaView for EVs and its top
@@ -61,38 +61,74 @@ def size_share(ds: xr.Dataset, low_nm: float, high_nm: float) -> xr.DataArray:
                         dims=("vesicle_class",))
 
 
-def plasma_in_window(ds: xr.Dataset, day: float | None, low_nm: float,
-                     high_nm: float) -> float:
-    """Plasma EVs per mL with a diameter in [``low_nm``, ``high_nm``] (nm) at ``day``."""
-    conc = _at(plasma_concentration(ds), day)
+#: where an EV count is read: plasma, or the marrow interstitial fluid (BM supernatant)
+COMPARTMENTS = ("blood", "marrow")
+#: which EVs are counted: all, or only those of leukemic cells (counted by blast markers)
+ORIGINS = ("all", "leukemic")
+
+
+def by_class(ds: xr.Dataset, day: float | None = None, compartment: str = "blood",
+             origin: str = "all") -> xr.DataArray:
+    """EVs per mL by vesicle class at ``day`` in ``compartment`` (``blood``: plasma;
+    ``marrow``: marrow interstitial fluid), from every pool (``origin="all"``) or only the
+    pools of leukemic cell types (``"leukemic"``), ``(vesicle_class,)``; round-off negatives
+    read 0."""
+    if compartment not in COMPARTMENTS:
+        raise EvnicheError(f"compartment must be one of {', '.join(COMPARTMENTS)}, got "
+                           f"'{compartment}'")
+    if origin not in ORIGINS:
+        raise EvnicheError(f"origin must be one of {', '.join(ORIGINS)}, got '{origin}'")
+    if "ev_concentration" not in ds:
+        raise EvnicheError("the trajectory has no 'ev_concentration' variable")
+    conc = _at(ds["ev_concentration"].sel(compartment=compartment, drop=True), day)
+    conc = conc.clip(min=0.0)
+    classes = np.asarray(ds["pool_class"].values).astype(str)
+    keep = np.ones(len(classes), dtype=bool)
+    if origin == "leukemic":
+        leukemic = set(clinical.names_attr(ds, "leukemic"))
+        keep = np.array([str(s) in leukemic for s in ds["pool_source"].values], dtype=bool)
+    names = [str(c) for c in ds["vesicle_class"].values]
+    values = [float(conc.isel(pool=np.nonzero((classes == c) & keep)[0]).sum()) for c in names]
+    return xr.DataArray(values, coords={"vesicle_class": names}, dims=("vesicle_class",))
+
+
+def plasma_in_window(ds: xr.Dataset, day: float | None, low_nm: float, high_nm: float,
+                     compartment: str = "blood", origin: str = "all") -> float:
+    """EVs per mL with a diameter in [``low_nm``, ``high_nm``] (nm) at ``day``, in plasma
+    (or ``compartment``), of every origin (or only leukemic ones): see :func:`by_class`."""
+    conc = by_class(ds, day, compartment, origin)
     share = size_share(ds, low_nm, high_nm).sel(vesicle_class=conc["vesicle_class"])
     return float((conc * share).sum())
 
 
 # ----------------------------------------------------------------------------- readouts
 def nta_count(ds: xr.Dataset, day: float | None = None, low_nm: float = NTA_WINDOW_NM[0],
-              high_nm: float = NTA_WINDOW_NM[1]) -> float:
-    """Plasma EV count by nanoparticle tracking (particles/mL): the EVs whose diameter lies
-    in the instrument's window [``low_nm``, ``high_nm``] (nm). Lipoproteins, which NTA also
-    counts in unpurified plasma, are not in the model."""
-    return plasma_in_window(ds, day, low_nm, high_nm)
+              high_nm: float = NTA_WINDOW_NM[1], compartment: str = "blood",
+              origin: str = "all") -> float:
+    """EV count by nanoparticle tracking (particles/mL of plasma, or of ``compartment``):
+    the EVs whose diameter lies in the instrument's window [``low_nm``, ``high_nm``] (nm).
+    Lipoproteins, which NTA also counts in unpurified plasma, are not in the model."""
+    return plasma_in_window(ds, day, low_nm, high_nm, compartment, origin)
 
 
-def flow_fraction(ds: xr.Dataset, day: float | None = None,
-                  threshold_nm: float = 600.0) -> float:
-    """Share (0–1) of plasma EVs a flow cytometer detects: those with a diameter of at least
-    ``threshold_nm`` (nm), from the model's size distributions; NaN without plasma EVs."""
-    total = float(_at(plasma_concentration(ds), day).sum())
+def flow_fraction(ds: xr.Dataset, day: float | None = None, threshold_nm: float = 600.0,
+                  compartment: str = "blood", origin: str = "all") -> float:
+    """Share (0–1) of the EVs (of plasma, or ``compartment``) a flow cytometer detects: those
+    with a diameter of at least ``threshold_nm`` (nm), from the model's size distributions;
+    NaN without EVs."""
+    total = float(by_class(ds, day, compartment, origin).sum())
     if not total > 0:
         return float("nan")
-    return plasma_in_window(ds, day, threshold_nm, math.inf) / total
+    return plasma_in_window(ds, day, threshold_nm, math.inf, compartment, origin) / total
 
 
-def flow_count(ds: xr.Dataset, day: float | None = None, threshold_nm: float = 600.0
-               ) -> float:
-    """Flow-cytometry EV count (EVs/µL of plasma or serum): the plasma EVs with a diameter of
-    at least ``threshold_nm`` (nm), the smallest EV the cytometer's scatter resolves."""
-    return plasma_in_window(ds, day, threshold_nm, math.inf) * ML_PER_UL
+def flow_count(ds: xr.Dataset, day: float | None = None, threshold_nm: float = 600.0,
+               compartment: str = "blood", origin: str = "all") -> float:
+    """Flow-cytometry EV count (EVs/µL of plasma or serum, or of marrow fluid with
+    ``compartment="marrow"``): the EVs with a diameter of at least ``threshold_nm`` (nm), the
+    smallest EV the cytometer's scatter resolves; ``origin="leukemic"`` counts only the EVs
+    of leukemic cells (gated on blast or tumour markers)."""
+    return plasma_in_window(ds, day, threshold_nm, math.inf, compartment, origin) * ML_PER_UL
 
 
 def exosome_protein(ds: xr.Dataset, day: float | None = None, protein_per_ev_fg: float = 7.5,
@@ -192,6 +228,8 @@ class Parameter:
     default: float | str | None
     meaning: str
     source: str = ""
+    #: the names a name parameter may take (empty: any)
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,17 +254,23 @@ _THRESHOLD = Parameter("nm", 600.0, "smallest EV diameter the cytometer resolves
                        "cytometers lack the sensitivity to detect EVs of 600 nm and smaller' "
                        "(docs/sources/observations.md F1)")
 
+_WHERE = {"compartment": Parameter(None, "blood", "blood (plasma) or marrow (fluid)",
+                                   choices=COMPARTMENTS),
+          "origin": Parameter(None, "all", "all EVs or only those of leukemic cells",
+                              choices=ORIGINS)}
+
 MODELS: dict[str, MeasurementModel] = {m.name: m for m in (
     MeasurementModel("nta_count", "1/mL", "readout", nta_count,
                      "plasma EVs in the NTA size window (particles/mL)",
                      {"low_nm": Parameter("nm", NTA_WINDOW_NM[0], "lower detection limit"),
-                      "high_nm": Parameter("nm", NTA_WINDOW_NM[1], "upper detection limit")}),
+                      "high_nm": Parameter("nm", NTA_WINDOW_NM[1], "upper detection limit"),
+                      **_WHERE}),
     MeasurementModel("flow_count", "1/uL", "readout", flow_count,
                      "plasma EVs a conventional flow cytometer detects (EVs/µL)",
-                     {"threshold_nm": _THRESHOLD}),
+                     {"threshold_nm": _THRESHOLD, **_WHERE}),
     MeasurementModel("flow_fraction", "dimensionless", "readout", flow_fraction,
                      "share of plasma EVs a flow cytometer detects",
-                     {"threshold_nm": _THRESHOLD}),
+                     {"threshold_nm": _THRESHOLD, **_WHERE}),
     MeasurementModel("exosome_protein", "ug/mL", "readout", exosome_protein,
                      "protein of the small plasma EVs (µg/mL)",
                      {"protein_per_ev_fg": Parameter("fg", None, "protein mass per small EV"),

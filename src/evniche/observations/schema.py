@@ -148,6 +148,10 @@ class Measurement(Strict):
             want = allowed[name].unit
             if want is None and not isinstance(given, str):
                 raise ValueError(f"parameter '{name}' is a name (text), not a quantity")
+            choices = allowed[name].choices
+            if choices and given not in choices:
+                raise ValueError(f"parameter '{name}' must be one of {', '.join(choices)}, "
+                                 f"got {given!r}")
             if want is not None:
                 if isinstance(given, str):
                     raise ValueError(f"parameter '{name}' is a quantity: give {{value, unit: "
