@@ -75,8 +75,10 @@ def list_records(folder: Folders = None) -> None:
 def check(folders: Annotated[list[Path] | None, typer.Argument(
         help="folders or files of observation records (default: the shipped ones)")] = None
           ) -> None:
-    """Validate observation records: the schema, unique ids, and that every preset and
-    species override they name loads. An error names the file, the record and the field."""
+    """Validate observation records (the schema, unique ids, presets and overrides).
+
+    Every preset and species override the records name must load. An error is one line
+    naming the file, the record and the field."""
     from ..observations.records import check_models, load
 
     origins: dict[str, str] = {}
@@ -99,9 +101,11 @@ def model_text(c) -> str:
 def compare(model: Annotated[str, typer.Argument(
         help="a preset: the records with a condition on it ('all': every record)")],
             folder: Folders = None) -> None:
-    """Simulate each distinct condition of the records on MODEL once and print the model's
-    value beside the observation, in the assay's unit, with the distance (½ z² on a log
-    scale for a value with its spread; a hinge for a trend; 0 = as observed)."""
+    """Print the model's value beside each observation on MODEL, with the distance.
+
+    Each distinct condition is simulated once. Values are in the assay's unit; the
+    distance is ½ z² on a log scale for a value with its spread, a hinge for a trend
+    (0: as observed; docs/observations.md)."""
     from ..errors import EvnicheError
     from ..observations.comparison import Simulations, evaluate, select
     from ..observations.measurement import MODELS
