@@ -8,7 +8,14 @@ import math
 
 import pytest
 
-from evniche.observations.comparison import Simulations, compare, evaluate, select
+from evniche.observations.comparison import (
+    Comparison,
+    Simulations,
+    compare,
+    evaluate,
+    select,
+    total_distance,
+)
 from evniche.observations.schema import Observation
 
 from .synthetic import trajectory
@@ -135,3 +142,20 @@ def test_compare_runs_a_real_short_healthy_condition_once():
     assert sims.runs == 1
     assert rows[0].model > 0 and 0 < rows[1].model < 1
     assert all(r.error == "" and math.isfinite(r.distance) for r in rows)
+
+
+def test_base_overrides_apply_to_every_run_and_records_override_them():
+    base = {"parameters.ev_blood_half_life.value": 14}
+    sims = Simulations(overrides=base)
+    model, _ = sims._model("healthy", {})  # noqa: SLF001
+    assert model.params.resolved["ev_blood_half_life"].value == pytest.approx(14 / 60)  # h
+    species = {"parameters.ev_blood_half_life.value": 7}
+    model, _ = sims._model("healthy", species)  # noqa: SLF001
+    assert model.params.resolved["ev_blood_half_life"].value == pytest.approx(7 / 60)
+
+
+def test_total_distance_counts_a_failed_record_as_infinite():
+    rec = record()
+    assert total_distance([Comparison(rec, distance=1.5), Comparison(rec, distance=0.5)]) \
+        == 2.0
+    assert total_distance([Comparison(rec, distance=1.5), Comparison(rec)]) == math.inf

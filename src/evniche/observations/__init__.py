@@ -13,11 +13,14 @@ Python::
 
     from evniche.observations import load, compare
     rows = compare(load(), "aml")   # every record on the AML preset beside the model
+    # a calibration: proposed parameters for every run, the summed distance to minimise
+    sims = Simulations(overrides={"parameters.leukemic_secretion_fold": 8})
+    cost = total_distance(compare(load(), "aml", sims))
 """
 
 from __future__ import annotations
 
-from .comparison import Comparison, Simulations, compare
+from .comparison import Comparison, Simulations, compare, total_distance
 from .records import load, shipped_folder
 
-__all__ = ["Comparison", "Simulations", "compare", "load", "shipped_folder"]
+__all__ = ["Comparison", "Simulations", "compare", "load", "shipped_folder", "total_distance"]

@@ -47,12 +47,17 @@ class Comparison:
 
 class Simulations:
     """Runs each distinct (model, overrides, interventions, days) once; ``simulate_options``
-    go to :func:`evniche.simulate` (``engine``, ``seed`` …)."""
+    go to :func:`evniche.simulate` (``engine``, ``seed`` …).
+
+    ``overrides`` (dotted paths → values, as :func:`evniche.load_model` takes them) apply to
+    every model run, e.g. the parameters a calibration proposes; a record's own species
+    overrides are applied over them (a species' measured value wins for its records)."""
 
     def __init__(self, progress: Callable[[str], None] | None = None,
-                 **simulate_options: Any) -> None:
+                 overrides: dict[str, Any] | None = None, **simulate_options: Any) -> None:
         self.options = simulate_options
         self.progress = progress
+        self.overrides = dict(overrides or {})
         self._models: dict[str, Any] = {}
         self._runs: dict[str, xr.Dataset] = {}
 
@@ -67,9 +72,10 @@ class Simulations:
         half-life the preset already uses) shares the preset's runs."""
         from ..spec.loader import load_model
 
-        key = json.dumps([preset, overrides], sort_keys=True, default=str)
+        merged = {**self.overrides, **overrides}
+        key = json.dumps([preset, merged], sort_keys=True, default=str)
         if key not in self._models:
-            model = load_model(preset, overrides=overrides or None)
+            model = load_model(preset, overrides=merged or None)
             values = sorted((name, repr(p.value)) for name, p in model.params.resolved.items())
             self._models[key] = (model, json.dumps([preset, values]))
         return self._models[key]
@@ -154,6 +160,12 @@ def evaluate(record: Observation, sims: Simulations) -> Comparison:
     except (EvnicheError, ModelError) as exc:
         out.error = str(exc)
     return out
+
+
+def total_distance(rows: Iterable[Comparison]) -> float:
+    """The sum of the distances (a negative log-likelihood up to a constant, for a
+    calibration to minimise); a record whose value could not be read counts as +inf."""
+    return sum(math.inf if math.isnan(r.distance) else r.distance for r in rows)
 
 
 def select(records: Iterable[Observation], preset: str | None) -> list[Observation]:
