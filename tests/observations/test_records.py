@@ -84,6 +84,16 @@ def test_bad_records_name_file_record_and_field(tmp_path, path, value, field, me
     assert "\n" not in text
 
 
+def test_a_mean_with_sd_is_centred_on_its_log_normal_median():
+    mean = Observation.model_validate(changed("observed", {
+        "value": 10.0, "unit": "1/uL", "statistic": "mean", "spread": {"sd": 10.0}}))
+    # σ² = ln 2, so the median is 10 / √2; per mL: × 1000
+    assert mean.observed_in_model_unit() == pytest.approx(1000 * 10 / 2 ** 0.5)
+    median = Observation.model_validate(changed("observed", {
+        "value": 10.0, "unit": "1/uL", "statistic": "median", "spread": {"sd": 10.0}}))
+    assert median.observed_in_model_unit() == pytest.approx(10_000.0)
+
+
 def test_trend_and_contrast_need_the_right_number_of_conditions(tmp_path):
     trend = changed("observed", {"trend": "increasing"})
     with pytest.raises(ModelError, match="at least two conditions"):

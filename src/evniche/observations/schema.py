@@ -239,6 +239,16 @@ class Observed(Strict):
                 raise ValueError("a standard error needs n")
         return self
 
+    def centre(self) -> float:
+        """The observation's log-scale centre, in its unit: the value, except for a mean
+        given with an SD (or SE): the median of the log-normal with that mean and SD,
+        mean / √(1 + (sd/mean)²), since the model stands for a typical patient."""
+        assert self.value is not None
+        if self.statistic == "mean" and self.spread is not None and \
+                (self.spread.sd is not None or self.spread.se is not None):
+            return self.value * math.exp(-0.5 * self.sigma() ** 2)
+        return self.value
+
     def sigma(self) -> float:
         """The log-scale spread (see :func:`evniche.observations.distance.log_sigma`)."""
         s = self.spread
@@ -299,10 +309,11 @@ class Observation(Strict):
         return self
 
     def observed_in_model_unit(self) -> float:
-        """The observed value in the unit the measurement model reports."""
+        """The observation's centre (:meth:`Observed.centre`) in the unit the measurement
+        model reports."""
         spec = MODELS[self.measurement.model]
         assert self.observed.value is not None and self.observed.unit is not None
-        return convert(self.observed.value, self.observed.unit, spec.unit)
+        return convert(self.observed.centre(), self.observed.unit, spec.unit)
 
     def presets(self) -> list[str]:
         """The presets (or model files) the record's conditions use, in order, once each."""
