@@ -1,4 +1,5 @@
-"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``kb`` and ``scenarios``."""
+"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``kb``, ``observations``
+and ``scenarios``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import kb, model_commands
+    from . import kb, model_commands, observations
 
     app = typer.Typer(
         name="evniche",
@@ -26,6 +27,8 @@ def _app():
     )
     app.add_typer(kb.app, name="kb", help="Query the cited knowledge base of both reviews.")
     model_commands.register(app)
+    app.add_typer(observations.app, name="observations",
+                  help="Published observations as data: list, check, compare with a model.")
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists
