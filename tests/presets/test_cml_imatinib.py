@@ -60,11 +60,11 @@ def test_the_steady_state_trough_in_a_run_is_the_iris_trough():
 
 @pytest.fixture(scope="module")
 def course():
-    """Untreated CML until BCR-ABL1 in blood reaches 95 % IS, then imatinib for 200 days."""
-    untreated = evniche.simulate("cml", days=400)
+    """Untreated CML until BCR-ABL1 in blood reaches 95 % IS, then imatinib for 150 days."""
+    untreated = evniche.simulate("cml", days=300)
     dx = first_day_at_or_above(bcr_abl_is(untreated), 95.0)
     assert dx is not None
-    treated = evniche.simulate("cml", days=dx + 200, interventions=[
+    treated = evniche.simulate("cml", days=dx + 150, interventions=[
         {"name": "imatinib_400mg", "start": dx}])
     return untreated, treated, dx
 
@@ -81,7 +81,7 @@ def test_imatinib_declines_fast_then_slowly_and_spares_the_stem_cells(course):
     _, ds, dx = course
     level = bcr_abl_is(ds)
     first = log_slope(level, dx, dx + 30)
-    late = log_slope(level, dx + 120, dx + 200)
+    late = log_slope(level, dx + 90, dx + 150)
     # the order of the published biphasic decline: a fast slope, then a slow one
     assert first < 0 and late < 0
     assert abs(first) > 5 * abs(late)
@@ -96,6 +96,6 @@ def test_imatinib_declines_fast_then_slowly_and_spares_the_stem_cells(course):
     assert 0.67 < fall("CML_LSC", dx, dx + 30) < 1.0
     # the late slope is the stem cells' decline: p·f per day with p = 1/(10 weeks) and f the
     # failed share of divisions at the plasma levels (h/(1+h), h = 2-5 uM / 1 uM: 0.67-0.83)
-    lsc_rate = math.log(fall("CML_LSC", dx + 120, dx + 200)) / 80.0
+    lsc_rate = math.log(fall("CML_LSC", dx + 90, dx + 150)) / 60.0
     assert -0.83 / 70 <= lsc_rate <= -0.67 / 70 * 0.9
     assert late == pytest.approx(lsc_rate, rel=0.1)
