@@ -99,3 +99,18 @@ def test_imatinib_declines_fast_then_slowly_and_spares_the_stem_cells(course):
     lsc_rate = math.log(fall("CML_LSC", dx + 90, dx + 150)) / 60.0
     assert -0.83 / 70 <= lsc_rate <= -0.67 / 70 * 0.9
     assert late == pytest.approx(lsc_rate, rel=0.1)
+
+
+def test_the_scenario_windows_are_the_published_ranges():
+    """Both ends of each CML scenario come from data (docs/sources/cml.md): the readout is
+    log10 % IS (2 untreated), so effect = -(log reduction) / 2."""
+    from evniche.experiments.catalog import catalog
+
+    first = catalog()["cml-imatinib-first-slope"]
+    # Tang 2011: first slope 0.052 +- 0.018 per day; mean +- 2 SD over 91 days, in log10
+    low, high = ((0.052 - 2 * 0.018) * 91 / math.log(10), (0.052 + 2 * 0.018) * 91 / math.log(10))
+    assert (first.margin, first.most) == pytest.approx((low / 2, high / 2), abs=0.005)
+    year = catalog()["cml-imatinib-12-month-response"]
+    # ELN 2013: > 1 % IS at 12 months is failure (>= 2 logs); MR4.5 (4.5 logs) still measurable
+    assert (year.margin, year.most) == pytest.approx((2 / 2, 4.5 / 2))
+    assert first.expected == year.expected == -1
