@@ -22,6 +22,7 @@ from evniche.experiments.scenarios import (
     run_scenario,
     summarize,
     verdict,
+    wanted,
 )
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "compile"))
@@ -56,6 +57,18 @@ def test_verdict_arithmetic():
     assert verdict(-0.2, -1, 0.1) == "agree"
     assert verdict(-0.05, -1, 0.1) == "disagree"
     assert verdict(-0.2, +1, 0.1) == "disagree"
+
+
+def test_a_bounded_finding_disagrees_beyond_its_upper_end():
+    """A published range has two ends: an effect too large disagrees as one too small."""
+    assert verdict(-0.5, -1, 0.32, most=1.74) == "agree"
+    assert verdict(-1.74, -1, 0.32, most=1.74) == "agree"
+    assert verdict(-5.15, -1, 0.32, most=1.74) == "disagree"
+    assert verdict(-0.2, -1, 0.32, most=1.74) == "disagree"
+    assert verdict(-math.inf, -1, 0.32, most=1.74) == "disagree"
+    assert verdict(-math.inf, -1, 0.32) == "agree"  # unbounded: as before
+    assert wanted(-1, 0.32, 1.74) == "-32% … -174%"
+    assert wanted(+1, 0.05) == "≥ +5%"
 
 
 def test_scenario_verdict_comes_from_the_simulation(model_path, runner):

@@ -51,7 +51,7 @@ def list_scenarios() -> None:
     name_width = max(18, min(30, console.width // 3))
     for s in catalog().values():
         table.add_row(fold_name(s.name, name_width), f"{s.finding} ({'; '.join(s.kb)})",
-                      wanted(s.expected, s.margin))
+                      wanted(s.expected, s.margin, s.most))
     console.print(table)
 
 
@@ -67,7 +67,7 @@ def results_table(results) -> Table:
         risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.2f}"
         rows.append((s.name, format_value(r.control), format_value(r.treatment),
                      _effect(r.effect),
-                     wanted(s.expected, s.margin), r.verdict, risk))
+                     wanted(s.expected, s.margin, s.most), r.verdict, risk))
     # the other columns keep their width; the name gets the rest, folded at hyphens
     widths = [max([len(h)] + [len(row[i + 1]) for row in rows]) for i, h in enumerate(headers)]
     # between columns: padding and a blank rule (3 characters); the edges take 2 each

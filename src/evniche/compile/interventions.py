@@ -19,7 +19,8 @@ uptake inhibitors      ``heparin`` (all routes), ``annexin_v`` / ``diannexin`` (
 removal                ``plasmapheresis``: an antibody column against one surface marker
 chemotherapy           ``cytarabine``, ``etoposide``, ``imatinib`` (BCR-ABL1 TKI),
                        ``flt3_inhibitor``: doses of ``drug:<name>``; what the drug does is
-                       written as rules of the model
+                       written as rules of the model; ``imatinib_400mg``: the clinical
+                       once-daily dose, continued, at the published steady-state trough
 therapeutic EVs        ``therapeutic_ev`` (any pool), ``mir34c_ev`` (engineered MSC-EVs
                        with miR-34c-5p, Lamp2b-IL3 and HCELL), ``drug_loaded_ev``,
                        ``nk_exosomes``
@@ -568,6 +569,47 @@ _add(InterventionType(
      Option("cycle_interval", "time", 35.0, "day", "assumption: a cycle every 4-6 weeks, "
             "after count recovery; range 28-42 days", (28, 42), "time between cycle starts")),
     lambda net, s, o, e: _consolidation(o, net, s, e), aliases=("hidac",)))
+
+# ----------------------------------------------------------------------------- CML
+# imatinib 400 mg once daily by mouth, the standard first-line dose (ELN 2013): each dose
+# adds the same plasma level, and first-order elimination between doses gives a steady
+# state whose trough is the published one (docs/sources/cml.md).
+LARSON_2008 = ("doi:10.1182/blood-2007-10-116475 (Larson 2008, IRIS: steady-state trough of "
+               "imatinib 400 mg once daily 979 +- 530 ng/mL, n = 351; / 493.6 g/mol = 1.98 uM)")
+PENG_2005 = ("doi:10.2165/00003088-200544090-00001 (Peng 2005: bioavailability 98 %, "
+             "terminal half-life ~18 h; at 400 mg once daily 2.6 +- 0.8 ug/mL at peak, "
+             "1.2 +- 0.8 ug/mL at trough)")
+
+
+def _daily_oral(name: str, opts: dict, net: Network, start: float, t_end: float) -> list:
+    """Once-daily oral doses of ``opts['drug']`` from ``start`` to the end of the run (or of
+    ``duration``). With the model's elimination rate k, each dose adds
+    trough × (1 − e^(−k·24 h)) / e^(−k·24 h), so the steady-state trough is ``trough``."""
+    drug = str(opts["drug"])
+    _drug_index(name, net, drug)
+    keep = math.exp(-net.params[net.drugs[drug]] * 24.0)  # share left after a day
+    dose = opts["trough"] * (1.0 - keep) / keep
+    end = t_end if opts.get("duration") is None else min(start + opts["duration"], t_end)
+    out: list[Window | Jump] = []
+    t, k = start, 0
+    while t < end:
+        out.append(Jump(t, f"drug:{drug}", dose, label=f"{name} dose {k + 1}"))
+        k += 1
+        t = start + 24.0 * k
+    return out
+
+
+_add(InterventionType(
+    "imatinib_400mg", "imatinib 400 mg by mouth once daily, continued (first-line CML "
+    "therapy): daily doses that give the published steady-state trough",
+    f"{LARSON_2008}; {PENG_2005}",
+    (Option("trough", "molar", 1.98, "uM", LARSON_2008, (0.91, 3.06),
+            "steady-state plasma trough (range: mean +- 1 SD of IRIS, 449-1509 ng/mL)"),
+     Option("duration", "time", None, "day", "",
+            doc="how long it is given; default: to the end of the run"),
+     Option("drug", TEXT, "imatinib", doc="the model's drug (under 'drugs:') to dose")),
+    lambda net, s, o, e: _daily_oral("imatinib_400mg", o, net, s, e),
+    aliases=("imatinib_daily", "imatinib_400")))
 
 _add(InterventionType(
     "therapeutic_ev", "a dose schedule of EVs of one of the model's pools into blood",

@@ -124,6 +124,25 @@ def _diagnosis(ds: xr.Dataset, net) -> float | None:
     return takeover_day(ds)
 
 
+def _log10_bcr_abl(ds: xr.Dataset, net) -> xr.DataArray:
+    """log10 of BCR-ABL1/ABL1 in blood (% IS): 2 at the IS baseline, -1 at MMR."""
+    import numpy as np
+
+    from ..readouts.molecular import bcr_abl_is
+
+    level = bcr_abl_is(ds)
+    return np.log10(level.where(level > 0))  # none yet (day 0 of a seeded clone): NaN
+
+
+def _cml_untreated_state(ds: xr.Dataset, net) -> float | None:
+    """Day BCR-ABL1 in blood first reaches 95 % IS in the untreated run: Ph+ > 95 %, the
+    level of 'no cytogenetic response' (ELN 2013), i.e. the untreated chronic phase in
+    which patients are diagnosed and start imatinib."""
+    from ..readouts.molecular import bcr_abl_is, first_day_at_or_above
+
+    return first_day_at_or_above(bcr_abl_is(ds), 95.0)
+
+
 HSPC = ("HSC", "MPP", "progenitor")
 #: CD8 T cells of the marrow and of blood (the presets' two CD8 types)
 CD8 = ("CD8_T", "CD8_T_blood")
@@ -294,6 +313,39 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm("atll"), Arm("atll", (_no_leukemic_evs(),)),
             Readout("MSCs", "cells", _cells(["MSC"])),
             expected=+1, margin=0.05, days=days, group="ATLL", risk=risk),
+    ]
+    # CML under imatinib 400 mg daily from diagnosis: BCR-ABL1 in blood against the published
+    # biphasic decline (docs/sources/cml.md). The readout is log10 % IS, 2 in the untreated
+    # arm, so the effect is -(log reduction)/2; both ends of each window come from data.
+    cml_dx = Anchor("diagnosis", Arm("cml"), _cml_untreated_state,
+                    "untreated 'cml': BCR-ABL1 in blood reaches 95 % IS (Ph+ > 95 %)", 730.0)
+    imatinib = Arm("cml", ({"name": "imatinib_400mg", "start": "diagnosis"},))
+    log_bcr_abl = "log10 BCR-ABL1/ABL1 in blood"
+    out += [
+        Scenario(
+            "cml-imatinib-first-slope",
+            "Imatinib 400 mg daily lowers BCR-ABL1 in blood along the first slope of the "
+            "biphasic decline: -0.052 +- 0.018 per day (mean +- SD; Tang 2011, Blood "
+            "118:1622; Michor 2005, Nature 435:1267). Over the first 91 days, mean +- 2 SD "
+            "(0.016-0.088 per day) is a 0.63-3.48 log reduction: effect -0.32 ... -1.74",
+            ("docs/sources/cml.md T1",),
+            imatinib, Arm("cml"),
+            Readout(f"{log_bcr_abl} 3 months after diagnosis", "log10 % IS",
+                    _log10_bcr_abl, summary="at", window=("diagnosis+91", "diagnosis+91")),
+            expected=-1, margin=0.32, most=1.74, days="diagnosis+730", group="CML",
+            anchors=(cml_dx,), risk=risk),
+        Scenario(
+            "cml-imatinib-12-month-response",
+            "After 12 months of imatinib BCR-ABL1 is at most 1 % IS (ELN 2013: > 1 % is "
+            "failure; Baccarani 2013, Blood 122:872) and still measurable (a good assay sees "
+            "a 4.5-log reduction, 0.0032 % IS; the biphasic decline keeps transcripts "
+            "detectable for years): a 2-4.5 log reduction, effect -1.0 ... -2.25",
+            ("docs/sources/cml.md E1, I2",),
+            imatinib, Arm("cml"),
+            Readout(f"{log_bcr_abl} 12 months after diagnosis", "log10 % IS",
+                    _log10_bcr_abl, summary="at", window=("diagnosis+365", "diagnosis+365")),
+            expected=-1, margin=1.0, most=2.25, days="diagnosis+730", group="CML",
+            anchors=(cml_dx,), risk=risk),
     ]
     for model in models or ("aml", "cml", "cll", "all", "mm", "atll"):
         out += [

@@ -90,7 +90,7 @@ def write_report(results: list[ScenarioResult], directory: str | Path) -> Path:
                 anchors[f"{a.name}: {a.description}"] = r.anchors[a.name]
         cls = {"agree": "ok", "disagree": "bad"}.get(r.verdict, "err")
         risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.3f}"
-        want = wanted(r.scenario.expected, r.scenario.margin)
+        want = wanted(r.scenario.expected, r.scenario.margin, r.scenario.most)
         rows.append(
             f"<tr class='{cls}'><td><a href='#{html.escape(row['scenario'])}'>"
             f"{html.escape(row['scenario'])}</a></td><td>{html.escape(row['finding'])}</td>"

@@ -60,8 +60,12 @@ class Readout:
 SUMMARIES = ("end", "mean", "min", "max", "at")
 
 
-def wanted(expected: int, margin: float) -> str:
-    """The effect a scenario needs to agree: '≥ +5%' (higher) or '≤ -1%' (lower)."""
+def wanted(expected: int, margin: float, most: float | None = None) -> str:
+    """The effect a scenario needs to agree: '≥ +5%' (higher) or '≤ -1%' (lower); with an
+    upper bound ``most`` on the size, '-32% … -174%'."""
+    if most is not None:
+        sign = "+" if expected > 0 else "-"
+        return f"{sign}{margin:.0%} … {sign}{most:.0%}"
     return f"≥ +{margin:.0%}" if expected > 0 else f"≤ -{margin:.0%}"
 
 
@@ -139,6 +143,9 @@ class Scenario:
     readout: Readout
     expected: int  # +1 or -1
     margin: float = 0.05  # minimal relative effect
+    #: largest size of the relative effect the finding allows (a published range has two
+    #: ends: e.g. a decline no faster than the data's spread); None: no upper bound
+    most: float | None = None
     days: float | str = 120.0
     group: str = ""
     anchors: tuple[Anchor, ...] = ()
@@ -192,7 +199,8 @@ class ScenarioResult:
                 "readout": f"{s.readout.label} ({s.readout.unit})",
                 "expected": "higher" if s.expected > 0 else "lower",
                 "control": self.control, "treatment": self.treatment,
-                "effect": self.effect, "margin": s.margin, "verdict": self.verdict,
+                "effect": self.effect, "margin": s.margin, "most": s.most,
+                "verdict": self.verdict,
                 "error": self.error, "anchors": dict(self.anchors),
                 "risk": (f"{s.risk.label} ({s.risk.unit})" if s.risk else ""),
                 "risk_ratio": self.risk_ratio}
@@ -205,9 +213,12 @@ def relative_effect(control: float, treatment: float) -> float:
     return (treatment - control) / abs(control)
 
 
-def verdict(effect: float, expected: int, margin: float) -> str:
-    """'agree' when ``effect`` has the sign of ``expected`` and |effect| >= ``margin``."""
+def verdict(effect: float, expected: int, margin: float, most: float | None = None) -> str:
+    """'agree' when ``effect`` has the sign of ``expected`` and |effect| >= ``margin``
+    (and, when ``most`` is given, |effect| <= ``most``)."""
     if not math.isfinite(effect) and not math.isinf(effect):
+        return "disagree"
+    if most is not None and abs(effect) > most:
         return "disagree"
     return "agree" if effect * expected > 0 and abs(effect) >= margin else "disagree"
 
@@ -330,7 +341,7 @@ def run_scenario(scenario: Scenario, runner: Runner | None = None) -> ScenarioRe
         result.error = str(exc)
         return result
     result.effect = relative_effect(result.control, result.treatment)
-    result.verdict = verdict(result.effect, scenario.expected, scenario.margin)
+    result.verdict = verdict(result.effect, scenario.expected, scenario.margin, scenario.most)
     return result
 
 

@@ -2,6 +2,8 @@
 
 * :mod:`.clinical` — marrow cellularity, blast %, normal HSC/progenitors, blood output,
   take-over day; the clinical course: diagnosis, complete remission, MRD, relapse.
+* :mod:`.molecular` — CML: BCR-ABL1/ABL1 in blood (% IS), log reductions, the slopes of
+  its decline under a TKI.
 * :mod:`.liquid_biopsy` — plasma EVs by class, cargo per mL, surface markers, virtual NTA.
 * :mod:`.communication` — who talks to whom: the communication matrix and cargo flows.
 * :mod:`.sensitivity` — elasticities of the take-over day to parameters.
@@ -33,12 +35,14 @@ from .liquid_biopsy import (
     plasma_by_source,
     plasma_concentration,
 )
+from .molecular import bcr_abl_is, biphasic_slopes, log_reduction
 from .rules import operating_range
 from .sensitivity import elasticities, takeover_elasticities
 
 __all__ = [
-    "blast_percent", "cargo_flows", "cargo_per_ml", "coagulation_risk", "communication_matrix",
-    "communication_table", "course", "elasticities", "marker_profile", "marrow_cellularity",
+    "bcr_abl_is", "biphasic_slopes", "blast_percent", "cargo_flows", "cargo_per_ml",
+    "coagulation_risk", "communication_matrix", "communication_table", "course",
+    "elasticities", "log_reduction", "marker_profile", "marrow_cellularity",
     "mrd", "normal_blood_output", "normal_output_drop", "normal_stem_progenitor",
     "nta_histogram", "operating_range", "plasma_by_source", "plasma_concentration", "present",
     "relapse_day", "remission_day", "takeover_day", "takeover_elasticities",
