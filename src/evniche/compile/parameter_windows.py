@@ -8,9 +8,10 @@ from its start to its end. During a segment of the run the value of parameter X 
          values if X is derived (``expr``), else X's base value) × Π scale factors in force
 
 so a parameter defined by a formula over a scaled one follows it. Two set windows in
-force at once that give one parameter different values are refused. Engines rebuild their parameter-dependent
-arrays at each segment (:class:`~evniche.engines.kinetics.Kinetics` with the segment's
-values); nothing changes where no window is in force.
+force at once that give one parameter different values are refused. Engines rebuild
+their parameter-dependent arrays at each segment
+(:class:`~evniche.engines.kinetics.Kinetics` with the segment's values);
+nothing changes where no window is in force.
 
 Values are canonical (hours, counts, mL, µm; :mod:`evniche.units`).
 """
