@@ -10,8 +10,6 @@ why it does not apply.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -167,12 +165,33 @@ def test_dose_per_kg_converts_to_particles():
     assert PARTICLES[0] < 7e14 < PARTICLES[1]
 
 
+SHIPPED = ("healthy", "aml", "cml", "cll", "all", "t_all", "mm")
+
+
+def _applies(therapy: str, options: dict, preset: str) -> bool:
+    try:
+        prepare(preset, None, [{"name": therapy, "start": 1, "options": options}], 5)
+    except ModelError as exc:
+        assert "does not apply to model" in exc.message, exc.message
+        return False
+    return True
+
+
 def test_catalog_states_where_each_therapy_applies():
+    """docs/interventions.md lists, per EV therapy, the shipped presets it applies to: the
+    list must be what the compile step does."""
     from pathlib import Path
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "interventions.md").read_text()
-    for name in APPLIES:
-        assert name in CATALOG
-        assert f"`{name}`" in docs
-        assert not math.isnan(len(APPLIES[name]))
-    assert "## Which presets each EV therapy applies to" in docs
+    table = docs.split("## Which presets each EV therapy applies to", 1)[1].split("\n\n**")[0]
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip()
+            for line in table.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(APPLIES) and all(name in CATALOG for name in APPLIES)
+    for therapy, shown in rows.items():
+        options = {"pool": "MSC.exosome"} if therapy == "therapeutic_ev" else {}
+        if therapy == "drug_loaded_ev":
+            assert shown.startswith("imatinib: cml;")
+            options = {"cargo": "imatinib"}
+            shown = "cml"
+        wanted = set(SHIPPED) if shown == "every preset" else set(shown.split(", "))
+        assert {p for p in SHIPPED if _applies(therapy, options, p)} == wanted, therapy

@@ -12,7 +12,8 @@ on every cell type unless ``targets`` restricts it — healthy cells included:
 
 =====================  ===================================================================
 secretion inhibitors   ``nsmase2_inhibitor`` (exosomes only), ``rab27_silencing``,
-                       ``dimethyl_amiloride``, ``escrt_targeting``, and the experimental
+                       ``dimethyl_amiloride``, ``escrt_targeting``,
+                       ``proton_pump_inhibitor``, and the experimental
                        control ``secretion_block`` (seed 000 "inhibition of secretion")
 uptake inhibitors      ``heparin`` (all routes), ``annexin_v`` / ``diannexin`` (routes of
                        phosphatidylserine-exposing pools only)
@@ -20,9 +21,10 @@ removal                ``plasmapheresis``: an antibody column against one surfac
 chemotherapy           ``cytarabine``, ``etoposide``, ``imatinib`` (BCR-ABL1 TKI),
                        ``flt3_inhibitor``: doses of ``drug:<name>``; what the drug does is
                        written as rules of the model
-therapeutic EVs        ``therapeutic_ev`` (any pool), ``mir34c_ev`` (engineered MSC-EVs
-                       with miR-34c-5p, Lamp2b-IL3 and HCELL), ``drug_loaded_ev``,
-                       ``nk_exosomes``
+therapeutic EVs        ``therapeutic_ev`` (any pool), ``msc_ev``, ``mir34c_ev`` (engineered
+                       MSC-EVs with miR-34c-5p, Lamp2b-IL3 and HCELL), ``drug_loaded_ev``,
+                       ``nk_exosomes``; doses in µg EV protein per kg; where each applies:
+                       :mod:`evniche.compile.therapies`
 =====================  ===================================================================
 
 Option values carry units (``"40 mL/min"``); a bare number is read in the option's default

@@ -40,8 +40,8 @@ so the untreated arm of a comparison is the preset itself. When the model lacks 
 therapy acts on, the intervention is refused with the reason (its applicability rule).
 
 **Doses** are µg of EV protein per kg body weight (``dose_per_kg``), converted to particles
-with the protein per EV (``protein_per_ev``, research: ev_parameters.md, protein per particle)
-and the body weight; ``dose`` (a number of EVs) overrides them.
+with the protein per EV (``protein_per_ev``, research: ev_parameters.md D, protein per
+particle) and the body weight; ``dose`` (a number of EVs) overrides them.
 """
 
 from __future__ import annotations
@@ -106,15 +106,16 @@ def ev_dose_options(doses: float, interval: float) -> tuple[Option, ...]:
     EVs), the number of doses and the interval."""
     return (
         Option("dose_per_kg", "dimensionless", 100.0, "ug/kg",
-               "derived: mouse EV studies inject ~5 ug EV protein iv per ~25 g mouse = "
-               "200 ug/kg (research: ev_parameters.md B, exosome PK, Kim 2019 Table 1 / "
-               "Imai 2015); range 10-1000 ug/kg (assumption: an order of magnitude either "
-               "side, as doses are reported per animal and rarely scaled)", (10, 1000),
+               "derived: the exosome PK study of research: ev_parameters.md C (Kim 2019 "
+               "Table 1 / Imai 2015) injects 5 ug of exosome protein iv per mouse, 200 "
+               "ug/kg for a 25-g mouse (assumption: the weight); range 10-1000 ug/kg "
+               "(assumption: an order of magnitude either side, as doses are reported per "
+               "animal and rarely scaled)", (10, 1000),
                "µg of EV protein per kg body weight per dose"),
         Option("body_weight", "mass", 70.0, "kg", "assumption: adult body weight; "
                "range 40-120 kg", (40, 120), "body weight the dose is scaled by"),
         Option("protein_per_ev", "mass", 10.0, "ag",
-               "research: ev_parameters.md (protein per particle: 1 ug of EV protein is "
+               "research: ev_parameters.md D (protein per particle: 1 ug of EV protein is "
                "about 1-2e11 EVs, i.e. 5-10 ag per EV; Webber & Clayton 2013, JEV 2:19861: "
                "preparations of 2e9-3e10 particles/ug are of low to high purity, i.e. "
                "33-500 ag per particle); range 5-500 ag", (5, 500),
@@ -359,8 +360,8 @@ def _nk_fragment(model) -> dict | None:
             "source": "assumption: FasL copies per leukemic cell for half the effect: the "
                       "FasL of ~100 NK exosomes, as in-vitro killing needs ug/mL exposures "
                       "(thousands of EVs per cell); not placed at what a dose gives (a 100 "
-                      "ug/kg dose leaves ~0.02 copies per marrow leukemic cell: iv EVs are "
-                      "cleared in minutes and ~1 % home to the marrow)"},
+                      "ug/kg dose leaves at most ~45 copies per marrow leukemic cell: iv EVs "
+                      "are cleared in minutes and < 1 % home to the marrow)"},
         "nk_exo_hill": {"value": 1, "unit": "dimensionless",
                         "source": "assumption: no cooperativity"},
     }
