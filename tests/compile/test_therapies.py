@@ -195,3 +195,22 @@ def test_catalog_states_where_each_therapy_applies():
             shown = "cml"
         wanted = set(SHIPPED) if shown == "every preset" else set(shown.split(", "))
         assert {p for p in SHIPPED if _applies(therapy, options, p)} == wanted, therapy
+
+
+def test_a_model_file_with_rules_csv_keeps_them_with_the_product(tmp_path):
+    """The product is merged into the model as it was read: rules of rules_csv files are
+    kept (not read again from a path that would now be relative to nothing)."""
+    import yaml
+
+    (tmp_path / "extra.csv").write_text("MSC,cytokine:IL-8,increases,proliferation,"
+                                        "0.0001,1e5,1,0\n", encoding="utf-8")
+    model_file = tmp_path / "cml_csv.yaml"
+    model_file.write_text(yaml.safe_dump({"name": "cml_csv", "extends": "cml",
+                                          "rules_csv": ["extra.csv"]}), encoding="utf-8")
+    model = load_model(model_file)
+    treated = with_products(model, [parse_intervention("nk_exosomes@1")])
+    assert [p for _, p in treated.rules if not p.startswith("rules[")] == ["extra.csv:1"]
+    assert any(r.signal == "cargo:FasL" for r, _ in treated.rules)
+    assert treated.source == model.source and treated.digest != model.digest
+    net, schedule = prepare(model, None, [parse_intervention("nk_exosomes@1")], 5)
+    assert len(schedule.jumps) == 2 and "NK_exosome_product" in {c.name for c in net.cells}

@@ -47,7 +47,6 @@ particle) and the body weight; ``dose`` (a number of EVs) overrides them.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Iterable
 
 from ..errors import ModelError
@@ -430,19 +429,30 @@ def with_products(model, interventions: Iterable):
             fragments.append(fragment)
     if not fragments:
         return model
-    from ..spec.loader import load_model, merge
+    import hashlib
+    import json
+
+    from pydantic import ValidationError
+
+    from ..spec.loader import merge, translate
+    from ..spec.model import Model
+    from ..spec.resolve import resolve
 
     data = copy.deepcopy(model.raw)
     for fragment in fragments:
         data = merge(data, fragment)
-    data.pop("rules_csv", None)
+    # rules read from rules_csv files stay as they were read (not read again)
+    csv_rules = [(r, path) for r, path in model.rules if not path.startswith("rules[")]
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     try:
-        extended = load_model(data)
+        try:
+            spec = Model.model_validate(data)
+        except ValidationError as exc:
+            raise translate(exc, data, model.source) from None
+        return resolve(spec, model.source, data, digest[:16], csv_rules)
     except ModelError as exc:  # a product that does not fit the model: say which therapy
         raise ModelError(f"the EV therapy product could not be added to model "
                          f"'{model.name}': {exc}", "interventions") from None
-    rules = extended.rules + [r for r in model.rules if r[1].startswith("rules_csv")]
-    return dataclasses.replace(extended, source=model.source, rules=rules)
 
 
 # ----------------------------------------------------------------------------- catalog
