@@ -54,6 +54,7 @@ CANONICAL: dict[str, str] = {
     "viscosity": "millipascal*second",
     "temperature": "kelvin",
     "mass_concentration": "microgram/millilitre",
+    "mass": "kilogram",
 }
 
 #: what each kind means, in words, for error messages
@@ -71,6 +72,7 @@ DESCRIPTION: dict[str, str] = {
     "viscosity": "a dynamic viscosity (e.g. mPa*s)",
     "temperature": "a temperature (K)",
     "mass_concentration": "a mass concentration (e.g. ug/mL)",
+    "mass": "a mass (e.g. kg, fg)",
 }
 
 

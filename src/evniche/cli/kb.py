@@ -58,6 +58,7 @@ def summary() -> None:
     console.print(f"[bold]{len(effects)} effect records[/] "
                   f"({len(kb.records)} records of all kinds; "
                   + ", ".join(f"{n} {s}" for s, n in sorted(status.items())) + ")")
+    _print_coverage(console, kb)
     console.print(_count_table("Effects by disease", Counter(e.disease for e in effects),
                                "disease"))
     console.print(_count_table("Effects by source cell type",
@@ -70,6 +71,27 @@ def summary() -> None:
     console.print(_count_table("Records by kind",
                                Counter(getattr(r, "kind", "?") for r in kb.records.values()),
                                "kind"))
+
+
+def _print_coverage(console: Console, kb: KnowledgeBase) -> None:
+    """The share of effect records that drive a rule of some shipped preset, per disease."""
+    from ..knowledge.coverage import effect_coverage, preset_rule_citations
+
+    rows = effect_coverage(kb, preset_rule_citations())
+    overall = rows[-1]
+    console.print(f"[bold]{overall.used} of {overall.total} effect records "
+                  f"({100 * overall.share:.0f} %) drive a rule of some shipped preset[/] "
+                  "(retracted records left out)")
+    table = Table(title="Effects used by the shipped presets, by disease", title_justify="left")
+    for col in ("disease", "used", "records", "share"):
+        table.add_column(col, justify="left" if col == "disease" else "right")
+    for row in rows:
+        table.add_row(row.disease, str(row.used), str(row.total), f"{100 * row.share:.0f} %")
+    console.print(table)
+    problems = sum(1 for r in kb.records.values() for ev in r.evidences() if ev.citation_problem)
+    if problems:
+        console.print(f"{problems} evidence entries carry a citation problem of the review "
+                      "found on audit (shown by `evniche kb show ID`)")
 
 
 def _line(record: RecordBase) -> str:
@@ -123,8 +145,11 @@ def _evidence_lines(label: str, ev: Evidence) -> list[str]:
     refs = ", ".join(str(r) for r in ev.refs) or "none printed"
     who = ", ".join(str(x) for x in (ev.first_author, ev.year) if x)
     where = "" if ev.where == "body" else f" ({ev.where.replace('_', ' ')})"
-    return [f"{label}: seed {ev.seed}{where}; refs [{refs}]" + (f"; {who}" if who else ""),
-            f"  quote: “{ev.quote}”"]
+    lines = [f"{label}: seed {ev.seed}{where}; refs [{refs}]" + (f"; {who}" if who else ""),
+             f"  quote: “{ev.quote}”"]
+    if ev.citation_problem:
+        lines.append(f"  citation problem (audit): {ev.citation_problem}")
+    return lines
 
 
 def _value(value: Any) -> str:

@@ -84,6 +84,7 @@ def check(model: ModelArg, set_: SetOpt = None, allow_path: AllowOpt = None) -> 
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+    _print_retractions(resolved)
     unused = resolved.params.unused()
     if unused:
         console.print(f"[yellow]parameters defined but not used:[/] {', '.join(unused)}")
@@ -96,6 +97,15 @@ def check(model: ModelArg, set_: SetOpt = None, allow_path: AllowOpt = None) -> 
         assumptions.add_row(p.name, f"{p.value_in_unit:.4g}", p.unit, rng,
                             p.source.split(":", 1)[1].strip())
     console.print(assumptions)
+
+
+def _print_retractions(resolved: ResolvedModel) -> None:
+    """Warn (stderr) about every rule or parameter that cites retracted evidence."""
+    from ..spec.evidence import retraction_warnings
+
+    for line in retraction_warnings(resolved):
+        Console(stderr=True, soft_wrap=True, highlight=False).print(
+            f"[bold red]warning: retracted evidence:[/] {line}")
 
 
 def _out_folder(text: str) -> Path:
@@ -158,6 +168,7 @@ def run(
         raise EvnicheError(f"--time-limit must be a positive number of seconds, got "
                            f"{time_limit:g}")
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
+    _print_retractions(resolved)
     options = _spatial_options(spatial, engine)
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
     # of the run: refused before anything is written

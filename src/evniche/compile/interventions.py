@@ -12,7 +12,8 @@ on every cell type unless ``targets`` restricts it — healthy cells included:
 
 =====================  ===================================================================
 secretion inhibitors   ``nsmase2_inhibitor`` (exosomes only), ``rab27_silencing``,
-                       ``dimethyl_amiloride``, ``escrt_targeting``, and the experimental
+                       ``dimethyl_amiloride``, ``escrt_targeting``,
+                       ``proton_pump_inhibitor``, and the experimental
                        control ``secretion_block`` (seed 000 "inhibition of secretion")
 uptake inhibitors      ``heparin`` (all routes), ``annexin_v`` / ``diannexin`` (routes of
                        phosphatidylserine-exposing pools only)
@@ -21,9 +22,10 @@ chemotherapy           ``cytarabine``, ``etoposide``, ``imatinib`` (BCR-ABL1 TKI
                        ``flt3_inhibitor``: doses of ``drug:<name>``; what the drug does is
                        written as rules of the model; ``imatinib_400mg``: the clinical
                        once-daily dose, continued, at the published steady-state trough
-therapeutic EVs        ``therapeutic_ev`` (any pool), ``mir34c_ev`` (engineered MSC-EVs
-                       with miR-34c-5p, Lamp2b-IL3 and HCELL), ``drug_loaded_ev``,
-                       ``nk_exosomes``
+therapeutic EVs        ``therapeutic_ev`` (any pool), ``msc_ev``, ``mir34c_ev`` (engineered
+                       MSC-EVs with miR-34c-5p, Lamp2b-IL3 and HCELL), ``drug_loaded_ev``,
+                       ``nk_exosomes``; doses in µg EV protein per kg; where each applies:
+                       :mod:`evniche.compile.therapies`
 =====================  ===================================================================
 
 Option values carry units (``"40 mL/min"``); a bare number is read in the option's default
@@ -44,7 +46,7 @@ from ..errors import ModelError
 from ..spec.model import Intervention
 from ..spec.parameters import Parameter
 from ..units import DESCRIPTION, to_canonical
-from .network import BLOOD, Network, Pool
+from .network import BLOOD, Network
 from .schedule import Jump, Schedule, Window
 
 SEED_000 = "seed: 000_0fd60b7714f79a13.txt"
@@ -271,92 +273,6 @@ def _chemo_type(name: str, summary: str, dose: Option, doses: float, interval_da
                                     doc="the model's drug (under 'drugs:') to dose")),
                             lambda net, start, opts, t_end: _chemo(name, opts, net, start,
                                                                    t_end))
-
-
-# ----------------------------------------------------------------------------- EV therapy
-def _pick_pool(name: str, net: Network, opts: dict, *, cargo: str | None = None,
-               markers: Iterable[str] = (), source_like: str | None = None,
-               need: str = "") -> int:
-    """Index of the administered pool: ``opts['pool']`` or the one pool matching."""
-    names = [p.name for p in net.pools]
-    if opts.get("pool"):
-        if opts["pool"] not in names:
-            raise ModelError(f"the model has no EV pool '{opts['pool']}'"
-                             f"{_close(opts['pool'], names)}", f"{name}.options.pool")
-        cands = [names.index(opts["pool"])]
-    else:
-        cands = list(range(len(net.pools)))
-    def ok(p: Pool) -> bool:
-        if cargo and _norm(cargo) not in {_norm(c) for c in p.cargo}:
-            return False
-        if any(_norm(m) not in {_norm(x) for x in p.markers} for m in markers):
-            return False
-        if source_like:
-            spec = net.model.spec.cell_types[p.source]
-            if _norm(source_like) not in (_norm(p.source), _norm(spec.is_a or "")):
-                return False
-        return True
-    hits = [i for i in cands if ok(net.pools[i])]
-    if not hits:
-        raise ModelError(f"the model has no EV pool {need}; declare a cell type (lineage "
-                         "'stroma' for a manufactured source, initial 0 cells if it only "
-                         "stands for the product) whose secretion has it", f"{name}")
-    if len(hits) > 1:
-        # therapeutic sources first (stroma with no cells), then by name for determinism
-        hits.sort(key=lambda i: (net.params[_initial(net, net.pools[i].source)] > 0,
-                                 net.pools[i].name))
-    return hits[0]
-
-
-def _initial(net: Network, cell: str) -> str:
-    return next(c.initial for c in net.cells if c.name == cell)
-
-
-def _dose_pool(name: str, pool: int, net: Network, opts: dict, start: float,
-               t_end: float) -> list:
-    p = net.pools[pool].name
-    return [Jump(t, f"ev:{p}@{BLOOD}", opts["dose"], ledger=f"ledger:{p}.administered",
-                 label=f"{name} dose {k + 1}") for k, t in enumerate(_doses(start, opts, t_end))]
-
-
-def _ev_therapy(name: str, opts: dict, net: Network, start: float, t_end: float) -> list:
-    if name == "mir34c_ev":
-        ligands = opts.get("ligands") or ()
-        pool = _pick_pool(name, net, opts, cargo=opts["cargo"], markers=ligands,
-                          need=f"carrying cargo '{opts['cargo']}' with markers "
-                               f"{', '.join(ligands) or '(none)'} (the targeting ligands: "
-                               "Lamp2b-IL3 for CD123+ LSCs, HCELL for marrow homing)")
-    elif name == "drug_loaded_ev":
-        if not opts.get("cargo"):
-            raise ModelError("name the loaded drug as cargo (e.g. cargo=imatinib)",
-                             f"{name}.options.cargo")
-        pool = _pick_pool(name, net, opts, cargo=opts["cargo"],
-                          need=f"carrying cargo '{opts['cargo']}'")
-    elif name == "nk_exosomes":
-        pool = _pick_pool(name, net, opts, source_like=opts["source"],
-                          need=f"secreted by '{opts['source']}' cells")
-    else:
-        if not opts.get("pool"):
-            raise ModelError("name the pool to administer (pool=SOURCE.CLASS); pools: "
-                             f"{', '.join(p.name for p in net.pools)}", f"{name}.options.pool")
-        pool = _pick_pool(name, net, opts, need=f"'{opts['pool']}'")
-    return _dose_pool(name, pool, net, opts, start, t_end)
-
-
-def _ev_dose_options(doses: float, interval: float) -> tuple[Option, ...]:
-    why = ("assumption: no human dosing schedule is given in the reviews; mouse studies "
-           "inject 1e9-1e11 particles; a human dose scaled by body weight; range 1e9-1e13")
-    return (
-        Option("dose", "dimensionless", 1e11, "EV", why, (1e9, 1e13),
-               doc="EVs injected into blood per dose"),
-        Option("doses", COUNT, doses, "1", "assumption: repeated dosing as in preclinical "
-               "EV-therapy studies (seed 000 [64]); range 1-10", (1, 10), "number of doses"),
-        Option("interval", "time", interval, "day", "assumption: every few days, as EVs "
-               "leave blood within hours (research: ev_parameters.md C); range 1-7 days",
-               (1, 7), "time between doses"),
-        Option("pool", TEXT, None, doc="the model's pool to administer (SOURCE.CLASS"
-               "[.SUBSET]); default: the one that matches"),
-    )
 
 
 # ----------------------------------------------------------------------------- catalog
@@ -611,31 +527,6 @@ _add(InterventionType(
     lambda net, s, o, e: _daily_oral("imatinib_400mg", o, net, s, e),
     aliases=("imatinib_daily", "imatinib_400")))
 
-_add(InterventionType(
-    "therapeutic_ev", "a dose schedule of EVs of one of the model's pools into blood",
-    f"{SEED_000} [22, 25, 32, 33]", _ev_dose_options(3, 3.0),
-    lambda net, s, o, e: _ev_therapy("therapeutic_ev", o, net, s, e)))
-_add(InterventionType(
-    "mir34c_ev", "engineered MSC-EVs loaded with miR-34c-5p, targeted by Lamp2b-IL3 (CD123+ "
-    "LSCs) and HCELL (marrow homing); the targeting acts through the model's uptake routes "
-    "and vesicle class of that pool", f"{SEED_000} [64]",
-    (*_ev_dose_options(3, 3.0),
-     Option("cargo", TEXT, "miR-34c-5p", doc="the loaded miRNA"),
-     Option("ligands", TEXTS, ("Lamp2b-IL3", "HCELL"), source=f"{SEED_000} [64]",
-            doc="targeting ligands the pool must display (markers)")),
-    lambda net, s, o, e: _ev_therapy("mir34c_ev", o, net, s, e)))
-_add(InterventionType(
-    "drug_loaded_ev", "EVs loaded with a drug (imatinib, paclitaxel, doxorubicin, curcumin)",
-    f"{SEED_000} [22, 32, 33]",
-    (*_ev_dose_options(3, 3.0), Option("cargo", TEXT, None, doc="the loaded drug (a cargo)")),
-    lambda net, s, o, e: _ev_therapy("drug_loaded_ev", o, net, s, e)))
-_add(InterventionType(
-    "nk_exosomes", "exosomes of NK cells given as therapy", f"{SEED_000} [54, 56]",
-    (*_ev_dose_options(3, 3.0), Option("source", TEXT, "NK", doc="cell type (or is_a) that "
-                                       "makes the pool")),
-    lambda net, s, o, e: _ev_therapy("nk_exosomes", o, net, s, e)))
-
-
 
 # ----------------------------------------------------------------------------- parameters
 def _parameter(name: str, opts: dict, net: Network) -> str:
@@ -716,6 +607,11 @@ _add(InterventionType(
             "another parameter of the same dimension"),
      DURATION),
     lambda net, s, o, e: _set(o, net, s, e), aliases=("set_parameter",)))
+
+
+# The EV therapies (doses in µg EV protein per kg, the product each brings, where each
+# applies) and proton pump inhibitors: evniche.compile.therapies registers them.
+from . import therapies as _therapies  # noqa: E402,F401
 
 ALIASES: dict[str, str] = {a: t.name for t in CATALOG.values() for a in t.aliases}
 

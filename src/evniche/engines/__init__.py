@@ -25,13 +25,16 @@ def prepare(model: ResolvedModel | str, overrides: dict | None = None,
         from ..spec.loader import load_model
 
         model = load_model(model, overrides=overrides)
-    net = compile_model(model)
     try:
         from ..compile.interventions import build_schedule
+        from ..compile.therapies import with_products
     except ImportError:
-        return net, Schedule()
-    return net, build_schedule(net, list(model.spec.interventions) + list(interventions or []),
-                               days)
+        return compile_model(model), Schedule()
+    items = list(model.spec.interventions) + list(interventions or [])
+    # an EV therapy's manufactured product (drug-loaded carriers, NK exosomes) joins the
+    # model of the run that gives it (evniche.compile.therapies)
+    net = compile_model(with_products(model, items))
+    return net, build_schedule(net, items, days)
 
 
 def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,

@@ -57,6 +57,9 @@ class Evidence(_Strict):
     year: Annotated[int, Field(ge=1900, le=2100)] | None = None  # of refs[0]
     quote: Annotated[str, StringConstraints(min_length=10, max_length=200)]
     where: Literal["body", "figure", "table", "reference_list"] = "body"
+    #: a problem of the review's own citation found on audit (a reference number used for
+    #: two different studies, a reference off the topic of the statement), with the reason
+    citation_problem: Annotated[str, StringConstraints(min_length=10)] | None = None
 
 
 class Retraction(_Strict):

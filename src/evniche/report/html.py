@@ -224,6 +224,15 @@ def _sensitivity(frame: pd.DataFrame | None) -> dict[str, Any] | None:
     return {"sentence": describe(frame), "rows": _frame_rows(frame)}
 
 
+def _retractions(model: Any) -> list[str]:
+    """What the model cites that has been retracted (see :mod:`evniche.spec.evidence`)."""
+    if model is None or not hasattr(model, "rules"):
+        return []
+    from ..spec.evidence import retraction_warnings
+
+    return retraction_warnings(model)
+
+
 def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame | None = None,
                   title: str | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain values and base64 images."""
@@ -304,6 +313,7 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
         "section": section,
         "has_model": model is not None,
         "assumptions": _parameter_rows(model, assumptions=True),
+        "retractions": _retractions(model),
         "cited": _parameter_rows(model, assumptions=False),
         "attrs": {str(k): str(v) for k, v in ds.attrs.items()},
         "finite": bool(np.isfinite(ds["cells"].values).all()),
