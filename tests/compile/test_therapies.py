@@ -136,11 +136,14 @@ def test_products_join_only_the_model_that_uses_them():
     assert treated.source == cml.source and treated.name == cml.name
     assert "EV_carrier_imatinib" in treated.spec.cell_types
     mirrored = [r for r, _ in treated.rules if r.signal == "cargo:imatinib"]
-    assert [(r.cell_type, r.behavior, r.direction) for r in mirrored] == [
-        ("CML_progenitor", "death", "increases")]
-    # the EC50 as copies per cell: 0.5 uM × 1 pL × Avogadro = 3.0e5 copies
+    on_drug = [(r.cell_type, r.behavior, r.direction) for r, _ in cml.rules
+               if r.signal == "drug:imatinib"]
+    assert on_drug and [(r.cell_type, r.behavior, r.direction) for r in mirrored] == on_drug
+    # the EC50 as copies per cell: 1 uM (cml.yaml imatinib_ec50) × 1 pL × Avogadro = 6.0e5
+    assert cml.params.resolved["imatinib_ec50"].value_in_unit == 1.0
+    assert cml.params.resolved["imatinib_ec50"].unit == "uM"
     half = treated.params.resolved[mirrored[0].half_max].value
-    assert half == pytest.approx(0.5e-6 * 1e-12 * 6.02214076e23, rel=1e-9)
+    assert half == pytest.approx(1e-6 * 1e-12 * 6.02214076e23, rel=1e-9)
     nk = with_products(load_model("aml"), [parse_intervention("nk_exosomes@1")])
     killers = {r.cell_type for r, _ in nk.rules if r.signal == "cargo:FasL"}
     assert killers == {"LSC", "blast", "blast_resistant"}
