@@ -23,6 +23,16 @@ def aml_net():
     return prepare("aml")[0]
 
 
+@pytest.fixture(scope="module")
+def diagnosis() -> float:
+    """The untreated run's diagnosis day (20 % marrow blasts), days."""
+    from evniche.readouts.clinical import diagnosis_day
+
+    day = diagnosis_day(evniche.simulate("aml", days=400.0, output_hours=24.0))
+    assert day is not None
+    return day
+
+
 def _secretion(ds, cls: str):
     keys = [str(b) for b in ds["behavior"].values if f".secretion:{cls}" in str(b)]
     assert keys, cls
@@ -97,12 +107,13 @@ def test_column_removes_only_marker_positive_evs_at_flow_times_efficiency():
     assert ds.attrs["ledger_relative_error"] < 1e-9
 
 
-def test_column_frees_blood_cd8_t_cells_more_than_marrow_ones():
+def test_column_frees_blood_cd8_t_cells_more_than_marrow_ones(diagnosis):
     """PD-L1+ EVs suppress CD8 T cells where they meet them. Blood CD8 T cells meet the
     plasma EVs the column removes; marrow ones see only the ~1 % of plasma EVs that home
-    back (homing / (clearance + homing)). With blasts present (day 200) a session raises
-    the killing capacity of blood CD8 T cells and that of marrow ones far less."""
-    start, hours = 200.0, 2.0
+    back (homing / (clearance + homing)). With blasts present (the untreated run's
+    diagnosis day, 20 % marrow blasts) a session raises the killing capacity of blood CD8 T
+    cells and that of marrow ones far less."""
+    start, hours = diagnosis, 2.0
     column = {"name": "plasmapheresis", "start": start,
               "options": {"marker": "PD-L1", "sessions": 1, "session_length": f"{hours} h"}}
     end = start + hours / 24.0
@@ -119,3 +130,31 @@ def test_column_frees_blood_cd8_t_cells_more_than_marrow_ones():
     gain = {c: kill["column"][c] / kill["control"][c] - 1.0 for c in kill["control"]}
     assert gain["CD8_T_blood"] > 0.0
     assert 0.0 <= gain["CD8_T"] < 0.1 * gain["CD8_T_blood"]
+
+
+def test_protective_cargo_divides_blast_division_failure_under_7_3(aml_net, diagnosis):
+    """Under 7+3 the failed share of blast divisions is PhysiCell's combination of the
+    rules, by hand: the drugs raise it to u = (h_c + h_d) / (1 + h_c + h_d) with h = level /
+    EC50 (Hill 1); BMP-2 (reprogrammed-MSC exosomes) and the resistance RNA (resistant
+    blasts' exosomes) pull it toward 0, dividing it by 1 + h_BMP2 + h_RNA (about 3.6 at
+    diagnosis in this preset, the main reason 7+3 kills few blasts here:
+    docs/sources/clinical-course.md note 11)."""
+    p = aml_net.params
+    ds = evniche.simulate("aml", days=diagnosis + 4.0, output_hours=6.0,
+                          interventions=[{"name": "induction_7_3", "start": diagnosis}])
+    at = ds.sel(time=diagnosis + 3.0, method="nearest")
+    h_c = float(at["drugs"].sel(drug="cytarabine")) / p["cytarabine_ec50"]
+    h_d = float(at["drugs"].sel(drug="daunorubicin")) / p["daunorubicin_ec50"]
+    u = (h_c + h_d) / (1.0 + h_c + h_d)
+    rules = [str(r) for r in ds["rule"].values]
+
+    def signal(prefix: str) -> float:
+        k = next(i for i, r in enumerate(rules) if r.startswith(prefix))
+        return float(at["rule_signals"][k])
+
+    h_bmp2 = signal("blast: cargo:BMP-2 decreases") / p["chemoprotection_half_max"]
+    h_rna = signal("blast: cargo:chemoresistance_rna decreases") / p["resistance_rna_half_max"]
+    failure = float(at["behaviors"].sel(behavior="blast.division_failure"))
+    assert failure == pytest.approx(u / (1.0 + h_bmp2 + h_rna), rel=1e-6)
+    assert h_c == pytest.approx(300.0 / 100.0, rel=0.01)  # the infusion's steady state
+

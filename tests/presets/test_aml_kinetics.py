@@ -1,0 +1,70 @@
+"""Leukemic and normal kinetics of the AML preset against the cited numbers they come from
+(docs/sources/clinical-course.md K1, O6, O11): blast division from the in-vivo labelling
+index and S-phase time, blast regrowth at low burden by hand, and the recovery of normal
+output after 7+3 in a marrow without leukemia."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import evniche
+from evniche.compile.network import compile_model
+from evniche.readouts import clinical
+
+#: Raza 1991 (K1): median BrdU labelling index of marrow biopsies, S-phase and cycle time
+LI_BIOPSY, TS_H, TC_H = 0.25, 12.0, 48.0
+#: Çiftçiler 2020 (O6): neutrophils >= 0.5e9/L a median 28 days (range 13-51) from day 1
+RECOVERY_RANGE_DAYS = (13.0, 51.0)
+#: ANC 0.5e9/L over the healthy median ANC of about 4e9/L (clinical.COUNT_RECOVERY's basis)
+ANC_HALF = 0.5 / 4.0
+
+
+@pytest.fixture(scope="module")
+def params():
+    return compile_model(evniche.load_model("aml")).params
+
+
+def test_blast_division_is_labelling_index_over_s_phase_and_matches_cycle_time(params):
+    # entry into S per hour = share in S / time in S: 0.25 / 12 h = 1/48 h
+    assert params["blast_division"] == pytest.approx(LI_BIOPSY / TS_H, rel=1e-12)
+    assert params["blast_division"] == pytest.approx(1.0 / TC_H, rel=1e-12)
+    # growth fraction LI · Tc / Ts: every marrow blast cycles at the biopsy LI
+    assert LI_BIOPSY * TC_H / TS_H == pytest.approx(1.0)
+
+
+def test_blast_regrowth_at_low_burden_doubles_as_derived_by_hand(params):
+    """At low burden the feedback is the healthy one and niche-EV support is on (healthy
+    endothelial FGF2 is ~70x its half-max): net growth = (2·a·s − 1)·p − d − exit."""
+    s = params["feedback_at_steady_state"]
+    net = ((2 * params["blast_self_renewal"] * s - 1) * params["blast_division_supported"]
+           - params["blast_death_protected"] - params["blast_egress"])  # 1/h
+    by_hand = math.log(2) / net / 24.0  # days
+    ds = evniche.simulate("aml", days=190.0, output_hours=24.0)
+    t = ds["time"].values
+    blasts = ds["cells"].sel(cell_type="blast").values
+    i, j = np.searchsorted(t, 100.0), np.searchsorted(t, 190.0)
+    assert blasts[j] < 0.1 * float(clinical.marrow_cellularity(ds)[j])  # still a low burden
+    measured = (t[j] - t[i]) * math.log(2) / math.log(blasts[j] / blasts[i])
+    # the healthy-MSC-EV death rule and not quite saturated support slow it slightly
+    assert measured == pytest.approx(by_hand, rel=0.08)
+
+
+def test_normal_output_recovers_after_7_3_within_the_cited_range():
+    """Without leukemia, 7+3 empties the cycling normal stages and the output recovers to
+    ANC 0.5e9/L-equivalents (1/8 of the healthy output) within 13-51 days (O6)."""
+    no_leukemia = {"parameters.lsc_seed.range": [0, 1000], "parameters.lsc_seed": 0}
+    start = 5.0
+    ds = evniche.simulate("aml", days=start + 80.0, output_hours=12.0, overrides=no_leukemia,
+                          interventions=[{"name": "induction_7_3", "start": start}])
+    out = clinical.normal_blood_output(ds)
+    relative = (out / float(out.isel(time=0))).values
+    t = ds["time"].values
+    nadir = int(np.argmin(relative))
+    assert relative[nadir] < ANC_HALF  # the course does make the patient neutropenic
+    back = clinical.first_crossing(t[nadir:], relative[nadir:], ANC_HALF)
+    assert back is not None
+    low, high = RECOVERY_RANGE_DAYS
+    assert low <= back - start <= high
