@@ -67,6 +67,9 @@ V_MARROW, V_BLOOD, FB_K, NICHE_INV, CROWD_INV, CROWD_RATE, CROWD_POW = range(7)
 # entries of "sizes": species, behaviors, signals
 N_SPECIES, N_BEH, N_SIG = range(3)
 
+#: Jacobian patterns by network structure (see CompiledKinetics.sparsity)
+_PATTERNS: dict[tuple[bytes, bytes, bytes], tuple] = {}
+
 #: complex step of a column, relative to max(|y_j|, 1e-6) (any tiny value is exact)
 COMPLEX_STEP = 1e-20
 
@@ -145,29 +148,67 @@ class CompiledKinetics:
         return (arr(beh_factor, kin.n_beh, 1.0), arr(upt_factor, kin.n_routes, 1.0),
                 arr(removal, kin.n_pools, 0.0), arr(infusion, len(kin.drug_elim), 0.0))
 
+    def behaviors_signals(self, Y: np.ndarray, beh_factors: np.ndarray,
+                          upt_factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Behaviors (rows × behaviors, canonical units) and signals (rows × signals) at
+        each row of ``Y`` under that row's behavior and uptake factors: what
+        :meth:`Kinetics.parts` gives as ``beh`` and ``sig``, for a whole trajectory."""
+        return _behaviors_signals(np.ascontiguousarray(Y, dtype=float), self.ints,
+                                  self.int_off, self.floats, self.float_off,
+                                  np.ascontiguousarray(beh_factors, dtype=float),
+                                  np.ascontiguousarray(upt_factors, dtype=float))
+
+    def segment(self, beh_factor=None, upt_factor=None, removal=None, infusion=None):
+        """``(f, jac)`` of one segment of a schedule: ``f(t, y)`` → dy/dt (per hour) and
+        ``jac(t, y)`` → its sparse Jacobian (per hour), as ``solve_ivp`` calls them."""
+        mods = self.modifiers(beh_factor, upt_factor, removal, infusion)
+        pattern = self.sparsity()
+        n = self.n
+
+        def f(t: float, y: np.ndarray) -> np.ndarray:
+            out = np.empty(n)
+            _rhs_held(np.ascontiguousarray(y, dtype=float), out, self.ints, self.int_off,
+                      self.floats, self.float_off, *mods,
+                      self.held)
+            return out
+
+        def jac(t: float, y: np.ndarray) -> sparse.csc_matrix:
+            data = np.empty(pattern.nnz)
+            self.jacobian_into(np.ascontiguousarray(y, dtype=float), data, mods)
+            return sparse.csc_matrix((data, pattern.indices, pattern.indptr),
+                                     shape=pattern.shape)
+
+        return f, jac
+
     # -------------------------------------------------------------------- Jacobian
     def sparsity(self) -> sparse.csc_matrix:
-        """Which derivatives can be non-zero (and the diagonal): the exact Jacobian's
-        pattern at a generic positive state with every pool's removal on, one column at a
-        time (no step size to choose, so a species tiny beside the sums it enters counts)."""
+        """Which derivatives can be non-zero (and the diagonal), from the network's
+        structure alone: the exact Jacobian's pattern, one column at a time, at a generic
+        positive state with generic positive parameter values and every pool's removal
+        on. It depends on the index arrays only, so it is computed once per network (and
+        held set) and shared by every parameter set of an ensemble."""
         if self._pattern is None:
-            rng = np.random.default_rng(12345)
-            base = np.abs(self.kin.initial_state()) + 1.0 + rng.random(self.n)
-            mods = self.modifiers(removal=np.ones(self.kin.n_pools))
-            cols = _columns_each(base, self.ints, self.int_off, self.floats, self.float_off,
-                                 *mods, self.held)
-            pattern = sparse.csc_matrix((cols != 0).T | np.eye(self.n, dtype=bool))
-            pattern.sort_indices()
-            self._pattern = pattern.astype(np.float64)
-            self._setup_colors()
+            key = (self.ints.tobytes(), self.int_off.tobytes(), self.held.tobytes())
+            if key not in _PATTERNS:
+                if len(_PATTERNS) >= 32:
+                    _PATTERNS.pop(next(iter(_PATTERNS)))
+                _PATTERNS[key] = self._structure()
+            self._pattern, self.colors, self.nz_rows, self.nz_cols = _PATTERNS[key]
+            self.n_colors = int(self.colors.max()) + 1 if self.n else 0
         return self._pattern
 
-    def _setup_colors(self) -> None:
-        pattern = self._pattern
-        self.colors = greedy_colors(pattern)
-        self.n_colors = int(self.colors.max()) + 1 if self.n else 0
-        self.nz_rows = pattern.indices.astype(np.int64)
-        self.nz_cols = np.repeat(np.arange(self.n), np.diff(pattern.indptr)).astype(np.int64)
+    def _structure(self) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(12345)
+        base = np.abs(self.kin.initial_state()) + 1.0 + rng.random(self.n)
+        generic = rng.uniform(0.5, 2.0, self.floats.size)
+        mods = self.modifiers(removal=np.ones(self.kin.n_pools))
+        cols = _columns_each(base, self.ints, self.int_off, generic, self.float_off, *mods,
+                             self.held)
+        pattern = sparse.csc_matrix((cols != 0).T | np.eye(self.n, dtype=bool))
+        pattern.sort_indices()
+        pattern = pattern.astype(np.float64)
+        nz_cols = np.repeat(np.arange(self.n), np.diff(pattern.indptr)).astype(np.int64)
+        return pattern, greedy_colors(pattern), pattern.indices.astype(np.int64), nz_cols
 
     def jacobian_into(self, y: np.ndarray, data: np.ndarray, modifiers: tuple) -> None:
         """Write the Jacobian's values at ``y`` (per hour) into ``data``, in the order of
@@ -215,8 +256,10 @@ def _seg(flat, off, k):
 
 @numba.njit(cache=_CACHE)
 def _clip0(v):
-    """max(v, 0) on the real part (a complex state keeps its derivative where v > 0)."""
-    return v * 0.0 if v.real < 0.0 else v
+    """max(v, 0) on the real part. Its derivative is taken as 1 on both sides (a complex
+    state keeps its imaginary part): only a solver's small excursion below 0 is clipped,
+    and a Newton iteration that sees a slope of 0 there cannot find its way back."""
+    return v - v.real if v.real < 0.0 else v
 
 
 @numba.njit(cache=_CACHE)
@@ -229,8 +272,9 @@ def _hill(s, half, hill):
 
 
 @numba.njit(cache=_CACHE)
-def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one block per term
-    """dy/dt into ``dy``: the counterpart of :meth:`Kinetics.rhs`, block by block."""
+def _parts(y, ix, ixo, fx, fxo, beh_f, upt_f):
+    """Counts N, the counted total, uptake per target cell by route (EVs/cell/h), signals
+    and behaviors (with a 0 appended): the counterpart of :meth:`Kinetics.parts`."""
     i_cell = _seg(ix, ixo, I_CELL)
     i_ev_m = _seg(ix, ixo, I_EV_M)
     i_ev_b = _seg(ix, ixo, I_EV_B)
@@ -336,6 +380,25 @@ def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one b
     for k in range(nr):
         r[k] = r_rate[k] * (beh[r_mult[k]] * upt_f[k]) * y[r_ev[k]] / r_V[k]
 
+    return N, n_total, r, sig, beh
+
+
+@numba.njit(cache=_CACHE)
+def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one block per term
+    """dy/dt into ``dy``: the counterpart of :meth:`Kinetics.rhs`, block by block."""
+    N, n_total, r, sig, beh = _parts(y, ix, ixo, fx, fxo, beh_f, upt_f)
+    i_cell = _seg(ix, ixo, I_CELL)
+    i_ev_m = _seg(ix, ixo, I_EV_M)
+    i_ev_b = _seg(ix, ixo, I_EV_B)
+    i_cargo = _seg(ix, ixo, I_CARGO)
+    i_cyt = _seg(ix, ixo, I_CYT)
+    i_state = _seg(ix, ixo, I_STATE)
+    i_drug = _seg(ix, ixo, I_DRUG)
+    sc = _seg(fx, fxo, SCALARS)
+    nN = i_cell.size
+    npl = i_ev_m.size
+    nr = r.size
+    zero = y[0] * 0.0
     for i in range(dy.size):
         dy[i] = zero
 
@@ -492,6 +555,20 @@ def _rhs_held(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf, held):
     for i in range(dy.size):
         if held[i]:
             dy[i] = dy[i] * 0.0
+
+
+@numba.njit(cache=_CACHE)
+def _behaviors_signals(Y, ix, ixo, fx, fxo, beh_fs, upt_fs):
+    """Behaviors and signals of each row of ``Y`` (see ``behaviors_signals``)."""
+    n_beh = _seg(ix, ixo, SIZES)[N_BEH]
+    n_sig = _seg(ix, ixo, SIZES)[N_SIG]
+    beh_out = np.empty((Y.shape[0], n_beh))
+    sig_out = np.empty((Y.shape[0], n_sig))
+    for t in range(Y.shape[0]):
+        _, _, _, sig, beh = _parts(Y[t], ix, ixo, fx, fxo, beh_fs[t], upt_fs[t])
+        beh_out[t] = beh[:n_beh]
+        sig_out[t] = sig
+    return beh_out, sig_out
 
 
 @numba.njit(cache=_CACHE)

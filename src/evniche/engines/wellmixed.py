@@ -1,8 +1,8 @@
 """Well-mixed engine: ODEs over marrow and blood, integrated with an implicit solver.
 
 The system is stiff (EV half-life in blood is minutes, cells change over weeks), so it is
-integrated with SciPy's BDF method and a sparse Jacobian pattern probed once from the
-right-hand side. Interventions split the run into segments at their breakpoints.
+integrated with SciPy's BDF method, the compiled right-hand side and its exact sparse
+Jacobian (:mod:`.compiled`). Interventions split the run into segments at their breakpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from scipy.optimize import root
 from ..compile.network import Network
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
+from .compiled import CompiledKinetics
 from .kinetics import Kinetics
 from .solver import solve
 from .stopwatch import Stopwatch
@@ -35,6 +36,7 @@ class Solution:
     ledger_error: float
     initial: np.ndarray
     n_rhs: int
+    compiled: CompiledKinetics | None = None
 
 
 def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
@@ -77,19 +79,12 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     free = np.array([i for i, s in enumerate(kin.net.species)
                      if s.kind != "ledger" and not (s.kind == "cell" and i in
                                                    set(kin.i_cell[leukemic]))], int)
-    held = kin.i_cell[leukemic]
-
-    def healthy_rhs(t: float, u: np.ndarray) -> np.ndarray:
-        # leukemic populations stay exactly absent (round-off must not seed them)
-        u = u.copy()
-        u[held] = 0.0
-        du = kin.rhs(t, u)
-        du[held] = 0.0
-        return du
-
+    # leukemic populations stay exactly absent (round-off must not seed them)
+    healthy = CompiledKinetics(kin, held=kin.i_cell[leukemic])
+    healthy_rhs, healthy_jac = healthy.segment()
     sol = solve(kin, healthy_rhs, (0.0, years * 8766.0), y, rtol=rtol,
-                atol=tolerances(kin, y, rtol), sparsity=kin.jacobian_sparsity(y),
-                stopwatch=stopwatch, relaxing=True)
+                atol=tolerances(kin, y, rtol), jac=healthy_jac,
+                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True)
     y = sol.y[:, -1].copy()
     # species that nothing changes (a pool without kinetics) stay where they are: their rows
     # of the Jacobian are empty, and Newton's method would move them freely
@@ -103,7 +98,13 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
         full[free] = u * scale
         return healthy_rhs(0.0, full)[free] / scale * 1e3
 
-    polished = root(residual, y[free] / scale, method="hybr")
+    def residual_jac(u: np.ndarray) -> np.ndarray:
+        full = y.copy()
+        full[free] = u * scale
+        J = healthy_jac(0.0, full)[free][:, free].toarray()
+        return J * scale[None, :] / scale[:, None] * 1e3
+
+    polished = root(residual, y[free] / scale, jac=residual_jac, method="hybr")
     # keep the polish only where it refines the relaxed state: Newton can also converge to
     # another steady state (e.g. the trivial one without hematopoiesis)
     if polished.success and np.all(polished.x >= -1e-9) and np.max(
@@ -170,8 +171,8 @@ def _code_fingerprint() -> str:
 
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in (here / "kinetics.py", here / "wellmixed.py", here / "solver.py",
-                 here.parent / "compile" / "network.py"):
+    for path in (here / "kinetics.py", here / "compiled.py", here / "wellmixed.py",
+                 here / "solver.py", here.parent / "compile" / "network.py"):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -222,7 +223,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     grid = np.arange(0.0, t_end + 1e-9, output_hours)
     if grid[-1] < t_end:
         grid = np.append(grid, t_end)
-    sparsity = kin.jacobian_sparsity(y)
+    compiled = CompiledKinetics(kin)
     atol = tolerances(kin, y, rtol)
     idx = kin.species_index
     breaks = schedule.breakpoints(t_end)
@@ -238,14 +239,12 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         beh_f, upt_f, rem = schedule.modifiers(a, kin.n_beh, kin.n_routes, kin.n_pools)
         inf = schedule.infusion(a, len(kin.drug_elim))
 
-        def f(t, u, beh_f=beh_f, upt_f=upt_f, rem=rem, inf=inf):
-            return kin.rhs(t, u, beh_f, upt_f, rem, inf)
-
+        f, jac = compiled.segment(beh_f, upt_f, rem, inf)
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
         sol = solve(kin, f, (a, b), y, t_eval=t_eval, rtol=rtol,
-                    atol=ledger_tolerances(kin, y, atol, rtol), sparsity=sparsity,
-                    stopwatch=stopwatch)
+                    atol=ledger_tolerances(kin, y, atol, rtol), jac=jac,
+                    sparsity=compiled.sparsity(), stopwatch=stopwatch)
         n_rhs += sol.nfev
         keep = np.isin(sol.t, inside)
         out_t.append(sol.t[keep])
@@ -260,7 +259,21 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         raise SimulationError(f"EV ledger does not close: relative error {error:.3e} > "
                               f"{LEDGER_TOLERANCE:g}")
     return Solution(t=t, y=Y, kinetics=kin, schedule=schedule, ledger_error=error,
-                    initial=y_initial, n_rhs=n_rhs)
+                    initial=y_initial, n_rhs=n_rhs, compiled=compiled)
+
+
+def behaviors_signals(sol: Solution, days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Behaviors (samples × behaviors) and signals (samples × signals) of a solution, each
+    sample under the modifiers in force then; the last sample belongs to the last segment
+    (windows are [start, end), so at the run's end, ``days``, they would read as over)."""
+    kin = sol.kinetics
+    t_last = days * 24.0
+    mods = [sol.schedule.modifiers(min(t, np.nextafter(t_last, 0.0)), kin.n_beh,
+                                   kin.n_routes, kin.n_pools) for t in sol.t]
+    beh_f = np.array([m[0] for m in mods]).reshape(len(mods), kin.n_beh)
+    upt_f = np.array([m[1] for m in mods]).reshape(len(mods), kin.n_routes)
+    compiled = sol.compiled or CompiledKinetics(kin)
+    return compiled.behaviors_signals(sol.y, beh_f, upt_f)
 
 
 def ledger_error(kin: Kinetics, y0: np.ndarray, y: np.ndarray) -> float:
