@@ -40,7 +40,7 @@ STEEP_HILL = 100.0
 FASTEST_PLAUSIBLE_H = 1e-6
 #: a solve has stalled after this many right-hand-side evaluations in a row that moved
 #: less than STALL_SHARE of its span (a healthy year takes ~1,500 evaluations in all)
-STALL_CALLS = 5000
+STALL_CALLS = 2000
 STALL_SHARE = 1e-9
 
 
