@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import evniche
 from evniche import engines
 from evniche.compile.network import compile_model
 from evniche.engines.ensemble import ParameterValues, simulate_many
@@ -52,7 +53,8 @@ def test_runs_equal_separate_simulations_of_the_reloaded_model():
 
 
 def test_a_readout_is_applied_to_each_run():
-    final_hsc = simulate_many(TINY, [{"p1": 0.001}, {"p1": 0.002}], days=5,
+    # through the top-level API
+    final_hsc = evniche.simulate_many(TINY, [{"p1": 0.001}, {"p1": 0.002}], days=5,
                               readout=lambda ds: float(ds.cells.sel(cell_type="HSC")
                                                        .isel(time=-1)))
     assert all(isinstance(v, float) for v in final_hsc)
