@@ -16,7 +16,8 @@ complex-step derivative: no subtraction, so no cancellation error, for any tiny 
 Columns that share no row (a greedy coloring of the sparsity pattern) are stepped
 together, so a Jacobian costs one complex evaluation per color. The Jacobian therefore
 follows every term of the right-hand side without code of its own. Piecewise parts
-(signals clipped at 0, counts clipped at 0) branch on the real part.
+(signals and counts clipped at 0) branch on the real part; below 0 (a solver's small
+excursion) the clip's slope is taken as 1, not 0 (see :func:`_clip0`).
 """
 
 from __future__ import annotations
