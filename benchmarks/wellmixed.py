@@ -1,53 +1,67 @@
-"""Benchmark of the well-mixed engine beside libRoadRunner on the exported SBML; one table.
+"""Benchmark of the well-mixed engine beside libRoadRunner on the exported SBML, and of
+in-process ensembles; one table.
 
     python benchmarks/wellmixed.py [--model aml] [--days 365] [--repeats 5] [--rtol 1e-7]
+                                   [--ensemble 100]
 
 ``--model`` is a preset name or a path to a model file. Both simulators start from the
 same state, the one ``evniche simulate`` starts from (the equilibrated healthy marrow plus
-the leukemic seeds, computed once and not timed in the integration rows), apply the
-model's own interventions, use the same relative tolerance and the same absolute
-tolerance per species, and report the state every simulated day. Rows (median, min and
-max wall time of ``--repeats`` runs, after one untimed warm-up):
+the leukemic seeds), apply the model's own interventions, use the same relative tolerance
+and the same absolute tolerance per species, and report the state every simulated day.
+Rows give the median, min and max wall time of ``--repeats`` runs; evniche and RoadRunner
+runs are interleaved (one of each per repetition), so a change of load on a shared
+machine hits both alike:
 
 * ``evniche integrate``: :func:`evniche.engines.wellmixed.integrate` from that state
-  (BDF with a sparse Jacobian pattern; includes probing that pattern, as every run does);
-* ``evniche.simulate``: the whole public call (load and compile the model, equilibrate,
-  integrate, build the Dataset);
-* ``roadrunner simulate``: ``RoadRunner.simulate`` of the exported SBML (CVODE, stiff),
-  after ``resetAll``; the one-time load and LLVM compilation is a separate row.
+  (compiled right-hand side, exact sparse Jacobian, SciPy BDF), in a warm process;
+* ``evniche.simulate warm``: the whole public call (load and compile the model, start from
+  the cached steady state, integrate, build the Dataset) in a process that ran it before;
+* ``evniche.simulate cold process``: a fresh Python process that imports evniche and runs
+  ``evniche.simulate`` once (compiled kernels and steady state cached on disk, as after
+  the first run on a machine; the import is included); ``… cold steady state``: the same
+  with an empty steady-state cache (the relaxation to the healthy marrow is computed);
+* ``roadrunner simulate (resetAll)``: ``RoadRunner.simulate`` of the exported SBML (CVODE,
+  stiff) on one object, after ``resetAll``;
+* ``roadrunner warm``: a new ``RoadRunner`` object in a process that has built one before
+  (load + simulate), as a later run of a sweep would;
+* ``roadrunner cold``: a fresh process that builds its first ``RoadRunner`` object (load
+  and LLVM compilation) and simulates once (the import of roadrunner not included).
 
-It also prints the number of states, the engine's right-hand-side evaluations per run, and
-how far the two final states are apart (largest relative difference over species above
-1000 times their absolute tolerance), so a fast but wrong run cannot pass unnoticed.
+The ensemble rows run :func:`evniche.engines.ensemble.simulate_many` on ``--ensemble``
+parameter sets (two parameters drawn within their plausible ranges, so each set needs its
+own steady state: the relaxation is included) in one process and give model-years per
+second. The target is 1,000 AML-years within 60 s on 2 cores.
+
+It also prints the number of states, the engine's right-hand-side evaluations, and how far
+evniche's and RoadRunner's final states are apart (largest relative difference over
+species above 1000 times their absolute tolerance), so a fast but wrong run cannot pass.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+SRC = Path(__file__).resolve().parents[1] / "src"
+sys.path.insert(0, str(SRC))
 
 import evniche  # noqa: E402
 from evniche.engines import prepare, wellmixed  # noqa: E402
 from evniche.interop.sbml import starting_state, to_sbml  # noqa: E402
 
-
-def timed(fn, repeats: int) -> tuple[list[float], object]:
-    """Wall times (s) of ``repeats`` calls after one untimed warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
+#: ensemble target: this many model-years …
+TARGET_YEARS = 1000
+#: … within this many seconds on 2 cores
+TARGET_SECONDS = 60.0
 
 
 def starting_at(net, y0: np.ndarray):
@@ -62,6 +76,23 @@ def starting_at(net, y0: np.ndarray):
     return dataclasses.replace(net, params=params, species=species)
 
 
+def child(code: str, env: dict | None = None) -> float:
+    """Run ``code`` in a fresh Python process; it prints its own wall time (s) last."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(SRC), **(env or {})},
+                         check=True)
+    return float(out.stdout.split()[-1])
+
+
+def rr_setup(rr, net, atol, ids, rtol: float) -> None:
+    rr.integrator.stiff = True
+    rr.integrator.relative_tolerance = rtol
+    rr.integrator.maximum_num_steps = 10**6
+    for sp, tol in zip(net.species, atol, strict=True):
+        rr.integrator.setIndividualTolerance(ids[sp.name], float(tol))
+    rr.timeCourseSelections = ["time"] + [ids[sp.name] for sp in net.species]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="aml", help="preset name or model file")
@@ -69,77 +100,150 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row")
     parser.add_argument("--rtol", type=float, default=1e-7,
                         help="relative tolerance of both solvers (evniche's default 1e-7)")
+    parser.add_argument("--ensemble", type=int, default=100,
+                        help="parameter sets of the ensemble rows (0: none)")
     args = parser.parse_args(argv)
     try:
         import roadrunner
     except ImportError:
         print("libroadrunner is not installed: pip install libroadrunner", file=sys.stderr)
         return 2
-
     try:
         net, schedule = prepare(args.model, None, None, args.days)
     except evniche.errors.EvnicheError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    t = time.perf_counter()
     y0 = starting_state(net)
-    t_equilibrate = time.perf_counter() - t
     start_net = starting_at(net, y0)
+    text = to_sbml(net, y0, schedule)
+    ids = _ids(text)
 
-    # --- evniche
     def engine():
         return wellmixed.integrate(start_net, args.days, schedule, rtol=args.rtol,
                                    equilibrate_first=False)
 
-    t_engine, sol = timed(engine, args.repeats)
-
     def whole():
         return evniche.simulate(args.model, days=args.days, rtol=args.rtol)
 
-    t_whole, _ = timed(whole, args.repeats)
-
-    # --- libRoadRunner on the export
-    text = to_sbml(net, y0, schedule)
+    sol = engine()  # warm-up: kernels loaded, steady state cached
+    whole()
     atol = wellmixed.tolerances(sol.kinetics, sol.initial, args.rtol)
-    t = time.perf_counter()
-    rr = roadrunner.RoadRunner(text)
-    t_load = time.perf_counter() - t
-    ids = _ids(text)
-    rr.integrator.stiff = True
-    rr.integrator.relative_tolerance = args.rtol
-    rr.integrator.maximum_num_steps = 10**6
-    for sp, tol in zip(net.species, atol, strict=True):
-        rr.integrator.setIndividualTolerance(ids[sp.name], float(tol))
-    rr.timeCourseSelections = ["time"] + [ids[sp.name] for sp in net.species]
     times = [float(v) for v in sol.t]
+    rr = roadrunner.RoadRunner(text)  # this process's first object: compiles
+    rr_setup(rr, net, atol, ids, args.rtol)
 
-    def rr_run():
+    def rr_simulate():
         rr.resetAll()
         return np.asarray(rr.simulate(times=times))
 
-    t_rr, result = timed(rr_run, args.repeats)
-    other = result[:, 1:]
+    def rr_new():
+        other = roadrunner.RoadRunner(text)
+        rr_setup(other, net, atol, ids, args.rtol)
+        return np.asarray(other.simulate(times=times))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sbml_path = Path(tmp) / "model.xml"
+        sbml_path.write_text(text, encoding="utf-8")
+        np.save(Path(tmp) / "atol.npy", atol)
+        evniche_cold = (f"import time; t = time.perf_counter(); import evniche; "
+                        f"evniche.simulate({args.model!r}, days={args.days}, "
+                        f"rtol={args.rtol}); print(time.perf_counter() - t)")
+        rr_cold = ("import time, numpy as np, roadrunner, sys\n"
+                   "t = time.perf_counter()\n"
+                   f"rr = roadrunner.RoadRunner(open({str(sbml_path)!r}).read())\n"
+                   "rr.integrator.stiff = True\n"
+                   f"rr.integrator.relative_tolerance = {args.rtol}\n"
+                   "rr.integrator.maximum_num_steps = 10**6\n"
+                   f"ids = {[ids[sp.name] for sp in net.species]!r}\n"
+                   f"atol = np.load({str(Path(tmp) / 'atol.npy')!r})\n"
+                   "for i, a in zip(ids, atol): rr.integrator.setIndividualTolerance(i, "
+                   "float(a))\n"
+                   "rr.timeCourseSelections = ['time'] + ids\n"
+                   f"rr.simulate(times={times!r})\n"
+                   "print(time.perf_counter() - t)\n")
+        numba_dir = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                        / "evniche" / "numba")
+        rows: dict[str, list[float]] = {k: [] for k in (
+            "evniche integrate", "evniche.simulate warm", "evniche.simulate cold process",
+            "  … cold steady state", "roadrunner simulate (resetAll)", "roadrunner warm",
+            "roadrunner cold")}
+        for _ in range(args.repeats):  # interleaved: one of each per repetition
+            for label, fn in (("evniche integrate", engine),
+                              ("roadrunner simulate (resetAll)", rr_simulate),
+                              ("evniche.simulate warm", whole), ("roadrunner warm", rr_new)):
+                t = time.perf_counter()
+                result = fn()
+                rows[label].append(time.perf_counter() - t)
+                if label == "roadrunner simulate (resetAll)":
+                    other = result[:, 1:]
+            rows["evniche.simulate cold process"].append(child(evniche_cold))
+            with tempfile.TemporaryDirectory() as cache:
+                rows["  … cold steady state"].append(child(evniche_cold, {
+                    "XDG_CACHE_HOME": cache, "NUMBA_CACHE_DIR": numba_dir}))
+            rows["roadrunner cold"].append(child(rr_cold))
 
     meaningful = np.abs(sol.y[-1]) > 1000 * atol
     diff = np.abs(other[-1] - sol.y[-1]) / np.where(meaningful, np.abs(sol.y[-1]), 1.0)
     worst = float(np.max(diff[meaningful])) if meaningful.any() else 0.0
 
-    rr_median = statistics.median(t_rr)
+    warm_rr = statistics.median(rows["roadrunner warm"])
     print(f"model {net.name} ({args.model}), {args.days:g} days, {len(net.species)} states, "
           f"{len(schedule.windows)} windows and {len(schedule.jumps)} doses, "
-          f"rtol {args.rtol:g}, medians of {args.repeats} runs")
-    print(f"{'':32}{'median s':>10}{'min s':>10}{'max s':>10}{'/ roadrunner':>14}")
-    for label, ts in (("evniche integrate", t_engine), ("evniche.simulate (whole)", t_whole),
-                      ("roadrunner simulate", t_rr)):
+          f"rtol {args.rtol:g}, medians of {args.repeats} interleaved runs, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':34}{'median s':>10}{'min s':>10}{'max s':>10}{'/ rr warm':>11}")
+    for label, ts in rows.items():
         median = statistics.median(ts)
-        print(f"{label:32}{median:10.4f}{min(ts):10.4f}{max(ts):10.4f}"
-              f"{median / rr_median:14.2f}")
-    print(f"{'roadrunner load + compile (1x)':32}{t_load:10.4f}")
-    print(f"{'evniche equilibrate (1x)':32}{t_equilibrate:10.4f}")
-    print(f"RHS evaluations per evniche run: {sol.n_rhs}; "
-          f"output points: {len(times)}; "
+        print(f"{label:34}{median:10.4f}{min(ts):10.4f}{max(ts):10.4f}"
+              f"{median / warm_rr:11.2f}")
+    print(f"RHS evaluations per evniche run: {sol.n_rhs}; output points: {len(times)}; "
           f"largest relative difference of the final states: {worst:.2e}")
+    if args.ensemble > 0:
+        ensemble(args)
     return 0
+
+
+def ensemble(args) -> None:
+    """Model-years per second of simulate_many on ``args.ensemble`` parameter sets."""
+    from evniche.engines.ensemble import simulate_many
+
+    model = evniche.load_model(args.model)
+    table = model.params.resolved
+    ranged = [n for n in ("lsc_self_renewal", "ev_marrow_half_life") if n in table
+              and table[n].range is not None] or [n for n, p in table.items()
+                                                  if p.range is not None][:2]
+    rng = np.random.default_rng(2026)
+    sets = []
+    for _ in range(args.ensemble):
+        one = {}
+        for name in ranged:
+            item = table[name]
+            factor = item.value / item.value_in_unit if item.value_in_unit else 1.0
+            lo, hi = (v / factor for v in item.range)
+            one[name] = float(rng.uniform(lo, hi))
+        sets.append(one)
+    with tempfile.TemporaryDirectory() as cache:  # every set relaxes to its own steady state
+        old = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            t = time.perf_counter()
+            out = simulate_many(model, sets, days=args.days, rtol=args.rtol,
+                                readout=lambda ds: float(ds.cells.isel(time=-1).sum()),
+                                errors="record")
+            wall = time.perf_counter() - t
+        finally:
+            if old is None:
+                os.environ.pop("XDG_CACHE_HOME")
+            else:
+                os.environ["XDG_CACHE_HOME"] = old
+    failed = sum(isinstance(v, Exception) for v in out)
+    years = args.ensemble * args.days / 365.25
+    rate = years / wall
+    print(f"ensemble: {args.ensemble} parameter sets of {', '.join(ranged)} "
+          f"({failed} failed), 1 process: {wall:.1f} s, {rate:.2f} model-years/s "
+          f"({wall / args.ensemble:.3f} s per run, steady state included); "
+          f"{TARGET_YEARS} years on 2 cores at this rate: "
+          f"{TARGET_YEARS / rate / 2:.0f} s (target {TARGET_SECONDS:g} s)")
 
 
 def _ids(text: str) -> dict[str, str]:

@@ -5,13 +5,15 @@ Python API::
     import evniche
     model = evniche.load_model("aml")          # a preset name or a YAML path
     ds = evniche.simulate(model, days=365)     # an xarray.Dataset
+    finals = evniche.simulate_many(model, [{"lsc_self_renewal": 0.9}, {}], days=365,
+                                   readout=lambda ds: float(ds.cells.isel(time=-1).sum()))
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model", "simulate"]
+__all__ = ["__version__", "load_model", "simulate", "simulate_many"]
 
 
 def load_model(source, overrides=None, *, allow_paths=()):
@@ -35,3 +37,14 @@ def simulate(model, days: float = 365.0, seed: int = 0, engine: str = "wellmixed
     from .engines import simulate as _simulate
 
     return _simulate(model, days=days, seed=seed, engine=engine, **options)
+
+
+def simulate_many(model, overrides, days: float = 365.0, readout=None, **options):
+    """Run the well-mixed engine on ``model`` once per parameter set of ``overrides`` (each
+    a mapping of parameter name → value in the unit the model file gives it) for ``days``
+    days, loading and compiling the model once; one result per set, in order:
+    ``readout(ds)`` of the run's Dataset, or the Dataset. See
+    :func:`evniche.engines.ensemble.simulate_many` for ``options``."""
+    from .engines.ensemble import simulate_many as _simulate_many
+
+    return _simulate_many(model, overrides, days=days, readout=readout, **options)

@@ -1,5 +1,6 @@
 """A model the solver cannot integrate ends in a SimulationError that names the likely
-cause (never a SciPy error), a failing BDF solve is retried with LSODA, and a run past its
+cause (never a SciPy error), a failing BDF solve is retried with a finite-difference
+Jacobian and then LSODA, a stalled solve counts as failed, and a run past its
 wall-clock limit stops with an error saying how far it got."""
 
 from __future__ import annotations
@@ -64,18 +65,20 @@ def test_a_rule_that_is_a_step_is_named():
     assert "'cell:HSC' first became NaN or infinite on day" in message
 
 
-def test_a_failing_bdf_solve_is_retried_with_lsoda(monkeypatch):
+def test_a_failing_bdf_solve_is_retried_with_finite_differences_then_lsoda(monkeypatch):
     methods = []
 
     def flaky(fun, span, y0, method, **kwargs):
-        methods.append(method)
+        methods.append((method, "jac" in kwargs))
         if method == "BDF":
             raise RuntimeError("Factor is exactly singular")
         return solve_ivp(fun, span, y0, method=method, **kwargs)
 
     monkeypatch.setattr(solver, "solve_ivp", flaky)
     ds = engines.simulate(tiny(), days=2, equilibrate_first=False)
-    assert methods == ["BDF", "LSODA"]  # one segment: BDF failed, LSODA ran it
+    # one segment: BDF with the exact Jacobian failed, then BDF with finite differences,
+    # LSODA ran it
+    assert methods == [("BDF", True), ("BDF", False), ("LSODA", False)]
     reference = engines.simulate(tiny(), days=2, equilibrate_first=False)
     hsc = ds.cells.sel(cell_type="HSC").isel(time=-1)
     assert float(hsc) == pytest.approx(float(reference.cells.sel(cell_type="HSC")
@@ -121,3 +124,20 @@ def test_cli_refuses_a_time_limit_that_is_not_positive(tmp_path, capsys):
     assert status == 2
     assert "--time-limit must be a positive number of seconds" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_solve_that_stops_moving_forward_is_retried(monkeypatch):
+    """A solver that keeps evaluating at one time is stopped and the next method runs."""
+    methods = []
+
+    def stuck(fun, span, y0, method, **kwargs):
+        methods.append(method)
+        if len(methods) == 1:
+            while True:  # evaluates forever without moving: the watch must stop it
+                fun(span[0], y0)
+        return solve_ivp(fun, span, y0, method=method, **kwargs)
+
+    monkeypatch.setattr(solver, "solve_ivp", stuck)
+    ds = engines.simulate(tiny(), days=2, equilibrate_first=False)
+    assert methods == ["BDF", "BDF"]
+    assert float(ds.cells.sel(cell_type="HSC").isel(time=-1)) > 0

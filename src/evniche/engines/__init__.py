@@ -6,8 +6,6 @@ import json
 import time as _time
 from collections.abc import Callable
 
-import numpy as np
-
 from ..compile.network import Network, compile_model
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
@@ -78,16 +76,7 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
         sol = wellmixed.integrate(net, days, schedule, progress=progress,
                                   wall_limit_s=wall_limit_s, **options)
         kin = sol.kinetics
-        # modifiers in force at each sample; the last sample belongs to the last segment
-        # (windows are [start, end), so at the run's end they would read as over)
-        t_last = days * 24.0
-        at = [min(t, np.nextafter(t_last, 0.0)) for t in sol.t]
-        parts = [
-            sol.segments.at(ta).parts(row, *schedule.modifiers(ta, kin.n_beh, kin.n_routes,
-                                                               kin.n_pools)[:2])
-            for ta, row in zip(at, sol.y, strict=True)]
-        beh = np.stack([part["beh"] for part in parts])
-        sig = np.stack([part["sig"] for part in parts])
+        beh, sig = wellmixed.behaviors_signals(sol, days)
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
                                "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)

@@ -1,8 +1,12 @@
 """Integration of the well-mixed ODEs with one retry, and a diagnosis when it fails.
 
-SciPy's BDF with a sparse Jacobian is tried first; when it fails (a singular Newton
-matrix, a step size that collapses, non-finite values), LSODA (dense Jacobian, switching
-between stiff and non-stiff methods) is tried once on the same span. When both fail the
+SciPy's BDF with the exact sparse Jacobian of the compiled right-hand side
+(:mod:`.compiled`) is tried first. When it fails (a singular Newton matrix, non-finite
+values) or stalls (:data:`STALL_CALLS` evaluations without moving :data:`STALL_SHARE` of
+the span: near a blow-up the exact Jacobian can keep Newton's iteration from converging
+where a finite-difference one does not), BDF is tried again with the Jacobian by finite
+differences of the compiled right-hand side over its sparsity pattern, and then LSODA
+(switching between stiff and non-stiff methods) once on the same span. When both fail the
 run ends with a :class:`~evniche.errors.SimulationError` that names the likely cause —
 the species that first became NaN or infinite and when, the fastest process, extreme
 parameter values, rules so steep they are steps, EV pools without any loss — never a
@@ -34,6 +38,14 @@ EXTREME_HIGH, EXTREME_LOW = 1e20, 1e-20
 STEEP_HILL = 100.0
 #: processes faster than this (hours) are named as likely causes (3.6 ms)
 FASTEST_PLAUSIBLE_H = 1e-6
+#: a solve has stalled after this many right-hand-side evaluations in a row that moved
+#: less than STALL_SHARE of its span (a healthy year takes ~1,500 evaluations in all)
+STALL_CALLS = 2000
+STALL_SHARE = 1e-9
+
+
+class Stalled(RuntimeError):
+    """The solver kept evaluating without moving forward (caught like a SciPy failure)."""
 
 
 def blown_up(t: float, y: np.ndarray) -> float:
@@ -48,12 +60,20 @@ class Watch:
     """Sits in the right-hand side: checks the stopwatch and remembers the last finite
     state and the first non-finite value the solver met."""
 
-    def __init__(self, kin: Kinetics, stopwatch: Stopwatch | None, relaxing: bool) -> None:
+    def __init__(self, kin: Kinetics, stopwatch: Stopwatch | None, relaxing: bool,
+                 span: tuple[float, float] = (0.0, 1.0)) -> None:
         self.kin = kin
         self.stopwatch = stopwatch
         self.relaxing = relaxing
         self.first_bad: tuple[float, int, str] | None = None  # (t, species, where)
         self.last: tuple[float, np.ndarray] | None = None
+        self.stall_step = STALL_SHARE * abs(span[1] - span[0])
+        self.restart()
+
+    def restart(self) -> None:
+        """Start counting for stalls again (a new attempt at the span)."""
+        self.mark = -np.inf
+        self.calls_since_mark = 0
 
     def wrap(self, f: Callable[[float, np.ndarray], np.ndarray]
              ) -> Callable[[float, np.ndarray], np.ndarray]:
@@ -67,6 +87,13 @@ class Watch:
                         raise
                     raise SimulationError(f"{exc}. What slows the solver down: "
                                           + "; ".join(causes)) from None
+            if t - self.mark > self.stall_step:
+                self.mark, self.calls_since_mark = t, 0
+            else:
+                self.calls_since_mark += 1
+                if self.calls_since_mark > STALL_CALLS:
+                    raise Stalled(f"no progress in {STALL_CALLS} evaluations near "
+                                  f"t = {t:.6g} h")
             du = f(t, u)
             if np.isfinite(du).all():
                 self.last = (t, u)
@@ -84,26 +111,32 @@ class Watch:
 
 def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
           span: tuple[float, float], y0: np.ndarray, *, rtol: float,
-          atol: np.ndarray, sparsity: sparse.spmatrix, t_eval: np.ndarray | None = None,
+          atol: np.ndarray, jac: Callable[[float, np.ndarray], sparse.spmatrix],
+          sparsity: sparse.spmatrix, t_eval: np.ndarray | None = None,
           stopwatch: Stopwatch | None = None, relaxing: bool = False):
-    """``solve_ivp`` of ``f`` over ``span`` (h) from ``y0``: BDF with the sparse Jacobian
-    pattern ``sparsity``, else once more LSODA; a SimulationError naming the likely cause
-    when both fail. ``relaxing``: this is the relaxation to the healthy steady state."""
-    watch = Watch(kin, stopwatch, relaxing)
+    """``solve_ivp`` of ``f`` over ``span`` (h) from ``y0``: BDF with the exact sparse
+    Jacobian ``jac(t, y)`` (per hour), else BDF with finite differences over the pattern
+    ``sparsity``, else LSODA; a SimulationError naming the likely cause when all fail.
+    ``relaxing``: this is the relaxation to the healthy steady state."""
+    watch = Watch(kin, stopwatch, relaxing, span)
     rhs = watch.wrap(f)
     problems: list[str] = []
-    for method, extra in (("BDF", {"jac_sparsity": sparsity}), ("LSODA", {})):
+    attempts = (("BDF", "BDF", {"jac": jac}),
+                ("BDF", "BDF (finite-difference Jacobian)", {"jac_sparsity": sparsity}),
+                ("LSODA", "LSODA", {}))
+    for method, label, extra in attempts:
+        watch.restart()
         try:
             sol = solve_ivp(rhs, span, y0, method=method, t_eval=t_eval, rtol=rtol,
                             atol=atol, events=blown_up, **extra)
         except SOLVER_ERRORS as exc:
-            problems.append(f"{method}: {exc}")
+            problems.append(f"{label}: {exc}")
             continue
         if sol.status == 1:  # a state passed BLOWUP: no other method would help
             raise SimulationError(blowup_message(kin, sol, span, y0, relaxing))
         if sol.success and np.isfinite(sol.y).all():
             return sol
-        problems.append(f"{method}: {sol.message if not sol.success else 'non-finite values'}")
+        problems.append(f"{label}: {sol.message if not sol.success else 'non-finite values'}")
     raise SimulationError(diagnose(kin, watch, span, problems))
 
 

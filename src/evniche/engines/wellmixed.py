@@ -1,8 +1,8 @@
 """Well-mixed engine: ODEs over marrow and blood, integrated with an implicit solver.
 
 The system is stiff (EV half-life in blood is minutes, cells change over weeks), so it is
-integrated with SciPy's BDF method and a sparse Jacobian pattern probed once from the
-right-hand side. Interventions split the run into segments at their breakpoints.
+integrated with SciPy's BDF method, the compiled right-hand side and its exact sparse
+Jacobian (:mod:`.compiled`). Interventions split the run into segments at their breakpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from scipy.optimize import root
 from ..compile.network import Network
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
+from .compiled import CompiledKinetics
 from .kinetics import Kinetics
 from .solver import solve
 from .stopwatch import Stopwatch
@@ -35,7 +36,7 @@ class SegmentKinetics:
         self.schedule = schedule
         self.params = dict(params or {})
         self._cache: dict[tuple, Kinetics] = {(): kin}
-        self._sparsity: dict[tuple, object] = {}
+        self._compiled: dict[tuple, CompiledKinetics] = {}
 
     def _key(self, t: float) -> tuple[tuple, dict[str, float]]:
         from ..compile.parameter_windows import values_in_force
@@ -50,13 +51,13 @@ class SegmentKinetics:
             self._cache[key] = Kinetics(self.base.net, {**self.params, **changed})
         return self._cache[key]
 
-    def sparsity(self, t: float, y: np.ndarray):
-        """The Jacobian pattern of the segment's kinetics (probed once per distinct set of
-        values: a window can switch on a term that is zero otherwise)."""
+    def compiled(self, t: float) -> CompiledKinetics:
+        """The compiled right-hand side and Jacobian of the segment's kinetics (its
+        sparsity is structural, so a window that switches on a term is covered)."""
         key, _ = self._key(t)
-        if key not in self._sparsity:
-            self._sparsity[key] = self.at(t).jacobian_sparsity(y)
-        return self._sparsity[key]
+        if key not in self._compiled:
+            self._compiled[key] = CompiledKinetics(self.at(t))
+        return self._compiled[key]
 
 
 @dataclass
@@ -114,19 +115,12 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     free = np.array([i for i, s in enumerate(kin.net.species)
                      if s.kind != "ledger" and not (s.kind == "cell" and i in
                                                    set(kin.i_cell[leukemic]))], int)
-    held = kin.i_cell[leukemic]
-
-    def healthy_rhs(t: float, u: np.ndarray) -> np.ndarray:
-        # leukemic populations stay exactly absent (round-off must not seed them)
-        u = u.copy()
-        u[held] = 0.0
-        du = kin.rhs(t, u)
-        du[held] = 0.0
-        return du
-
+    # leukemic populations stay exactly absent (round-off must not seed them)
+    healthy = CompiledKinetics(kin, held=kin.i_cell[leukemic])
+    healthy_rhs, healthy_jac = healthy.segment()
     sol = solve(kin, healthy_rhs, (0.0, years * 8766.0), y, rtol=rtol,
-                atol=tolerances(kin, y, rtol), sparsity=kin.jacobian_sparsity(y),
-                stopwatch=stopwatch, relaxing=True)
+                atol=tolerances(kin, y, rtol), jac=healthy_jac,
+                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True)
     y = sol.y[:, -1].copy()
     # species that nothing changes (a pool without kinetics) stay where they are: their rows
     # of the Jacobian are empty, and Newton's method would move them freely
@@ -140,7 +134,13 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
         full[free] = u * scale
         return healthy_rhs(0.0, full)[free] / scale * 1e3
 
-    polished = root(residual, y[free] / scale, method="hybr")
+    def residual_jac(u: np.ndarray) -> np.ndarray:
+        full = y.copy()
+        full[free] = u * scale
+        J = healthy_jac(0.0, full)[free][:, free].toarray()
+        return J * scale[None, :] / scale[:, None] * 1e3
+
+    polished = root(residual, y[free] / scale, jac=residual_jac, method="hybr")
     # keep the polish only where it refines the relaxed state: Newton can also converge to
     # another steady state (e.g. the trivial one without hematopoiesis)
     if polished.success and np.all(polished.x >= -1e-9) and np.max(
@@ -207,8 +207,8 @@ def _code_fingerprint() -> str:
 
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in (here / "kinetics.py", here / "wellmixed.py", here / "solver.py",
-                 here.parent / "compile" / "network.py"):
+    for path in (here / "kinetics.py", here / "compiled.py", here / "wellmixed.py",
+                 here / "solver.py", here.parent / "compile" / "network.py"):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -276,14 +276,13 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         inf = schedule.infusion(a, len(kin.drug_elim))
         seg = segments.at(a)  # the run's kinetics unless a parameter window is in force
 
-        def f(t, u, beh_f=beh_f, upt_f=upt_f, rem=rem, inf=inf, seg=seg):
-            return seg.rhs(t, u, beh_f, upt_f, rem, inf)
-
+        compiled = segments.compiled(a)
+        f, jac = compiled.segment(beh_f, upt_f, rem, inf)
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
         sol = solve(seg, f, (a, b), y, t_eval=t_eval, rtol=rtol,
-                    atol=ledger_tolerances(kin, y, atol, rtol),
-                    sparsity=segments.sparsity(a, y_initial), stopwatch=stopwatch)
+                    atol=ledger_tolerances(kin, y, atol, rtol), jac=jac,
+                    sparsity=compiled.sparsity(), stopwatch=stopwatch)
         n_rhs += sol.nfev
         keep = np.isin(sol.t, inside)
         out_t.append(sol.t[keep])
@@ -299,6 +298,34 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
                               f"{LEDGER_TOLERANCE:g}")
     return Solution(t=t, y=Y, kinetics=kin, schedule=schedule, ledger_error=error,
                     initial=y_initial, n_rhs=n_rhs, segments=segments)
+
+
+def behaviors_signals(sol: Solution, days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Behaviors (samples × behaviors) and signals (samples × signals) of a solution, each
+    sample under the modifiers and parameter values in force then; the last sample belongs
+    to the last segment (windows are [start, end), so at the run's end, ``days``, they
+    would read as over)."""
+    kin = sol.kinetics
+    t_last = days * 24.0
+    at = [min(t, np.nextafter(t_last, 0.0)) for t in sol.t]
+    mods = [sol.schedule.modifiers(t, kin.n_beh, kin.n_routes, kin.n_pools) for t in at]
+    beh_f = np.array([m[0] for m in mods]).reshape(len(mods), kin.n_beh)
+    upt_f = np.array([m[1] for m in mods]).reshape(len(mods), kin.n_routes)
+    segments = sol.segments or SegmentKinetics(kin, sol.schedule)
+    # samples grouped by the compiled kinetics in force (one group without parameter windows)
+    groups: dict[int, tuple[CompiledKinetics, list[int]]] = {}
+    for row, t in enumerate(at):
+        compiled = segments.compiled(t)
+        groups.setdefault(id(compiled), (compiled, []))[1].append(row)
+    parts = []
+    for compiled, rows in groups.values():
+        b, s = compiled.behaviors_signals(sol.y[rows], beh_f[rows], upt_f[rows])
+        parts.append((rows, b, s))
+    beh = np.empty((len(at),) + parts[0][1].shape[1:]) if parts else np.empty((0, kin.n_beh))
+    sig = np.empty((len(at),) + parts[0][2].shape[1:]) if parts else np.empty((0, 0))
+    for rows, b, s in parts:
+        beh[rows], sig[rows] = b, s
+    return beh, sig
 
 
 def ledger_error(kin: Kinetics, y0: np.ndarray, y: np.ndarray) -> float:
