@@ -7,11 +7,19 @@ The section holds ~40 HSC agents, so a daily fraction has a binomial sampling er
 about ±0.11 (95 %) around 0.85: the accepted band is 0.74–0.96 for the run's mean and
 0.70 for any single day."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import evniche
-from evniche.errors import EvnicheError
+from evniche.compile.network import compile_model
+from evniche.engines.spatial import engine
+from evniche.errors import EvnicheError, ModelError
+
+TINY = Path(__file__).with_name("tiny.yaml")
+WHY = "assumption: a value for a test"
 
 SMALL = {"agents": 300, "size_um": (300, 300), "animation_frames": 0, "snapshot_days": [0]}
 
@@ -65,3 +73,43 @@ def test_bad_retention_is_refused_with_its_place(bad, message):
         evniche.simulate("healthy", days=0.5, engine="spatial", agents=100,
                          size_um=(100, 100), retention=bad)
     assert message in str(err.value)
+
+
+def section_model(tmp_path, section: str) -> str:
+    shutil.copyfile(TINY, tmp_path / "tiny.yaml")
+    path = tmp_path / "m.yaml"
+    path.write_text(f"name: retained\nextends: tiny.yaml\nspatial:\n{section}")
+    return str(path)
+
+
+def test_model_section_retention_reaches_the_engine_in_its_units(tmp_path):
+    path = section_model(tmp_path, f"""\
+  niche_distance: {{value: 0.02, unit: mm, source: "{WHY}"}}
+  retention:
+    HSC:
+      reach: {{value: 0.015, unit: mm, source: "{WHY}"}}
+      motility_factor: {{value: 0.2, unit: dimensionless, source: "{WHY}"}}
+      chemotaxis: {{value: 0.1, unit: um/min, source: "{WHY}"}}
+    MSC:
+      motility_factor: {{value: 0, unit: dimensionless, source: "{WHY}"}}
+""")
+    opts = engine.validated_options(compile_model(evniche.load_model(path)), {})
+    assert opts["niche_distance_um"] == pytest.approx(20.0)
+    assert opts["retention"]["HSC"] == pytest.approx(
+        {"reach_um": 15.0, "motility_factor": 0.2, "chemotaxis_um_h": 6.0})
+    assert opts["retention"]["MSC"] == {"reach_um": 10.0, "motility_factor": 0.0,
+                                        "chemotaxis_um_h": None}
+
+
+@pytest.mark.parametrize("entry, where, message", [
+    ("HSX: {}", "spatial.retention.HSX", "unknown cell type"),
+    (f'HSC: {{motility_factor: {{value: 1.5, unit: dimensionless, source: "{WHY}"}}}}',
+     "spatial.retention.HSC.motility_factor", "fraction"),
+    (f'HSC: {{chemotaxis: {{value: 5, unit: um, source: "{WHY}"}}}}',
+     "spatial.retention.HSC.chemotaxis", "speed"),
+    ("HSC: {stick: 1}", "spatial.retention.HSC.stick", "unknown field"),
+])
+def test_bad_retention_entries_in_the_model_are_named(tmp_path, entry, where, message):
+    with pytest.raises(ModelError) as err:
+        evniche.load_model(section_model(tmp_path, f"  retention:\n    {entry}\n"))
+    assert where in str(err.value) and message in str(err.value), str(err.value)

@@ -102,8 +102,8 @@ def bin_agents(pos: np.ndarray, size: float, extent: np.ndarray) -> BinGrid:
 
 
 @numba.njit(cache=kernel_cache.ENABLED, nogil=True)
-def _move(sp, radius, drift, noise, mobility, order, starts, nb, bsize, extent, dt, rep, adh,
-          sinusoid, dx, shape, out, k0, k1):  # pragma: no cover - compiled
+def _move(sp, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, adh,
+          sinusoid, dx, shape, mobility, out, k0, k1):  # pragma: no cover - compiled
     nz, ny, nx = shape[0], shape[1], shape[2]
     for k in range(k0, k1):  # k: position in bin order; i: the agent
         i = order[k]
@@ -182,9 +182,9 @@ def move(agents: Agents, radius: np.ndarray, drift: np.ndarray, noise: np.ndarra
                                         dtype=float)
         extent = np.ascontiguousarray(extent, dtype=float)
         threads.run(lambda share, shares: _move(
-            grid.pos, r_sorted, drift, noise, mobility, grid.order, grid.starts, grid.nb, grid.size,
+            grid.pos, r_sorted, drift, noise, grid.order, grid.starts, grid.nb, grid.size,
             extent, float(dt), float(repulsion), float(adhesion), sinusoid_flat, float(dx),
-            shape_a, out, *threads.span(n, share, shares)), n, "agents")
+            shape_a, mobility, out, *threads.span(n, share, shares)), n, "agents")
     return out
 
 
