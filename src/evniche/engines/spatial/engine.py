@@ -33,7 +33,9 @@ Each step (``dt_hours``):
 5. cells: delivered cargo, states relax to their targets, then division (self-renewal or
    differentiation), death, exit, crowding and contact killing as random events; motion
    (chemotaxis along the chemoattractant, retention where it is high, contact repulsion
-   and adhesion, random motility). Blood cell types are population counts.
+   and adhesion, random motility; the ``retention`` option: cell types that adhere near
+   a sinusoid and move at a fraction of their motility there). Blood cell types are
+   population counts.
 
 All random numbers come from one ``numpy.random.Generator(PCG64(seed))`` in a fixed
 order; compiled kernels split work into independent shares (fields, agents) and only
