@@ -55,6 +55,7 @@ CANONICAL: dict[str, str] = {
     "temperature": "kelvin",
     "mass_concentration": "microgram/millilitre",
     "mass": "kilogram",
+    "speed": "micrometre/hour",
 }
 
 #: what each kind means, in words, for error messages
@@ -63,6 +64,7 @@ DESCRIPTION: dict[str, str] = {
     "time": "a time (e.g. h, day, min)",
     "rate": "a rate (per time, e.g. 1/h or EV/cell/h)",
     "length": "a length (e.g. nm, um)",
+    "speed": "a speed (e.g. um/h)",
     "volume": "a volume (e.g. mL, L)",
     "concentration": "a number concentration (per volume, e.g. EV/mL)",
     "clearance": "a volume per time (e.g. mL/h)",

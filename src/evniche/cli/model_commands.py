@@ -143,7 +143,9 @@ def run(
         help="Spatial-engine option KEY=VALUE (repeatable; overrides the model's spatial: "
              "section), e.g. agents=8000, size_um=[1000,1000] (x, y in µm; three numbers x, y, z "
              "give a 3-D block), dx_um=10, snapshot_days=[0,10,30] (report images), "
-             "animation_frames=16, placement.MSC=perivascular, threads=2. Snapshots go "
+             "animation_frames=16, placement.MSC=perivascular, threads=2, "
+             "retention.HSC={motility_factor: 0.2} or retention={} (niche retention; the "
+             "mapping replaces the model's). Snapshots go "
              "to OUT/fields.zarr and OUT/agents.parquet. See docs/spatial.md.")] = None,
     report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
     sensitivity: Annotated[bool, typer.Option(

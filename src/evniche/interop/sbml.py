@@ -66,13 +66,14 @@ _UNITS = {
     "um2_per_s": [("metre", 2, -6, 1.0), ("second", -1, 0, 1.0)],
     "mPa_s": [("pascal", 1, -3, 1.0), ("second", 1, 0, 1.0)],
     "ug_per_mL": [("gram", 1, -6, 1.0), ("litre", -1, -3, 1.0)],
+    "um_per_hour": [("metre", 1, -6, 1.0), ("second", -1, 0, 3600.0)],
 }
 #: unit id of each kind of parameter (evniche.units.CANONICAL) and species unit
 _UNIT_OF_KIND = {
     "dimensionless": "dimensionless", "time": "hour", "rate": "per_hour", "length": "um",
     "volume": "mL", "concentration": "per_mL", "clearance": "mL_per_hour", "molar": "nM",
     "diffusivity": "um2_per_s", "area": "um2", "viscosity": "mPa_s", "temperature": "kelvin",
-    "mass_concentration": "ug_per_mL",
+    "mass_concentration": "ug_per_mL", "speed": "um_per_hour",
 }
 _UNIT_OF_SPECIES = {"cell": "dimensionless", "1": "dimensionless", "EV": "dimensionless",
                     "copies/cell": "dimensionless", "1/mL": "per_mL", "nM": "nM"}

@@ -160,7 +160,25 @@ def _section(ds: xr.Dataset) -> dict[str, Any]:
         "files": str(ds.attrs.get("snapshot_dir", "")),
         "first": float(days[0]),
         "last": float(days[-1]),
+        **_niche(ds),
     }
+
+
+def _niche(ds: xr.Dataset) -> dict[str, Any]:
+    """The niche-anatomy table: per marrow cell type, the fraction of its agents within
+    ``distance_um`` of a sinusoid at the start, its minimum and mean over the run and at
+    the end (Dataset variable ``niche_fraction``)."""
+    if "niche_fraction" not in ds:
+        return {"niche_rows": [], "niche_distance": None}
+    f = ds["niche_fraction"]
+    rows = []
+    for cell in f["cell_type"].values:
+        v = f.sel(cell_type=cell).values
+        if np.isfinite(v).any():
+            rows.append({"cell_type": str(cell), "start": num(v[0]),
+                         "min": num(np.nanmin(v)), "mean": num(np.nanmean(v)),
+                         "end": num(v[-1])})
+    return {"niche_rows": rows, "niche_distance": num(f.attrs.get("distance_um"))}
 
 
 def _rules(ds: xr.Dataset) -> dict[str, Any]:

@@ -211,6 +211,17 @@ class Intervention(Strict):
     options: dict[str, ParamRef | str | list[str] | bool] = Field(default_factory=dict)
 
 
+class Retention(Strict):
+    """How the niche holds a cell type in the spatial engine (docs/spatial.md): within
+    ``reach`` (a length) of a sinusoid the cell adheres and moves at ``motility_factor``
+    (a fraction) of its free motility; ``chemotaxis`` (a speed) is its directed speed up the
+    chemoattractant (CXCL12) at full CXCR4."""
+
+    reach: ParamRef | None = None
+    motility_factor: ParamRef | None = None
+    chemotaxis: ParamRef | None = None
+
+
 class Spatial(Strict):
     """How the spatial engine represents the model (docs/spatial.md); every key optional.
 
@@ -234,6 +245,8 @@ class Spatial(Strict):
         Field(default_factory=dict)
     chemoattractant: str | None = None
     chemotactic_types: list[str] | None = None
+    retention: dict[str, Retention] = Field(default_factory=dict)
+    niche_distance: ParamRef | None = None  # readout niche_fraction: "near a sinusoid"
 
 
 #: the longest model name: it titles the report, the progress line and the run registry

@@ -493,7 +493,8 @@ def _check_rule(rule: Rule, path: str, model: Model, table: ParameterTable, need
 def _check_spatial(model: Model, table: ParameterTable, need) -> None:
     """The ``spatial`` section: lengths (positive), cell types and cytokines it names."""
     sp = model.spatial
-    for key in ("width", "height", "depth", "voxel", "sinusoid_radius", "sinusoid_spacing"):
+    for key in ("width", "height", "depth", "voxel", "sinusoid_radius", "sinusoid_spacing",
+                "niche_distance"):
         name = table.ref(getattr(sp, key), "length", f"spatial.{key}")
         if name is not None and key != "depth" and not table.resolved[name].value > 0:
             raise ModelError("expected a positive length", f"spatial.{key}")
@@ -501,6 +502,13 @@ def _check_spatial(model: Model, table: ParameterTable, need) -> None:
         need("cell type", name, model.cell_types, f"spatial.placement.{name}")
     for j, name in enumerate(sp.chemotactic_types or []):
         need("cell type", name, model.cell_types, f"spatial.chemotactic_types[{j}]")
+    for name, ret in sp.retention.items():
+        where = f"spatial.retention.{name}"
+        need("cell type", name, model.cell_types, where)
+        table.ref(ret.reach, "length", f"{where}.reach")
+        table.ref(ret.motility_factor, "dimensionless", f"{where}.motility_factor",
+                  at_most=1.0)
+        table.ref(ret.chemotaxis, "speed", f"{where}.chemotaxis")
     if sp.chemoattractant is not None:
         need("cytokine", sp.chemoattractant, model.cytokines, "spatial.chemoattractant")
     days = sp.snapshot_days or []

@@ -11,6 +11,7 @@ import xarray as xr
 from PIL import Image
 
 from evniche.cli import main
+from evniche.report.html import num
 
 TINY = Path(__file__).with_name("tiny.yaml")
 
@@ -43,6 +44,12 @@ def test_cli_run_writes_snapshots_and_a_report_with_section_images(tmp_path, mon
     assert Image.open(io.BytesIO(base64.b64decode(gifs[0]))).n_frames == 3
     assert "fields.zarr" in section and "<code>MSC.exosome</code>" in section
     assert f"<code>{out.resolve()}</code>" in section  # where they are, not where written
+    # the niche-anatomy table: the fraction near a sinusoid, per type, from the Dataset
+    assert "<code>niche_fraction</code>" in section and "within 10&nbsp;µm" in section
+    with xr.open_dataset(out / "trajectory.nc") as ds:
+        hsc = ds["niche_fraction"].sel(cell_type="HSC").values
+    row = section.split("<tr><td>HSC</td>")[1].split("</tr>")[0]
+    assert f'<td class="n">{num(hsc[0])}</td>' in row and num(hsc.mean()) in row
 
 
 def test_spatial_options_need_the_spatial_engine(tmp_path, capsys):

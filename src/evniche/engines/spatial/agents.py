@@ -103,7 +103,7 @@ def bin_agents(pos: np.ndarray, size: float, extent: np.ndarray) -> BinGrid:
 
 @numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def _move(sp, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, adh,
-          sinusoid, dx, shape, out, k0, k1):  # pragma: no cover - compiled
+          sinusoid, dx, shape, mobility, out, k0, k1):  # pragma: no cover - compiled
     nz, ny, nx = shape[0], shape[1], shape[2]
     for k in range(k0, k1):  # k: position in bin order; i: the agent
         i = order[k]
@@ -138,9 +138,10 @@ def _move(sp, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, a
                         vx += mag * ex / d
                         vy += mag * ey / d
                         vz += mag * ez / d
-        mx = vx * dt + noise[i, 0]
-        my = vy * dt + noise[i, 1]
-        mz = vz * dt + noise[i, 2]
+        mob = mobility[i] * dt
+        mx = vx * mob + noise[i, 0]
+        my = vy * mob + noise[i, 1]
+        mz = vz * mob + noise[i, 2]
         m = np.sqrt(mx * mx + my * my + mz * mz)
         if m > ri:  # no cell jumps more than its radius in one step
             mx *= ri / m
@@ -161,11 +162,14 @@ def _move(sp, radius, drift, noise, order, starts, nb, bsize, extent, dt, rep, a
 
 def move(agents: Agents, radius: np.ndarray, drift: np.ndarray, noise: np.ndarray,
          grid: BinGrid, extent: np.ndarray, dt: float, repulsion: float, adhesion: float,
-         sinusoid_flat: np.ndarray, dx: float, shape: tuple[int, int, int]) -> np.ndarray:
+         sinusoid_flat: np.ndarray, dx: float, shape: tuple[int, int, int],
+         mobility: np.ndarray | None = None) -> np.ndarray:
     """New positions (µm) after one step of overdamped motion: ``drift`` (µm/h, e.g.
     chemotaxis), contact repulsion (``repulsion`` µm/h at full overlap) and adhesion
-    (``adhesion`` µm/h, up to 1.25 contact distances), plus the random displacement
-    ``noise`` (µm). ``grid`` must bin the agents' current positions."""
+    (``adhesion`` µm/h, up to 1.25 contact distances), all times ``mobility`` (per agent,
+    1 by default: the inverse of its relative drag, lower for a cell adhering to the
+    niche), plus the random displacement ``noise`` (µm). ``grid`` must bin the agents'
+    current positions."""
     out = np.empty_like(agents.pos)
     n = agents.n
     if n:
@@ -174,11 +178,13 @@ def move(agents: Agents, radius: np.ndarray, drift: np.ndarray, noise: np.ndarra
         # one layout and dtype per argument, whatever the caller passes (a transposed drift
         # is Fortran-ordered): one compiled signature, found in the on-disk cache every run
         drift, noise = (np.ascontiguousarray(v, dtype=float) for v in (drift, noise))
+        mobility = np.ascontiguousarray(np.ones(n) if mobility is None else mobility,
+                                        dtype=float)
         extent = np.ascontiguousarray(extent, dtype=float)
         threads.run(lambda share, shares: _move(
             grid.pos, r_sorted, drift, noise, grid.order, grid.starts, grid.nb, grid.size,
             extent, float(dt), float(repulsion), float(adhesion), sinusoid_flat, float(dx),
-            shape_a, out, *threads.span(n, share, shares)), n, "agents")
+            shape_a, mobility, out, *threads.span(n, share, shares)), n, "agents")
     return out
 
 

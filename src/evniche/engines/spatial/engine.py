@@ -33,7 +33,9 @@ Each step (``dt_hours``):
 5. cells: delivered cargo, states relax to their targets, then division (self-renewal or
    differentiation), death, exit, crowding and contact killing as random events; motion
    (chemotaxis along the chemoattractant, retention where it is high, contact repulsion
-   and adhesion, random motility). Blood cell types are population counts.
+   and adhesion, random motility; the ``retention`` option: cell types that adhere near
+   a sinusoid and move at a fraction of their motility there). Blood cell types are
+   population counts.
 
 All random numbers come from one ``numpy.random.Generator(PCG64(seed))`` in a fixed
 order; compiled kernels split work into independent shares (fields, agents) and only
@@ -78,6 +80,10 @@ DEFAULTS: dict[str, object] = {
     "chemoattractant": None,  # cytokine name; default: one named like CXCL12/SDF-1
     "chemotactic_types": None,  # default: niche cell types and types with a cxcr4 state
     "placement": None,  # {cell type: uniform|perivascular|hsc|sinusoid|bone}
+    # {cell type: {reach_um, motility_factor, chemotaxis_um_h}}: niche retention (adhesion
+    # near a sinusoid and chemotaxis up the chemoattractant); none by default
+    "retention": None,
+    "niche_distance_um": 10.0,  # readout niche_fraction: "within 10 µm" as Acar 2015
     "equilibrate_first": True,
     "params": None,
     "snapshot_days": None,  # days pictured in the report (default: 4, evenly spaced)
@@ -137,7 +143,8 @@ def model_options(net: Network) -> dict:
         default = geometry.GeometrySettings().size_um
         out["size_um"] = tuple(d if v is None else v for v, d in zip(size, default, strict=True))
     for key, option in (("voxel", "dx_um"), ("sinusoid_radius", "sinusoid_radius_um"),
-                        ("sinusoid_spacing", "sinusoid_spacing_um")):
+                        ("sinusoid_spacing", "sinusoid_spacing_um"),
+                        ("niche_distance", "niche_distance_um")):
         value = length(key, getattr(sp, key))
         if value is not None:
             out[option] = value
@@ -147,6 +154,15 @@ def model_options(net: Network) -> dict:
             out[key] = getattr(sp, key)
     if sp.placement:
         out["placement"] = dict(sp.placement)
+    if sp.retention:
+        out["retention"] = {
+            cell: {option: float(p[ref if isinstance(ref, str) else
+                                   f"spatial.retention.{cell}.{key}"])
+                   for key, option in (("reach", "reach_um"),
+                                       ("motility_factor", "motility_factor"),
+                                       ("chemotaxis", "chemotaxis_um_h"))
+                   if (ref := getattr(entry, key)) is not None}
+            for cell, entry in sp.retention.items()}
     return out
 
 
@@ -157,6 +173,7 @@ NUMBERS: dict[str, tuple[type, bool]] = {
     "cell_radius_um": (float, True), "repulsion_um_h": (float, False),
     "adhesion_um_h": (float, False), "motility_um2_h": (float, False),
     "chemotaxis_um_h": (float, False), "kill_reach_um": (float, True),
+    "niche_distance_um": (float, True),
     "animation_frames": (int, False), "field_substeps": (int, True), "threads": (int, True),
 }
 
@@ -206,9 +223,46 @@ def _options(options: dict) -> dict:
             raise SimulationError("spatial option snapshot_days: give a list of days ≥ 0, "
                                   f"got {out['snapshot_days']!r}")
         out["snapshot_days"] = days
+    if out["retention"] is not None:
+        out["retention"] = _retention(out["retention"])
     if out["placement"] is not None and not isinstance(out["placement"], dict):
         raise SimulationError("spatial option placement: expected {cell type: uniform|"
                               f"perivascular|hsc|sinusoid|bone}}, got {out['placement']!r}")
+    return out
+
+
+#: keys of one cell type's ``retention`` entry: (whether it must be ≤ 1, default)
+RETENTION_KEYS: dict[str, tuple[bool, float | None]] = {
+    "reach_um": (False, 10.0), "motility_factor": (True, 1.0), "chemotaxis_um_h": (False, None)}
+
+
+def _retention(raw) -> dict[str, dict[str, float | None]]:
+    """The ``retention`` option validated: {cell type: {reach_um (µm from a sinusoid within
+    which the cell adheres), motility_factor (0–1: random motility of an adherent cell),
+    chemotaxis_um_h (directed speed up the chemoattractant, none: the engine's)}}."""
+    if not isinstance(raw, dict):
+        raise SimulationError("spatial option retention: expected {cell type: {reach_um, "
+                              f"motility_factor, chemotaxis_um_h}}}}, got {raw!r}")
+    out = {}
+    for cell, entry in raw.items():
+        where = f"spatial option retention.{cell}"
+        if not isinstance(entry, dict):
+            raise SimulationError(f"{where}: expected {{reach_um, motility_factor, "
+                                  f"chemotaxis_um_h}}, got {entry!r}")
+        unknown = sorted(set(entry) - set(RETENTION_KEYS))
+        if unknown:
+            raise SimulationError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+                                  f"known: {', '.join(RETENTION_KEYS)}")
+        values: dict[str, float | None] = {}
+        for key, (fraction, default) in RETENTION_KEYS.items():
+            value = entry.get(key, default)
+            if value is not None:
+                value = _number(f"retention.{cell}.{key}", value, float, False)
+                if fraction and value > 1:
+                    raise SimulationError(f"{where}.{key}: expected a fraction in [0, 1], got "
+                                          f"{value!r}")
+            values[key] = value
+        out[str(cell)] = values
     return out
 
 
@@ -340,6 +394,23 @@ class Run:
                 raise SimulationError(f"spatial option chemotactic_types: unknown cell type "
                                       f"'{c}'")
         self.chemotactic = np.array([n in set(chemo) for n in names], bool)
+        retention = o["retention"] or {}
+        for c in retention:
+            if c not in names:
+                raise SimulationError(f"spatial option retention: unknown cell type '{c}'")
+        nt = len(names)
+        #: per cell type: distance (µm) from a sinusoid within which it adheres (-1: never),
+        #: random motility factor there, and its own chemotactic speed (NaN: the engine's)
+        self.ret_reach = np.full(nt, -1.0)
+        self.ret_motility = np.ones(nt)
+        self.ret_chemotaxis = np.full(nt, np.nan)
+        for c, entry in retention.items():
+            t = names.index(c)
+            self.ret_reach[t] = entry["reach_um"]
+            self.ret_motility[t] = entry["motility_factor"]
+            if entry["chemotaxis_um_h"] is not None:
+                self.ret_chemotaxis[t] = entry["chemotaxis_um_h"]
+                self.chemotactic[t] = True
         self.cxcr4_slot = {net.cell_index()[s.cell_type]: i for i, s in enumerate(net.states)
                            if s.var.lower() == "cxcr4"}
         place = dict(o["placement"] or {})
@@ -891,12 +962,22 @@ class Run:
             for t, slot in self.cxcr4_slot.items():
                 sel = a.type == t
                 sens[sel] = np.clip(a.state[sel, slot], 0.0, None)
-            speed = float(o["chemotaxis_um_h"]) * sens * chem
+            own = self.ret_chemotaxis[a.type]
+            speed = np.where(np.isnan(own), float(o["chemotaxis_um_h"]), own) * sens * chem
             drift = (grads * np.where(norm > 0, speed / np.where(norm > 0, norm, 1.0), 0.0)).T
             ref = float(C.mean())
             cc = conc[self.chem_field]
             if ref > 0:
                 retention = np.where(chem, 1.0 / (1.0 + cc / ref), 1.0)
+        mobility = np.ones(n)
+        if self.o["retention"]:
+            # adhesion to the niche (VCAM-1/VLA-4, CXCL12/CXCR4; docs/spatial.md): a cell of
+            # a retained type within its reach of a sinusoid has its drag raised by
+            # 1/motility_factor: random motility and every directed or contact displacement
+            # scaled by motility_factor
+            near = self.geom.dist_sinusoid.ravel()[vox] <= self.ret_reach[a.type]
+            mobility = np.where(near, self.ret_motility[a.type], 1.0)
+            retention = retention * mobility
         sigma = np.sqrt(2.0 * float(o["motility_um2_h"]) * dt) * np.sqrt(retention)
         noise = self.rng.normal(size=(n, 3)) * sigma[:, None]
         if self.geom.dims == 2:
@@ -906,7 +987,7 @@ class Run:
         grid = ag.bin_agents(a.pos, 2.5 * float(o["cell_radius_um"]), self.geom.extent)
         return ag.move(a, radius, drift, noise, grid, self.geom.extent, dt,
                        float(o["repulsion_um_h"]), float(o["adhesion_um_h"]), self.sin_flat,
-                       self.geom.dx, self.geom.shape)
+                       self.geom.dx, self.geom.shape, mobility)
 
     def _reweight(self) -> None:
         """Thin types above twice their share of agents (weight up), duplicate types below
@@ -991,7 +1072,7 @@ class Run:
             else set()
         snap_steps = chosen_steps | frame_steps
         snaps = Snapshots(self)
-        times, ys, behs = [], [], []
+        times, ys, behs, niche = [], [], [], []
         done_jumps: set[int] = set()
         self.beh_now = self.kin.parts(self.y0)["beh"]
         for step in range(n_steps + 1):
@@ -1008,6 +1089,7 @@ class Run:
                 y = self.population()
                 times.append(t)
                 ys.append(y)
+                niche.append(self.niche_fraction())
                 if step == 0:
                     beh_f, upt_f, _ = self.schedule.modifiers(t, kin.n_beh, kin.n_routes,
                                                               kin.n_pools)
@@ -1041,6 +1123,11 @@ class Run:
                                       f"{nm}={d / 3600:.6g}" for nm, d in
                                       zip(self.field_names, self.D, strict=True)),
                               })
+        ds = ds.assign(niche_fraction=(("time", "cell_type"), np.vstack(niche)))
+        ds["niche_fraction"].attrs.update(
+            units="1", distance_um=float(self.o["niche_distance_um"]),
+            description="fraction of the type's agents in the section within distance_um of "
+                        "a sinusoid (voxel centres; NaN: no agent of the type)")
         ds = snaps.attach(ds)
         ds.attrs["section_days"] = ";".join(f"{s * self.dt / 24.0:g}"
                                             for s in sorted(chosen_steps))
@@ -1048,6 +1135,18 @@ class Run:
             snaps.write(self.o["snapshot_dir"])
             ds.attrs["snapshot_dir"] = str(self.o["snapshot_dir"])
         return ds
+
+    def niche_fraction(self) -> np.ndarray:
+        """Per cell type: the fraction of its agents within ``niche_distance_um`` of a
+        sinusoid (distance between voxel centres, µm); NaN for a type without agents (and
+        for blood types). Agents of one type share one weight, so this is the fraction of
+        its marrow cells in the section."""
+        a, nt = self.agents, len(self.net.cells)
+        near = self.geom.dist_sinusoid.ravel()[self.geom.voxel_of(a.pos)] <= float(
+            self.o["niche_distance_um"]) if a.n else np.zeros(0, bool)
+        total = np.bincount(a.type, minlength=nt).astype(float)
+        inside = np.bincount(a.type, weights=near.astype(float), minlength=nt)
+        return np.where(total > 0, inside / np.maximum(total, 1.0), np.nan)
 
     def ledger_error(self, y: np.ndarray) -> float:
         """Largest relative error over pools of initial + secreted + administered =
