@@ -55,7 +55,7 @@ def test_scenarios_run_in_a_pipe_prints_the_whole_table():
     lines = proc.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines if not line.startswith(("1 of", "report")))
     assert any(line.split()[:1] == ["aml-evs-lower-kitl"] for line in lines)
-    assert "≤ -1%" in proc.stdout and "agree" in proc.stdout
+    assert "≤ -1%" in proc.stdout and "reproduced" in proc.stdout
 
 
 @pytest.mark.parametrize(("intervene", "message"), [
@@ -87,7 +87,7 @@ def _chemo(model: str, expected: int) -> Scenario:
 
 
 @pytest.mark.parametrize(("expected", "code"), [(-1, 0), (+1, 1)])
-def test_exit_status_is_1_when_a_scenario_disagrees(tmp_path, monkeypatch, capsys, expected,
+def test_exit_status_is_1_when_a_finding_is_contradicted(tmp_path, monkeypatch, capsys, expected,
                                                     code):
     sys.path.insert(0, str(Path(__file__).parents[1] / "compile"))
     from test_interventions import MODEL
@@ -99,5 +99,5 @@ def test_exit_status_is_1_when_a_scenario_disagrees(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(catalog, "select", lambda names: [_chemo(str(model), expected)])
     assert main(["scenarios", "run", "--report", str(tmp_path / "rep")]) == code
     out = capsys.readouterr().out
-    assert ("disagree" in out) == (code == 1)
+    assert ("contradicted" in out.split("findings reproduced")[0]) == (code == 1)
     assert (tmp_path / "rep" / "index.html").exists()

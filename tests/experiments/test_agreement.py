@@ -25,11 +25,13 @@ def runner():
     return Runner({"equilibrate_first": False})
 
 
-def _model(tmp_path_factory, name: str, low: float, high: float) -> str:
+def _model(tmp_path_factory, name: str, low: float, high: float,
+           value: float = 0.05) -> str:
     """The catalog test model with a plausible range on cytarabine's maximal kill rate."""
     assert RATE in MODEL
     path = tmp_path_factory.mktemp("m") / f"{name}.yaml"
-    path.write_text(MODEL.replace(RATE, RATE + f"range: [{low}, {high}], "))
+    path.write_text(MODEL.replace(RATE, f"dmax_rate: {{value: {value}, unit: 1/h, "
+                                        f"range: [{low}, {high}], "))
     return str(path)
 
 
@@ -54,7 +56,7 @@ def test_a_proposal_is_answered_over_the_prior_with_a_known_answer(tmp_path_fact
     # a strong drug over the whole range (at least the point value, which kills > 5 %):
     # every draw reaches the threshold; a drug 10^5 times weaker never does
     strong = _model(tmp_path_factory, "strong", 0.05, 0.1)
-    weak = _model(tmp_path_factory, "weak", 5e-7, 1e-6)
+    weak = _model(tmp_path_factory, "weak", 5e-7, 1e-6, value=7e-7)
     for model, p in ((strong, 1.0), (weak, 0.0)):
         s = _chemo(model, -1, kind="proposal")
         draws = draws_for(s, None, 4, seed=1)
@@ -62,7 +64,7 @@ def test_a_proposal_is_answered_over_the_prior_with_a_known_answer(tmp_path_fact
         a = answer(s, draws, runner)
         assert a.p == p and a.verdict == "answered"
         q = a.effect_q
-        assert q[0] <= q[2] <= q[4]
+        assert q[0] < q[2] < q[4]  # the draws reached the arms: the effects differ
         assert (q[4] <= -0.05) if p == 1.0 else (q[0] > -0.05)
 
 

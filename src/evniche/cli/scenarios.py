@@ -177,8 +177,7 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
     chosen = select(names or [])
     draws = None if posterior is None else posterior_draws(str(posterior), ensemble, seed)
     answers = answer_all(chosen, draws, prior_draws, seed, progress=lambda a: console.print(
-        f"{a.scenario.name} ({a.kind}, {a.source}): P = {a.p:.2f}, {a.verdict}",
-        highlight=False, soft_wrap=True))
+        f"{a.scenario.name}: P = {a.p:.2f}, {a.verdict}", highlight=False))
     findings = [a for a in answers if a.kind == "finding"]
     proposals = [a for a in answers if a.kind == "proposal"]
     if findings:
@@ -190,6 +189,12 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
                if a.name in r.anchors}
     for text, day in anchors.items():
         console.print(f"{text}: day {day:.1f}", highlight=False, soft_wrap=True)
+    sources: dict[str, list[str]] = {}
+    for a in answers:
+        sources.setdefault(a.source, []).append(a.scenario.name)
+    for source, which in sources.items():
+        console.print(f"ensemble {source}: {', '.join(which)}", highlight=False,
+                      soft_wrap=True)
     bad = [a for a in findings if a.contradicted]
     console.print(f"{len(findings) - len(bad)} of {len(findings)} findings reproduced "
                   f"(contradicted: P(agree) < {CONTRADICTED_BELOW:g}); {len(proposals)} "
