@@ -42,50 +42,22 @@ def _table(title: str | None = None) -> Table:
 
 @app.command("list")
 def list_scenarios() -> None:
-    """List the scenarios: name, finding, references, expected direction and margin."""
+    """List the scenarios: name, kind (finding or proposal), the statement with its
+    references, expected direction and margin (a proposal's threshold)."""
     from ..experiments.catalog import catalog
     from ..experiments.scenarios import wanted
 
     table = _table()
     table.add_column("scenario", overflow="fold", min_width=18)
-    table.add_column("finding and references", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("statement and references", overflow="fold")
     table.add_column("wanted", no_wrap=True)
     name_width = max(18, min(30, console.width // 3))
     for s in catalog().values():
-        table.add_row(fold_name(s.name, name_width), f"{s.finding} ({'; '.join(s.kb)})",
+        table.add_row(fold_name(s.name, name_width), s.kind,
+                      f"{s.finding} ({'; '.join(s.kb)})",
                       wanted(s.expected, s.margin))
     console.print(table)
-
-
-def results_table(results) -> Table:
-    """The verdict table: control, treatment, effect, the effect wanted, verdict, and the
-    largest rise of plasma EV tissue factor the treatment causes (coagulation risk)."""
-    from ..experiments.scenarios import format_value, wanted
-
-    headers = ("control", "treated", "effect", "wanted", "verdict", "TF")
-    rows = []
-    for r in results:
-        s = r.scenario
-        risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.2f}"
-        rows.append((s.name, format_value(r.control), format_value(r.treatment),
-                     _effect(r.effect),
-                     wanted(s.expected, s.margin), r.verdict, risk))
-    # the other columns keep their width; the name gets the rest, folded at hyphens
-    widths = [max([len(h)] + [len(row[i + 1]) for row in rows]) for i, h in enumerate(headers)]
-    # between columns: padding and a blank rule (3 characters); the edges take 2 each
-    longest = max([len("scenario")] + [len(row[0]) for row in rows])
-    name_width = max(16, min(longest, console.width - sum(widths) - 3 * len(headers) - 4))
-    table = _table()
-    table.add_column("scenario", overflow="fold", width=name_width)
-    for h, w in zip(headers, widths, strict=True):
-        table.add_column(h, justify="left" if h == "verdict" else "right", no_wrap=True,
-                         min_width=w)
-    colour = {"agree": "green", "disagree": "red"}
-    for name, *cells in rows:
-        verdict = cells[4]
-        cells[4] = f"[{colour.get(verdict, 'yellow')}]{verdict}[/]"
-        table.add_row(fold_name(name, name_width), *cells)
-    return table
 
 
 def _interval(q) -> str:
