@@ -177,7 +177,8 @@ def answer(scenario: Scenario, draws: Draws, runner: Runner | None = None,
     out = Answer(scenario, draws.label)
     for draw in draws.draws or (None,):
         member = scenario if draw is None else with_draw(scenario, draws, draw)
-        result = run_scenario(member, runner)
+        # a member's runs are its own: a fresh cache each, so memory stays one member's
+        result = run_scenario(member, runner if draw is None else Runner(runner.options))
         result.scenario = scenario
         out.members.append(result)
         if advance is not None:
