@@ -3,9 +3,11 @@ status of ``evniche scenarios run`` (non-zero only for a contradicted finding)."
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from evniche.cli import main
@@ -106,3 +108,28 @@ def test_every_catalog_scenario_is_a_finding_or_a_proposal_with_a_reason():
     with pytest.raises(EvnicheError, match="kind must be one of finding, proposal"):
         Scenario("x", "x", (), Arm("aml"), Arm("aml"), Readout("x", "1", _cells()),
                  expected=1, kind="hope")
+
+
+def test_a_shipped_posterior_is_used_and_a_stale_one_skipped(tmp_path_factory, monkeypatch,
+                                                             runner):
+    import evniche
+    import evniche.experiments.agreement as agreement
+
+    model = _model(tmp_path_factory, "shipped", 5e-7, 0.1)
+    folder = tmp_path_factory.mktemp("post")
+    resolved = evniche.load_model(model)
+    pd.DataFrame({"parameters.dmax_rate": [7e-7], "weight": [1.0]}).to_parquet(
+        folder / "posterior.parquet")
+    meta = {"model": resolved.name, "digest": resolved.digest, "parameters": {}}
+    (folder / "posterior.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(agreement, "shipped_posterior", lambda name: folder)
+    s = _chemo(model, -1)
+    draws = draws_for(s, None, 4, seed=0, ensemble_n=3)
+    assert draws.label.startswith("posterior") and len(draws.draws) == 3
+    # the one particle is a drug 10^5 times weaker: the finding is contradicted under it
+    a = answer(s, draws, runner)
+    assert a.contradicted and not a.errors
+    assert answer(s, POINT, runner).verdict == "reproduced"  # the point model agrees
+    (folder / "posterior.json").write_text(json.dumps({**meta, "digest": "0" * 16}))
+    stale = draws_for(s, None, 4, seed=0)
+    assert "prior predictive" in stale.label and "shipped posterior not used" in stale.label

@@ -131,6 +131,7 @@ def test_run_with_a_posterior_reports_bands(tiny, tmp_path, capsys):
     assert "P(take-over within the horizon of 60 days)" in text
     html = (tmp_path / "out0" / "report.html").read_text()
     assert "Uncertainty over the posterior" in html and "90 % CrI" in html
+    assert " 1/h</td>" in html  # the drawn p_lsc's range, in the model's unit
     assert html.count("over the ensemble: median and bands") >= 4
     assert len(outs[0]) == 5 and "takeover_day" in outs[0]
 

@@ -123,7 +123,8 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
             help="Answer the scenarios whose arms use the posterior's model over draws of "
                  "the calibration posterior in DIR (see docs/uncertainty.md).")] = None,
         ensemble: Annotated[int, typer.Option(
-            "--ensemble", metavar="N", help="Draws from --posterior per scenario.")] = 20,
+            "--ensemble", metavar="N", help="Draws per scenario from --posterior (or from a "
+            "posterior shipped with the preset).")] = 20,
         prior_draws: Annotated[int, typer.Option(
             "--prior-draws", metavar="N",
             help="Without a posterior: draws of the prior predictive for the scenarios "
@@ -149,7 +150,8 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
     chosen = select(names or [])
     draws = None if posterior is None else posterior_draws(str(posterior), ensemble, seed)
     answers = answer_all(chosen, draws, prior_draws, seed, progress=lambda a: console.print(
-        f"{a.scenario.name}: P = {a.p:.2f}, {a.verdict}", highlight=False))
+        f"{a.scenario.name}: P = {a.p:.2f}, {a.verdict}", highlight=False),
+        ensemble_n=ensemble)
     findings = [a for a in answers if a.kind == "finding"]
     proposals = [a for a in answers if a.kind == "proposal"]
     if findings:

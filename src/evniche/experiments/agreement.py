@@ -14,7 +14,8 @@ The catalog holds two kinds of scenario (:attr:`evniche.experiments.scenarios.Sc
   as its clinical threshold) and the effect's credible interval.
 
 The ensemble (:class:`Draws`) is, in order of preference: the calibration posterior given
-with ``--posterior DIR`` (applied to the arms of the model it was made for), the prior
+with ``--posterior DIR`` (applied to the arms of the model it was made for), a posterior
+shipped for the preset (``evniche/posteriors/MODEL/``, see :func:`shipped_posterior`), the prior
 predictive over the plausible ranges of the parameters a scenario declares uncertain
 (:attr:`Scenario.uncertain`; log-uniform within each declared ``range``, ``n`` draws,
 default :data:`PRIOR_DRAWS`), or the point model (one run per arm, so P is 0 or 1 — stated
@@ -81,15 +82,18 @@ def prior_draws(model: str, names: Sequence[str], n: int, seed: int = 0) -> Draw
     return Draws(f"prior predictive, {n} draws over {', '.join(spans)} (seed {seed})", draws)
 
 
-def posterior_draws(folder: str, n: int, seed: int = 0) -> Draws:
-    """``n`` draws of the posterior in ``folder``, checked against its preset model."""
+def posterior_draws(folder: str, n: int, seed: int = 0, source: str | None = None) -> Draws:
+    """``n`` draws of the posterior in ``folder``, checked against the model ``source`` (a
+    preset name or model file; default: the preset named as the posterior's model); the
+    draws apply to the arms whose model is ``source``."""
     from ..spec.loader import load_model
     from .posterior import load_posterior
 
     post = load_posterior(folder)
-    post.check_model(load_model(post.model))
+    source = source or post.model
+    post.check_model(load_model(source))
     return Draws(f"posterior {folder}, {n} draws (seed {seed})",
-                 tuple(post.draw(n, seed)), post.model)
+                 tuple(post.draw(n, seed)), source)
 
 
 def _applies(draws: Draws, arm: Arm) -> bool:
@@ -157,17 +161,38 @@ class Answer:
         return self.members[0]
 
 
+def shipped_posterior(model: str):
+    """The posterior folder shipped for preset ``model`` (``evniche/posteriors/MODEL/``
+    inside the package) or None."""
+    from importlib import resources
+
+    folder = resources.files("evniche") / "posteriors" / model
+    if folder.is_dir() and (folder / "posterior.parquet").is_file():
+        return folder
+    return None
+
+
 def draws_for(scenario: Scenario, posterior: Draws | None, prior_n: int,
-              seed: int = 0) -> Draws:
-    """The ensemble a scenario is answered over: the posterior when it applies to one of
-    its arms, else the prior predictive over its uncertain parameters, else the point
-    model."""
+              seed: int = 0, ensemble_n: int = 20) -> Draws:
+    """The ensemble a scenario is answered over: the posterior given when it applies to one
+    of its arms, else a posterior shipped for the treatment arm's preset (``ensemble_n``
+    draws; one made for an older version of the preset is skipped, and the label says
+    so), else the prior predictive over its uncertain parameters, else the point model."""
     arms = (scenario.treatment, scenario.control)
     if posterior is not None and any(_applies(posterior, a) for a in arms):
         return posterior
+    note = ""
+    shipped = shipped_posterior(scenario.treatment.model)
+    if posterior is None and shipped is not None:
+        try:
+            return posterior_draws(str(shipped), ensemble_n, seed, scenario.treatment.model)
+        except EvnicheError as exc:
+            note = f" (shipped posterior not used: {exc})"
     if scenario.uncertain and prior_n > 0:
-        return prior_draws(scenario.treatment.model, scenario.uncertain, prior_n, seed)
-    return POINT
+        draws = prior_draws(scenario.treatment.model, scenario.uncertain, prior_n, seed)
+    else:
+        draws = POINT
+    return replace(draws, label=draws.label + note) if note else draws
 
 
 def answer(scenario: Scenario, draws: Draws, runner: Runner | None = None,
@@ -188,11 +213,13 @@ def answer(scenario: Scenario, draws: Draws, runner: Runner | None = None,
 
 def answer_all(scenarios: Sequence[Scenario], posterior: Draws | None = None,
                prior_n: int = PRIOR_DRAWS, seed: int = 0, runner: Runner | None = None,
-               progress: Callable[[Answer], None] | None = None) -> list[Answer]:
+               progress: Callable[[Answer], None] | None = None,
+               ensemble_n: int = 20) -> list[Answer]:
+    """Every scenario over its ensemble (:func:`draws_for`)."""
     runner = runner or Runner()
     out = []
     for s in scenarios:
-        a = answer(s, draws_for(s, posterior, prior_n, seed), runner)
+        a = answer(s, draws_for(s, posterior, prior_n, seed, ensemble_n), runner)
         if progress:
             progress(a)
         out.append(a)

@@ -175,7 +175,8 @@ BANDED = {
 
 def summarize_ensemble(members: Sequence[xr.Dataset], days: float,
                        draws: Sequence[dict[str, float]] = (),
-                       threshold: float = 20.0) -> EnsembleSummary:
+                       threshold: float = 20.0,
+                       units: dict[str, str] | None = None) -> EnsembleSummary:
     """Credible intervals of the take-over day and the summary readouts, the bands of
     every trajectory figure and the drawn parameters' intervals."""
     takeover = takeover_days(members, threshold)
@@ -197,7 +198,8 @@ def summarize_ensemble(members: Sequence[xr.Dataset], days: float,
         if bands:
             summary.bands[key] = (t, bands)
     for key in (draws[0] if draws else {}):
-        summary.parameters.append(interval(key.split(".", 1)[1], "", [d[key] for d in draws]))
+        summary.parameters.append(interval(key.split(".", 1)[1], (units or {}).get(key, ""),
+                                           [d[key] for d in draws]))
     return summary
 
 
@@ -258,7 +260,9 @@ def run_plan(p: PosteriorPlan, days: float, interventions: list, console, out_di
         members = simulate_members(p.base, p.draws, days, seed=p.seed,
                                    interventions=interventions,
                                    advance=lambda: progress.advance(task), **options)
-    summary = summarize_ensemble(members, days, p.draws)
+    params = p.base.params.resolved
+    summary = summarize_ensemble(members, days, p.draws, units={
+        k: str(params[k.split(".", 1)[1]].unit) for k in p.median})
     rows = []
     for draw, ds, day in zip(p.draws, members, takeover_days(members), strict=True):
         row: dict[str, float | None] = dict(draw)

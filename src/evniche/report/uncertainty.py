@@ -66,7 +66,7 @@ def context(summary: EnsembleSummary, source: str, num) -> dict[str, Any]:
                      f"{fmt(t.q[0])} – {fmt(t.q[4])}"),
         "takeover_note": t.note,
         "rows": rows,
-        "parameters": [(p.label, num(p.q[2]), f"{num(p.q[0])} – {num(p.q[4])}")
+        "parameters": [(p.label, num(p.q[2]), f"{num(p.q[0])} – {num(p.q[4])} {p.unit}")
                        for p in summary.parameters],
         "figures": figs,
     }
