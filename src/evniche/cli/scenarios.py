@@ -90,26 +90,27 @@ def _folded(headers: tuple[str, ...], rows: list[tuple[str, ...]], title: str,
 
 def findings_table(answers) -> Table:
     """Findings: P(agree) over the ensemble, the effect (median [90 % CrI]), the effect
-    wanted, reproduced/contradicted and the coagulation-risk ratio of the first member."""
+    wanted, reproduced/contradicted and the coagulation-risk ratio of the first member
+    (the ensemble and its size are printed under the tables)."""
     from ..experiments.scenarios import wanted
 
     rows = []
     for a in answers:
         s, r = a.scenario, a.point
         risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.2f}"
-        rows.append((s.name, f"{a.p:.2f}", str(len(a.members)), _interval(a.effect_q),
+        rows.append((s.name, f"{a.p:.2f}", _interval(a.effect_q),
                      wanted(s.expected, s.margin), a.verdict, risk))
-    return _folded(("P(agree)", "n", "effect [90% CrI]", "wanted", "verdict", "TF"), rows,
-                   "findings (published results the model must reproduce)", status=4)
+    return _folded(("P(agree)", "effect [CrI]", "wanted", "verdict", "TF"), rows,
+                   "findings (published results the model must reproduce)", status=3)
 
 
 def proposals_table(answers) -> Table:
     """Proposals: P(effect ≥ threshold) and the effect (median [90 % CrI]); no verdict."""
     from ..experiments.scenarios import wanted
 
-    rows = [(a.scenario.name, f"{a.p:.2f}", str(len(a.members)), _interval(a.effect_q),
+    rows = [(a.scenario.name, f"{a.p:.2f}", _interval(a.effect_q),
              wanted(a.scenario.expected, a.scenario.margin)) for a in answers]
-    return _folded(("P(effect≥thr)", "n", "effect [90% CrI]", "threshold"), rows,
+    return _folded(("P(effect≥thr)", "effect [CrI]", "threshold"), rows,
                    "proposals (the reviews' hypotheses: no pass/fail)")
 
 
@@ -167,12 +168,12 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
     for a in answers:
         sources.setdefault(a.source, []).append(a.scenario.name)
     for source, which in sources.items():
-        console.print(f"ensemble {source}: {', '.join(which)}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"ensemble: {source}: {', '.join(which)}", highlight=False)
     bad = [a for a in findings if a.contradicted]
     console.print(f"{len(findings) - len(bad)} of {len(findings)} findings reproduced "
                   f"(contradicted: P(agree) < {CONTRADICTED_BELOW:g}); {len(proposals)} "
-                  "proposals answered; effect = (treatment − control) / |control|; TF = peak "
+                  "proposals answered; effect = (treatment − control) / |control|, median "
+                  "[90 % credible interval over the ensemble]; TF = peak "
                   "rise of plasma EV tissue factor, treatment over control (coagulation "
                   "risk)", highlight=False, soft_wrap=True)
     for a in answers:
