@@ -68,6 +68,8 @@ def test_same_seed_same_draw_and_weights_respected(tiny, tmp_path):
     a, b = post.draw(400, seed=3), post.draw(400, seed=3)
     assert a == b
     assert post.draw(400, seed=4) != a
+    with pytest.raises(EvnicheError, match="--ensemble must be a whole number >= 1"):
+        post.draw(0, seed=3)
     share = np.mean([d["parameters.p_lsc"] == 0.02 for d in a])
     assert share == pytest.approx(0.5, abs=0.08)  # weight 0.5
 
@@ -144,3 +146,6 @@ def test_run_refuses_a_posterior_of_another_model(tiny, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "digest ffffffffffffffff" in err
     assert not (tmp_path / "o").exists()
+    status = main(["run", str(TINY), "--days", "30", "--out", str(tmp_path / "o"),
+                   "--posterior", str(folder), "--engine", "spatial"])
+    assert status == 2 and "well-mixed engine only" in capsys.readouterr().err
