@@ -138,7 +138,8 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
     effect = (treatment − control) / |control|; a member agrees when the effect has the
     expected sign and at least the margin. A finding is contradicted when P(agree) < 0.5;
     the command exits with status 1 only then. Proposals (the reviews' hypotheses) have no
-    pass/fail. The ensemble: the posterior (--posterior), else the prior predictive over a
+    pass/fail. The ensemble: the posterior (--posterior, else one shipped with the
+    preset), else the prior predictive over a
     scenario's uncertain parameters (--prior-draws), else the point model (P is 0 or 1).
     TF: the largest rise of plasma EV tissue factor (coagulation risk, seed 000 [68]) in
     the treatment arm over the control arm."""
