@@ -15,6 +15,7 @@ from rich.console import Console
 
 import evniche.cli.scenarios as cli_scenarios
 from evniche.cli import main
+from evniche.experiments.agreement import Answer
 from evniche.experiments.scenarios import Arm, Readout, Scenario, ScenarioResult
 
 LONG = "secretion-inhibition-removes-hspc-support-and-a-much-longer-tail"
@@ -35,7 +36,8 @@ def test_table_fits_the_width_and_keeps_whole_names(monkeypatch, width):
     results = [_result(LONG, -1, -0.198, "agree"), _result("aml-more-plasma-evs", 1, math.inf,
                                                            "agree"),
                _result("pdl1-ev-removal-restores-cd8-killing", 1, 0.0, "disagree")]
-    console.print(cli_scenarios.results_table(results))
+    console.print(cli_scenarios.findings_table(
+        [Answer(r.scenario, "point model", [r]) for r in results]))
     lines = out.getvalue().splitlines()
     assert all(len(line) <= width for line in lines)
     assert "…" not in out.getvalue()  # nothing cut off
@@ -44,7 +46,7 @@ def test_table_fits_the_width_and_keeps_whole_names(monkeypatch, width):
         assert r.scenario.name in first_column
     text = out.getvalue()
     assert "≤ -5%" in text and "≥ +5%" in text  # the margin, with the expected direction
-    assert "-19.8%" in text and "disagree" in text
+    assert "-19.8%" in text and "contradicted" in text and "reproduced" in text
 
 
 def test_scenarios_run_in_a_pipe_prints_the_whole_table():
@@ -55,7 +57,7 @@ def test_scenarios_run_in_a_pipe_prints_the_whole_table():
     lines = proc.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines if not line.startswith(("1 of", "report")))
     assert any(line.split()[:1] == ["aml-evs-lower-kitl"] for line in lines)
-    assert "≤ -1%" in proc.stdout and "agree" in proc.stdout
+    assert "≤ -1%" in proc.stdout and "reproduced" in proc.stdout
 
 
 @pytest.mark.parametrize(("intervene", "message"), [
@@ -87,7 +89,7 @@ def _chemo(model: str, expected: int) -> Scenario:
 
 
 @pytest.mark.parametrize(("expected", "code"), [(-1, 0), (+1, 1)])
-def test_exit_status_is_1_when_a_scenario_disagrees(tmp_path, monkeypatch, capsys, expected,
+def test_exit_status_is_1_when_a_finding_is_contradicted(tmp_path, monkeypatch, capsys, expected,
                                                     code):
     sys.path.insert(0, str(Path(__file__).parents[1] / "compile"))
     from test_interventions import MODEL
@@ -99,5 +101,5 @@ def test_exit_status_is_1_when_a_scenario_disagrees(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(catalog, "select", lambda names: [_chemo(str(model), expected)])
     assert main(["scenarios", "run", "--report", str(tmp_path / "rep")]) == code
     out = capsys.readouterr().out
-    assert ("disagree" in out) == (code == 1)
+    assert ("contradicted" in out.split("findings reproduced")[0]) == (code == 1)
     assert (tmp_path / "rep" / "index.html").exists()

@@ -161,6 +161,17 @@ def run(
         "--time-limit", metavar="SECONDS",
         help="Stop a simulation that takes longer than this (wall clock; the run and each "
              "sensitivity run separately) with an error saying how far it got.")] = 600.0,
+    posterior: Annotated[Path | None, typer.Option(
+        "--posterior", metavar="DIR",
+        help="Run an ensemble drawn from the calibration posterior in DIR (posterior.parquet "
+             "+ posterior.json, made for this very model: another name or digest is "
+             "refused). trajectory.nc and the single-run sections are the run at the "
+             "draws' median parameters; the report adds an uncertainty section (median, "
+             "50 %/90 % bands, credible intervals) and OUT/ensemble.parquet holds every "
+             "member. Well-mixed engine only; see docs/uncertainty.md.")] = None,
+    ensemble: Annotated[int, typer.Option(
+        "--ensemble", metavar="N", help="Members drawn from --posterior (weighted "
+        "resampling seeded by --seed: the same seed draws the same members).")] = 50,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     from ..spec.loader import load_model
@@ -171,6 +182,13 @@ def run(
                            f"{time_limit:g}")
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     _print_retractions(resolved)
+    plan = None
+    if posterior is not None:
+        if engine != "wellmixed":
+            raise EvnicheError("--posterior runs the well-mixed engine only")
+        from ..experiments.ensemble import plan as posterior_plan
+
+        resolved, plan = posterior_plan(resolved, str(posterior), ensemble, seed)
     options = _spatial_options(spatial, engine)
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
     # of the run: refused before anything is written
@@ -184,7 +202,7 @@ def run(
         if engine == "spatial":
             options["snapshot_dir"] = str(writer.staging)
         _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
-                            report, sensitivity, allow_large, time_limit)
+                            report, sensitivity, allow_large, time_limit, plan)
     files = sorted(p.name for p in out.iterdir())
     console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
 
@@ -193,7 +211,7 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
                         engine: str,
                         interventions: list, options: dict, report: bool,
                         sensitivity: bool, allow_large: bool = False,
-                        time_limit: float | None = None) -> None:
+                        time_limit: float | None = None, plan=None) -> None:
     """The body of ``evniche run``: simulate, print the readouts, write every file into
     ``writer.staging`` (a :class:`evniche.store.runs.RunWriter`)."""
     import time
@@ -261,10 +279,20 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
         with progress:
             table = takeover_elasticities(runner, {n: params[n].value_in_unit for n in names},
                                           baseline=ds, ranges=ranges)
+    summary = None
+    if plan is not None:  # an ensemble from --posterior
+        from ..experiments import ensemble
+        from ..report.html import num
+
+        summary = ensemble.run_plan(plan, days, interventions, console, out,
+                                    allow_large=allow_large, wall_limit_s=time_limit)
+        for line in ensemble.describe(summary, num):
+            console.print(line, highlight=False)
     if report:
         from ..report import write_report
 
-        write_report(ds, out, model=resolved, sensitivity=table)
+        write_report(ds, out, model=resolved, sensitivity=table, ensemble=summary,
+                     ensemble_source=plan.source if plan else "")
 
 
 def _spatial_options(items: list[str] | None, engine: str) -> dict:

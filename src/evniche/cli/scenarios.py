@@ -16,6 +16,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import EvnicheError
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
 
@@ -40,83 +42,146 @@ def _table(title: str | None = None) -> Table:
 
 @app.command("list")
 def list_scenarios() -> None:
-    """List the scenarios: name, finding, references, expected direction and margin."""
+    """List the scenarios: name, kind (finding or proposal), the statement with its
+    references, expected direction and margin (a proposal's threshold)."""
     from ..experiments.catalog import catalog
     from ..experiments.scenarios import wanted
 
     table = _table()
     table.add_column("scenario", overflow="fold", min_width=18)
-    table.add_column("finding and references", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("statement and references", overflow="fold")
     table.add_column("wanted", no_wrap=True)
     name_width = max(18, min(30, console.width // 3))
     for s in catalog().values():
-        table.add_row(fold_name(s.name, name_width), f"{s.finding} ({'; '.join(s.kb)})",
+        table.add_row(fold_name(s.name, name_width), s.kind,
+                      f"{s.finding} ({'; '.join(s.kb)})",
                       wanted(s.expected, s.margin, s.most))
     console.print(table)
 
 
-def results_table(results) -> Table:
-    """The verdict table: control, treatment, effect, the effect wanted, verdict, and the
-    largest rise of plasma EV tissue factor the treatment causes (coagulation risk)."""
-    from ..experiments.scenarios import format_value, wanted
+def _interval(q) -> str:
+    """An effect's median and 90 % credible interval, e.g. '+12.0% [+3.1%, +20.2%]'."""
+    if math.isnan(q[2]):
+        return "–"
+    if q[0] == q[4]:
+        return _effect(q[2])
+    return f"{_effect(q[2])} [{_effect(q[0])}, {_effect(q[4])}]"
 
-    headers = ("control", "treated", "effect", "wanted", "verdict", "TF")
-    rows = []
-    for r in results:
-        s = r.scenario
-        risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.2f}"
-        rows.append((s.name, format_value(r.control), format_value(r.treatment),
-                     _effect(r.effect),
-                     wanted(s.expected, s.margin, s.most), r.verdict, risk))
-    # the other columns keep their width; the name gets the rest, folded at hyphens
+
+def _folded(headers: tuple[str, ...], rows: list[tuple[str, ...]], title: str,
+            status: int | None = None) -> Table:
+    """A table whose first column (the scenario name) takes the width the others leave,
+    folded at hyphens; column ``status`` coloured (green: reproduced, red: contradicted)."""
     widths = [max([len(h)] + [len(row[i + 1]) for row in rows]) for i, h in enumerate(headers)]
-    # between columns: padding and a blank rule (3 characters); the edges take 2 each
     longest = max([len("scenario")] + [len(row[0]) for row in rows])
     name_width = max(16, min(longest, console.width - sum(widths) - 3 * len(headers) - 4))
-    table = _table()
+    table = _table(title)
     table.add_column("scenario", overflow="fold", width=name_width)
     for h, w in zip(headers, widths, strict=True):
-        table.add_column(h, justify="left" if h == "verdict" else "right", no_wrap=True,
-                         min_width=w)
-    colour = {"agree": "green", "disagree": "red"}
+        table.add_column(h, justify="right", no_wrap=True, min_width=w)
+    colour = {"reproduced": "green", "contradicted": "red"}
     for name, *cells in rows:
-        verdict = cells[4]
-        cells[4] = f"[{colour.get(verdict, 'yellow')}]{verdict}[/]"
+        if status is not None:
+            cells[status] = f"[{colour.get(cells[status], 'yellow')}]{cells[status]}[/]"
         table.add_row(fold_name(name, name_width), *cells)
     return table
+
+
+def findings_table(answers) -> Table:
+    """Findings: P(agree) over the ensemble, the effect (median [90 % CrI]), the effect
+    wanted, reproduced/contradicted and the coagulation-risk ratio of the first member
+    (the ensemble and its size are printed under the tables)."""
+    from ..experiments.scenarios import wanted
+
+    rows = []
+    for a in answers:
+        s, r = a.scenario, a.point
+        risk = "–" if math.isnan(r.risk_ratio) else f"×{r.risk_ratio:.2f}"
+        rows.append((s.name, f"{a.p:.2f}", _interval(a.effect_q),
+                     wanted(s.expected, s.margin, s.most), a.verdict, risk))
+    return _folded(("P(agree)", "effect [CrI]", "wanted", "verdict", "TF"), rows,
+                   "findings (published results the model must reproduce)", status=3)
+
+
+def proposals_table(answers) -> Table:
+    """Proposals: P(effect ≥ threshold) and the effect (median [90 % CrI]); no verdict."""
+    from ..experiments.scenarios import wanted
+
+    rows = [(a.scenario.name, f"{a.p:.2f}", _interval(a.effect_q),
+             wanted(a.scenario.expected, a.scenario.margin, a.scenario.most)) for a in answers]
+    return _folded(("P(effect≥thr)", "effect [CrI]", "threshold"), rows,
+                   "proposals (the reviews' hypotheses: no pass/fail)")
 
 
 @app.command("run")
 def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (default: all)")]
         = None,
         report: Annotated[Path | None, typer.Option("--report", help="write an HTML page "
-                                                    "into this directory")] = None) -> None:
-    """Run scenarios and print control, treatment, effect, the effect wanted and verdict.
+                                                    "into this directory")] = None,
+        posterior: Annotated[Path | None, typer.Option(
+            "--posterior", metavar="DIR",
+            help="Answer the scenarios whose arms use the posterior's model over draws of "
+                 "the calibration posterior in DIR (see docs/uncertainty.md).")] = None,
+        ensemble: Annotated[int, typer.Option(
+            "--ensemble", metavar="N", help="Draws per scenario from --posterior (or from a "
+            "posterior shipped with the preset).")] = 20,
+        prior_draws: Annotated[int, typer.Option(
+            "--prior-draws", metavar="N",
+            help="Without a posterior: draws of the prior predictive for the scenarios "
+                 "that declare uncertain parameters (0: the point model everywhere, P is "
+                 "then 0 or 1).")] = 8,
+        seed: Annotated[int, typer.Option(help="Seed of the draws (same seed, same "
+                                               "draws).")] = 0) -> None:
+    """Run scenarios: findings get P(agree) over an ensemble, proposals P(effect ≥ threshold).
 
-    effect = (treatment − control) / |control|; a scenario agrees when the effect has the
-    expected sign and at least the margin. TF: the largest rise of plasma EV tissue factor
-    (coagulation risk, seed 000 [68]) in the treatment arm over the control arm."""
+    effect = (treatment − control) / |control|; a member agrees when the effect has the
+    expected sign and at least the margin. A finding is contradicted when P(agree) < 0.5;
+    the command exits with status 1 only then. Proposals (the reviews' hypotheses) have no
+    pass/fail. The ensemble: the posterior (--posterior, else one shipped with the
+    preset), else the prior predictive over a
+    scenario's uncertain parameters (--prior-draws), else the point model (P is 0 or 1).
+    TF: the largest rise of plasma EV tissue factor (coagulation risk, seed 000 [68]) in
+    the treatment arm over the control arm."""
+    from ..experiments.agreement import CONTRADICTED_BELOW, answer_all, posterior_draws
     from ..experiments.catalog import select
     from ..experiments.scenario_report import write_report
-    from ..experiments.scenarios import run_scenarios
 
+    if ensemble < 1 or prior_draws < 0:
+        raise EvnicheError("--ensemble must be >= 1 and --prior-draws >= 0")
     chosen = select(names or [])
-    results = run_scenarios(chosen, progress=lambda r: console.print(
-        f"{r.scenario.name}: {r.verdict}", highlight=False))
-    console.print(results_table(results))
+    draws = None if posterior is None else posterior_draws(str(posterior), ensemble, seed)
+    answers = answer_all(chosen, draws, prior_draws, seed, progress=lambda a: console.print(
+        f"{a.scenario.name}: P = {a.p:.2f}, {a.verdict}", highlight=False),
+        ensemble_n=ensemble)
+    findings = [a for a in answers if a.kind == "finding"]
+    proposals = [a for a in answers if a.kind == "proposal"]
+    if findings:
+        console.print(findings_table(findings))
+    if proposals:
+        console.print(proposals_table(proposals))
     anchors = {f"{a.name} ({a.description})": r.anchors[a.name]
-               for r in results for a in r.scenario.anchors if a.name in r.anchors}
+               for ans in answers for r in ans.members[:1] for a in r.scenario.anchors
+               if a.name in r.anchors}
     for text, day in anchors.items():
         console.print(f"{text}: day {day:.1f}", highlight=False, soft_wrap=True)
-    agree = sum(r.agrees for r in results)
-    console.print(f"{agree} of {len(results)} scenarios agree; effect = (treatment − control)"
-                  " / |control|; TF = peak rise of plasma EV tissue factor, treatment over "
-                  "control (coagulation risk)", highlight=False, soft_wrap=True)
-    for r in results:
-        if r.error:
-            console.print(f"{r.scenario.name}: {r.error}", highlight=False, soft_wrap=True)
+    sources: dict[str, list[str]] = {}
+    for a in answers:
+        sources.setdefault(a.source, []).append(a.scenario.name)
+    for source, which in sources.items():
+        console.print(f"ensemble: {source}: {', '.join(which)}", highlight=False)
+    bad = [a for a in findings if a.contradicted]
+    console.print(f"{len(findings) - len(bad)} of {len(findings)} findings reproduced "
+                  f"(contradicted: P(agree) < {CONTRADICTED_BELOW:g}); {len(proposals)} "
+                  "proposals answered; effect = (treatment − control) / |control|, median "
+                  "[90 % credible interval over the ensemble]; TF = peak "
+                  "rise of plasma EV tissue factor, treatment over control (coagulation "
+                  "risk)", highlight=False, soft_wrap=True)
+    for a in answers:
+        for error in a.errors:
+            console.print(f"{a.scenario.name}: {error}", highlight=False, soft_wrap=True)
     if report is not None:
-        path = write_report(results, report)
+        path = write_report([a.point for a in answers], report, answers)
         console.print(f"report: {path}", highlight=False, soft_wrap=True)
-    if not all(r.agrees for r in results):
+    if bad:
         raise typer.Exit(1)

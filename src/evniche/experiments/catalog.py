@@ -144,6 +144,11 @@ def _cml_untreated_state(ds: xr.Dataset, net) -> float | None:
 
 
 HSPC = ("HSC", "MPP", "progenitor")
+#: why a scenario is a finding (Scenario.reason)
+FINDING_LAB = "a published experiment (cells, xenografts or patient samples) the model must " \
+    "reproduce"
+FINDING_PATIENTS = "published measurements in patients' plasma the model must reproduce"
+FINDING_TKI = "the published BCR-ABL1 course of patients on imatinib the model must reproduce"
 #: CD8 T cells of the marrow and of blood (the presets' two CD8 types)
 CD8 = ("CD8_T", "CD8_T_blood")
 
@@ -180,7 +185,8 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm(aml), no_aml_evs,
             Readout("normal HSC+MPP+progenitors at diagnosis", "cells", _cells(HSPC),
                     summary="at", window=("diagnosis", "diagnosis")),
-            expected=-1, margin=0.01, days=days, group="AML", anchors=(dx,), risk=risk),
+            expected=-1, margin=0.01, days=days, group="AML", anchors=(dx,), risk=risk,
+            reason=FINDING_LAB),
     ]
     for name, direction in (("CXCL12", -1), ("KITL", -1), ("IL-7", -1), ("DKK1", +1)):
         out.append(Scenario(
@@ -189,7 +195,8 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             ("seed 000 [27, 29, 45]", "research: ev_parameters.md I (Kumar 2018)"),
             Arm(aml), no_aml_evs,
             Readout(f"marrow {name}", "1/mL", _cytokine(name)),
-            expected=direction, margin=0.01, days=days, group="AML", risk=risk))
+            expected=direction, margin=0.01, days=days, group="AML", risk=risk,
+            reason=FINDING_LAB))
     # chemotherapy (cytarabine 7+3-like course) at diagnosis; read the leukemic nadir
     chemo = {"name": "cytarabine", "start": "diagnosis"}
     after_chemo = ("diagnosis", "diagnosis+28")
@@ -204,7 +211,7 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout("leukemic cells at the nadir after cytarabine", "cells",
                     _cells(lineage="leukemic"), summary="min", window=after_chemo),
             expected=+1, margin=0.01, days="diagnosis+28", group="AML", anchors=(dx,),
-            risk=risk),
+            risk=risk, reason=FINDING_LAB),
         Scenario(
             "resistance-transfer-by-evs",
             "EVs carry drug resistance from resistant to sensitive AML cells",
@@ -215,7 +222,7 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout("sensitive blasts at the nadir after cytarabine", "cells",
                     _cells(["blast"]), summary="min", window=after_chemo),
             expected=+1, margin=0.01, days="diagnosis+28", group="AML", anchors=(dx,),
-            risk=risk),
+            risk=risk, reason=FINDING_LAB),
         # the trade-off of seed 000: one systemic secretion inhibitor, both sides shown
         Scenario(
             "secretion-inhibition-slows-takeover",
@@ -225,7 +232,9 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout("day of take-over (20 % blasts; run end if never)", "day",
                     _blast_percent, scalar=_takeover_day,
                     series_label="marrow blasts (%); the verdict reads the day they pass 20 %"),
-            expected=+1, margin=0.01, days=days, group="AML", risk=risk),
+            expected=+1, margin=0.01, days=days, group="AML", risk=risk, kind="proposal",
+            reason="a secretion inhibitor as therapy is the reviews' hypothesis (the Rab27a "
+                   "data are a genetic knock-down in mice, not a drug in patients)"),
         Scenario(
             "secretion-inhibition-removes-hspc-support",
             "…but the same inhibitor also removes the supportive MSC EVs of normal HSPCs",
@@ -233,7 +242,9 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm(aml, ({"name": "nsmase2_inhibitor", "start": 0},)), Arm(aml),
             Readout("MSC EVs delivered to HSPCs, mean of days 0-60", "EV/day",
                     _delivered("MSC", HSPC), summary="mean", window=(0.0, 60.0)),
-            expected=-1, margin=0.05, days=days, group="AML", risk=risk),
+            expected=-1, margin=0.05, days=days, group="AML", risk=risk, kind="proposal",
+            reason="the side effect of the proposed secretion-inhibitor therapy: a "
+                   "hypothesis of the reviews, not a measured result"),
         # CD8 T cells of blood meet the plasma EVs the column removes (ref 55: circulating
         # PD-L1+ EVs); those of the marrow meet marrow EVs, ~1 % of which come back from
         # blood. Blood CD8 T cells have no blasts to kill in the model (blasts live in the
@@ -253,7 +264,11 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
                     _count_weighted_behavior("kill:blast", CD8), summary="mean",
                     window=("diagnosis", "diagnosis+10")),
             expected=+1, margin=0.01, days="diagnosis+14", group="AML", anchors=(dx,),
-            risk=risk, output_hours=1.0),
+            risk=risk, output_hours=1.0, kind="proposal",
+            reason="PD-L1+ EV removal by an antibody column is proposed (seed 000 [54, 55]), "
+                   "not tested in patients; answered under the uncertainty of the blood EV "
+                   "half-life (preset range 2-20 min, mouse data)",
+            uncertain=("ev_blood_half_life",)),
         Scenario(
             "heparin-reduces-msc-reprogramming",
             "Heparin blocks EV uptake by MSCs and so reduces their reprogramming by AML EVs",
@@ -262,7 +277,9 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm(aml),
             Readout("MSC reprogrammed share, mean over the run", "1",
                     _state("MSC.reprogrammed"), summary="mean"),
-            expected=-1, margin=0.05, days=days, group="AML", risk=risk),
+            expected=-1, margin=0.05, days=days, group="AML", risk=risk, kind="proposal",
+            reason="an uptake inhibitor (heparin) as a therapy against MSC reprogramming is "
+                   "the reviews' hypothesis"),
         Scenario(
             "induction-7-3-reaches-remission",
             "7+3 induction (cytarabine infusion 7 days, daunorubicin days 1-3) and high-dose "
@@ -277,7 +294,8 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout("lowest marrow blast % within 60 days of diagnosis", "%", _blast_percent,
                     summary="min", window=("diagnosis", "diagnosis+60")),
             expected=-1, margin=0.75, days="diagnosis+60", group="AML", anchors=(dx,),
-            risk=risk),
+            risk=risk, reason="complete-remission rates of published trials (Lee 2011, "
+                              "Burnett 2015, Ohtake 2011)"),
         Scenario(
             "mir34c-il3-evs-reduce-lsc",
             "Engineered MSC-EVs with miR-34c-5p and Lamp2b-IL3/HCELL targeting reduce LSCs",
@@ -286,7 +304,9 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout("LSCs after the course (3 doses, 3 days apart)", "cells", _cells(["LSC"]),
                     summary="at", window=("diagnosis+9", "diagnosis+9")),
             expected=-1, margin=0.05, days="diagnosis+14", group="AML", anchors=(dx,),
-            risk=risk, output_hours=1.0),
+            risk=risk, output_hours=1.0, kind="proposal",
+            reason="engineered EVs as a therapy: a preclinical design the reviews propose, "
+                   "not a result in patients"),
     ]
     # MDS, MPN and ATLL: each preset's EV mechanism against the same model with those EVs
     # blocked (the published experiments' EV-inhibition controls)
@@ -297,7 +317,8 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             "EVs reverts it", ("seed 003 [150]", "doi:10.3324/haematol.2015.134932"),
             Arm("mds"), Arm("mds", (_no_leukemic_evs(),)),
             Readout("marrow KITL (stem cell factor)", "1/mL", _cytokine("KITL")),
-            expected=-1, margin=0.05, days=days, group="MDS", risk=risk),
+            expected=-1, margin=0.05, days=days, group="MDS", risk=risk,
+            reason=FINDING_LAB),
         Scenario(
             "mpn-msc-mir155-evs-raise-cfu-g",
             "EVs of MPN MSCs, rich in miR-155, raise granulocyte colony formation of "
@@ -305,14 +326,16 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm("mpn"), Arm("mpn", ({"name": "secretion_block", "start": 0,
                                      "options": {"pools": ["MSC.exosome.mir155"]}},)),
             Readout("JAK2 V617F progenitors (CFU-G)", "cells", _cells(["JAK2_progenitor"])),
-            expected=+1, margin=0.05, days=days, group="MPN", risk=risk),
+            expected=+1, margin=0.05, days=days, group="MPN", risk=risk,
+            reason=FINDING_LAB),
         Scenario(
             "atll-exosomes-make-msc-proliferate",
             "ATL exosomes (miR-21, miR-155) make BM MSCs proliferate",
             ("seed 003 [149]", "doi:10.1186/s12977-016-0307-4"),
             Arm("atll"), Arm("atll", (_no_leukemic_evs(),)),
             Readout("MSCs", "cells", _cells(["MSC"])),
-            expected=+1, margin=0.05, days=days, group="ATLL", risk=risk),
+            expected=+1, margin=0.05, days=days, group="ATLL", risk=risk,
+            reason=FINDING_LAB),
     ]
     # CML under imatinib 400 mg daily from diagnosis: BCR-ABL1 in blood against the published
     # biphasic decline (docs/sources/cml.md). The readout is log10 % IS, 2 in the untreated
@@ -333,7 +356,7 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout(f"{log_bcr_abl} 3 months after diagnosis", "log10 % IS",
                     _log10_bcr_abl, summary="at", window=("diagnosis+91", "diagnosis+91")),
             expected=-1, margin=0.32, most=1.74, days="diagnosis+730", group="CML",
-            anchors=(cml_dx,), risk=risk),
+            anchors=(cml_dx,), risk=risk, reason=FINDING_TKI),
         Scenario(
             "cml-imatinib-12-month-response",
             "After 12 months of imatinib BCR-ABL1 is at most 1 % IS (ELN 2013: > 1 % is "
@@ -345,7 +368,7 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Readout(f"{log_bcr_abl} 12 months after diagnosis", "log10 % IS",
                     _log10_bcr_abl, summary="at", window=("diagnosis+365", "diagnosis+365")),
             expected=-1, margin=1.0, most=2.25, days="diagnosis+730", group="CML",
-            anchors=(cml_dx,), risk=risk),
+            anchors=(cml_dx,), risk=risk, reason=FINDING_TKI),
     ]
     for model in models or ("aml", "cml", "cll", "all", "mm", "atll"):
         out += [
@@ -355,14 +378,16 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
                 ("seed 000 [24-27]", "research: ev_parameters.md B (Caivano 2014)"),
                 Arm(model), Arm("healthy"),
                 Readout("plasma EVs", "EV/mL", _plasma_evs),
-                expected=+1, margin=0.05, days=days, group="biomarker", risk=risk),
+                expected=+1, margin=0.05, days=days, group="biomarker", risk=risk,
+                reason=FINDING_PATIENTS),
             Scenario(
                 f"{model}-more-plasma-mir155",
                 f"Patients with {model.upper()} have more EV-borne miR-155 in plasma",
                 ("seed 000 [24-27, 34, 41]",),
                 Arm(model), Arm("healthy"),
                 Readout("plasma EV miR-155", "copies/mL", _plasma_cargo("miR-155")),
-                expected=+1, margin=0.05, days=days, group="biomarker", risk=risk),
+                expected=+1, margin=0.05, days=days, group="biomarker", risk=risk,
+                reason=FINDING_PATIENTS),
         ]
     return out
 

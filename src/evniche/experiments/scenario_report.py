@@ -76,8 +76,46 @@ def _arm(arm) -> str:
     return ", ".join(parts)
 
 
-def write_report(results: list[ScenarioResult], directory: str | Path) -> Path:
-    """Write ``index.html`` into ``directory`` (created) and return its path."""
+def _pct(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x * 100:+.3g} %"
+
+
+def answer_tables(answers) -> str:
+    """The findings table (P(agree), effect and its 90 % credible interval, verdict) and
+    the proposals table (P(effect ≥ threshold), effect and interval), as HTML."""
+    from .agreement import CONTRADICTED_BELOW
+
+    def row(a, last: str) -> str:
+        q = a.effect_q
+        s = a.scenario
+        return (f"<tr><td><a href='#{html.escape(s.name)}'>{html.escape(s.name)}</a></td>"
+                f"<td>{html.escape(s.reason)}</td><td>{html.escape(a.source)}</td>"
+                f"<td>{len(a.members)}</td><td>{a.p:.2f}</td><td>{_pct(q[2])}</td>"
+                f"<td>{_pct(q[0])} – {_pct(q[4])}</td>"
+                f"<td>{wanted(s.expected, s.margin)}</td>{last}</tr>")
+
+    head = ("<tr><th>scenario</th><th>why this kind</th><th>ensemble</th><th>n</th>"
+            "<th>{p}</th><th>effect (median)</th><th>90 % CrI</th><th>{w}</th>{v}</tr>")
+    findings = [row(a, f"<td class='{'bad' if a.contradicted else 'ok'}'>{a.verdict}</td>")
+                for a in answers if a.kind == "finding"]
+    proposals = [row(a, "") for a in answers if a.kind == "proposal"]
+    return (f"<h2>Findings: published results the model must reproduce</h2><p>P(agree): the "
+            f"share of ensemble members whose effect has the expected sign and at least the "
+            f"margin; contradicted when P(agree) &lt; {CONTRADICTED_BELOW:g}. With the point "
+            f"model (n = 1) P is 0 or 1.</p><table>"
+            + head.format(p="P(agree)", w="wanted", v="<th>verdict</th>") + "".join(findings)
+            + "</table><h2>Proposals: the reviews' hypotheses (no pass/fail)</h2><p>P(effect "
+            "≥ threshold): the share of members whose effect reaches the threshold in the "
+            "expected direction.</p><table>"
+            + head.format(p="P(effect ≥ threshold)", w="threshold", v="")
+            + "".join(proposals) + "</table>")
+
+
+def write_report(results: list[ScenarioResult], directory: str | Path,
+                 answers: list | None = None) -> Path:
+    """Write ``index.html`` into ``directory`` (created) and return its path; ``answers``
+    (:class:`evniche.experiments.agreement.Answer`, one per result) add the findings and
+    proposals tables at the top."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     rows, sections = [], []
@@ -128,6 +166,8 @@ plasma EV tissue factor in the treatment arm over the control arm — the coagul
 the reviews warn of (seed 000 [68]; knowledge base risk-hypercoagulation); administered
 EVs are counted at their bolus peak.</p>
 {f'<p>Anchored days:</p><ul>{anchor_text}</ul>' if anchor_text else ''}
+{answer_tables(answers) if answers else ''}
+<h2>First member of each scenario (the point model without an ensemble)</h2>
 <table><tr><th>scenario</th><th>finding</th><th>reference</th><th>readout</th>
 <th>control</th><th>treatment</th><th>effect</th><th>wanted</th>
 <th>verdict</th><th>TF</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>"""

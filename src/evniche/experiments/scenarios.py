@@ -58,6 +58,8 @@ class Readout:
 
 
 SUMMARIES = ("end", "mean", "min", "max", "at")
+#: the two kinds of scenario: published findings and the reviews' proposals
+KINDS = ("finding", "proposal")
 
 
 def wanted(expected: int, margin: float, most: float | None = None) -> str:
@@ -151,6 +153,19 @@ class Scenario:
     anchors: tuple[Anchor, ...] = ()
     risk: Readout | None = None  # a side-effect readout shown next to the verdict
     output_hours: float = 24.0  # sampling of the runs (h): finer for hour-long sessions
+    #: "finding" (a published result the model must reproduce: answered with P(agree)) or
+    #: "proposal" (a hypothesis of the reviews: answered with P(effect ≥ margin), no
+    #: pass/fail); see :mod:`evniche.experiments.agreement`
+    kind: str = "finding"
+    #: one line: why the scenario is a finding or a proposal
+    reason: str = ""
+    #: parameters whose plausible ranges the prior predictive spans (no posterior given)
+    uncertain: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise EvnicheError(f"scenario '{self.name}': kind must be one of "
+                               f"{', '.join(KINDS)}, got '{self.kind}'")
 
     def opposite(self) -> Scenario:
         """The same scenario expecting the opposite direction (a check of the verdict)."""

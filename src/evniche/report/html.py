@@ -252,8 +252,10 @@ def _retractions(model: Any) -> list[str]:
 
 
 def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame | None = None,
-                  title: str | None = None) -> dict[str, Any]:
-    """Everything the template shows, as plain values and base64 images."""
+                  title: str | None = None, ensemble: Any = None,
+                  ensemble_source: str = "") -> dict[str, Any]:
+    """Everything the template shows, as plain values and base64 images (``ensemble``: an
+    :class:`evniche.experiments.ensemble.EnsembleSummary` for the uncertainty section)."""
     shown_sensitivity = _sensitivity(sensitivity)
     time = ds["time"].values
     if len(time) < 2:
@@ -335,16 +337,27 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
         "cited": _parameter_rows(model, assumptions=False),
         "attrs": {str(k): str(v) for k, v in ds.attrs.items()},
         "finite": bool(np.isfinite(ds["cells"].values).all()),
+        "ensemble": None if ensemble is None else _uncertainty(ensemble, ensemble_source),
     }
 
 
+def _uncertainty(ensemble: Any, source: str) -> dict[str, Any]:
+    from .uncertainty import context
+
+    return context(ensemble, source, num)
+
+
 def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
-                 sensitivity: pd.DataFrame | None = None, title: str | None = None) -> Path:
+                 sensitivity: pd.DataFrame | None = None, title: str | None = None,
+                 ensemble: Any = None, ensemble_source: str = "") -> Path:
     """Write ``out_dir/report.html`` for the Trajectory ``ds`` and return its path.
 
     ``model`` (an :class:`evniche.spec.resolve.ResolvedModel`) supplies the assumptions and
     cited parameters; ``sensitivity`` (a DataFrame from
-    :func:`evniche.readouts.sensitivity.elasticities`) is shown under the take-over time.
+    :func:`evniche.readouts.sensitivity.elasticities`) is shown under the take-over time;
+    ``ensemble`` (an :class:`evniche.experiments.ensemble.EnsembleSummary`) adds the
+    uncertainty section ("Uncertainty over the posterior"), ``ensemble_source`` says where
+    its draws came from.
     """
     out = Path(out_dir)
     try:
@@ -352,6 +365,6 @@ def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
     except OSError as exc:
         raise EvnicheError(f"cannot create the report folder {out}: {exc}") from None
     html = _environment().get_template("report.html.j2").render(
-        **build_context(ds, model, sensitivity, title))
+        **build_context(ds, model, sensitivity, title, ensemble, ensemble_source))
     path = out / REPORT
     return write_text(path, html)
