@@ -1,4 +1,5 @@
-"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``kb`` and ``scenarios``."""
+"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``, ``kb`` and
+``scenarios``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import kb, model_commands
+    from . import kb, model_commands, sensitivity
 
     app = typer.Typer(
         name="evniche",
@@ -26,6 +27,7 @@ def _app():
     )
     app.add_typer(kb.app, name="kb", help="Query the cited knowledge base of both reviews.")
     model_commands.register(app)
+    sensitivity.register(app)
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists

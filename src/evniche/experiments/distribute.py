@@ -34,7 +34,7 @@ from ..readouts import scalars
 
 Row = Mapping[str, float]
 #: a chunk of an ensemble per worker and this many more, for load balance and progress
-CHUNKS_PER_WORKER = 4
+CHUNKS_PER_WORKER = 16
 #: seconds to wait for an existing scheduler to answer
 CONNECT_TIMEOUT_S = 10
 
