@@ -87,8 +87,10 @@ def _morris_figure(result) -> str:
         part = result.indices[result.indices["readout"] == name]
         ax.scatter(part["mu_star"], part["sigma"], s=14, color="tab:blue")
         top = part.sort_values("mu_star", ascending=False).head(8)
+        largest = float(np.nan_to_num(part["mu_star"].max()))
         for row in top.itertuples():
-            if np.isfinite(row.mu_star) and row.mu_star > 0:
+            # label the leaders only: points at the origin would overprint each other
+            if np.isfinite(row.mu_star) and row.mu_star > 0.01 * largest:
                 ax.annotate(row.parameter, (row.mu_star, row.sigma), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
         unit = next(r.unit for r in result.readouts if r.name == name)
