@@ -84,6 +84,8 @@ def test_wide_ranges_are_sampled_log_uniformly():
     narrow = gsa.Factor("f", "f", "", 0.5, 0.1, 0.9, "assumption: t")
     assert wide.log and not narrow.log
     assert not gsa.Factor("z", "z", "", 1.0, 0.0, 100.0, "assumption: t").log
+    decade = gsa.Factor("d", "d", "", 1.0, 0.1, 1.0000000001, "assumption: t")
+    assert not decade.log  # one decade, rounded by a unit conversion: still uniform
     assert wide.bounds == (-2.0, 2.0) and narrow.bounds == (0.1, 0.9)
     d = gsa.design("sobol", [wide, narrow], 8 * 4 * 64, seed=0)
     col = d.values[:, 0]

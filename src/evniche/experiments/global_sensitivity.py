@@ -86,7 +86,9 @@ class Factor:
     @property
     def log(self) -> bool:
         """Sampled log-uniformly: the range spans more than a decade (see module text)."""
-        return self.low > 0 and self.high / self.low > LOG_SPAN
+        # a relative tolerance: a range written as exactly one decade stays uniform after
+        # the round trip through canonical units
+        return self.low > 0 and self.high / self.low > LOG_SPAN * (1 + 1e-9)
 
     @property
     def bounds(self) -> tuple[float, float]:
