@@ -71,3 +71,13 @@ def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch):
     with pytest.raises(EvnicheError, match="--scheduler tcp://127.0.0.1:1: cannot connect"), \
             distribute.cluster("tcp://127.0.0.1:1"):
         pass
+
+
+def test_an_existing_cluster_is_used_by_its_scheduler_address():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, processes=False, dashboard_address="127.0.0.1:0") as existing, \
+            distribute.cluster(existing.scheduler_address) as client:
+        assert client.scheduler.address == existing.scheduler_address
+        out = distribute.map_chunks(square_slowly, list(range(5)), 0, client=client)
+    assert out == [x * x for x in range(5)]
