@@ -154,16 +154,23 @@ class Ensemble:
 def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
     """One Trajectory per row of overrides (``{"parameters.NAME.value": value}``), or the
     :class:`EvnicheError` that stopped that run. The single place an ensemble simulates."""
+    import warnings
+
     from ..engines import simulate
     from ..spec.loader import load_model
 
     for overrides in rows:
-        try:
-            yield simulate(load_model(ensemble.model, overrides=dict(overrides)),
-                           days=ensemble.days, seed=ensemble.seed,
-                           wall_limit_s=ensemble.wall_limit_s, **ensemble.options)
-        except EvnicheError as exc:
-            yield exc
+        # NumPy/SciPy overflow warnings of a run at the edge of the ranges would print
+        # from every worker; a run that really fails says why in its error instead
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                result = simulate(load_model(ensemble.model, overrides=dict(overrides)),
+                                  days=ensemble.days, seed=ensemble.seed,
+                                  wall_limit_s=ensemble.wall_limit_s, **ensemble.options)
+            except EvnicheError as exc:
+                result = exc
+        yield result
 
 
 def run_chunk(rows: Sequence[Row], ensemble: Ensemble) -> list[dict]:
