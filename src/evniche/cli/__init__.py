@@ -1,5 +1,5 @@
-"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``kb``, ``observations``
-and ``scenarios``."""
+"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``, ``kb``,
+``observations`` and ``scenarios``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import kb, model_commands, observations
+    from . import kb, model_commands, observations, sensitivity
 
     app = typer.Typer(
         name="evniche",
@@ -29,6 +29,7 @@ def _app():
     model_commands.register(app)
     app.add_typer(observations.app, name="observations",
                   help="Published observations as data: list, check, compare with a model.")
+    sensitivity.register(app)
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists

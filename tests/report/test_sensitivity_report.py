@@ -1,0 +1,71 @@
+"""The files of ``evniche sensitivity --out`` (evniche.report.sensitivity_report), from
+analyses of an analytic function (no model runs): every method writes its four files, the
+figure and the ranked table; the folder is refused or replaced as documented."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evniche.errors import EvnicheError
+from evniche.experiments import global_sensitivity as gsa
+from evniche.readouts import scalars
+from evniche.report import sensitivity_report
+
+
+def analytic_result(method: str) -> gsa.Result:
+    """y = a² · b on positive ranges (b over two decades: log-uniform); c is never read."""
+    items = [gsa.Factor("a", "a", "cell", 2.0, 1.0, 3.0, "assumption: a test value"),
+             gsa.Factor("b", "b", "1/h", 1.0, 0.1, 10.0, "assumption: a test value"),
+             gsa.Factor("c", "c", "", 0.5, 0.0, 1.0, "assumption: never read")]
+    d = gsa.design(method, items, None, seed=2)
+    y = d.values[:, 0] ** 2 * d.values[:, 1]
+    readouts = [scalars.Readout("y", lambda _: 0.0, "unit")]
+    samples = pd.concat([pd.DataFrame(d.values, columns=["a", "b", "c"]),
+                         pd.DataFrame({"y": y, "note": "", "error": ""})], axis=1)
+    samples.insert(0, "run", np.arange(d.runs))
+    samples.loc[1, "error"] = "solver failed (a test)"
+    indices, notes = gsa.analyse(method, items, d, samples, readouts, seed=2)
+    return gsa.Result("analytic", method, d, items, readouts, samples, indices, notes,
+                      {"method": method, "budget": None, "seed": 2, "days": 10.0,
+                       "runs": d.runs, "size": d.size, "readouts": ["y"], "parameters": [],
+                       "thresholds": {"influence": gsa.INFLUENCE[method],
+                                      "matters": gsa.MATTERS[method], "log_span": 10.0}})
+
+
+@pytest.mark.parametrize("method", ["morris", "sobol", "local"])
+def test_every_method_writes_its_files(tmp_path, method):
+    result = analytic_result(method)
+    assert result.unconstrained() == ["c"]
+    out = sensitivity_report.write(result, tmp_path / "gsa")
+    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "report.html",
+                                                     "samples.parquet", "sensitivity.json"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "samples.parquet"), result.samples)
+    indices = pd.read_csv(out / "indices.csv")
+    assert list(indices["parameter"]) == ["a", "b", "c"]
+    assert list(indices["matters"]) == [True, True, False]
+    record = json.loads((out / "sensitivity.json").read_text())
+    assert [f["sampling"] for f in record["factors"]] == ["uniform", "log-uniform", "uniform"]
+    assert record["summary"][-1] == "1 assumption(s) no readout here can constrain: c"
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 1
+    assert "run 1: solver failed (a test)" in page
+    assert {"morris": "μ*", "sobol": "S1", "local": "elasticities"}[method] in page
+
+
+def test_an_earlier_analysis_is_replaced_other_folders_refused(tmp_path):
+    out = sensitivity_report.write(analytic_result("morris"), tmp_path / "gsa")
+    (out / "stale.txt").write_text("from before")
+    sensitivity_report.write(analytic_result("sobol"), out)
+    assert not (out / "stale.txt").exists()
+    assert json.loads((out / "sensitivity.json").read_text())["method"] == "sobol"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "data.csv").write_text("x")
+    with pytest.raises(EvnicheError, match="holds other files and no sensitivity.json"):
+        sensitivity_report.check_folder(tmp_path / "mine")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(EvnicheError, match="is a file, not a folder"):
+        sensitivity_report.check_folder(tmp_path / "file")
