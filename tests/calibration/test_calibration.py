@@ -18,9 +18,11 @@ from evniche.cli import main
 from evniche.errors import EvnicheError
 from evniche.experiments.calibration import (
     Objective,
+    _acceptor,
     calibrate,
     free_parameters,
     interval,
+    with_horizon,
 )
 from evniche.observations import load
 from evniche.spec.loader import load_model
@@ -53,7 +55,7 @@ def observe(folder: Path, sec: float, fold: float = 1.5) -> Path:
 
 
 def single_core():
-    return pyabc.sampler.SingleCoreSampler()
+    return pyabc.sampler.SingleCoreSampler(check_max_eval=True)
 
 
 @pytest.fixture(scope="module")
@@ -71,22 +73,22 @@ def test_priors_log_uniform_beyond_a_decade():
 
 def test_recovers_the_parameter_that_made_the_observation(synthetic, tmp_path):
     info = calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"],
-                     population=20, generations=3, sampler=single_core(), predictive=2)
+                     population=10, generations=2, sampler=single_core(), predictive=1)
     frame = pd.read_parquet(tmp_path / "posterior.parquet")
     lo, hi = interval(frame["parameters.sec"].to_numpy(), frame["weight"].to_numpy())
     assert lo <= 100.0 <= hi
     # the data constrain it: the 90 % interval is much narrower than the prior (2 decades)
     assert math.log10(hi / lo) < 1.0
-    assert info["generations"] == 3
+    assert info["generations"] == 2
     assert (tmp_path / "report.html").read_text().count("<img") >= 3
 
 
 def test_posterior_files_follow_the_contract(synthetic, tmp_path):
     info = calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec", "kdrain"],
-                     population=6, generations=1, sampler=single_core(), predictive=0)
+                     population=4, generations=1, sampler=single_core(), predictive=0)
     frame = pd.read_parquet(tmp_path / "posterior.parquet")
     assert list(frame.columns) == ["parameters.sec", "parameters.kdrain", "weight"]
-    assert len(frame) == 6
+    assert len(frame) == 4
     assert frame["weight"].sum() == pytest.approx(1.0)
     assert frame["parameters.sec"].between(10, 1000).all()
     assert frame["parameters.kdrain"].between(0.2, 1.0).all()
@@ -103,16 +105,16 @@ def test_posterior_files_follow_the_contract(synthetic, tmp_path):
     assert [o["id"] for o in stored["observations"]] == ["SYN-1"]
     assert stored["generations"] == 1 and len(stored["epsilons"]) == 1
     assert 0 < stored["acceptance_rates"][0] <= 1
-    assert stored["simulations"] >= 6
+    assert stored["simulations"] >= 4
 
 
 def test_rerun_resumes_without_losing_a_generation(synthetic, tmp_path):
-    calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=5,
+    calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=3,
               generations=1, sampler=single_core(), predictive=0)
     history = pyabc.History(f"sqlite:///{tmp_path / 'history.db'}", _id=1)
     first, first_w = history.get_distribution(m=0, t=0)
     info = calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"],
-                     population=5, generations=2, sampler=single_core(), predictive=0)
+                     population=3, generations=2, sampler=single_core(), predictive=0)
     history = pyabc.History(f"sqlite:///{tmp_path / 'history.db'}", _id=1)
     assert history.max_t == 1 and len(history.all_runs()) == 1
     again, again_w = history.get_distribution(m=0, t=0)
@@ -120,26 +122,42 @@ def test_rerun_resumes_without_losing_a_generation(synthetic, tmp_path):
     assert list(first_w) == list(again_w)
     assert info["generations"] == 2
     # asking again for 2 runs nothing more
-    calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=5,
+    calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=3,
               generations=2, sampler=single_core(), predictive=0)
     assert pyabc.History(f"sqlite:///{tmp_path / 'history.db'}", _id=1).max_t == 1
 
 
 def test_resume_refuses_other_settings(synthetic, tmp_path):
-    calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=4,
+    calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=3,
               generations=1, sampler=single_core(), predictive=0)
     with pytest.raises(EvnicheError, match="different parameters"):
         calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["kdrain"],
-                  population=4, generations=1, sampler=single_core(), predictive=0)
+                  population=3, generations=1, sampler=single_core(), predictive=0)
 
 
-def test_failing_record_rejects_the_particle(synthetic, tmp_path, caplog):
-    # read on day 2, but every run now ends on day 1: the record cannot be read
-    with pytest.raises(EvnicheError, match="no generation finished"):
+def test_failing_record_counts_infinite_and_is_logged(synthetic, caplog):
+    # read on day 2, but the run now ends on day 1: the record cannot be read
+    records = with_horizon(load([synthetic]), 1.0)
+    objective = Objective(records, free_parameters(load_model(MODEL), ["sec"]))
+    out = objective({"sec": 2.0})
+    assert out == {"SYN-1": math.inf, "total": math.inf}
+    assert "SYN-1 could not be read: read on day 2" in caplog.text
+
+
+def test_infinite_distance_is_never_accepted():
+    acceptor = _acceptor()
+    # epsilon is infinite before the first calibration sample
+    res = acceptor(lambda x, x0, t, par: math.inf, lambda t: math.inf, {}, {}, 0, {})
+    assert not res.accept
+    res = acceptor(lambda x, x0, t, par: 3.0, lambda t: math.inf, {}, {}, 0, {})
+    assert res.accept
+
+
+def test_a_record_failing_at_the_model_values_stops_before_sampling(synthetic, tmp_path):
+    with pytest.raises(EvnicheError, match="SYN-1 cannot be read at the model's own"):
         calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"],
-                  population=3, generations=1, max_simulations=6, days=1.0,
-                  sampler=single_core(), predictive=0)
-    assert "SYN-1 could not be read" in caplog.text
+                  population=2, generations=1, days=1.0, sampler=single_core())
+    assert not (tmp_path / "history.db").exists()
 
 
 @pytest.mark.parametrize("args, message", [

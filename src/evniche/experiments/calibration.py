@@ -167,6 +167,26 @@ class Objective:
         return out
 
 
+def preflight(objective: Objective, say: Callable[[str], None]) -> float:
+    """Simulate the records once at the model's own parameter values; a record that cannot
+    be read there is an EvnicheError (a calibration where every particle would be rejected
+    never ends: pyABC's Dask sampler has no cap inside a generation). Returns the wall time
+    of the particle (s)."""
+    import time
+
+    start = time.perf_counter()
+    rows = objective.comparisons({p.key: p.value for p in objective.priors})
+    seconds = time.perf_counter() - start
+    for row in rows:
+        if row.error or math.isnan(row.distance):
+            raise EvnicheError(f"observation {row.record.id} cannot be read at the model's own "
+                               f"parameter values: {row.error or 'no value'}")
+    total = sum(r.distance for r in rows)
+    say(f"{len(rows)} observation(s); at the model's own values the distance is {total:.4g} "
+        f"({seconds:.1f} s per particle on one core)")
+    return seconds
+
+
 def _distance(x: dict, x_0: dict) -> float:
     """pyABC distance: the summed record distance the model already computed."""
     return float(x["total"])
@@ -295,6 +315,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
         done = history.max_t + 1
         say(f"resuming {out}: {done} generation(s) done")
     else:
+        preflight(objective, say)
         settings_path.write_text(json.dumps(asdict(settings), indent=1))
         history = abc.new(db, {"total": 0.0})
         done = 0
