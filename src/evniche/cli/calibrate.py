@@ -54,7 +54,10 @@ def calibrate(
 
     if workers is not None and workers <= 0:
         raise EvnicheError(f"--workers: must be > 0, got {workers}")
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logging.getLogger("evniche.calibration").addHandler(handler)
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # cluster start-up chatter
     names = None if parameters is None else parameters.split(",")
 
     def say(line: str) -> None:

@@ -352,7 +352,7 @@ def dask_sampler(scheduler: str | None = None, workers: int | None = None):
     else:
         n = workers or os.cpu_count() or 1
         client = Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                     dashboard_address=None))
+                                     dashboard_address=":0"))
     return DaskDistributedSampler(dask_client=client, batch_size=1)
 
 
