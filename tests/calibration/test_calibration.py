@@ -108,6 +108,15 @@ def test_posterior_files_follow_the_contract(synthetic, tmp_path):
     assert stored["simulations"] >= 4
 
 
+def test_small_population_in_more_dimensions_runs(synthetic, tmp_path):
+    # 2 particles, 2 parameters: a full multivariate kernel would be singular (NaN weights)
+    info = calibrate(MODEL, tmp_path, observations=[synthetic], population=2, generations=2,
+                     sampler=single_core(), predictive=0)
+    frame = pd.read_parquet(tmp_path / "posterior.parquet")
+    assert info["generations"] == 2
+    assert frame["weight"].sum() == pytest.approx(1.0)
+
+
 def test_rerun_resumes_without_losing_a_generation(synthetic, tmp_path):
     calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"], population=3,
               generations=1, sampler=single_core(), predictive=0)
@@ -164,6 +173,7 @@ def test_a_record_failing_at_the_model_values_stops_before_sampling(synthetic, t
     (["--parameters", "nonesuch"], "'nonesuch' is not a parameter of the model"),
     (["--parameters", "vm"], "'vm' is not an 'assumption:' parameter with a range"),
     (["--population", "0"], "--population: must be > 0"),
+    (["--population", "1"], "--population: needs at least 2 particles"),
     (["--generations", "-1"], "--generations: must be > 0"),
     (["--max-simulations", "0"], "--max-simulations: must be > 0"),
 ])

@@ -22,7 +22,7 @@ def calibrate(
         "--parameters", help="comma-separated parameter names to calibrate (default: every "
         "'assumption:' parameter of MODEL with a range)")] = None,
     population: Annotated[int, typer.Option(
-        "--population", help="particles per generation")] = 8,
+        "--population", help="particles per generation (at least 2)")] = 4,
     generations: Annotated[int, typer.Option(
         "--generations", help="generations in total (a resumed run adds the missing ones)")
     ] = 2,

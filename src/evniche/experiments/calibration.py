@@ -253,7 +253,7 @@ def _check_budget(name: str, value: float | None) -> None:
 
 
 def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path] | None = None,
-              parameters: Iterable[str] | None = None, population: int = 8,
+              parameters: Iterable[str] | None = None, population: int = 4,
               generations: int = 2, max_simulations: int | None = None,
               days: float | None = None, sampler: Any = None,
               simulate_options: dict | None = None, predictive: int = 4,
@@ -274,6 +274,8 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     from ..spec.loader import load_model
 
     _check_budget("--population", population)
+    if population < 2:
+        raise EvnicheError(f"--population: needs at least 2 particles, got {population}")
     _check_budget("--generations", generations)
     _check_budget("--max-simulations", max_simulations)
     _check_budget("--days", days)
@@ -306,7 +308,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     elif not isinstance(sampler, pyabc.sampler.Sampler):
         sampler = sampler()  # a factory: the cluster starts only once the inputs are checked
     objective = Objective(records, priors, simulate_options)
-    abc = pyabc.ABCSMC(objective, prior, _distance,
+    abc = pyabc.ABCSMC(objective, prior, _distance, transitions=transition(priors, population),
                        population_size=int(population), sampler=sampler,
                        acceptor=_acceptor())
     db = f"sqlite:///{db_path.resolve()}"
@@ -337,6 +339,19 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     write_report(out, info, frame, priors, generations_table(history),
                  redraw(objective, frame, predictive))
     return info
+
+
+def transition(priors: list[Prior], population: int):
+    """pyABC's perturbation kernel: a multivariate normal over all parameters when the
+    population has more particles than parameters + 1 (its covariance is then of full
+    rank), otherwise one normal kernel per parameter (a product kernel, which ignores
+    correlations but stays defined for a small population in many dimensions)."""
+    import pyabc
+
+    if population > len(priors) + 1:
+        return pyabc.MultivariateNormalTransition()
+    return pyabc.AggregatedTransition({p.name: pyabc.MultivariateNormalTransition()
+                                       for p in priors})
 
 
 def dask_sampler(scheduler: str | None = None, workers: int | None = None):
