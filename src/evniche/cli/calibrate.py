@@ -1,0 +1,99 @@
+"""``evniche calibrate MODEL --out DIR``: ABC-SMC posterior of the model's assumed
+parameters given observation records (docs/calibration.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def calibrate(
+    model: Annotated[str, typer.Argument(help="a preset name or a model file")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="output folder: history.db (pyABC), posterior.parquet, "
+        "posterior.json, report.html; running the same command again resumes it")],
+    observations: Annotated[list[Path] | None, typer.Option(
+        "--observations", help="a folder (or file) of observation records; repeat for "
+        "several (default: the records shipped with evniche); the records with a condition "
+        "on MODEL are used")] = None,
+    parameters: Annotated[str | None, typer.Option(
+        "--parameters", help="comma-separated parameter names to calibrate (default: every "
+        "'assumption:' parameter of MODEL with a range)")] = None,
+    population: Annotated[int, typer.Option(
+        "--population", help="particles per generation (at least 2)")] = 4,
+    generations: Annotated[int, typer.Option(
+        "--generations", help="generations in total (a resumed run adds the missing ones)")
+    ] = 2,
+    max_simulations: Annotated[int | None, typer.Option(
+        "--max-simulations", help="stop after this many simulated particles (all "
+        "generations; default: no cap)")] = None,
+    days: Annotated[float | None, typer.Option(
+        "--days", help="run length (days) of every record's conditions (default: each "
+        "record's own, 365 unless it says)")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="address of a running Dask scheduler (default: a LocalCluster "
+        "with one single-threaded worker per CPU core)")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="LocalCluster workers (default: the CPU count)")] = None,
+    predictive: Annotated[int, typer.Option(
+        "--predictive", help="posterior draws simulated again for the report's "
+        "posterior-predictive plots (0: none)")] = 4,
+) -> None:
+    """Calibrate MODEL's assumed parameters against observations by ABC-SMC (pyABC on Dask).
+
+    Priors are uniform on each parameter's range, log-uniform where the range spans more
+    than a decade. The distance is the records' summed distance; a record that fails to
+    simulate rejects the particle (the reason is logged)."""
+    import logging
+
+    from ..errors import EvnicheError
+    from ..experiments.calibration import calibrate as run_calibration
+    from ..experiments.calibration import dask_sampler
+
+    if workers is not None and workers <= 0:
+        raise EvnicheError(f"--workers: must be > 0, got {workers}")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logging.getLogger("evniche.calibration").addHandler(handler)
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # cluster start-up chatter
+    names = None if parameters is None else parameters.split(",")
+
+    def say(line: str) -> None:
+        typer.echo(line, err=True)
+
+    sampler = None
+
+    def lazy_sampler():
+        nonlocal sampler
+        sampler = dask_sampler(scheduler, workers)
+        return sampler
+
+    try:
+        info = run_calibration(model, out, observations=observations, parameters=names,
+                               population=population, generations=generations,
+                               max_simulations=max_simulations, days=days,
+                               sampler=_Deferred(lazy_sampler), predictive=predictive,
+                               progress=say)
+    finally:
+        if sampler is not None:
+            sampler.client.close()
+    typer.echo(f"{info['generations']} generation(s), {info['simulations']} simulations, "
+               f"epsilon {info['epsilons'][-1]:.4g}; posterior in {out}/posterior.parquet, "
+               f"report in {out}/report.html")
+
+
+class _Deferred:
+    """Builds the Dask sampler only once the inputs are checked (no cluster is started
+    for a command that fails on a bad option)."""
+
+    def __init__(self, build):
+        self.build = build
+
+    def __call__(self):
+        return self.build()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)

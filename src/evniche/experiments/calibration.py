@@ -1,0 +1,442 @@
+"""Calibration: the posterior of a model's assumed parameters given observation records,
+by ABC-SMC (pyABC) with the records' distances (docs/calibration.md).
+
+* Free parameters: the model's ``assumption:`` parameters that declare a plausible
+  ``range`` (optionally a chosen subset). Priors are uniform on the range, log-uniform
+  (uniform in log10) where the range spans more than a decade (high / low > 10, low > 0).
+* Objective: :func:`evniche.observations.total_distance` of the records with a condition on
+  the model, each proposed value applied as a ``parameters.NAME`` override (in the model
+  file's unit) to every run whose model defines that parameter. A record that cannot be
+  read (a run that fails, a readout after the horizon) makes the distance +inf: the
+  particle is rejected and the reason logged.
+* History: pyABC's SQLite database ``DIR/history.db``; :func:`calibrate` on a folder that
+  already holds a run of the same calibration resumes it (finished generations are kept).
+* Output: ``DIR/posterior.parquet`` (one row per particle: a column per override key
+  ``parameters.NAME`` in the model file's unit and ``weight``, normalised to sum 1) and
+  ``DIR/posterior.json`` (model, digest, parameters with priors and units, versions,
+  observations, generations, epsilons, acceptance rates, simulations).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EvnicheError
+
+log = logging.getLogger("evniche.calibration")
+
+#: file names inside the output folder
+DATABASE = "history.db"
+SETTINGS = "calibration.json"
+POSTERIOR_TABLE = "posterior.parquet"
+POSTERIOR_INFO = "posterior.json"
+
+#: a range wider than this ratio (high / low) gets a log-uniform prior
+LOG_SCALE_RATIO = 10.0
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The prior of one free parameter: uniform on [low, high] (in ``unit``, the model
+    file's unit), or uniform in log10 of the value when ``log``."""
+
+    name: str
+    low: float
+    high: float
+    unit: str
+    log: bool
+    value: float  # the model's own value (unit as above)
+
+    @property
+    def key(self) -> str:
+        """The override key runs take: ``parameters.NAME``."""
+        return f"parameters.{self.name}"
+
+    def to_value(self, x: float) -> float:
+        """The parameter value of a sampled coordinate (log10 for a log prior)."""
+        return float(10.0 ** x) if self.log else float(x)
+
+    def coordinate(self, value: float) -> float:
+        """The sampled coordinate of a value (inverse of :meth:`to_value`)."""
+        return float(math.log10(value)) if self.log else float(value)
+
+    def bounds(self) -> tuple[float, float]:
+        """The coordinate bounds of the prior."""
+        return self.coordinate(self.low), self.coordinate(self.high)
+
+
+def free_parameters(model: Any, names: Iterable[str] | None = None) -> list[Prior]:
+    """The priors of ``model``'s free parameters: its ``assumption:`` parameters with a
+    ``range`` (all of them, or the ``names`` given, in that order). An unknown name, or one
+    that is not an assumption with a range, is an EvnicheError naming it."""
+    declared = model.spec.parameters
+    free = {name: p for name, p in declared.items()
+            if p.range is not None and p.value is not None and p.range[0] < p.range[1]
+            and p.source.strip().lower().startswith("assumption")}
+    chosen = list(free) if names is None else [n.strip() for n in names if n.strip()]
+    if not chosen:
+        raise EvnicheError(f"model '{model.name}' has no free parameter (an 'assumption:' "
+                           "parameter with a range)" if names is None else
+                           "--parameters: give at least one parameter name")
+    priors = []
+    for name in chosen:
+        if name not in free:
+            if name in declared:
+                why = "is not an 'assumption:' parameter with a range; it cannot be calibrated"
+            else:
+                why = "is not a parameter of the model"
+            raise EvnicheError(f"--parameters: '{name}' {why} (free parameters of "
+                               f"'{model.name}': {', '.join(sorted(free)) or 'none'})")
+        p = free[name]
+        low, high = (float(v) for v in p.range)
+        log_scale = low > 0 and high / low > LOG_SCALE_RATIO
+        priors.append(Prior(name, low, high, p.unit, log_scale, float(p.value)))
+    return priors
+
+
+@lru_cache(maxsize=64)
+def _parameter_names(preset: str) -> frozenset[str]:
+    """The parameter names a preset or model file declares."""
+    from ..spec.loader import load_model
+
+    return frozenset(load_model(preset).spec.parameters)
+
+
+def _simulations_class():
+    from ..observations import Simulations
+
+    class ModelSimulations(Simulations):
+        """Simulations whose ``parameters.NAME`` overrides apply only to the runs of models
+        that declare NAME (a disease-over-healthy contrast shares the healthy parameters,
+        the disease's own parameters leave the healthy reference run alone)."""
+
+        def _model(self, preset: str, overrides: dict[str, Any]):
+            names = _parameter_names(preset)
+            saved = self.overrides
+            self.overrides = {k: v for k, v in saved.items()
+                              if not k.startswith("parameters.") or k[11:] in names}
+            try:
+                return super()._model(preset, overrides)
+            finally:
+                self.overrides = saved
+
+    return ModelSimulations
+
+
+class Objective:
+    """The pyABC model: proposed coordinates → the records' distances. Picklable (runs on
+    Dask workers). Returns ``{"total": sum, "<record id>": distance, …}``; a record that
+    cannot be read counts +inf and its reason is logged."""
+
+    def __init__(self, records: list, priors: list[Prior], simulate_options: dict | None = None):
+        self.records = records
+        self.priors = priors
+        self.options = dict(simulate_options or {})
+
+    def overrides(self, coordinates: dict[str, float]) -> dict[str, float]:
+        """The ``parameters.NAME`` overrides (model file's unit) of pyABC coordinates."""
+        return {p.key: p.to_value(coordinates[p.name]) for p in self.priors}
+
+    def comparisons(self, overrides: dict[str, float]) -> list:
+        """Every record beside the model with ``overrides``."""
+        from ..observations.comparison import evaluate
+
+        sims = _simulations_class()(overrides=overrides, **self.options)
+        return [evaluate(r, sims) for r in self.records]
+
+    def __call__(self, coordinates: dict[str, float]) -> dict[str, float]:
+        overrides = self.overrides(coordinates)
+        out: dict[str, float] = {}
+        for row in self.comparisons(overrides):
+            d = row.distance
+            if row.error or math.isnan(d):
+                log.warning("rejected %s: record %s could not be read: %s", overrides,
+                            row.record.id, row.error or "no value")
+                d = math.inf
+            out[row.record.id] = float(d)
+        out["total"] = float(sum(out.values()))
+        return out
+
+
+def preflight(objective: Objective, say: Callable[[str], None]) -> float:
+    """Simulate the records once at the model's own parameter values; a record that cannot
+    be read there is an EvnicheError (a calibration where every particle would be rejected
+    never ends: pyABC's Dask sampler has no cap inside a generation). Returns the wall time
+    of the particle (s)."""
+    import time
+
+    start = time.perf_counter()
+    rows = objective.comparisons({p.key: p.value for p in objective.priors})
+    seconds = time.perf_counter() - start
+    for row in rows:
+        if row.error or math.isnan(row.distance):
+            raise EvnicheError(f"observation {row.record.id} cannot be read at the model's own "
+                               f"parameter values: {row.error or 'no value'}")
+    total = sum(r.distance for r in rows)
+    say(f"{len(rows)} observation(s); at the model's own values the distance is {total:.4g} "
+        f"({seconds:.1f} s per particle on one core)")
+    return seconds
+
+
+def _distance(x: dict, x_0: dict) -> float:
+    """pyABC distance: the summed record distance the model already computed."""
+    return float(x["total"])
+
+
+def _acceptor():
+    from pyabc.acceptor import AcceptorResult, UniformAcceptor
+
+    class FiniteAcceptor(UniformAcceptor):
+        """Uniform acceptance that never accepts an infinite distance (a failed record),
+        even while epsilon is still infinite."""
+
+        def __call__(self, distance_function, eps, x, x_0, t, par):
+            res = super().__call__(distance_function, eps, x, x_0, t, par)
+            return AcceptorResult(distance=res.distance,
+                                  accept=bool(res.accept and math.isfinite(res.distance)))
+
+    return FiniteAcceptor()
+
+
+@dataclass
+class Settings:
+    """What defines a calibration run; a resumed run must have the same."""
+
+    model: str
+    digest: str
+    parameters: list[str]
+    observations: list[str]
+    population: int
+    days: float | None
+
+    def check_same(self, other: Settings, folder: Path) -> None:
+        """Refuse to resume ``folder``'s run under different settings."""
+        for field in ("model", "digest", "parameters", "observations", "population", "days"):
+            a, b = getattr(self, field), getattr(other, field)
+            if a != b:
+                raise EvnicheError(f"{folder}: holds a calibration with a different {field} "
+                                   f"({b} there, {a} now); use a new --out folder to start "
+                                   "another")
+
+
+def select_records(records: Iterable, model: str) -> list:
+    """The records with a condition on ``model`` (a preset name or a model file)."""
+    def same(preset: str) -> bool:
+        if preset == model:
+            return True
+        a, b = Path(preset), Path(model)
+        return a.is_file() and b.is_file() and a.resolve() == b.resolve()
+
+    return [r for r in records if any(same(c.preset) for c in r.conditions)]
+
+
+def with_horizon(records: list, days: float | None) -> list:
+    """The records with every condition's run length set to ``days`` (None: as written)."""
+    if days is None:
+        return records
+    return [r.model_copy(update={"conditions": [c.model_copy(update={"days": days})
+                                                for c in r.conditions]}) for r in records]
+
+
+def _check_budget(name: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise EvnicheError(f"{name}: must be > 0, got {value:g}")
+
+
+def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path] | None = None,
+              parameters: Iterable[str] | None = None, population: int = 4,
+              generations: int = 2, max_simulations: int | None = None,
+              days: float | None = None, sampler: Any = None,
+              simulate_options: dict | None = None, predictive: int = 4,
+              progress: Callable[[str], None] | None = None) -> dict:
+    """Run (or resume) an ABC-SMC calibration of ``model`` into the folder ``out``.
+
+    ``generations`` is the total number of generations wanted: a folder that already
+    holds k finished generations of the same calibration runs ``generations - k`` more.
+    ``max_simulations`` caps the simulations (particles proposed, all generations);
+    ``days`` replaces every record condition's run length (days). ``sampler`` is a pyABC
+    sampler or a function making one (default: a Dask sampler on a LocalCluster, see
+    :func:`dask_sampler`).
+    ``predictive`` posterior draws are simulated again for the report (``report.html``).
+    Returns the contents of ``posterior.json``."""
+    import pyabc
+
+    from ..observations import load
+    from ..spec.loader import load_model
+
+    _check_budget("--population", population)
+    if population < 2:
+        raise EvnicheError(f"--population: needs at least 2 particles, got {population}")
+    _check_budget("--generations", generations)
+    _check_budget("--max-simulations", max_simulations)
+    _check_budget("--days", days)
+    if predictive < 0:
+        raise EvnicheError(f"--predictive: must be >= 0, got {predictive}")
+    say = progress or (lambda _: None)
+    resolved = load_model(model)
+    priors = free_parameters(resolved, parameters)
+    folders = None if observations is None else list(observations)
+    records = select_records(load(folders), model)
+    if not records:
+        where = "the shipped records" if folders is None else ", ".join(map(str, folders))
+        raise EvnicheError(f"no observation in {where} has a condition on '{model}'")
+    records = with_horizon(records, days)
+    settings = Settings(model, resolved.digest, [p.name for p in priors],
+                        [r.id for r in records], int(population), days)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = out / DATABASE
+    settings_path = out / SETTINGS
+    if db_path.exists() and settings_path.exists():
+        Settings(**json.loads(settings_path.read_text())).check_same(settings, out)
+    elif db_path.exists():
+        raise EvnicheError(f"{db_path}: a history without {SETTINGS}; use a new --out folder")
+
+    prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", lo, hi - lo)
+                                  for p in priors for lo, hi in [p.bounds()]})
+    if sampler is None:
+        sampler = dask_sampler()
+    elif not isinstance(sampler, pyabc.sampler.Sampler):
+        sampler = sampler()  # a factory: the cluster starts only once the inputs are checked
+    objective = Objective(records, priors, simulate_options)
+    abc = pyabc.ABCSMC(objective, prior, _distance, transitions=transition(priors, population),
+                       population_size=int(population), sampler=sampler,
+                       acceptor=_acceptor())
+    db = f"sqlite:///{db_path.resolve()}"
+    if db_path.exists():
+        history = abc.load(db, 1)
+        done = history.max_t + 1
+        say(f"resuming {out}: {done} generation(s) done")
+    else:
+        preflight(objective, say)
+        settings_path.write_text(json.dumps(asdict(settings), indent=1))
+        history = abc.new(db, {"total": 0.0})
+        done = 0
+    remaining = int(generations) - done
+    if remaining > 0:
+        cap = np.inf if max_simulations is None else int(max_simulations)
+        if history.total_nr_simulations < cap:
+            say(f"running {remaining} generation(s) of {population} particles")
+            history = abc.run(max_nr_populations=remaining, max_total_nr_simulations=cap)
+    if history.max_t < 0:
+        raise EvnicheError("no generation finished (every particle was rejected, or the "
+                           "simulation budget ran out first)")
+    info = write_posterior(out, history, resolved, priors, records, settings)
+    from .calibration_report import predictive as redraw
+    from .calibration_report import write_report
+
+    say(f"simulating {predictive} posterior draws for the report")
+    frame = posterior_frame(history, priors)
+    write_report(out, info, frame, priors, generations_table(history),
+                 redraw(objective, frame, predictive))
+    return info
+
+
+def transition(priors: list[Prior], population: int):
+    """pyABC's perturbation kernel: a multivariate normal over all parameters when the
+    population has more particles than parameters + 1 (its covariance is then of full
+    rank), otherwise one normal kernel per parameter (a product kernel, which ignores
+    correlations but stays defined for a small population in many dimensions)."""
+    import pyabc
+
+    if population > len(priors) + 1:
+        return pyabc.MultivariateNormalTransition()
+    return pyabc.AggregatedTransition({p.name: pyabc.MultivariateNormalTransition()
+                                       for p in priors})
+
+
+def dask_sampler(scheduler: str | None = None, workers: int | None = None):
+    """A pyABC DaskDistributedSampler: on the cluster at ``scheduler`` (an address), or on
+    a new LocalCluster with ``workers`` processes (default: the CPU count), 1 thread each."""
+    import os
+
+    from distributed import Client, LocalCluster
+    from pyabc.sampler import DaskDistributedSampler
+
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        n = workers or os.cpu_count() or 1
+        client = Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0"))
+    return DaskDistributedSampler(dask_client=client, batch_size=1)
+
+
+def generations_table(history) -> list[dict]:
+    """Per finished generation: t, epsilon, simulations, particles, acceptance rate, ESS."""
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    rows = []
+    for _, row in pops.iterrows():
+        t = int(row["t"])
+        _, w = history.get_distribution(m=0, t=t)
+        w = np.asarray(w, dtype=float) / np.sum(w)
+        rows.append({"t": t, "epsilon": float(row["epsilon"]),
+                     "simulations": int(row["samples"]), "particles": int(row["particles"]),
+                     "acceptance_rate": float(row["particles"]) / max(int(row["samples"]), 1),
+                     "ess": float(1.0 / np.sum(w ** 2))})
+    return rows
+
+
+def posterior_frame(history, priors: list[Prior]):
+    """The last generation as a DataFrame: a column per ``parameters.NAME`` (model file's
+    unit) and ``weight`` (sums to 1)."""
+    import pandas as pd
+
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    w = np.asarray(w, dtype=float)
+    table = {p.key: [p.to_value(x) for x in df[p.name].to_numpy(dtype=float)] for p in priors}
+    table["weight"] = list(w / w.sum())
+    return pd.DataFrame(table)
+
+
+def write_posterior(out: Path, history, model, priors: list[Prior], records: list,
+                    settings: Settings) -> dict:
+    """Write ``posterior.parquet`` and ``posterior.json`` into ``out``; return the JSON."""
+    import pyabc
+
+    from .. import __version__ as evniche_version
+
+    frame = posterior_frame(history, priors)
+    frame.to_parquet(out / POSTERIOR_TABLE, index=False)
+    gens = generations_table(history)
+    info = {
+        "model": model.name,
+        "model_source": settings.model,
+        "digest": model.digest,
+        "parameters": [{"name": p.name, "key": p.key, "unit": p.unit,
+                        "prior": {"low": p.low, "high": p.high,
+                                  "scale": "log-uniform" if p.log else "uniform"},
+                        "model_value": p.value} for p in priors],
+        "versions": {"evniche": evniche_version, "pyabc": pyabc.__version__,
+                     "numpy": np.__version__},
+        "observations": [{"id": r.id, "source": r.source.ref} for r in records],
+        "days": settings.days,
+        "population": settings.population,
+        "generations": len(gens),
+        "epsilons": [g["epsilon"] for g in gens],
+        "acceptance_rates": [g["acceptance_rate"] for g in gens],
+        "ess": [g["ess"] for g in gens],
+        "simulations": int(history.total_nr_simulations),
+    }
+    (out / POSTERIOR_INFO).write_text(json.dumps(info, indent=1))
+    return info
+
+
+def interval(values: np.ndarray, weights: np.ndarray, level: float = 0.9) -> tuple[float, float]:
+    """The central weighted ``level`` interval of ``values``."""
+    order = np.argsort(values)
+    v, w = np.asarray(values, float)[order], np.asarray(weights, float)[order]
+    cdf = np.cumsum(w) / np.sum(w)
+    lo = float(v[np.searchsorted(cdf, (1 - level) / 2)])
+    hi = float(v[min(np.searchsorted(cdf, 1 - (1 - level) / 2), len(v) - 1)])
+    return lo, hi
