@@ -82,3 +82,16 @@ def test_check_in_a_real_process(name: str) -> None:
     expect = header(case)
     assert str(case) in err and expect["path"] in err and expect["message"] in err
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`evniche scenarios run --help | head`: a BrokenPipeError while writing is no
+    traceback, exit status 1."""
+    import evniche.cli.model_commands as commands
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(commands, "_print_retractions", broken)
+    assert main(["check", "healthy"]) == 1
+    assert "Traceback" not in capsys.readouterr().err

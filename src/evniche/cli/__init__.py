@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (EvnicheError, FileNotFoundError) as exc:
         _say(f"error: {exc}")
         return 2
+    except BrokenPipeError:  # the reader went away (`evniche … --help | head`): stop quietly
+        _silence_stdout()
+        return 1
     except Exception as exc:
         import typer
 
@@ -91,6 +94,18 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         raise
     return code if isinstance(code, int) else 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush into the closed pipe
+    does not raise again (the recipe of the Python documentation on SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured)
+        pass
 
 
 def run() -> None:
