@@ -127,8 +127,12 @@ def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
     for method, label, extra in attempts:
         watch.restart()
         try:
-            sol = solve_ivp(rhs, span, y0, method=method, t_eval=t_eval, rtol=rtol,
-                            atol=atol, events=blown_up, **extra)
+            # a step the method rejects may hold inf/nan in its difference table (SciPy
+            # then warns from inside BDF); a run that truly fails is caught below by its
+            # non-finite values or status, and retried or reported with its causes
+            with np.errstate(invalid="ignore", over="ignore"):
+                sol = solve_ivp(rhs, span, y0, method=method, t_eval=t_eval, rtol=rtol,
+                                atol=atol, events=blown_up, **extra)
         except SOLVER_ERRORS as exc:
             problems.append(f"{label}: {exc}")
             continue
