@@ -115,7 +115,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
                   days: float = 365.0, readout: Readout | None = None, *,
                   interventions: list | None = None, rtol: float = 1e-7,
                   output_hours: float = 24.0, equilibrate_first: bool = True,
-                  errors: str = "raise") -> list[Any]:
+                  errors: str = "raise", wall_limit_s: float | None = None,
+                  advance: Callable[[], None] | None = None) -> list[Any]:
     """Run the well-mixed engine on ``model`` once per parameter set of ``overrides`` (each
     a mapping of parameter name → value in that parameter's file unit; ``{}`` runs the model
     as it is) for ``days`` days, and return one result per set, in order.
@@ -127,7 +128,9 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     ``interventions`` are added to the model's own. ``errors``: ``"raise"`` stops at the
     first run that fails (a SimulationError naming the set); ``"record"`` puts the
     exception in that run's place and goes on. Parameter sets are checked (names, finite
-    values, plausible ranges) before any run starts."""
+    values, plausible ranges) before any run starts. ``wall_limit_s``: each run's
+    wall-clock limit (s; a run past it fails with a SimulationError); ``advance`` is called
+    after each run (a progress bar's step)."""
     if errors not in ("raise", "record"):
         raise EvnicheError(f"simulate_many: errors must be 'raise' or 'record', got "
                            f"{errors!r}")
@@ -144,19 +147,21 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     for i, params in enumerate(sets):
         try:
             ds = _run(model, net, params, days, interventions, rtol, output_hours,
-                      equilibrate_first)
+                      equilibrate_first, wall_limit_s)
             out.append(ds if readout is None else readout(ds))
         except EvnicheError as exc:
             if errors == "raise":
                 raise type(exc)(f"simulate_many: overrides[{i}] "
                                 f"{dict(overrides[i])}: {exc}") from None
             out.append(exc)
+        if advance is not None:
+            advance()
     return out
 
 
 def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
          interventions: list | None, rtol: float, output_hours: float,
-         equilibrate_first: bool):
+         equilibrate_first: bool, wall_limit_s: float | None = None):
     """One run of the compiled ``net`` with parameter values ``params``: its Dataset."""
     import json
     import time
@@ -169,7 +174,8 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
     schedule = build_schedule(run_net, list(model.spec.interventions)
                               + list(interventions or []), days)
     sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
-                              output_hours=output_hours, equilibrate_first=equilibrate_first)
+                              output_hours=output_hours, equilibrate_first=equilibrate_first,
+                              wall_limit_s=wall_limit_s)
     beh, sig = wellmixed.behaviors_signals(sol, days)
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from ..errors import EvnicheError
 from ..readouts import clinical, liquid_biopsy
 from .posterior import QUANTILES, weighted_quantile
 
@@ -29,21 +30,26 @@ SeriesFn = Callable[[xr.Dataset], dict[str, np.ndarray]]
 def simulate_members(resolved, draws: Sequence[dict[str, float]], days: float, seed: int = 0,
                      interventions: list | None = None,
                      advance: Callable[[], None] | None = None,
-                     **options) -> list[xr.Dataset]:
+                     wall_limit_s: float | None = None, **options) -> list[xr.Dataset]:
     """One well-mixed run per draw (override key ``parameters.NAME`` → value in the
-    model's unit), each from ``resolved`` reloaded with the draw applied. The single place
-    an ensemble is simulated: a faster in-process ensemble engine replaces this loop."""
-    from .. import engines
-    from ..spec.loader import load_model
+    model's unit): the model is compiled once and each draw only changes parameter values
+    (:func:`evniche.simulate_many`). The single place an ensemble is simulated.
+    ``options``: ``rtol``, ``output_hours`` and ``equilibrate_first`` as in
+    :func:`evniche.simulate`; others (``allow_large``: the size of one run was checked
+    before) are ignored, and ``seed`` too (the well-mixed engine is deterministic)."""
+    from ..engines.ensemble import simulate_many
 
-    out = []
+    names = []
     for draw in draws:
-        model = load_model(resolved.raw, overrides=dict(draw))
-        out.append(engines.simulate(model, days=days, seed=seed,
-                                    interventions=list(interventions or []), **options))
-        if advance is not None:
-            advance()
-    return out
+        keys = {k: k.removeprefix("parameters.") for k in draw}
+        if any(k == v or "." in v for k, v in keys.items()):
+            raise EvnicheError(f"posterior draws name parameters as 'parameters.NAME', got "
+                               f"{', '.join(k for k, v in keys.items() if k == v or '.' in v)}")
+        names.append({keys[k]: v for k, v in draw.items()})
+    passed = {k: options[k] for k in ("rtol", "output_hours", "equilibrate_first")
+              if k in options}
+    return simulate_many(resolved, names, days, interventions=list(interventions or []),
+                         wall_limit_s=wall_limit_s, advance=advance, **passed)
 
 
 def takeover_days(members: Sequence[xr.Dataset], threshold: float = 20.0) -> np.ndarray:
