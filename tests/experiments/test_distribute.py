@@ -4,6 +4,7 @@ whatever finishes first, errors surface, a bad cluster request is refused clearl
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,18 @@ def test_an_existing_cluster_is_used_by_its_scheduler_address():
         assert client.scheduler.address == existing.scheduler_address
         out = distribute.map_chunks(square_slowly, list(range(5)), 0, client=client)
     assert out == [x * x for x in range(5)]
+
+
+def test_an_ensemble_refuses_options_it_would_not_pass_on():
+    from evniche.spec.loader import load_model
+
+    model = load_model(str(Path(__file__).with_name("gsa_tiny.yaml")))
+    ens = distribute.Ensemble(model=model.raw, days=5, readouts=(), options={"engine": "x"})
+    with pytest.raises(EvnicheError, match="not engine options"):
+        list(distribute.simulate_rows(ens, [{}]))
+
+
+def test_override_paths_name_their_parameters():
+    assert distribute._parameter_name("parameters.p_lsc.value") == "p_lsc"
+    assert distribute._parameter_name("cell_types.HSC.proliferation.value") == \
+        "cell_types.HSC.proliferation"

@@ -149,3 +149,10 @@ def test_run_refuses_a_posterior_of_another_model(tiny, tmp_path, capsys):
     status = main(["run", str(TINY), "--days", "30", "--out", str(tmp_path / "o"),
                    "--posterior", str(folder), "--engine", "spatial"])
     assert status == 2 and "well-mixed engine only" in capsys.readouterr().err
+
+
+def test_members_refuse_an_option_they_would_not_use(tiny):
+    with pytest.raises(EvnicheError, match="not engine options.*rtol"):
+        simulate_members(tiny, [{"parameters.p_lsc": 0.02}], 5, engine="spatial")
+    with pytest.raises(EvnicheError, match="'parameters.NAME'"):
+        simulate_members(tiny, [{"p_lsc": 0.02}], 5)

@@ -151,26 +151,45 @@ class Ensemble:
     options: dict = field(default_factory=dict)
 
 
+#: options of a well-mixed run an ensemble passes on (see :func:`evniche.simulate_many`)
+ENGINE_OPTIONS = ("rtol", "output_hours", "equilibrate_first")
+
+
 def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
-    """One Trajectory per row of overrides (``{"parameters.NAME.value": value}``), or the
-    :class:`EvnicheError` that stopped that run. The single place an ensemble simulates."""
+    """One Trajectory per row of overrides (``{"parameters.NAME.value": value}``, or an
+    inline parameter's ``PATH.value``), or the :class:`EvnicheError` that stopped that run.
+    The single place an ensemble simulates: the model is loaded once per call (a chunk) and
+    each row only changes parameter values (:func:`evniche.simulate_many`)."""
     import warnings
 
-    from ..engines import simulate
+    from ..engines.ensemble import simulate_many
     from ..spec.loader import load_model
 
+    unknown = set(ensemble.options) - set(ENGINE_OPTIONS)
+    if unknown:
+        raise EvnicheError(f"ensemble options {', '.join(sorted(unknown))} are not engine "
+                           f"options; expected some of {', '.join(ENGINE_OPTIONS)}")
+    model = load_model(ensemble.model)
+    passed = dict(ensemble.options)
     for overrides in rows:
+        names = {_parameter_name(key): value for key, value in overrides.items()}
         # NumPy/SciPy overflow warnings of a run at the edge of the ranges would print
         # from every worker; a run that really fails says why in its error instead
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                result = simulate(load_model(ensemble.model, overrides=dict(overrides)),
-                                  days=ensemble.days, seed=ensemble.seed,
-                                  wall_limit_s=ensemble.wall_limit_s, **ensemble.options)
+                result = simulate_many(model, [names], ensemble.days,
+                                       wall_limit_s=ensemble.wall_limit_s, **passed)[0]
             except EvnicheError as exc:
                 result = exc
         yield result
+
+
+def _parameter_name(key: str) -> str:
+    """The parameter an override path sets: ``parameters.NAME.value`` → NAME,
+    ``cell_types.X.rate.value`` (an inline parameter, named by its path) → the path."""
+    key = key.removesuffix(".value")
+    return key.removeprefix("parameters.")
 
 
 def run_chunk(rows: Sequence[Row], ensemble: Ensemble) -> list[dict]:

@@ -35,8 +35,9 @@ def simulate_members(resolved, draws: Sequence[dict[str, float]], days: float, s
     model's unit): the model is compiled once and each draw only changes parameter values
     (:func:`evniche.simulate_many`). The single place an ensemble is simulated.
     ``options``: ``rtol``, ``output_hours`` and ``equilibrate_first`` as in
-    :func:`evniche.simulate`; others (``allow_large``: the size of one run was checked
-    before) are ignored, and ``seed`` too (the well-mixed engine is deterministic)."""
+    :func:`evniche.simulate` (``allow_large`` is accepted and not needed: the size of one
+    run was checked before; ``seed`` too: the well-mixed engine is deterministic); any
+    other option is refused."""
     from ..engines.ensemble import simulate_many
 
     names = []
@@ -46,8 +47,13 @@ def simulate_members(resolved, draws: Sequence[dict[str, float]], days: float, s
             raise EvnicheError(f"posterior draws name parameters as 'parameters.NAME', got "
                                f"{', '.join(k for k, v in keys.items() if k == v or '.' in v)}")
         names.append({keys[k]: v for k, v in draw.items()})
-    passed = {k: options[k] for k in ("rtol", "output_hours", "equilibrate_first")
-              if k in options}
+    from .distribute import ENGINE_OPTIONS
+
+    unknown = set(options) - set(ENGINE_OPTIONS) - {"allow_large"}
+    if unknown:
+        raise EvnicheError(f"ensemble options {', '.join(sorted(unknown))} are not engine "
+                           f"options; expected some of {', '.join(ENGINE_OPTIONS)}")
+    passed = {k: options[k] for k in ENGINE_OPTIONS if k in options}
     return simulate_many(resolved, names, days, interventions=list(interventions or []),
                          wall_limit_s=wall_limit_s, advance=advance, **passed)
 
