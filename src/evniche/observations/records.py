@@ -13,11 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import ModelError
-from ..spec.sources import check_nesting, parse_yaml, read_text
+from ..spec.sources import check_nesting, read_yaml_file
 from .schema import Observation, Override
 
 SUFFIXES = (".yaml", ".yml")
@@ -76,14 +75,7 @@ def validate(entry: Any, source: str, index: int | None = None) -> Observation:
 
 def read_file(path: Path) -> list[Observation]:
     """The records of one observation file."""
-    text = read_text(path, "observation file")
-    try:
-        data = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ModelError(f"not valid YAML: {problem}", where, str(path)) from None
+    data = read_yaml_file(path, "observation file")
     check_nesting(data, str(path))
     if isinstance(data, dict):
         return [validate(data, str(path))]

@@ -32,6 +32,7 @@ from .sources import (
     exists,
     parse_yaml,
     read_text,
+    read_yaml_file,
     shown,
 )
 
@@ -67,14 +68,7 @@ def locate(source: str | Path, relative_to: Path | None = None) -> Path:
 def read_yaml(path: Path) -> dict:
     """The top-level mapping of the model file ``path`` (see :mod:`.sources` for what is
     refused)."""
-    text = read_text(path, "model file")
-    try:
-        data = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ModelError(f"not valid YAML: {problem}", where, str(path)) from None
+    data = read_yaml_file(path, "model file")
     if not isinstance(data, dict):
         raise ModelError("expected a mapping (name:, compartments:, cell_types: …) at the top",
                          source=str(path))

@@ -234,6 +234,19 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=ModelLoader)  # noqa: S506 - ModelLoader is a SafeLoader
 
 
+def read_yaml_file(path: Path, what: str = "model file") -> Any:
+    """The YAML document of the file ``path`` (read as :func:`read_text` does), or a
+    ModelError naming the line and column of what is not valid YAML."""
+    text = read_text(path, what)
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ModelError(f"not valid YAML: {problem}", where, str(path)) from None
+
+
 def check_nesting(data: Any, source: str) -> None:
     """Refuse ``data`` (mappings and lists) nested deeper than :data:`MAX_DEPTH` or holding
     more than :data:`MAX_VALUES` values — a mapping may come from Python, not YAML."""
