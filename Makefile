@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/wellmixed.py
 	$(BIN)/python benchmarks/spatial.py
+	$(BIN)/python benchmarks/physicell.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/sensitivity.py
 

@@ -17,14 +17,9 @@ Then a whole run at the scale of PhysiCell's rules sample: ~1,300 agents, 5 fiel
 pools and CXCL12), 5 simulated days, on a 1 mm × 1 mm section of 20 µm voxels (median
 wall time of ``--repeats`` runs, compilation excluded).
 
-Reference figures are QUOTED (docs/DESIGN.md: measured on these 2-core machines), not
-measured in this run: PhysiCell 1.14.2's BioFVM diffuses ≈1.2e8 voxel-substrate updates/s
-with 4 substrates on 2 threads, and its 1,300-cell, 5-substrate rules sample needs 163 s for
-5 simulated days. The time steps differ: PhysiCell steps diffusion every 0.01 min, mechanics
-every 0.1 min and phenotype every 6 min; this engine steps cells every 30 min and solves the
-fields implicitly (unconditionally stable) in sub-steps sized by the fastest sink. The run
-comparison is therefore of wall time for the same simulated span and scale, not of work per
-step. The machine is shared: timings are noisy; rerun to see the spread.
+PhysiCell's figures are measured beside these in ``benchmarks/physicell.py``, which builds
+PhysiCell 1.14.2 from the anchor and runs the same 3-D grid and the rules sample's scale in
+the same run. The machine is shared: timings are noisy; rerun to see the spread.
 """
 
 from __future__ import annotations
@@ -43,8 +38,6 @@ from evniche.engines.spatial import agents as ag  # noqa: E402
 from evniche.engines.spatial import threads  # noqa: E402
 from evniche.engines.spatial.diffusion import Diffuser  # noqa: E402
 
-PHYSICELL_VOXEL_UPDATES = 1.2e8  # quoted: BioFVM, 4 substrates, 2 threads
-PHYSICELL_RULES_SAMPLE_S = 163.0  # quoted: 1,300 cells, 5 substrates, 5 simulated days
 FIELDS = 8
 
 
@@ -200,13 +193,13 @@ def report(args: argparse.Namespace) -> None:
     run = rules_sample_run(args.repeats)
     print(f"spatial engine benchmark — {FIELDS} fields, 2-D grid, one 10-µm voxel per agent, "
           f"{threads.workers()} thread(s); medians over repeats")
-    head = (f"{'agents':>9} {'voxels':>9} {'LOD vox-subst/s':>16} {'vs PhysiCell*':>13} "
+    head = (f"{'agents':>9} {'voxels':>9} {'LOD vox-subst/s':>16} "
             f"{'NumPy expl./s':>14} {'vs NumPy':>9} {'agent-steps/s':>14} {'B/agent':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['agents']:>9.0e} {r['voxels']:>9d} {r['diff']:>16.3e} "
-              f"{r['diff'] / PHYSICELL_VOXEL_UPDATES:>12.2f}x {r['numpy']:>14.3e} "
+              f"{r['numpy']:>14.3e} "
               f"{r['diff'] / r['numpy']:>8.2f}x {r['agent_steps']:>14.3e} "
               f"{r['bytes_per_agent']:>8.0f}")
     print(f"peak resident memory of this process (largest case: agents and "
@@ -217,13 +210,7 @@ def report(args: argparse.Namespace) -> None:
           f"{run['steps']} cell steps, 50 × 50 voxels of 20 µm")
     print(f"  wall time {run['wall']:.2f} s (median of {len(run['walls'])}: "
           + ", ".join(f"{w:.2f}" for w in run["walls"]) + f"); {run['agent_steps']:.3e} "
-          f"agent-steps/s; PhysiCell* 163 s / this = "
-          f"{PHYSICELL_RULES_SAMPLE_S / run['wall']:.0f}x")
-    print("* PhysiCell 1.14.2 figures are QUOTED (docs/DESIGN.md, these 2-core machines), not "
-          "measured in this run: BioFVM ≈ 1.2e8 voxel-substrate updates/s (4 substrates, "
-          "2 threads); rules sample 163 s for 5 days. PhysiCell steps mechanics every 0.1 min, "
-          "this engine every 30 min with implicit fields: the run ratio compares wall time "
-          "for the same span and scale, not work per step.")
+          f"agent-steps/s (PhysiCell beside it: benchmarks/physicell.py)")
 
 
 if __name__ == "__main__":

@@ -1115,6 +1115,7 @@ class Run:
                                   "voxel_um": g.dx,
                                   "sinusoid_fraction": self.n_sin / self.n_vox,
                                   "dt_hours": self.dt,
+                                  "field_substeps": self.substeps,
                                   "agents_final": self.agents.n,
                                   "agent_weights": ";".join(
                                       f"{c.name}={w:.6g}" for c, w in
