@@ -4,8 +4,8 @@ fluid's non-EV particles from cited counts."""
 from __future__ import annotations
 
 import pytest
-from conftest import BLOOD_A, BLOOD_B, MARROW_B
 
+from conftest import BLOOD_A, BLOOD_B, MARROW_B
 from evniche.errors import EvnicheError
 from evniche.lab import particles, samples
 

@@ -13,7 +13,6 @@ from evniche.lab import affinity, chromatography, filtration, gradients, precipi
 from evniche.lab.particles import CENTERS_NM
 from evniche.lab.samples import synthetic
 
-
 # ------------------------------------------------------------------------ density gradient
 
 def test_banded_fraction_is_the_normal_mass_in_the_window():
