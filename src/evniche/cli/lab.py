@@ -96,7 +96,8 @@ def lab(
     o = result.outcome
     typer.echo(f"{proto.name} on {drawn.volume_ml:g} mL {drawn.fluid} (day {drawn.day:g}): "
                f"EV yield {100 * o.ev_yield:.3g} %, {o.particles_per_ug:.3g} particles/µg, "
-               f"lipoproteins {100 * o.lipoprotein_share:.3g} % of NTA particles, "
+               f"lipoproteins {100 * o.lipoprotein_share:.3g} % of NTA particles "
+               f"({o.lipoprotein_per_ev:.3g} per EV), "
                f"EV-METRIC-style {100 * result.record['checklists']['ev_metric']['score']:.3g} %")
     typer.echo(f"wrote {Path(path).parent / REPORT}")
 

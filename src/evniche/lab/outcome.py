@@ -41,6 +41,7 @@ class Outcome:
     vesicle class / cell of origin; ``lipoprotein_carryover``, ``protein_carryover``:
     fraction of the sample's lipoprotein particles / protein (µg) in the isolate;
     ``lipoprotein_share``: lipoproteins among the NTA-visible particles of the isolate;
+    ``lipoprotein_per_ev``: lipoprotein particles (visible or not) per EV in the isolate;
     ``particles_per_ug``: NTA-visible particles per µg protein of the isolate
     (``particles_per_ug_start`` of the sample); ``ev_per_ug``: EVs per µg;
     ``leukemic_yield``: leukemic EVs recovered / in the sample; ``leukemic_share_start``
@@ -56,6 +57,7 @@ class Outcome:
     protein_carryover: float
     protein_ug: float
     lipoprotein_share: float
+    lipoprotein_per_ev: float
     particles_per_ug: float
     particles_per_ug_start: float
     ev_per_ug: float
@@ -116,6 +118,7 @@ def outcome(isolation: Isolation) -> Outcome:
         protein_carryover=_ratio(iso.protein_ug, start.protein_ug),
         protein_ug=iso.protein_ug,
         lipoprotein_share=_ratio(_nta_count(iso, is_lipo), visible),
+        lipoprotein_per_ev=_ratio(_sum(iso, is_lipo), _sum(iso, is_ev)),
         particles_per_ug=_ratio(visible, iso.protein_ug),
         particles_per_ug_start=_ratio(visible0, start.protein_ug),
         ev_per_ug=_ratio(_sum(iso, is_ev), iso.protein_ug),
@@ -124,7 +127,7 @@ def outcome(isolation: Isolation) -> Outcome:
         leukemic_share=_ratio(_sum(iso, is_leuk), _sum(iso, is_ev)),
         leukemic_visible_start=_ratio(_nta_count(start, is_leuk), visible0),
         leukemic_visible=_ratio(_nta_count(iso, is_leuk), visible),
-        cargo_yield={c: _ratio(cargo1.get(c, 0.0), n) for c, n in cargo0.items()},
+        cargo_yield={c: _ratio(cargo1.get(c, 0.0), n) for c, n in cargo0.items() if n > 0},
     )
 
 

@@ -133,8 +133,9 @@ def _summary(record: dict) -> str:
     return (f"Protocol {record['protocol']['name']} recovers {_pct(r['ev_yield'])} of the "
             f"sample's EVs with {num(r['particles_per_ug'])} NTA-visible particles per µg "
             f"protein; {_pct(r['lipoprotein_share_of_NTA_particles'])} of the particles NTA "
-            f"counts in the isolate are lipoproteins and {_pct(r['protein_carryover'])} of "
-            "the sample's protein is carried over.")
+            f"counts in the isolate are lipoproteins ({num(r['lipoprotein_particles_per_EV'])} "
+            f"lipoprotein particles per EV, most too small for NTA) and "
+            f"{_pct(r['protein_carryover'])} of the sample's protein is carried over.")
 
 
 def _leukemic_text(result: Outcome) -> str:
