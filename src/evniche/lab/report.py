@@ -50,17 +50,15 @@ def _nta_figure(before: NTAReading, after: NTAReading) -> str:
     axes = fig.subplots(1, 2)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.86, wspace=0.28)
     for ax, reading, title in ((axes[0], before, "sample"), (axes[1], after, "isolate")):
-        widths = np.diff(reading.edges_nm)
-        bottom = np.zeros(len(widths))
         for kind, values in reading.by_kind.items():
             if values.any():
-                ax.bar(reading.edges_nm[:-1], values, width=widths, bottom=bottom,
-                       align="edge", color=KIND_COLOURS[kind], label=kind, edgecolor="none")
-                bottom = bottom + values
+                ax.stairs(np.where(values > 0, values, np.nan), reading.edges_nm,
+                          color=KIND_COLOURS[kind], label=kind, linewidth=1.5)
+        ax.set_yscale("log")
         ax.set_xlim(0, 600)
         ax.set_xlabel("diameter (nm)")
         ax.set_ylabel("particles per mL per 10 nm")
-        ax.set_title(f"virtual NTA: {title}", fontsize=10)
+        ax.set_title(f"virtual NTA: {title} (by kind, log scale)", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return png(fig)
