@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .characterization import Characterization, characterize
-from .outcome import Outcome, outcome
+from .outcome import Outcome
 from .protocols import Isolation, Protocol, load, run
 from .samples import Sample, from_run
 
-__all__ = ["Experiment", "experiment", "from_run", "load", "run", "characterize", "outcome"]
+__all__ = ["Experiment", "experiment", "from_run", "load", "run", "characterize"]
 
 
 @dataclass
@@ -49,6 +49,7 @@ def experiment(protocol: Protocol | str | Path, sample: Sample, seed: int = 0,
                command: str = "") -> Experiment:
     """Run ``protocol`` (a Protocol, a shipped name or a YAML file) on ``sample`` and
     characterize the sample and the isolate (``seed``: the EM particle draw)."""
+    from .outcome import outcome
     from .record import build
 
     proto = protocol if isinstance(protocol, Protocol) else load(protocol)

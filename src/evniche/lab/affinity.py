@@ -1,10 +1,10 @@
 """Marker-based capture on antibody-coated beads (immunoaffinity).
 
-A particle carrying ``marker`` is bound with probability 1 − exp(−n/n_half·ln 2) × …
-simplified to: ``efficiency`` × (1 − 2^(−copies/copies_half)), where ``copies`` is the
-number of that marker on the particle (EV markers scale with surface area, d²) and
-``copies_half`` the copies at which half the particles that meet a bead are held
-(assumption: 5 copies, range 1–50). Particles without it bind non-specifically with
+A particle carrying ``marker`` is bound with probability
+``efficiency`` × (1 − 2^(−copies/copies_half)), where ``copies`` is the number of that
+marker on the particle (EV markers scale with surface area, d²) and ``copies_half`` the
+copies at which half of the saturating capture is reached (assumption: 5 copies, range
+1–50). Particles without it bind non-specifically with
 ``nonspecific`` (assumption 0.005, range 0.001–0.02). Keep the ``bound`` particles
 (eluted into ``elute_ml`` of PBS) or the ``unbound`` (e.g. an anti-ApoB depletion).
 ``origin:CELLTYPE`` names an ideal antibody against EVs of one cell of origin (a virtual
