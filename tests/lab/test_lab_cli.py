@@ -67,3 +67,19 @@ def test_list_and_findings(capsys):
     assert main(["lab", "--findings"]) == 0
     out = capsys.readouterr().out
     assert "LAB-SEC-LDL: reproduced" in out and "LAB-UF-LOSS: not reproduced" in out
+
+
+def test_lab_on_a_real_run(tmp_path, monkeypatch):
+    """End to end: `evniche run` (the tiny leukemia model, 5 days) then `evniche lab`."""
+    from pathlib import Path
+
+    monkeypatch.setenv("EVNICHE_REGISTRY", str(tmp_path / "registry"))
+    tiny = Path(__file__).parents[1] / "readouts" / "tiny_leukemia.yaml"
+    run = tmp_path / "run"
+    assert main(["run", str(tiny), "--days", "5", "--no-sensitivity", "--out", str(run)]) == 0
+    out = tmp_path / "lab"
+    assert main(["lab", "sec_uf", "--sample", f"{run}@3", "--fluid", "marrow_plasma",
+                 "--out", str(out)]) == 0
+    rec = json.loads((out / report.RECORD).read_text())
+    assert rec["sample"]["fluid"] == "marrow_plasma" and rec["sample"]["day"] == 3.0
+    assert rec["results"]["ev_yield"] > 0
