@@ -59,6 +59,12 @@ def test_out_holding_other_files_is_refused(run_folder, tmp_path, capsys):
     assert main(["lab", "duc", "--sample", str(run_folder), "--out", str(tmp_path)]) == 2
     assert "holds other files" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    under = tmp_path / "notes.txt" / "lab"
+    assert main(["lab", "duc", "--sample", str(run_folder), "--out", str(under)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    file_out = tmp_path / "notes.txt"
+    assert main(["lab", "duc", "--sample", str(run_folder), "--out", str(file_out)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_list_and_findings(capsys):

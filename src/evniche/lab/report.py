@@ -12,6 +12,7 @@ MISEV2018 checklists; assumptions and sources.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,14 @@ def check_folder(text: str) -> Path:
     if path.is_dir() and any(path.iterdir()) and not (path / RECORD).exists():
         raise EvnicheError(f"--out {text}: {path} holds other files and no lab record; give "
                            "a new or empty folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise EvnicheError(f"--out {text}: {existing} is a file, so no folder can be made "
+                           "under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise EvnicheError(f"--out {text}: cannot write into {existing} (permission denied)")
     return path
 
 
