@@ -101,8 +101,8 @@ def _boing_recovery() -> Check:
 
 
 def _kong_ldl() -> Check:
-    s = _sec_start()
     iso = run(load("sec"), synthetic())
+    s = iso.start
     kept = {p.name: p.total / q.total for p, q in zip(iso.isolate.populations,
                                                       iso.start.populations, strict=True)}
     apob = (iso.isolate.count("lipoprotein") - [p for p in iso.isolate.populations
