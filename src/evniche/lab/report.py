@@ -166,6 +166,15 @@ def write(out: Path, isolation: Isolation, readings_before: Characterization,
     template = env.get_template("lab_report.html.j2")
     yields = yields_frame(result)
     ch = record["characterization"]
+    kinds = {p["name"]: p["kind"] for p in record["sample"]["particles"]}
+
+    def by_kind(limits: dict) -> dict:
+        out: dict[str, float] = {}
+        for name, value in limits.items():
+            if value is not None:
+                out[kinds[name]] = min(out.get(kinds[name], value), value)
+        return out
+
     html = template.render(
         protocol=record["protocol"]["name"], description=record["protocol"]["description"],
         reference=record["protocol"]["reference"], summary=_summary(record),
@@ -173,6 +182,8 @@ def write(out: Path, isolation: Isolation, readings_before: Characterization,
         res=record["results"], nta=ch["nta"], flow=ch["flow"], em=ch["electron_microscopy"],
         markers=ch["markers"], limits=ch["marker_limits"], checks=record["checklists"],
         leukemic_text=_leukemic_text(result), num=num, pct=_pct,
+        nta_limits=by_kind(ch["nta"]["smallest_detected_nm"]),
+        flow_limits=by_kind(ch["flow"]["smallest_triggering_nm"]),
         fig_nta=_nta_figure(readings_before.nta, readings.nta),
         fig_class=_bars(result.by_class, "yield by EV class", "fraction recovered"),
         fig_source=_bars(result.by_source, "yield by cell of origin", "fraction recovered"),
