@@ -13,7 +13,8 @@ def test_findings_run_and_keep_their_verdicts():
         "LAB-SEC-HDL": "reproduced", "LAB-SEC-RECOVERY": "reproduced",
         "LAB-SEC-LDL": "reproduced", "LAB-NO-LIPO-FREE": "reproduced",
         "LAB-GRADIENT-HDL": "reproduced", "LAB-PPP": "reproduced",
-        "LAB-UF-LOSS": "not reproduced", "LAB-FLOW-SWARM": "reproduced"}
+        "LAB-UF-LOSS": "not reproduced", "LAB-KIT-VS-UC": "not reproduced",
+        "LAB-FLOW-SWARM": "reproduced"}
     for f in FINDINGS:
         assert f.source and len(f.quote) > 30
 
