@@ -131,11 +131,12 @@ def therapies(model: str) -> list[Therapy]:
     return rows
 
 
-def _hspc_support(ds) -> float:
-    """MSC EVs delivered to normal HSPCs per day, over the whole Dataset (EV/day series)."""
+def _hspc_support(ds):
+    """MSC EVs delivered to normal HSPCs per day (an EV/day series over time); None when
+    the model has no MSC source or no communication record."""
     from ..readouts.clinical import NORMAL_STEM_PROGENITOR
 
-    if "MSC" not in ds["source"].values:
+    if "communication" not in ds or "MSC" not in ds["source"].values:
         return None
     targets = [t for t in NORMAL_STEM_PROGENITOR if t in ds["target"].values]
     return ds["communication"].sel(source="MSC", target=targets).sum("target")

@@ -1,0 +1,33 @@
+"""``evniche risks MODEL``: a table row per therapy; bad input is one line on stderr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evniche.cli import main
+
+TINY = Path(__file__).resolve().parents[1] / "readouts" / "tiny_leukemia.yaml"
+
+
+def test_unknown_therapy_is_named_with_the_rows(capsys):
+    assert main(["risks", str(TINY), "--therapy", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--therapy: no row named nope" in err and "proton_pump_inhibitor" in err
+
+
+def test_secretion_inhibitor_row_shows_the_lost_msc_support(capsys, tmp_path, monkeypatch):
+    """The tiny model: a proton pump inhibitor lowers exosome secretion, so the MSC EVs that
+    reach normal HSPCs fall; NK exosomes do not apply (the model's reason is printed)."""
+    from evniche.cli import risks
+
+    monkeypatch.setattr(risks.console, "width", 250)  # one line per table row
+    code = main(["risks", str(TINY), "--therapy", "proton_pump_inhibitor", "--therapy",
+                 "nk_exosomes", "--report", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "proton_pump_inhibitor" in out and "does not apply" in out
+    risk_rows = out[out.index("risks (treated"):].splitlines()
+    ppi = next(line for line in risk_rows if line.strip().startswith("proton_pump"))
+    assert ppi.rstrip().endswith("-29.9 %")  # MSC EVs to HSPCs, treated against untreated
+    page = (tmp_path / "risks.html").read_text(encoding="utf-8")
+    assert "<h2>Risks</h2>" in page and "-29.9 %" in page
