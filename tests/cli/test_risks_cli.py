@@ -31,3 +31,24 @@ def test_secretion_inhibitor_row_shows_the_lost_msc_support(capsys, tmp_path, mo
     assert ppi.rstrip().endswith("-29.9 %")  # MSC EVs to HSPCs, treated against untreated
     page = (tmp_path / "risks.html").read_text(encoding="utf-8")
     assert "<h2>Risks</h2>" in page and "-29.9 %" in page
+
+
+def test_posterior_draws_give_ranges(capsys, tmp_path, monkeypatch):
+    """Over three posterior draws the blast column carries its 5-95 % range."""
+    import evniche
+    from evniche.cli import risks
+
+    sys_path = Path(__file__).resolve().parents[1] / "experiments"
+    monkeypatch.syspath_prepend(str(sys_path))
+    from test_posterior import write_posterior
+
+    folder = write_posterior(tmp_path / "post", evniche.load_model(str(TINY)))
+    monkeypatch.setattr(risks.console, "width", 250)
+    code = main(["risks", str(TINY), "--therapy", "proton_pump_inhibitor", "--posterior",
+                 str(folder), "--ensemble", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    benefit = out[out.index("benefit (treated"):out.index("risks (treated")]
+    ppi = next(line for line in benefit.splitlines() if line.strip().startswith("proton_pump"))
+    assert ppi.count("[") == 1 and "%]" in ppi
+    assert "Posterior: 3 draws." in " ".join(out.split())

@@ -22,7 +22,7 @@ def _pct(x: float, q=None) -> str:
         return "–"
     text = f"{100 * x:+.1f} %"
     if q is not None:
-        text += f" [{100 * q[0]:+.1f}, {100 * q[2]:+.1f}]"
+        text += f" [{100 * q[0]:+.1f} %, {100 * q[2]:+.1f} %]"
     return text
 
 
