@@ -46,23 +46,26 @@ from .liquid_biopsy import _plasma
 AVOGADRO = 6.02214076e23
 #: TF copies per mL of plasma in 1 pM (derived: 1e-12 mol/L × N_A × 1e-3 L/mL)
 COPIES_PER_ML_PER_PM = 1e-12 * AVOGADRO * 1e-3
-#: area per lipid in a fluid bilayer (nm²): Nagle & Tristram-Nagle 2000, Biochim Biophys
-#: Acta 1469:159 (DPPC 0.64 nm², DOPC 0.72 nm²); range 0.6-0.75 nm²
+#: area per lipid in a fluid bilayer (nm²). assumption: the textbook value of fluid
+#: phosphatidylcholine bilayers (e.g. Nagle & Tristram-Nagle 2000, Biochim Biophys Acta
+#: 1469:159, recalled, not re-read here); range 0.6-0.75 nm²
 AREA_PER_LIPID_NM2 = 0.65
 #: share of the outer-leaflet lipids of a PS-exposing EV that are PS (fraction).
-#: assumption: PS is ~10 % of plasma-membrane lipids (van Meer et al. 2008, Nat Rev Mol
-#: Cell Biol 9:112), almost all inner in a resting cell and scrambled to the outside on
-#: microvesicles and apoptotic bodies; range 0.02-0.2
+#: assumption: PS is about a tenth of plasma-membrane lipids (textbook; e.g. van Meer et al.
+#: 2008, Nat Rev Mol Cell Biol 9:112, recalled), almost all inner in a resting cell and
+#: scrambled outward on microvesicles and apoptotic bodies; range 0.02-0.2
 PS_SHARE = 0.10
 #: plasma PS (nM) at which the membrane-assembled complexes run at half their rate with
-#: membrane in excess. assumption: CAT uses 4 µM phospholipid with 20 mol % PS (800 nM PS) as
-#: near-saturating (Hemker et al. 2003, Pathophysiol Haemost Thromb 33:4,
-#: doi:10.1159/000071636) and thrombin generation in platelet-poor plasma falls steeply
-#: below ~1 µM phospholipid; range 30-500 nM
+#: membrane in excess. assumption: thrombin generation assays in platelet-poor plasma add
+#: about 4 µM phospholipid with 20 mol % PS (800 nM PS) as near-saturating (CAT conditions,
+#: Hemker et al. 2003, Pathophysiol Haemost Thromb 33:4, doi:10.1159/000071636, as commonly
+#: reported; the numbers were not in the text checked here); range 30-500 nM
 PS_HALF_NM = 150.0
-#: PS of the CAT PPP reagent (nM): 4 µM phospholipid × 20 mol % PS (Hemker et al. 2003)
+#: PS of the CAT PPP reagent (nM): assumption, 4 µM phospholipid × 20 mol % PS (see
+#: PS_HALF_NM); range 200-1000 nM
 CAT_PS_NM = 800.0
-#: TF of the CAT PPP reagent (pM): 5 pM (Hemker et al. 2003), the Hockin model's reference
+#: TF of the CAT PPP reagent (pM): assumption, the 5 pM "PPP reagent" (1 pM "low");
+#: 5 pM is also the Hockin model's reference dose; range 1-5 pM
 CAT_TF_PM = 5.0
 #: simulated time of one assay (min): a CAT run lasts 30-60 min
 ASSAY_MINUTES = 40.0
