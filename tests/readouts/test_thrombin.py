@@ -124,3 +124,17 @@ def test_doses_are_counted_at_their_bolus_peak(synthetic):
     base = thrombin.plasma_sample(ds, 4.0).tf_pM
     peak = thrombin.plasma_sample(ds, 4.0, doses=True).tf_pM
     assert peak - base == pytest.approx(3.0e12 / 3000.0 * 0.02 / (1e-12 * N_A * 1e-3))
+
+
+def test_report_section_rows(synthetic):
+    """The run report's section: one row per sample day, '–' where thrombin never bursts,
+    rows given by the caller are used as they are (no second solve)."""
+    from evniche.report.html import _thrombin
+
+    ds = _plasma(synthetic, 0.02)
+    section = _thrombin(ds, None)
+    assert [r["day"] for r in section["rows"]] == ["0", "10"]
+    assert section["rows"][0]["lag"] == "–" and section["rows"][0]["tf"] == "0.0996"
+    given = [{**thrombin.table(ds, days=[3.0])[0], "peak_nM": 123.0}]
+    assert _thrombin(ds, given)["rows"][0]["peak"] == "123"
+    assert _thrombin(_plasma(synthetic, 0.0), None)["rows"] == []

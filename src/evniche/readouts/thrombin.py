@@ -119,9 +119,14 @@ def _pool_concentration(ds: xr.Dataset, day: float, doses: bool) -> xr.DataArray
     if doses and "ledger" in ds and "administered" in ds["term"].values:
         given = ds["ledger"].sel(term="administered", drop=True).fillna(0.0)
         k = int(np.searchsorted(t, day, side="left"))
+        volume = float(ds.attrs.get("volume_blood_mL", math.nan))
+        if not (math.isfinite(volume) and volume > 0):
+            raise EvnicheError("the trajectory's attribute 'volume_blood_mL' (plasma volume, "
+                               "mL) is missing; it is needed to turn a dose into a "
+                               "concentration")
         if k > 0:
             added = (given.isel(time=k) - given.isel(time=k - 1)).clip(min=0.0)
-            at = at + added / float(ds.attrs["volume_blood_mL"])
+            at = at + added / volume
     return at
 
 
