@@ -52,3 +52,8 @@ def test_posterior_draws_give_ranges(capsys, tmp_path, monkeypatch):
     ppi = next(line for line in benefit.splitlines() if line.strip().startswith("proton_pump"))
     assert ppi.count("[") == 1 and "%]" in ppi
     assert "Posterior: 3 draws." in " ".join(out.split())
+
+
+def test_a_model_without_diagnosis_is_refused(capsys):
+    assert main(["risks", "healthy", "--therapy", "proton_pump_inhibitor"]) == 2
+    assert "never reaches 20 % marrow blasts" in " ".join(capsys.readouterr().err.split())
