@@ -57,3 +57,26 @@ def test_posterior_draws_give_ranges(capsys, tmp_path, monkeypatch):
 def test_a_model_without_diagnosis_is_refused(capsys):
     assert main(["risks", "healthy", "--therapy", "proton_pump_inhibitor"]) == 2
     assert "never reaches 20 % marrow blasts" in " ".join(capsys.readouterr().err.split())
+
+
+def test_thrombogram_of_a_run_on_chosen_days(capsys, tmp_path):
+    """`evniche thrombogram RUN --day D`: the tiny model's EVs carry no tissue factor, so
+    the sample as drawn never bursts; with the CAT reagent (5 pM TF) it does. Bad days and
+    reagents are one line on stderr."""
+    run = tmp_path / "run"
+    assert main(["run", str(TINY), "--days", "10", "--out", str(run), "--no-sensitivity",
+                 "--no-report"]) == 0
+    capsys.readouterr()
+    assert main(["thrombogram", str(run), "--day", "4"]) == 0
+    assert "day 4: TF 0 pM" in capsys.readouterr().out
+    csv = tmp_path / "curves.csv"
+    assert main(["thrombogram", str(run), "--day", "2", "--day", "8", "--reagent", "cat",
+                 "--csv", str(csv)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count("→ lag ") == 2
+    header = csv.read_text(encoding="utf-8").splitlines()[0]
+    assert header == "time_min,thrombin_nM_day_2,thrombin_nM_day_8"
+    assert main(["thrombogram", str(run), "--day", "11"]) == 2
+    assert "sample day 11 is outside the run" in capsys.readouterr().err
+    assert main(["thrombogram", str(run), "--reagent", "foo"]) == 2
+    assert "unknown thrombin-generation reagent 'foo'" in capsys.readouterr().err

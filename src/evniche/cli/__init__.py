@@ -1,5 +1,5 @@
 """The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``,
-``calibrate``, ``kb``, ``observations``, ``risks`` and ``scenarios``."""
+``calibrate``, ``kb``, ``observations``, ``risks``, ``thrombogram`` and ``scenarios``."""
 
 from __future__ import annotations
 

@@ -160,5 +160,54 @@ def risks(
         console.print(f"report: {path}", highlight=False)
 
 
+def thrombogram(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `evniche run --out`.")],
+    day: Annotated[list[float] | None, typer.Option(
+        "--day", help="Day of the blood draw (repeatable; default: the days the run's "
+                      "report shows: first, last, EV tissue factor peaks).")] = None,
+    reagent: Annotated[str, typer.Option(
+        help="none: the sample as drawn, its EVs the only trigger; cat: add the CAT PPP "
+             "reagent (5 pM tissue factor, 800 nM phosphatidylserine).")] = "none",
+    doses: Annotated[bool, typer.Option(
+        help="Count EVs administered in the sampling interval before the day at their "
+             "bolus peak.")] = False,
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="Write the thrombin curves (min, nM per day) as CSV.")
+    ] = None,
+) -> None:
+    """A virtual thrombogram of a run's plasma on chosen days: lag time, peak, time to peak,
+    ETP (Hockin–Mann model driven by the EVs' tissue factor and phosphatidylserine; see
+    docs/risks.md)."""
+    from ..readouts import thrombin as th
+    from ..store.runs import read_run
+
+    ds, _ = read_run(run)
+    days = list(day) if day else th.sample_days(ds)
+    curves = {}
+    for d in days:
+        sample = th.plasma_sample(ds, d, doses=doses)
+        readout, curve = th.assay(sample, reagent)
+        curves[d] = curve
+        row = {"day": d, "tf_pM": sample.tf_pM, "ps_nM": sample.ps_nM,
+               "tf_apoptotic_share": sample.tf_classes.get("apoptotic_body", 0.0),
+               **{k: getattr(readout, k) for k in ("lag_min", "peak_nM",
+                                                   "time_to_peak_min", "etp_nM_min")}}
+        console.print(th.describe(row) + f" (membrane factor {readout.membrane:.2f}, "
+                      f"reagent {reagent})", highlight=False, soft_wrap=True)
+    if csv is not None:
+        import pandas as pd
+
+        first = next(iter(curves.values()))
+        frame = pd.DataFrame({"time_min": first.time_min,
+                              **{f"thrombin_nM_day_{d:g}": c.thrombin_nM
+                                 for d, c in curves.items()}})
+        try:
+            frame.to_csv(csv, index=False)
+        except OSError as exc:
+            raise EvnicheError(f"--csv: cannot write {csv}: {exc}") from None
+        console.print(f"wrote {csv}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("risks")(risks)
+    app.command("thrombogram")(thrombogram)
