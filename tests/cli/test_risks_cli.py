@@ -80,3 +80,23 @@ def test_thrombogram_of_a_run_on_chosen_days(capsys, tmp_path):
     assert "sample day 11 is outside the run" in capsys.readouterr().err
     assert main(["thrombogram", str(run), "--reagent", "foo"]) == 2
     assert "unknown thrombin-generation reagent 'foo'" in capsys.readouterr().err
+
+
+def test_row_names_are_not_markup():
+    """'[catalog]' and '[reference]' tags survive the table (rich would eat them as
+    markup); a refusal keeps only the reason."""
+    from rich.console import Console
+
+    from evniche.cli import risks as cli
+    from evniche.experiments import risk_benefit as rb
+
+    rows = [rb.Row(rb.Therapy("x", "heparin", {"targets": ["MSC"]}, 0,
+                              origin="catalog proposal"),
+                   error="interventions[0] (heparin): heparin does not apply to model 'm': "
+                         "it has no MSC. It applies to models with MSCs")]
+    console = Console(width=200, record=True)
+    for table in cli.tables(rows, 10.0, 28.0):
+        console.print(table)
+    text = console.export_text()
+    assert "heparin (targets=['MSC']) [catalog]" in text
+    assert "does not apply: it has no MSC" in text and "It applies" not in text

@@ -11,6 +11,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import EvnicheError
 
@@ -60,7 +61,8 @@ def cells(row) -> tuple[list[str], list[str]]:
     thrombin += f"; burst, lag {row.lag_treated:.1f} min" if row.burst_treated else \
         "; no burst"
     cargo = "–" if not row.cargo else \
-        f"{_pct(row.off_target_share)} of {row.cargo}; {_num(row.cargo_per_hspc)}/HSPC/dose"
+        f"{100 * row.off_target_share:.1f} % of {row.cargo}; " \
+        f"{_num(row.cargo_per_hspc)}/HSPC/dose"
     benefit = [name, f"{row.start_day:.0f}", _pct(row.blast_change, row.blast_change_q),
                delay]
     risk = [name, f"{_num(row.tf_pM_control)} → {_num(row.tf_pM_treated)}", thrombin,
@@ -85,7 +87,8 @@ def tables(rows, diagnosis: float, window: float) -> tuple[Table, Table]:
             t.add_column(h, overflow="fold")
         for row in rows:
             values = cells(row)[k]
-            t.add_row(*(values + [""] * (len(headers) - len(values))))
+            # plain text: '[catalog]' and option values are not rich markup
+            t.add_row(*(Text(v) for v in values + [""] * (len(headers) - len(values))))
         out.append(t)
     return out[0], out[1]
 
