@@ -1,5 +1,6 @@
 """The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``,
-``calibrate``, ``kb``, ``observations``, ``scenarios`` and ``lab``."""
+``calibrate``, ``kb``, ``observations``, ``risks``, ``thrombogram``, ``lab`` and
+``scenarios``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import calibrate, kb, lab, model_commands, observations, sensitivity
+    from . import calibrate, kb, lab, model_commands, observations, risks, sensitivity
 
     app = typer.Typer(
         name="evniche",
@@ -32,6 +33,7 @@ def _app():
                   help="Published observations as data: list, check, compare with a model.")
     sensitivity.register(app)
     lab.register(app)
+    risks.register(app)
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists

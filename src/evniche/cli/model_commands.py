@@ -253,6 +253,14 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
                       f"{tf['tf_end_per_ml']:.3g} copies/mL at the end, peak ×"
                       f"{tf['tf_peak_fold']:.2f} of day 0 on day {tf['tf_peak_day']:.0f}",
                       highlight=False)
+    from ..readouts import thrombin
+
+    thrombogram = thrombin.table(ds)
+    if thrombogram:
+        console.print("thrombin generation of plasma EVs (virtual thrombogram, Hockin–Mann "
+                      "model; EV tissue factor as the only trigger):", highlight=False)
+        for row in thrombogram:
+            console.print("  " + thrombin.describe(row), highlight=False)
     table = None
     if sensitivity and takeover is not None and engine == "wellmixed":
         from ..readouts.sensitivity import takeover_elasticities
@@ -292,7 +300,7 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
         from ..report import write_report
 
         write_report(ds, out, model=resolved, sensitivity=table, ensemble=summary,
-                     ensemble_source=plan.source if plan else "")
+                     ensemble_source=plan.source if plan else "", thrombin=thrombogram)
 
 
 def _spatial_options(items: list[str] | None, engine: str) -> dict:

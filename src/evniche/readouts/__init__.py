@@ -8,6 +8,10 @@
 * :mod:`.communication` — who talks to whom: the communication matrix and cargo flows.
 * :mod:`.sensitivity` — elasticities of the take-over day to parameters.
 * :mod:`.coagulation` — tissue factor on plasma EVs: the hypercoagulation risk.
+* :mod:`.thrombin` — the thrombin generation that EV tissue factor and PS trigger: a
+  virtual thrombogram of plasma (Hockin–Mann model, :mod:`evniche.coagulation`).
+* :mod:`.complement` — a labelled proxy: the PS-exposing EV surface (C1q ligand).
+* :mod:`.off_target` — where the cargo of administered EV products lands.
 * :mod:`.rules` — where each rule operates: signal/half-max, inert or saturated rules.
 """
 

@@ -40,6 +40,7 @@ SECTIONS = (
     "Virtual NTA size histogram", "Who talks to whom", "Cargo flows", "Cell states",
     "Rules: where each one operates", "EV ledger check", "Spatial snapshots",
     "Assumptions this result rests on", "Cited parameters",
+    "Thrombin generation of plasma EVs",
 )
 #: the communication heatmap averages over this many last days of the run (days)
 COMMUNICATION_WINDOW_DAYS = 30.0
@@ -224,6 +225,20 @@ def _course(ds: xr.Dataset) -> dict[str, Any]:
     }
 
 
+def _thrombin(ds: xr.Dataset, rows: list[dict] | None) -> dict[str, Any]:
+    """The virtual thrombogram of plasma EVs on a few days (see
+    :mod:`evniche.readouts.thrombin`); ``rows`` when the caller computed them already."""
+    from ..readouts import thrombin
+
+    rows = thrombin.table(ds) if rows is None else rows
+    return {"rows": [{"day": num(r["day"], 4), "tf": num(r["tf_pM"]), "ps": num(r["ps_nM"]),
+                      "membrane": num(r["membrane"]), "lag": num(r["lag_min"]),
+                      "peak": num(r["peak_nM"]), "ttp": num(r["time_to_peak_min"]),
+                      "etp": num(r["etp_nM_min"])} for r in rows],
+            "minutes": num(thrombin.ASSAY_MINUTES), "ps_half": num(thrombin.PS_HALF_NM),
+            "ps_share": num(thrombin.PS_SHARE)}
+
+
 def _day(day: float | None) -> str:
     return "none" if day is None else f"day {day:.1f}"
 
@@ -253,9 +268,11 @@ def _retractions(model: Any) -> list[str]:
 
 def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame | None = None,
                   title: str | None = None, ensemble: Any = None,
-                  ensemble_source: str = "") -> dict[str, Any]:
+                  ensemble_source: str = "", thrombin: list[dict] | None = None
+                  ) -> dict[str, Any]:
     """Everything the template shows, as plain values and base64 images (``ensemble``: an
-    :class:`evniche.experiments.ensemble.EnsembleSummary` for the uncertainty section)."""
+    :class:`evniche.experiments.ensemble.EnsembleSummary` for the uncertainty section;
+    ``thrombin``: rows of :func:`evniche.readouts.thrombin.table`, computed when None)."""
     shown_sensitivity = _sensitivity(sensitivity)
     time = ds["time"].values
     if len(time) < 2:
@@ -338,6 +355,7 @@ def build_context(ds: xr.Dataset, model: Any = None, sensitivity: pd.DataFrame |
         "attrs": {str(k): str(v) for k, v in ds.attrs.items()},
         "finite": bool(np.isfinite(ds["cells"].values).all()),
         "ensemble": None if ensemble is None else _uncertainty(ensemble, ensemble_source),
+        "thrombin": _thrombin(ds, thrombin),
     }
 
 
@@ -349,7 +367,8 @@ def _uncertainty(ensemble: Any, source: str) -> dict[str, Any]:
 
 def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
                  sensitivity: pd.DataFrame | None = None, title: str | None = None,
-                 ensemble: Any = None, ensemble_source: str = "") -> Path:
+                 ensemble: Any = None, ensemble_source: str = "",
+                 thrombin: list[dict] | None = None) -> Path:
     """Write ``out_dir/report.html`` for the Trajectory ``ds`` and return its path.
 
     ``model`` (an :class:`evniche.spec.resolve.ResolvedModel`) supplies the assumptions and
@@ -357,7 +376,8 @@ def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
     :func:`evniche.readouts.sensitivity.elasticities`) is shown under the take-over time;
     ``ensemble`` (an :class:`evniche.experiments.ensemble.EnsembleSummary`) adds the
     uncertainty section ("Uncertainty over the posterior"), ``ensemble_source`` says where
-    its draws came from.
+    its draws came from; ``thrombin`` (rows of :func:`evniche.readouts.thrombin.table`)
+    saves computing the thrombogram again.
     """
     out = Path(out_dir)
     try:
@@ -365,6 +385,6 @@ def write_report(ds: xr.Dataset, out_dir: str | Path, model: Any = None,
     except OSError as exc:
         raise EvnicheError(f"cannot create the report folder {out}: {exc}") from None
     html = _environment().get_template("report.html.j2").render(
-        **build_context(ds, model, sensitivity, title, ensemble, ensemble_source))
+        **build_context(ds, model, sensitivity, title, ensemble, ensemble_source, thrombin))
     path = out / REPORT
     return write_text(path, html)
