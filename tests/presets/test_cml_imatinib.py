@@ -1,7 +1,8 @@
 """The CML preset under imatinib 400 mg daily: the dose schedule gives the published
-steady-state plasma levels, and imatinib acts through the mechanisms of the preset (failed
-divisions of BCR-ABL1+ cells; quiescent stem cells spared by rarely dividing). Expected
-values are derived by hand from docs/sources/cml.md."""
+steady-state plasma levels, and imatinib acts per compartment (docs/sources/cml.md,
+"Imatinib per compartment"): the divisions of BCR-ABL1+ progenitors and precursors fail;
+the stem cells are not killed and only lose their renewal advantage. Expected values are
+derived by hand from docs/sources/cml.md."""
 
 from __future__ import annotations
 
@@ -58,6 +59,30 @@ def test_the_steady_state_trough_in_a_run_is_the_iris_trough():
     assert float(drug.sel(time=11.25)) == pytest.approx(PEAK_NM / 2, rel=0.01)
 
 
+def test_imatinib_acts_per_compartment_at_the_plasma_level():
+    """Each rule by hand, with h = imatinib / EC50 (1 uM) and the share h/(1+h) of the way to
+    the rule's saturation: stem cells lose their renewal advantage over HSCs (0.85 -> 0.8,
+    Corbin 2011) and are not killed; progenitor and precursor divisions fail (share 1 at
+    saturation)."""
+    ds = evniche.simulate("cml", days=3, interventions=[{"name": "imatinib_400mg",
+                                                         "start": 0.5}], output_hours=6.0)
+    drug = ds["drugs"].sel(drug="imatinib").values
+    share = (drug / 1000.0) / (1 + drug / 1000.0)
+    behaviors = ds["behaviors"]
+
+    def behavior(name: str):
+        return behaviors.sel(behavior=name).values
+
+    assert share[0] == 0 and share[-1] > 0.6
+    assert behavior("CML_LSC.self_renewal") == pytest.approx(0.85 - share * (0.85 - 0.8),
+                                                             rel=1e-6)
+    assert behavior("CML_progenitor.division_failure") == pytest.approx(share, rel=1e-6)
+    assert behavior("CML_precursor.division_failure") == pytest.approx(share, rel=1e-6)
+    # the stem cells have no failed divisions and no death for imatinib to raise
+    names = {str(n) for n in behaviors["behavior"].values}
+    assert "CML_LSC.division_failure" not in names and "CML_LSC.death" not in names
+
+
 @pytest.fixture(scope="module")
 def course():
     """Untreated CML until BCR-ABL1 in blood reaches 95 % IS, then imatinib for 270 days."""
@@ -81,32 +106,38 @@ def test_untreated_bcr_abl1_doubles_as_fast_as_it_does_off_imatinib(course):
     assert math.log(2) / 26.5 < growth < math.log(2) / 6.9
 
 
-def test_imatinib_declines_fast_then_slowly_and_spares_the_stem_cells(course):
+def test_the_two_slopes_are_the_post_mitotic_transit_and_the_stem_cells(course):
     _, ds, dx = course
     level = bcr_abl_is(ds)
-    first = log_slope(level, dx, dx + 91)
-    late = log_slope(level, dx + 210, dx + 270)
-    # the order of the published biphasic decline: a fast slope, then a slow one
-    assert first < 0 and late < 0
-    assert abs(first) > 5 * abs(late)
     cells = ds["cells"]
 
+    def count(name: str, day: float) -> float:
+        return float(cells.sel(cell_type=name, time=day))
+
     def fall(name: str, a: float, b: float) -> float:
-        return float(cells.sel(cell_type=name, time=b) / cells.sel(cell_type=name, time=a))
+        return count(name, b) / count(name, a)
 
     # BCR-ABL1+ granulocytes come from a post-mitotic marrow pool that imatinib does not hit
     # and that empties into blood at 1 / 5.8 per day (Lahoz-Beneytez 2016): even with its
     # inflow stopped at once, blood loses them no faster than ln(fall) = -30 / 5.8 in 30 days
     assert fall("CML_granulocyte", dx, dx + 30) > math.exp(-30 / 5.8)
-    # cycling progenitors fall by orders of magnitude in a month; the stem cells, which
-    # divide once in ~10 weeks, lose at most a third
+    # the cycling progenitors fall by orders of magnitude in a month (failed divisions)
     assert fall("CML_progenitor", dx, dx + 30) < 1e-3
-    assert 0.67 < fall("CML_LSC", dx, dx + 30) < 1.0
-    # the late slope is the stem cells' decline: p·f per day with p = 1/(10 weeks) and f the
-    # failed share of divisions at the plasma levels (h/(1+h), h = 2-5 uM / 1 uM: 0.67-0.83)
-    lsc_rate = math.log(fall("CML_LSC", dx + 210, dx + 270)) / 60.0
-    assert -0.83 / 70 <= lsc_rate <= -0.67 / 70 * 0.9
-    assert late == pytest.approx(lsc_rate, rel=0.1)
+    # fast slope: once the dividing stages have collapsed (within ~3 weeks), blood follows the
+    # post-mitotic pool as it drains at its exit rate 1 / 5.8 per day, the normal cells being
+    # back at their level: d ln(% IS)/dt = -1/5.8 = -0.172 per day (months 1.5-3)
+    fast = log_slope(level, dx + 45, dx + 91)
+    assert fast == pytest.approx(-1 / 5.8, rel=0.05)
+    # the stem cells are not depleted: no rule kills them and their renewal stays at or above
+    # the HSCs' (0.85 - 0.83 · 0.05 >= 0.8 at the peak level), so they keep their share
+    assert fall("CML_LSC", dx, dx + 270) >= fall("HSC", dx, dx + 270)
+    assert fall("CML_LSC", dx, dx + 270) >= 1.0
+    # slow slope: at the drug's steady state the leukemic output is the stem cells' flux times
+    # fixed stage factors, over a recovered normal output, so % IS moves as the stem cells do
+    late = log_slope(level, dx + 180, dx + 270)
+    lsc_rate = math.log(fall("CML_LSC", dx + 180, dx + 270)) / 90.0
+    assert late == pytest.approx(lsc_rate, abs=1e-4)
+    assert abs(fast) > 100 * abs(late)
 
 
 def test_the_scenario_windows_are_the_published_ranges():

@@ -145,11 +145,11 @@ def test_cml_keeps_differentiating_and_imatinib_spares_the_stem_cells(runs):
     assert cells(ds, "CML_granulocyte") > 1e9  # BCR-ABL1+ granulocytes reach blood
     treated = evniche.simulate("cml", days=260, interventions=[{"name": "imatinib",
                                                                  "start": 200}])
-    # divisions of BCR-ABL1+ cells fail: the cycling progenitors fall by orders of magnitude
-    # in 8 weeks, the stem cells (one division in ~10 weeks) lose well under half
-    # (the course against patients: tests/presets/test_cml_imatinib.py)
+    # divisions of BCR-ABL1+ progenitors fail: they fall by orders of magnitude in 8 weeks;
+    # the stem cells are not killed, only their renewal advantage goes (Corbin 2011)
+    # (per compartment and against patients: tests/presets/test_cml_imatinib.py)
     assert cells(treated, "CML_progenitor", 256) < 1e-3 * cells(treated, "CML_progenitor", 200)
-    assert cells(treated, "CML_LSC", 256) > 0.5 * cells(treated, "CML_LSC", 200)
+    assert cells(treated, "CML_LSC", 256) > 0.95 * cells(treated, "CML_LSC", 200)
 
 
 # ----------------------------------------------------------------------------- CLL
