@@ -117,11 +117,12 @@ def _tissue_factor(ds: xr.Dataset, net) -> xr.DataArray:
 
 
 def _diagnosis(ds: xr.Dataset, net) -> float | None:
-    """Day the run's blasts reach 20 % of marrow cells (WHO threshold for AML): when a
-    patient would be diagnosed and treated."""
-    from ..readouts.clinical import takeover_day
+    """Day the run meets the diagnosis criteria (blasts >= 20 % of marrow cells, the WHO
+    threshold, with cytopenia for AML: :func:`evniche.readouts.clinical.diagnosis_day`):
+    when a patient presents and is treated."""
+    from ..readouts.clinical import diagnosis_day
 
-    return takeover_day(ds)
+    return diagnosis_day(ds)
 
 
 def _log10_bcr_abl(ds: xr.Dataset, net) -> xr.DataArray:
@@ -159,9 +160,11 @@ COAGULATION = Readout("peak plasma EV tissue factor", "copies/mL", _tissue_facto
 
 
 def diagnosis(model: str, days: float = 365.0) -> Anchor:
-    """The diagnosis anchor: the untreated model's day of 20 % marrow blasts."""
+    """The diagnosis anchor: the untreated model's day of diagnosis (20 % marrow blasts,
+    with cytopenia for AML)."""
     return Anchor("diagnosis", Arm(model), _diagnosis,
-                  f"untreated '{model}': blasts reach 20 % of marrow cells", days)
+                  f"untreated '{model}': blasts reach 20 % of marrow cells (with cytopenia "
+                  "for AML: the patient presents)", days)
 
 # ----------------------------------------------------------------------------- scenarios
 
