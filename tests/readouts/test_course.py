@@ -172,7 +172,7 @@ def test_aml_is_diagnosed_when_it_presents_with_cytopenia():
     assert c["text"].startswith("Presents on day 4.5 with 45 % marrow blasts and normal blood "
                                 "output at 45 % of healthy (cytopenia); untreated")
     assert c["diagnosis_criteria"] == ("marrow blasts >= 20 % with cytopenia (normal blood "
-                                       "output < 45 % of healthy)")
+                                       "output <= 45 % of healthy)")
 
 
 @pytest.mark.parametrize("disease", [None, "CML", "T-ALL"])
@@ -191,7 +191,7 @@ def test_aml_blasts_without_cytopenia_are_no_diagnosis():
     ds.attrs["disease"] = "AML"
     assert clinical.diagnosis_day(ds) is None and clinical.diagnosis_sample(ds) is None
     assert clinical.course(ds)["text"].startswith(
-        "No diagnosis: marrow blasts >= 20 % with cytopenia (normal blood output < 45 % of "
+        "No diagnosis: marrow blasts >= 20 % with cytopenia (normal blood output <= 45 % of "
         "healthy) not reached over the 10 days simulated (highest 90 % on day 9)")
 
 

@@ -428,7 +428,7 @@ def diagnosis_criteria(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS) -> s
     """The diagnosis criteria of ``ds`` in words (for messages and reports)."""
     text = f"marrow blasts >= {threshold:g} %"
     if presents_with_cytopenia(ds):
-        text += (f" with cytopenia (normal blood output < {100 * CYTOPENIA_BELOW:g} % of "
+        text += (f" with cytopenia (normal blood output <= {100 * CYTOPENIA_BELOW:g} % of "
                  "healthy)")
     return text
 

@@ -210,7 +210,7 @@ def _course(ds: xr.Dataset) -> dict[str, Any]:
         "therapies": [{"intervention": t["intervention"], "start": num(t["start_day"], 4),
                        "end": num(t["end_day"], 4), "blasts": num(t["blast_percent"])}
                       for t in c["therapies"]],
-        "rows": [(f"diagnosis ({c['diagnosis_criteria'].replace('>=', '≥')})",
+        "rows": [(f"diagnosis ({c['diagnosis_criteria'].replace('>=', '≥').replace('<=', '≤')})",
                   _day(c["diagnosis_day"])),
                  ("complete remission (ELN)", _day(c["remission_day"])),
                  ("marrow MRD at remission", pct),
