@@ -31,7 +31,7 @@ blood output.
 
 * **diagnosis** (:func:`diagnosis_day`): marrow blasts at or above the WHO 20 % and, for
   a disease that presents with marrow failure (AML: :data:`PRESENTS_WITH_CYTOPENIA`), a
-  cytopenia (normal blood output below :data:`CYTOPENIA_BELOW` of day 0): the day the
+  cytopenia (normal blood output at or below :data:`CYTOPENIA_BELOW` of day 0): the day the
   patient presents and is treated. ``NAME@diagnosis`` starts and ``at: diagnosis`` readings
   use the first output sample that meets them (:func:`diagnosis_sample`).
 
@@ -438,7 +438,7 @@ def diagnosis_day(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS) -> float 
 
     Marrow blasts at or above ``threshold`` (%; 20 %, WHO/ELN) and, for a disease that
     presents with marrow failure (:func:`presents_with_cytopenia`: AML), a cytopenia as
-    well: normal blood output below :data:`CYTOPENIA_BELOW` of its day-0 (healthy) value,
+    well: normal blood output at or below :data:`CYTOPENIA_BELOW` of its day-0 (healthy) value,
     the day the patient presents. Interpolated linearly between the samples around the
     criterion met last; for other diseases this is the :func:`takeover_day`."""
     k = diagnosis_sample(ds, threshold)
