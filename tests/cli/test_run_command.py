@@ -52,7 +52,7 @@ def test_run_refuses_an_intervention_after_the_end_of_the_run(tmp_path, capsys):
 
 def test_run_starts_an_intervention_at_diagnosis_and_prints_the_course(tmp_path, capsys):
     out = tmp_path / "dx"
-    assert main(["run", str(TINY_LEUKEMIA), "--days", "60", "--out", str(out),
+    assert main(["run", str(TINY_LEUKEMIA), "--days", "90", "--out", str(out),
                  "--intervene", "heparin@diagnosis+5", "--no-sensitivity",
                  "--no-report"]) == 0
     printed = " ".join(capsys.readouterr().out.split())
@@ -60,8 +60,11 @@ def test_run_starts_an_intervention_at_diagnosis_and_prints_the_course(tmp_path,
         timeline = json.loads(ds.attrs["interventions"])
         pct = ds["cells"].sel(cell_type="LSC") / ds["cells"].sel(cell_type=["HSC", "LSC"]).sum(
             "cell_type")
-        # samples before the start are the untreated run's: its first day at >= 20 % blasts
-        first = float(ds["time"].values[(pct.values >= 0.2).argmax()])
+        mature = ds["cells"].sel(cell_type="mature").values
+        # samples before the start are the untreated run's: the tiny model is an AML, so
+        # its first day at >= 20 % blasts with cytopenia (output <= 45 % of day 0)
+        first = float(ds["time"].values[((pct.values >= 0.2)
+                                         & (mature / mature[0] <= 0.45)).argmax()])
     assert timeline[0]["intervention"] == "heparin"
     assert timeline[0]["start_day"] == pytest.approx(first + 5)
     assert f"heparin@diagnosis+5: diagnosis of the untreated run → starts on day {first + 5:g}" \

@@ -62,15 +62,21 @@ def test_an_unresolved_diagnosis_start_is_refused_naming_the_helper(tiny):
         prepare(tiny, None, [parse_intervention("nsmase2_inhibitor@diagnosis")], 30)
 
 
-def test_resolve_diagnosis_takes_the_untreated_runs_first_sample_at_20_percent(tiny):
+def test_resolve_diagnosis_takes_the_untreated_runs_first_sample_at_presentation(tiny):
+    """The tiny model's disease is AML, which presents with marrow failure: the start is
+    the first daily sample with >= 20 % marrow blasts *and* normal blood output <= 45 % of
+    day 0 (ANC lower limit 1.8e9/L over the healthy median 4e9/L)."""
     items = [parse_intervention("nsmase2_inhibitor@diagnosis+7"),
              parse_intervention("heparin@3")]
     resolved = resolve_diagnosis(items, tiny, 60, equilibrate_first=False)
     untreated = evniche.simulate(tiny, days=60, equilibrate_first=False)
-    crossing = clinical.takeover_day(untreated)
-    pct = clinical.blast_percent(untreated)
-    first = float(pct["time"].values[np.nonzero(pct.values >= 20)[0][0]])
-    assert first == np.ceil(crossing)  # daily samples: the first whole day at >= 20 %
+    crossing = clinical.diagnosis_day(untreated)
+    pct = clinical.blast_percent(untreated).values
+    out = clinical.normal_blood_output(untreated).values
+    t = untreated["time"].values
+    first = float(t[np.nonzero((pct >= 20) & (out / out[0] <= 0.45))[0][0]])
+    assert first > float(t[np.nonzero(pct >= 20)[0][0]])  # cytopenia comes after 20 %
+    assert first == np.ceil(crossing)  # daily samples: the first whole day meeting both
     assert resolved[0] == {**items[0], "start": first + 7}
     assert resolved[1] == items[1]  # a day number stays as it is
     # the treated run's samples up to the start are the untreated ones: same diagnosis
@@ -78,7 +84,19 @@ def test_resolve_diagnosis_takes_the_untreated_runs_first_sample_at_20_percent(t
                                interventions=resolve_diagnosis(
                                    [parse_intervention("heparin@diagnosis")], tiny, 60,
                                    equilibrate_first=False))
-    assert clinical.takeover_day(treated) == pytest.approx(crossing, rel=1e-6)  # solver tol
+    assert clinical.diagnosis_day(treated) == pytest.approx(crossing, rel=1e-6)  # solver tol
+
+
+def test_resolve_diagnosis_of_a_disease_without_cytopenic_presentation_is_20_percent(tiny):
+    """A disease outside clinical.PRESENTS_WITH_CYTOPENIA (here the tiny model relabelled
+    CML) is diagnosed on the first sample with >= 20 % marrow blasts."""
+    cml_like = evniche.load_model(str(TINY_LEUKEMIA), overrides={"disease": "CML"})
+    resolved = resolve_diagnosis([parse_intervention("heparin@diagnosis")], cml_like, 60,
+                                 equilibrate_first=False)
+    untreated = evniche.simulate(cml_like, days=60, equilibrate_first=False)
+    pct = clinical.blast_percent(untreated)
+    assert resolved[0]["start"] == float(pct["time"].values[np.nonzero(pct.values >= 20)[0][0]])
+    assert clinical.diagnosis_day(untreated) == clinical.takeover_day(untreated)
 
 
 def test_resolve_diagnosis_without_diagnosis_starts_runs_nothing():

@@ -205,12 +205,14 @@ def test_a_catalog_scenario_given_the_opposite_direction_disagrees():
 
 
 def test_chemotherapy_scenarios_treat_at_diagnosis_of_the_untreated_model():
-    from evniche.readouts.clinical import takeover_day
+    from evniche.readouts.clinical import diagnosis_day, takeover_day
 
     result = run_scenario(catalog()["reprogrammed-msc-evs-protect-blasts"], RUNNER)
     untreated, _ = RUNNER.run(Arm("aml"), 365.0)
-    diagnosis = takeover_day(untreated)
+    diagnosis = diagnosis_day(untreated)
     assert result.anchors["diagnosis"] == pytest.approx(diagnosis)
+    # AML presents with cytopenia, after its blasts pass the WHO 20 %
+    assert diagnosis > takeover_day(untreated)
     for arm in (result.resolved.treatment, result.resolved.control):
         starts = {iv["name"]: iv["start"] for iv in arm.interventions}
         assert starts["cytarabine"] == pytest.approx(diagnosis)

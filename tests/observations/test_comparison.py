@@ -159,3 +159,19 @@ def test_total_distance_counts_a_failed_record_as_infinite():
     assert total_distance([Comparison(rec, distance=1.5), Comparison(rec, distance=0.5)]) \
         == 2.0
     assert total_distance([Comparison(rec, distance=1.5), Comparison(rec)]) == math.inf
+
+
+def test_an_aml_run_is_read_at_diagnosis_on_its_presentation_with_cytopenia():
+    """For AML the diagnosis needs >= 20 % blasts and normal output <= 45 % of day 0:
+    blasts reach 20 % on day 4 (RISING), the mature output 1.0, 1.0, … falls to 0.45 first
+    on day 7, so the reading is on day 7: 35 blasts of 115 marrow cells."""
+    ds = trajectory({"small": [1000.0] * 11}, times=TIMES,
+                    cells={"HSC": [80.0] * 11, "blast": RISING,
+                           "mature": [1.0] * 5 + [0.8, 0.6, 0.45, 0.4, 0.3, 0.2]})
+    ds.attrs["disease"] = "AML"
+    sims = FakeSimulations({("aml", ()): ds})
+    out = evaluate(record(measurement={"model": "blast_percent"},
+                          observed={"value": 20.0, "unit": "percent",
+                                    "spread": {"fold": 2, "source": "assumption"}}), sims)
+    assert out.error == ""
+    assert out.model == pytest.approx(100 * 35 / 115)

@@ -1,7 +1,8 @@
 """Leukemic and normal kinetics of the AML preset against the cited numbers they come from
-(docs/sources/clinical-course.md K1, O6, O11): blast division from the in-vivo labelling
-index and S-phase time, blast regrowth at low burden by hand, and the recovery of normal
-output after 7+3 in a marrow without leukemia."""
+(docs/sources/clinical-course.md K1, O6, O11, P1-P6): blast division from the in-vivo
+labelling index and S-phase time, blast regrowth at low burden by hand, the recovery of
+normal output after 7+3 in a marrow without leukemia, and the presentation of the untreated
+leukemia (cytopenia, marrow and blood blasts) against presentation series."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ LI_BIOPSY, TS_H, TC_H = 0.25, 12.0, 48.0
 RECOVERY_RANGE_DAYS = (13.0, 51.0)
 #: ANC 0.5e9/L over the healthy median ANC of about 4e9/L (clinical.COUNT_RECOVERY's basis)
 ANC_HALF = 0.5 / 4.0
+#: Slovak 2000 (P4): median marrow blasts at presentation 56-83 % across the risk groups
+MARROW_BLASTS_AT_PRESENTATION = (56.0, 83.0)
+#: Slovak 2000 (P5): median blood blasts at presentation 30-52 % across the risk groups
+BLOOD_BLASTS_AT_PRESENTATION = (30.0, 52.0)
+#: the ANC lower reference limit 1.8e9/L (N1b) over the healthy median 4e9/L
+CYTOPENIA = 1.8 / 4.0
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +75,34 @@ def test_normal_output_recovers_after_7_3_within_the_cited_range():
     assert back is not None
     low, high = RECOVERY_RANGE_DAYS
     assert low <= back - start <= high
+
+
+@pytest.fixture(scope="module")
+def untreated():
+    return evniche.simulate("aml", days=365.0, output_hours=24.0)
+
+
+def test_untreated_aml_presents_with_cytopenia_at_the_published_blast_share(untreated):
+    """The diagnosis day is the presentation (>= 20 % blasts with cytopenia); the blasts
+    the model holds when its normal output first falls below the ANC lower limit lie among
+    the presentation medians of the risk groups (P4), and at the WHO 20 % the output is
+    still above that limit (why 'diagnosis' is the presentation, not the 20 % crossing)."""
+    dx = clinical.diagnosis_day(untreated)
+    assert dx is not None
+    out = clinical.normal_blood_output(untreated)
+    relative = float(clinical.value_at(out, dx)) / float(out.isel(time=0))
+    assert relative == pytest.approx(CYTOPENIA, abs=1e-6)
+    low, high = MARROW_BLASTS_AT_PRESENTATION
+    assert low <= float(clinical.value_at(clinical.blast_percent(untreated), dx)) <= high
+    who = clinical.takeover_day(untreated)
+    assert who < dx
+    assert float(clinical.value_at(out, who)) / float(out.isel(time=0)) > CYTOPENIA
+    assert "(cytopenia)" in clinical.course(untreated)["text"]
+
+
+def test_blood_blasts_at_presentation_lie_among_the_published_medians(untreated):
+    """Circulating blasts (marrow egress, derived from Slovak's medians at 64 % marrow
+    blasts) are 30-52 % of the hematopoietic blood cells at presentation (P5)."""
+    dx = clinical.diagnosis_day(untreated)
+    low, high = BLOOD_BLASTS_AT_PRESENTATION
+    assert low <= float(clinical.value_at(clinical.blood_blast_percent(untreated), dx)) <= high

@@ -143,3 +143,58 @@ def test_course_without_count_recovery_names_the_therapy_and_cytopenia():
     assert "at 40 % of healthy (cytopenia)" in c["text"]
     assert "no complete remission after induction and cytarabine" in c["text"]
 
+
+
+#: a presentation by hand: blasts pass 20 % on day 2, normal output falls through 45 % of
+#: day 0 between day 4 (50 %) and day 5 (40 %)
+PRESENTING_BLASTS = [2, 10, 20, 30, 40, 50, 60, 70, 80, 90, 90]
+PRESENTING_MATURE = [1000, 1000, 900, 700, 500, 400, 300, 200, 100, 100, 100]
+
+
+def _presenting(disease: str | None) -> xr.Dataset:
+    ds = course_trajectory(blasts=PRESENTING_BLASTS, mature=PRESENTING_MATURE,
+                           blood_blasts=[0] * 11, interventions=[])
+    if disease is not None:
+        ds.attrs["disease"] = disease
+    return ds
+
+
+def test_aml_is_diagnosed_when_it_presents_with_cytopenia():
+    """AML needs >= 20 % blasts and normal output <= 45 % of day 0 (ANC 1.8 over 4e9/L):
+    both hold first on day 5; the cytopenia, met last, crosses at 4 + (0.45 - 0.5) /
+    (0.4 - 0.5) = 4.5, when blasts are 40 + 0.5 * 10 = 45 %."""
+    ds = _presenting("AML")
+    assert clinical.presents_with_cytopenia(ds)
+    assert clinical.diagnosis_sample(ds) == 5
+    assert clinical.diagnosis_day(ds) == pytest.approx(4.5)
+    c = clinical.course(ds)
+    assert c["output_at_diagnosis"] == pytest.approx(0.45)
+    assert c["text"].startswith("Presents on day 4.5 with 45 % marrow blasts and normal blood "
+                                "output at 45 % of healthy (cytopenia); untreated")
+    assert c["diagnosis_criteria"] == ("marrow blasts >= 20 % with cytopenia (normal blood "
+                                       "output <= 45 % of healthy)")
+
+
+@pytest.mark.parametrize("disease", [None, "CML", "T-ALL"])
+def test_other_diseases_are_diagnosed_at_the_who_blast_threshold(disease):
+    """Without a cytopenic presentation the diagnosis is the 20 % crossing: day 1 + (20 -
+    10) / (20 - 10) = 2, the take-over day."""
+    ds = _presenting(disease)
+    assert not clinical.presents_with_cytopenia(ds)
+    assert clinical.diagnosis_sample(ds) == 2
+    assert clinical.diagnosis_day(ds) == pytest.approx(2.0) == clinical.takeover_day(ds)
+
+
+def test_aml_blasts_without_cytopenia_are_no_diagnosis():
+    ds = course_trajectory(blasts=PRESENTING_BLASTS, mature=[1000] * 11,
+                           blood_blasts=[0] * 11, interventions=[])
+    ds.attrs["disease"] = "AML"
+    assert clinical.diagnosis_day(ds) is None and clinical.diagnosis_sample(ds) is None
+    assert clinical.course(ds)["text"].startswith(
+        "No diagnosis: marrow blasts >= 20 % with cytopenia (normal blood output <= 45 % of "
+        "healthy) not reached over the 10 days simulated (highest 90 % on day 9)")
+
+
+def test_a_diagnosis_threshold_outside_0_100_is_refused():
+    with pytest.raises(EvnicheError, match="diagnosis threshold"):
+        clinical.diagnosis_day(_presenting("AML"), threshold=0)

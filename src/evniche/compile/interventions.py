@@ -874,8 +874,10 @@ def resolve_diagnosis(interventions: list, model, days: float,
     The diagnosis day is that of the untreated run: ``model`` (a ResolvedModel or a preset
     name / file) simulated for the same ``days`` without ``interventions`` (its own
     model-file interventions kept; ``options``, e.g. ``engine``, ``seed``, go to
-    :func:`evniche.engines.simulate`): the first output sample (day) on which marrow blasts
-    are >= ``threshold`` % (20 %, WHO/ELN), the day a marrow count would show it, so that
+    :func:`evniche.engines.simulate`): the first output sample (day) that meets the
+    diagnosis criteria of :func:`evniche.readouts.clinical.diagnosis_day` (marrow blasts
+    >= ``threshold`` %, 20 % WHO/ELN, and for AML a cytopenia: the day the patient
+    presents), the day a marrow and a blood count would show it, so that
     the treated run's samples before it are those of the untreated run. The offset N (days)
     is added. Interventions without such a start are returned as they are; none: no run.
     Names and options are checked before the untreated run; a run that never reaches
@@ -885,7 +887,7 @@ def resolve_diagnosis(interventions: list, model, days: float,
 
     from ..engines import prepare, simulate
     from ..errors import EvnicheError
-    from ..readouts.clinical import blast_percent
+    from ..readouts.clinical import blast_percent, diagnosis_criteria, diagnosis_sample
 
     offsets = [diagnosis_offset(it.get("start"), f"interventions[{i}].start")
                if isinstance(it, dict) else None for i, it in enumerate(interventions)]
@@ -896,15 +898,15 @@ def resolve_diagnosis(interventions: list, model, days: float,
                           for it, o in zip(interventions, offsets, strict=True)], days)
     untreated = simulate(model, days=days, **options)
     pct = blast_percent(untreated)
-    hit = np.nonzero(pct.values >= threshold)[0]
-    if hit.size == 0:
+    hit = diagnosis_sample(untreated, threshold)
+    if hit is None:
         first = next(it for it, o in zip(interventions, offsets, strict=True) if o is not None)
         raise EvnicheError(
             f"{first.get('name')}@{first.get('start')}: the untreated run never reaches "
-            f"diagnosis (marrow blasts >= {threshold:g} %; highest "
+            f"diagnosis ({diagnosis_criteria(untreated, threshold)}; highest blasts "
             f"{float(np.nanmax(pct.values)):.3g} %) within {days:g} days; give a day number "
             "or simulate longer")
-    day = float(pct["time"].values[hit[0]])
+    day = float(pct["time"].values[hit])
     return [it if o is None else {**it, "start": day + o}
             for it, o in zip(interventions, offsets, strict=True)]
 

@@ -98,16 +98,19 @@ class Simulations:
         return self._runs[key]
 
     def diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float) -> float:
-        """First output day (days) on which the untreated run's marrow blasts are >= 20 %."""
-        from ..readouts.clinical import blast_percent
+        """First output day (days) on which the untreated run meets the diagnosis criteria
+        (:func:`evniche.readouts.clinical.diagnosis_day`: marrow blasts >= 20 %, for AML
+        with cytopenia)."""
+        from ..readouts.clinical import blast_percent, diagnosis_criteria, diagnosis_sample
 
-        pct = blast_percent(self.run(preset, overrides, [], days))
-        hit = np.nonzero(pct.values >= DIAGNOSIS_BLASTS)[0]
-        if hit.size == 0:
-            raise EvnicheError(f"'{preset}' never reaches diagnosis (marrow blasts >= "
-                               f"{DIAGNOSIS_BLASTS:g} %; highest "
+        ds = self.run(preset, overrides, [], days)
+        pct = blast_percent(ds)
+        hit = diagnosis_sample(ds, DIAGNOSIS_BLASTS)
+        if hit is None:
+            raise EvnicheError(f"'{preset}' never reaches diagnosis "
+                               f"({diagnosis_criteria(ds, DIAGNOSIS_BLASTS)}; highest blasts "
                                f"{float(np.nanmax(pct.values)):.3g} %) in {days:g} days")
-        return float(pct["time"].values[hit[0]])
+        return float(pct["time"].values[hit])
 
     def condition(self, condition: Condition, overrides: dict[str, Any]
                   ) -> tuple[xr.Dataset, float | None]:

@@ -71,7 +71,8 @@ class Condition(Strict):
     """One simulated condition: a preset (or model file), interventions in the catalog's
     ``NAME@DAY[:key=value,…]`` syntax (DAY may be ``diagnosis[+N]``), when it is read
     (``at``: days, ``start``, ``end``, ``diagnosis`` or ``diagnosis+N``: diagnosis is the
-    first day the untreated run's marrow blasts are >= 20 %) and the run length ``days``."""
+    first day the untreated run's marrow blasts are >= 20 %, for AML with cytopenia:
+    :func:`evniche.readouts.clinical.diagnosis_day`) and the run length ``days``."""
 
     preset: str = Field(min_length=1)
     interventions: list[str] = Field(default_factory=list)

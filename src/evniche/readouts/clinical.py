@@ -29,6 +29,12 @@ files, hand-made ones), marrow-counted types read as marrow, leukemic types that
 marrow-counted as circulating (blood, leukemic) and types named ``mature`` as normal
 blood output.
 
+* **diagnosis** (:func:`diagnosis_day`): marrow blasts at or above the WHO 20 % and, for
+  a disease that presents with marrow failure (AML: :data:`PRESENTS_WITH_CYTOPENIA`), a
+  cytopenia (normal blood output at or below :data:`CYTOPENIA_BELOW` of day 0): the day the
+  patient presents and is treated. ``NAME@diagnosis`` starts and ``at: diagnosis`` readings
+  use the first output sample that meets them (:func:`diagnosis_sample`).
+
 The response readouts (:func:`remission_day`, :func:`relapse_day`, :func:`mrd`,
 :func:`course`) follow the ELN criteria (Döhner et al., Blood 2017;129:424–447,
 doi:10.1182/blood-2016-08-733196; Döhner et al., Blood 2022;140:1345–1377,
@@ -70,9 +76,20 @@ BLOOD_BLAST_LIMIT = 1.0
 #: MRD negativity: below 0.1 % leukemic cells (ELN 2021 MRD recommendations, Heuser et al.,
 #: Blood 2021, doi:10.1182/blood.2021013626), a fraction
 MRD_NEGATIVE = 1e-3
-#: cytopenia in the clinical text: normal output below this fraction of day 0 (assumption:
-#: the ANC lower reference limit, about 1.8e9/L, over the healthy median of about 4e9/L)
+#: cytopenia: normal output below this fraction of day 0. The ANC lower reference limit
+#: 1.8e9/L (McGraw-Hill AccessHemOnc normal adult values, docs/sources/clinical-course.md
+#: N1b: 1.8-7.7e9/L) over the healthy median ANC of about 4e9/L (Hsieh et al., Ann Intern
+#: Med 2007;146:486-492) = 0.45
 CYTOPENIA_BELOW = 0.45
+#: diseases diagnosed when they present with marrow failure (``ds.attrs["disease"]``): AML
+#: patients present with the signs of anemia, neutropenia and thrombocytopenia ("Patients
+#: with acute myeloid leukemia (AML) present with signs and symptoms resulting from bone
+#: marrow failure", Seiter, Medscape 197802-clinical, 2023) at a median of 56-83 % marrow
+#: blasts (Slovak 2000, doi:10.1182/blood.V96.13.4075; PMC10020242: 60 %, ANC 1.27e9/L),
+#: not on the day blasts pass the WHO 20 % (docs/sources/clinical-course.md P1-P6, PR1).
+#: Their diagnosis day needs the WHO blast threshold *and* a cytopenia; other diseases
+#: (CML, T-ALL with their leukocytosis) keep the blast threshold alone
+PRESENTS_WITH_CYTOPENIA = frozenset({"AML"})
 
 Counts = TypeVar("Counts", xr.DataArray, np.ndarray, float)
 
@@ -376,10 +393,70 @@ def therapies(ds: xr.Dataset) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- response
+def presents_with_cytopenia(ds: xr.Dataset) -> bool:
+    """Whether the run's disease (``ds.attrs["disease"]``) is diagnosed at presentation
+    with marrow failure (:data:`PRESENTS_WITH_CYTOPENIA`), so that its diagnosis needs a
+    cytopenia as well as the blast threshold."""
+    return str(ds.attrs.get("disease", "")) in PRESENTS_WITH_CYTOPENIA
+
+
+def _diagnosis_margins(ds: xr.Dataset, threshold: float) -> list[np.ndarray]:
+    """The diagnosis criteria as margins over time (met where >= 0): marrow blasts -
+    ``threshold`` (%), and for a disease that presents with cytopenia the cytopenia margin
+    CYTOPENIA_BELOW - normal output / day 0 (a model without normal output: not judged)."""
+    if not 0 < threshold <= 100:
+        raise EvnicheError(f"diagnosis threshold must be a blast % in (0, 100], got {threshold}")
+    margins = [np.nan_to_num(blast_percent(ds).values - threshold, nan=-np.inf)]
+    if presents_with_cytopenia(ds):
+        out = np.asarray(normal_blood_output(ds).values, dtype=float)
+        healthy = float(out[0]) if out.size else float("nan")
+        if np.isfinite(healthy) and healthy > 0:
+            margins.append(np.nan_to_num(CYTOPENIA_BELOW - out / healthy, nan=-np.inf))
+    return margins
+
+
+def diagnosis_sample(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS) -> int | None:
+    """Index of the first output sample at which the diagnosis criteria hold (see
+    :func:`diagnosis_day`), the day a marrow and a blood count would show them; ``None``
+    if never."""
+    margins = _diagnosis_margins(ds, threshold)
+    hit = np.nonzero(np.logical_and.reduce([m >= 0 for m in margins]))[0]
+    return int(hit[0]) if hit.size else None
+
+
+def diagnosis_criteria(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS) -> str:
+    """The diagnosis criteria of ``ds`` in words (for messages and reports)."""
+    text = f"marrow blasts >= {threshold:g} %"
+    if presents_with_cytopenia(ds):
+        text += (f" with cytopenia (normal blood output <= {100 * CYTOPENIA_BELOW:g} % of "
+                 "healthy)")
+    return text
+
+
 def diagnosis_day(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS) -> float | None:
-    """Day (days) marrow blasts first reach ``threshold`` (%; 20 %, WHO/ELN): the
-    :func:`takeover_day`; ``None`` if never."""
-    return takeover_day(ds, threshold)
+    """Day (days) of diagnosis; ``None`` if never.
+
+    Marrow blasts at or above ``threshold`` (%; 20 %, WHO/ELN) and, for a disease that
+    presents with marrow failure (:func:`presents_with_cytopenia`: AML), a cytopenia as
+    well: normal blood output at or below :data:`CYTOPENIA_BELOW` of its day-0 (healthy) value,
+    the day the patient presents. Interpolated linearly between the samples around the
+    criterion met last; for other diseases this is the :func:`takeover_day`."""
+    k = diagnosis_sample(ds, threshold)
+    if k is None:
+        return None
+    times = np.asarray(ds["time"].values, dtype=float)
+    if k == 0:
+        return float(times[0])
+    day = float(times[k - 1])
+    for margin in _diagnosis_margins(ds, threshold):
+        m0, m1 = margin[k - 1], margin[k]
+        if m0 >= 0:
+            continue
+        if np.isfinite(m0) and np.isfinite(m1) and m1 != m0:
+            day = max(day, float(times[k - 1] + (0 - m0) * (times[k] - times[k - 1]) / (m1 - m0)))
+        else:
+            day = max(day, float(times[k]))
+    return day
 
 
 def _remission_criteria(ds: xr.Dataset, blast_limit: float, recovery: float,
@@ -500,7 +577,8 @@ def course(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,
            blood_blast_limit: float = BLOOD_BLAST_LIMIT) -> dict[str, Any]:
     """The clinical course of a run as a dict (days, %, fractions as named):
 
-    ``diagnosis_day``, ``output_at_diagnosis`` (normal blood output / day 0, fraction),
+    ``diagnosis_day`` (:func:`diagnosis_day`), ``diagnosis_criteria`` (in words),
+    ``output_at_diagnosis`` (normal blood output / day 0, fraction),
     ``remission_day``, ``remission_after`` (the intervention started last before CR),
     ``mrd_at_remission`` (marrow MRD fraction; ``mrd_blood_at_remission``,
     ``mrd_ev_at_remission`` the same from blood cells and plasma EVs),
@@ -526,6 +604,7 @@ def course(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,
     result: dict[str, Any] = {
         "days": end - float(times[0]),
         "diagnosis_day": dx,
+        "diagnosis_criteria": diagnosis_criteria(ds, threshold),
         "output_at_diagnosis": None if dx is None else _at(relative, dx),
         "remission_day": cr,
         "remission_after": None,
@@ -558,8 +637,10 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
             top = f" (highest {pct.values[i]:.2g} % on day {times[i]:.0f})"
         else:
             top = ""
-        text = (f"No diagnosis: marrow blasts stay below {threshold:g} % over the "
-                f"{c['days']:g} days simulated{top}")
+        what = (f"marrow blasts stay below {threshold:g} %"
+                if c["diagnosis_criteria"] == f"marrow blasts >= {threshold:g} %"
+                else f"{c['diagnosis_criteria']} not reached")
+        text = f"No diagnosis: {what} over the {c['days']:g} days simulated{top}"
         if c["therapies"]:
             text += f"; {_names([t['intervention'] for t in c['therapies']])} given"
         return text + "."
@@ -568,7 +649,7 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
     if c["output_at_diagnosis"] is not None and np.isfinite(c["output_at_diagnosis"]):
         frac = c["output_at_diagnosis"]
         text += f" and normal blood output at {100 * frac:.0f} % of healthy" + (
-            " (cytopenia)" if frac < CYTOPENIA_BELOW else "")
+            " (cytopenia)" if frac <= CYTOPENIA_BELOW * (1 + 1e-9) else "")
     if not c["therapies"]:
         text += "; untreated, so no remission"
     elif c["remission_day"] is None:

@@ -211,7 +211,8 @@ def _course(ds: xr.Dataset) -> dict[str, Any]:
         "therapies": [{"intervention": t["intervention"], "start": num(t["start_day"], 4),
                        "end": num(t["end_day"], 4), "blasts": num(t["blast_percent"])}
                       for t in c["therapies"]],
-        "rows": [("diagnosis (marrow blasts ≥ 20 %)", _day(c["diagnosis_day"])),
+        "rows": [(f"diagnosis ({c['diagnosis_criteria'].replace('>=', '≥').replace('<=', '≤')})",
+                  _day(c["diagnosis_day"])),
                  ("complete remission (ELN)", _day(c["remission_day"])),
                  ("marrow MRD at remission", pct),
                  ("relapse", _day(c["relapse_day"])),
