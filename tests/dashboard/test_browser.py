@@ -173,6 +173,12 @@ def test_who_talks_to_whom_shows_the_network_and_its_records(page) -> None:
     cells = wait_for(lambda: page.find_elements(By.CSS_SELECTOR, "#talk-table td.dash-cell"),
                      what="the edges")
     assert "who sends EVs to whom" in page.find_element(By.ID, "talk-graph").text
+    all_evs = page.find_element(By.ID, "talk-table").text
     cells[0].click()
     wait_for(lambda: page.find_element(By.ID, "talk-records").text, what="the records")
+    choose(page, "talk-class", "microvesicle")
+    # only blood cells and MSCs shed microvesicles in the healthy model: other edges go
+    wait_for(lambda: page.find_element(By.ID, "talk-table").text != all_evs
+             and "precursor" not in page.find_element(By.ID, "talk-table").text,
+             what="the microvesicle edges only")
     screenshot(page, "who-talks-to-whom")

@@ -60,6 +60,23 @@ def test_communication_edges_are_sorted_and_linked_to_records(registry: Path) ->
     assert all(v > 0 for v in values)
 
 
+def test_deliveries_by_class_add_up_to_the_communication(registry: Path) -> None:
+    ds = data.load_run(data.runs_table(registry)[0]["id"], registry)
+    classes = data.ev_classes(ds)
+    assert len(classes) >= 2
+    total = sum(data.deliveries(ds, c).reindex_like(ds["communication"]).fillna(0.0)
+                for c in classes)
+    np.testing.assert_allclose(total.values, ds["communication"].clip(min=0).values,
+                               rtol=1e-9, atol=1e-6)
+    one = data.communication_edges(ds, ev_class=classes[0], top=100)
+    every = {(e["source"], e["target"]): e["evs_per_day"]
+             for e in data.communication_edges(ds, top=100)}
+    assert all(e["evs_per_day"] <= every[(e["source"], e["target"])] * (1 + 1e-9)
+               for e in one)
+    with pytest.raises(EvnicheError, match="no nonsense pools"):
+        data.deliveries(ds, "nonsense")
+
+
 def test_records_for_edge_match_the_knowledge_base() -> None:
     kb = data._kb()
     rid, rec = next(iter(kb.effects.items()))

@@ -17,8 +17,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import (calibrate, dashboard, kb, lab, model_commands, observations, risks,
-                   sensitivity)
+    from . import calibrate, dashboard, kb, lab, model_commands, observations, risks, sensitivity
 
     app = typer.Typer(
         name="evniche",

@@ -157,7 +157,9 @@ def _layout(presets: list[str], interventions: list[str]) -> html.Div:
         html.Div([dcc.Dropdown(id="talk-run", placeholder="a run from the registry",
                                style={"width": 420}),
                   html.Label("day"), dcc.Input(id="talk-day", type="number",
-                                               placeholder="end", style={"width": 90})],
+                                               placeholder="end", style={"width": 90}),
+                  html.Label("EV class"), dcc.Dropdown(id="talk-class", placeholder="all",
+                                                       style={"width": 200})],
                  style={"display": "flex", "gap": 8, "alignItems": "center"}),
         dcc.Graph(id="talk-graph"),
         _table("talk-table", ["source", "target", "evs_per_day", "cargo", "records"]),
@@ -326,14 +328,18 @@ def build_app(registry: str | Path | None = None) -> Dash:
 
     # ---------------------------------------------------------------- who talks to whom
     @app.callback(Output("talk-graph", "figure"), Output("talk-table", "data"),
-                  Input("talk-run", "value"), Input("talk-day", "value"))
-    def talks(run_id, day):
+                  Output("talk-class", "options"),
+                  Input("talk-run", "value"), Input("talk-day", "value"),
+                  Input("talk-class", "value"))
+    def talks(run_id, day, ev_class):
         if not run_id:
-            return _network_figure([]), []
+            return _network_figure([]), [], []
         ds = data.load_run(run_id, registry)
-        edges = data.communication_edges(ds, day=float(day) if day is not None else None)
+        classes = data.ev_classes(ds)
+        edges = data.communication_edges(ds, day=float(day) if day is not None else None,
+                                         ev_class=ev_class if ev_class in classes else None)
         rows = [{**e, "evs_per_day": float(f"{e['evs_per_day']:.4g}")} for e in edges]
-        return _network_figure(edges), rows
+        return _network_figure(edges), rows, classes
 
     @app.callback(Output("talk-records", "children"), Input("talk-table", "active_cell"),
                   State("talk-table", "derived_viewport_data"))

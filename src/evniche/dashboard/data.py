@@ -90,15 +90,40 @@ def parameters_table(model: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def communication_edges(ds: xr.Dataset, day: float | None = None, top: int = 30
-                        ) -> list[dict[str, Any]]:
+def deliveries(ds: xr.Dataset, ev_class: str | None = None) -> xr.DataArray:
+    """EVs delivered per day, ``(time, source, target)``, counting only the pools of
+    ``ev_class`` (None: every class, i.e. the trajectory's ``communication``): the increase
+    of cumulative uptake over each output interval divided by its length in days, as the
+    trajectory computes ``communication``."""
+    if not ev_class:
+        return ds["communication"]
+    classes = [str(c) for c in ds["pool_class"].values]
+    if ev_class not in classes:
+        raise EvnicheError(f"the run has no {ev_class} pools; its classes are "
+                           f"{', '.join(sorted(set(classes)))}")
+    uptake = ds["uptake"].isel(pool=[k for k, c in enumerate(classes) if c == ev_class])
+    t = ds["time"].values
+    rate = uptake.diff("time", label="upper") / xr.DataArray(np.diff(t), dims="time",
+                                                             coords={"time": t[1:]})
+    rate = xr.concat([rate.isel(time=[0]).assign_coords(time=[t[0]]), rate], dim="time")
+    by_source = rate.groupby(rate["pool_source"].rename("source")).sum("pool")
+    return by_source.transpose("time", "source", "target").clip(min=0.0)
+
+
+def ev_classes(ds: xr.Dataset) -> list[str]:
+    """The EV classes of a run's pools."""
+    return sorted({str(c) for c in ds["pool_class"].values})
+
+
+def communication_edges(ds: xr.Dataset, day: float | None = None, top: int = 30,
+                        ev_class: str | None = None) -> list[dict[str, Any]]:
     """Source → target EV deliveries (EV/day) at ``day`` (default: the run's end), the
-    ``top`` largest, each with its largest cargo flows (copies/day) and the
-    knowledge-base records whose source and target cell types match the edge (see
-    :func:`records_for_edge`)."""
+    ``top`` largest, of one EV class or all, each with its largest cargo flows (copies/day,
+    all classes) and the knowledge-base records whose source and target cell types match
+    the edge (see :func:`records_for_edge`)."""
     from ..readouts.communication import cargo_flows, communication_table
 
-    table = communication_table(ds, day=day)
+    table = communication_table(ds.assign(communication=deliveries(ds, ev_class)), day=day)
     table = table[table["evs_per_day"] > 0].head(top)
     flows = cargo_flows(ds, top=None, day=day)
     edges = []
