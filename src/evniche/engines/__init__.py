@@ -12,7 +12,7 @@ from ..errors import SimulationError
 from ..spec.resolve import ResolvedModel
 from . import cost
 
-ENGINES = ("wellmixed", "spatial")
+ENGINES = ("wellmixed", "spatial", "stochastic")
 
 
 def prepare(model: ResolvedModel | str, overrides: dict | None = None,
@@ -73,13 +73,24 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     else:
         from . import trajectory, wellmixed
 
-        sol = wellmixed.integrate(net, days, schedule, progress=progress,
-                                  wall_limit_s=wall_limit_s, **options)
+        extra = {}
+        if engine == "stochastic":
+            from . import stochastic
+
+            sol = stochastic.integrate(net, days, schedule, seed=seed, progress=progress,
+                                       wall_limit_s=wall_limit_s, **options)
+            opts = stochastic.validated_options(options)
+            extra = {"events": sol.events, "threshold_cells": opts["threshold"],
+                     "coupling_hours": opts["coupling_hours"]}
+        else:
+            sol = wellmixed.integrate(net, days, schedule, progress=progress,
+                                      wall_limit_s=wall_limit_s, **options)
         kin = sol.kinetics
         beh, sig = wellmixed.behaviors_signals(sol, days)
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
-                               "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)
+                               "rhs_evaluations": sol.n_rhs, **extra},
+                              signals=sig, params=kin.p)
     ds.attrs["wall_seconds"] = _time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())  # the therapy timeline
     return ds
