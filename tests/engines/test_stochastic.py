@@ -88,20 +88,24 @@ def _cells(ds, name: str) -> np.ndarray:
 # ----------------------------------------------------------------------- establishment
 def test_one_leukemic_stem_cell_establishes_with_probability_one_minus_death_over_birth():
     """A branching process with births b and deaths d per cell survives with probability
-    1 − d/b (reaching 100 cells from 1: (1 − d/b) / (1 − (d/b)^100), the same to 1e-60)."""
+    1 − d/b (reaching 30 cells from 1: (1 − d/b) / (1 − (d/b)^30), the same to 1e-18)."""
     out = stochastic.establishment(evniche.load_model(birth_death_model()), "LSC",
-                                   runs=10_000, days=60, seed=7, threshold=100)
+                                   runs=10_000, days=60, seed=7, threshold=30)
     expected = 1.0 - DEATH / BIRTH
     assert out.runs == 10_000 and out.undecided == 0
     assert out.established + out.extinct == out.runs
     assert abs(out.probability - expected) <= 0.02 * expected  # 3.4 standard errors
 
 
-def test_a_subcritical_cell_never_establishes():
-    out = stochastic.establishment(evniche.load_model(birth_death_model(0.01, 0.04)), "LSC",
-                                   runs=500, days=200, seed=1, threshold=100)
-    # reaching 100 from 1 when d/b = 4: (b/d - 1)/((d/b)^100 - 1)·… ≈ 3/4^100 ≈ 0
-    assert out.established == 0 and out.extinct == 500
+def test_a_subcritical_cell_that_secretes_evs_never_establishes():
+    """d/b = 4: reaching 100 cells from 1 has probability 3/(4^100 - 1) ≈ 0. The LSCs
+    secrete exosomes, so each run goes through the hybrid steps (EV pools as ODEs)."""
+    data = birth_death_model(0.01, 0.04)
+    data["cell_types"]["LSC"]["secretion"] = [{"class": "exosome",
+                                               "rate": _p(EXO, "EV/cell/h")}]
+    out = stochastic.establishment(evniche.load_model(data), "LSC", runs=50, days=200,
+                                   seed=1, threshold=100)
+    assert out.established == 0 and out.extinct == 50
 
 
 # ------------------------------------------------------------------ mean of runs vs ODE
@@ -179,15 +183,16 @@ def test_a_growing_population_switches_to_the_ode_at_the_threshold():
     assert any(f != round(f) for f in finals)  # continuous at the end
 
 
-def test_a_large_population_follows_the_ode_exactly():
-    """Every type above the threshold: no event, the well-mixed trajectory."""
+def test_large_populations_follow_the_ode():
+    """Types above the threshold follow the well-mixed trajectory (to the solver's
+    tolerances); blood blasts, discrete from 0, are fed by egress."""
     data = fates_model(n0=2e5)
     ode = evniche.simulate(data, days=2, equilibrate_first=False)
     ds = evniche.simulate(data, days=2, engine="stochastic", seed=3, threshold=1e5,
                           equilibrate_first=False)
     # blood blasts start at 0 (discrete) and are fed by egress: a few hundred cells
-    np.testing.assert_allclose(_cells(ds, "blast"), _cells(ode, "blast"), rtol=1e-5)
-    np.testing.assert_allclose(_cells(ds, "mature"), _cells(ode, "mature"), rtol=1e-5)
+    np.testing.assert_allclose(_cells(ds, "blast"), _cells(ode, "blast"), rtol=1e-4)
+    np.testing.assert_allclose(_cells(ds, "mature"), _cells(ode, "mature"), rtol=1e-4)
     assert _cells(ds, "blast_blood")[-1] == pytest.approx(_cells(ode, "blast_blood")[-1],
                                                           rel=0.1)
 

@@ -121,10 +121,10 @@ from .stopwatch import Stopwatch
 #: default threshold (cells): a type with fewer cells is simulated one event at a time
 THRESHOLD = 1000.0
 #: default longest coupling step between the discrete and the continuous part (h)
-COUPLING_HOURS = 1.0
+COUPLING_HOURS = 6.0
 #: options of the engine, with their defaults
 DEFAULTS: dict[str, float | bool] = {"threshold": THRESHOLD, "coupling_hours": COUPLING_HOURS,
-                                     "output_hours": 24.0, "rtol": 1e-7,
+                                     "output_hours": 24.0, "rtol": 1e-6,
                                      "equilibrate_first": True}
 
 # what _ssa returns as its status
@@ -394,9 +394,9 @@ def _propensities(y, ix, ixo, fx, fxo, beh_f, upt_f, discrete, a):
 @numba.njit(cache=_CACHE)
 def _add(y, i_cell, discrete, switch, cell, amount):
     """Add ``amount`` cells to type ``cell``; True when it is discrete and now has
-    ``switch`` cells or more (it becomes continuous)."""
+    ``switch[cell]`` cells or more (it becomes continuous)."""
     y[i_cell[cell]] += amount
-    return discrete[cell] and y[i_cell[cell]] >= switch
+    return discrete[cell] and y[i_cell[cell]] >= switch[cell]
 
 
 @numba.njit(cache=_CACHE)
@@ -406,7 +406,8 @@ def _ssa(y, t0, t1, ix, ixo, fx, fxo, beh_f, upt_f, discrete, switch, watch, rng
     continuous state held; ``y``'s counts are changed in place, ``integral`` (one entry per
     cell type) gains each type's count integrated over the time simulated (cell·h) and
     ``released`` (one entry per pool) the per-death EVs of the cells that died. Stops early
-    when a discrete type reaches ``switch`` cells (status SWITCHED) or when type ``watch``
+    when a discrete type reaches its ``switch`` cells (one per type; status SWITCHED) or
+    when type ``watch``
     (≥ 0) has no cells left (status EXTINCT). Returns (time reached, events, status)."""
     i_cell = _seg(ix, ixo, I_CELL)
     nN = i_cell.size
@@ -501,6 +502,31 @@ def _ssa(y, t0, t1, ix, ixo, fx, fxo, beh_f, upt_f, discrete, switch, watch, rng
             return t, events, SWITCHED
 
 
+@numba.njit(cache=_CACHE)
+def _establishment_runs(y0, t_end, runs, ix, ixo, fx, fxo, beh_f, upt_f, threshold, watch,
+                        rng):
+    """``runs`` realizations of a model of cells alone, all discrete, from ``y0`` to
+    ``t_end`` (h): how many had type ``watch`` reach ``threshold`` cells, die out, or
+    neither. The other types stay discrete whatever their size (exact; nothing in the
+    model is continuous)."""
+    nN = _seg(ix, ixo, I_CELL).size
+    discrete = np.ones(nN, np.bool_)
+    switch = np.full(nN, np.inf)
+    switch[watch] = threshold
+    integral = np.zeros(nN)
+    released = np.zeros(_seg(ix, ixo, PL_SRC).size)
+    established = extinct = 0
+    for _ in range(runs):
+        y = y0.copy()
+        _, _, status = _ssa(y, 0.0, t_end, ix, ixo, fx, fxo, beh_f, upt_f, discrete, switch,
+                            watch, rng, integral, released)
+        if status == SWITCHED:
+            established += 1
+        elif status == EXTINCT:
+            extinct += 1
+    return established, extinct, runs - established - extinct
+
+
 # ============================================================================ driver
 @dataclass
 class Run:
@@ -528,6 +554,8 @@ class Hybrid:
         self.rng = rng
         self.segments = wellmixed.SegmentKinetics(kin, schedule, params)
         self.threshold = float(options["threshold"])
+        self.switch = np.full(kin.n_cells, self.threshold)
+        self.last_step: float | None = None  # h, of the last continuous solve
         # nothing but cells: with every type discrete there is nothing to integrate
         net = kin.net
         self.cells_only = not (net.pools or net.cargo_states or net.cytokines or net.drugs
@@ -588,9 +616,14 @@ class Hybrid:
                                      shape=pattern.shape)
 
         rtol = float(self.opts["rtol"])
+        first = None if self.last_step is None else min(self.last_step, b - a)
         sol = solve(self.segments.at(a), f, (a, b), start, rtol=rtol,
                     atol=wellmixed.ledger_tolerances(self.kin, start, atol, rtol), jac=jac,
-                    sparsity=pattern, t_eval=np.array([b]), stopwatch=stopwatch)
+                    sparsity=pattern, stopwatch=stopwatch, first_step=first)
+        # the next step starts where this one's step size ended (not from BDF's tiny
+        # first guess): the last full step (the very last may be cut short to land on b)
+        steps = np.diff(sol.t)
+        self.last_step = float(steps[-2] if steps.size > 1 else steps[-1])
         out = sol.y[:, -1].copy()
         # discrete counts were held (their rows of f and of the Jacobian are 0): they end
         # at the counts the events left
@@ -662,8 +695,8 @@ class Hybrid:
                     integral = np.zeros(kin.n_cells)
                     released = np.zeros(kin.n_pools)
                     t_reached, n_ev, status = _ssa(y, t, t_next, ix, ixo, fx, fxo, mods[0],
-                                                   mods[1], discrete, self.threshold,
-                                                   watch, self.rng, integral, released)
+                                                   mods[1], discrete, self.switch, watch,
+                                                   self.rng, integral, released)
                     events += n_ev
                     if status != REACHED_END and t_reached > t:
                         t_next = t_reached
@@ -778,14 +811,28 @@ def establishment(model, cell_type: str, runs: int = 10_000, days: float = 365.0
         y0[kin.i_cell[cidx[name]]] = 0.0
     watch = cidx[cell_type]
     y0[kin.i_cell[watch]] = float(cells)
-    hybrid = Hybrid(kin, schedule, opts, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    hybrid = Hybrid(kin, schedule, opts, rng)
     t_end = days * 24.0
-    grid = np.array([t_end])
-    counts = {"established": 0, "extinct": 0, "end": 0}
-    for _ in range(int(runs)):
-        counts[hybrid.run(y0, t_end, grid, watch=watch).ended] += 1
-    return Establishment(cell_type, int(cells), int(runs), counts["established"],
-                         counts["extinct"], counts["end"], float(opts["threshold"]), days)
+    if hybrid.cells_only and schedule.breakpoints(t_end) == [0.0, t_end] and bool(
+            np.all(y0[kin.i_cell] < opts["threshold"])):
+        # cells alone, all discrete, no intervention: every run in compiled code
+        compiled = hybrid.segments.compiled(0.0)
+        beh_f, upt_f, _, _ = compiled.modifiers()
+        y = y0.copy()
+        hybrid.regimes(y)
+        established, extinct, undecided = _establishment_runs(
+            y, t_end, int(runs), compiled.ints, compiled.int_off, compiled.floats,
+            compiled.float_off, beh_f, upt_f, float(opts["threshold"]), watch, rng)
+    else:
+        grid = np.array([t_end])
+        counts = {"established": 0, "extinct": 0, "end": 0}
+        for _ in range(int(runs)):
+            counts[hybrid.run(y0, t_end, grid, watch=watch).ended] += 1
+        established, extinct, undecided = (counts["established"], counts["extinct"],
+                                           counts["end"])
+    return Establishment(cell_type, int(cells), int(runs), int(established), int(extinct),
+                         int(undecided), float(opts["threshold"]), days)
 
 
 __all__ = ["COUPLING_HOURS", "THRESHOLD", "Establishment", "Hybrid", "establishment",
