@@ -16,7 +16,6 @@ from evniche.compile.network import compile_model
 from evniche.engines import stochastic
 from evniche.engines.compiled import CompiledKinetics
 from evniche.engines.kinetics import Kinetics
-from evniche.engines.wellmixed import integrate
 from evniche.errors import SimulationError
 
 BIRTH, DEATH = 0.04, 0.01  # 1/h: one leukemic stem cell's division and death rates

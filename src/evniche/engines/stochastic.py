@@ -66,7 +66,6 @@ from ..compile.schedule import Schedule
 from ..errors import SimulationError
 from . import wellmixed
 from .compiled import (
-    C_COUNTED,
     C_DEATH,
     C_EXIT,
     C_FAIL,
