@@ -663,6 +663,7 @@ class Hybrid:
                 y[idx[jump.species]] += jump.amount
                 if jump.ledger:
                     y[idx[jump.ledger]] += jump.amount
+            self.regimes(y)  # the samples show whole cells for discrete types
             record(a)
             beh_f, upt_f, rem = schedule.modifiers(a, kin.n_beh, kin.n_routes, kin.n_pools)
             inf = schedule.infusion(a, len(kin.drug_elim))
