@@ -87,7 +87,8 @@ def _cells(ds, name: str) -> np.ndarray:
 # ----------------------------------------------------------------------- establishment
 def test_one_leukemic_stem_cell_establishes_with_probability_one_minus_death_over_birth():
     """A branching process with births b and deaths d per cell survives with probability
-    1 − d/b (reaching 30 cells from 1: (1 − d/b) / (1 − (d/b)^30), the same to 1e-18)."""
+    1 − d/b (reaching 30 cells from 1: (1 − d/b) / (1 − (d/b)^30), the same to 1e-18).
+    Seed 7 gives 7,401 of 10,000 (0.740 against 0.75; one standard error is 0.0043)."""
     out = stochastic.establishment(evniche.load_model(birth_death_model()), "LSC",
                                    runs=10_000, days=60, seed=7, threshold=30)
     expected = 1.0 - DEATH / BIRTH
@@ -121,20 +122,38 @@ def fates_runs():
 
 
 def test_mean_of_runs_matches_the_ode_within_2_percent(fates_runs):
+    """Large populations (20,000 blasts, the mature pool, the exosomes they secrete, the
+    EVs secreted over the run): the mean of the runs within 2 % of the ODE."""
     ode, runs = fates_runs
-    for name in ("blast", "blast_blood", "mature"):
+    for name in ("blast", "mature"):
         mean = np.mean([_cells(ds, name)[-1] for ds in runs])
         assert mean == pytest.approx(_cells(ode, name)[-1], rel=0.02), name
-    # the EV pools, continuous, driven by the discrete blasts
+    exosomes = np.mean([float(ds.ev.sel(pool="blast.exosome").sum("compartment")[-1])
+                        for ds in runs])
+    assert exosomes == pytest.approx(float(
+        ode.ev.sel(pool="blast.exosome").sum("compartment")[-1]), rel=0.02)
     for pool in ("blast.exosome", "blast.apoptotic_body"):
-        mean = np.mean([float(ds.ev.sel(pool=pool).sum("compartment")[-1]) for ds in runs])
-        assert mean == pytest.approx(float(ode.ev.sel(pool=pool).sum("compartment")[-1]),
-                                     rel=0.02), pool
         secreted = np.mean([float(ds.ledger.sel(pool=pool, term="secreted")[-1])
                             for ds in runs])
         assert secreted == pytest.approx(float(ode.ledger.sel(pool=pool,
                                                               term="secreted")[-1]),
                                          rel=0.02), pool
+
+
+def test_mean_of_small_noisy_quantities_lies_within_three_standard_errors(fates_runs):
+    """~800 blood blasts, and the apoptotic bodies present (they live ~2 h, so they count
+    only the last hours' deaths): noisier than 2 % over 16 runs, so the mean is held to
+    three standard errors of the ODE."""
+    ode, runs = fates_runs
+    values = {"blast_blood": ([_cells(ds, "blast_blood")[-1] for ds in runs],
+                              _cells(ode, "blast_blood")[-1])}
+    values["bodies"] = ([float(ds.ev.sel(pool="blast.apoptotic_body").sum("compartment")[-1])
+                         for ds in runs],
+                        float(ode.ev.sel(pool="blast.apoptotic_body").sum("compartment")[-1]))
+    for name, (sample, expected) in values.items():
+        error = np.std(sample, ddof=1) / math.sqrt(len(sample))
+        assert 0 < error < 0.05 * expected, name
+        assert abs(np.mean(sample) - expected) < 3 * error, name
 
 
 def test_discrete_types_hold_whole_cells_and_vary_between_runs(fates_runs):
@@ -271,3 +290,9 @@ def test_establishment_refuses_bad_input(kwargs, message):
     args = {"cell_type": "LSC", "runs": 10, "days": 10, **kwargs}
     with pytest.raises(SimulationError, match=message):
         stochastic.establishment(birth_death_model(), **args)
+
+
+def test_a_run_past_its_wall_clock_limit_stops_with_a_message():
+    with pytest.raises(SimulationError, match="stopped at its time limit of 1e-09 s"):
+        engines.simulate(fates_model(n0=2000), days=2, engine="stochastic", threshold=1e4,
+                         equilibrate_first=False, wall_limit_s=1e-9)

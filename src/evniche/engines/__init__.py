@@ -46,7 +46,8 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     ``wall_limit_s``: stop the run with a SimulationError (saying how far it got) after
     this many seconds of wall-clock time; ``None``: no limit. The well-mixed engine checks
     it inside the solver (the relaxation to the healthy steady state included), the
-    spatial engine every 10 steps.
+    spatial engine every 10 steps, the stochastic engine inside its solver and at every
+    coupling step. ``seed`` seeds the stochastic and spatial engines' random draws.
     ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
     "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
     start_day``), from the model's interventions and ``interventions``."""
