@@ -180,6 +180,42 @@ def test_the_ev_ledger_closes_with_bursts_from_discrete_deaths(fates_runs):
         assert present + out == pytest.approx(secreted, rel=1e-9)
 
 
+def test_arrivals_from_a_continuous_type_and_kills_of_discrete_cells_match_the_ode():
+    """A large stem pool (continuous) whose daughters mutate into a leukemic type
+    (discrete, from 0: each mutant arrives as one event) that NK cells (continuous) kill:
+    the mean of 20 runs within three standard errors of the ODE, and every run starts
+    with none and ends with some."""
+    data = {"name": "arrivals", "disease": "AML", **_compartments(),
+            "vesicle_classes": birth_death_model()["vesicle_classes"],
+            "cell_types": {
+                "stem": {"is_a": "HSC", "initial": _p(1e6, "cell"),
+                         "proliferation": _p(0.02, "1/h"),
+                         "self_renewal": _p(0.5, "dimensionless"),
+                         "mutates_to": {"target": "mutant", "rate": _p(1e-4, "dimensionless")}},
+                "mutant": {"is_a": "LSC", "lineage": "leukemic", "initial": _p(0, "cell"),
+                           "proliferation": _p(0.01, "1/h"),
+                           "self_renewal": _p(0.7, "dimensionless"),
+                           "death": _p(0.002, "1/h")},
+                "NK": {"lineage": "immune", "initial": _p(2e5, "cell"),
+                       "kills": [{"target": "mutant", "rate": _p(0.1, "1/h")}]}}}
+    ode = evniche.simulate(data, days=2, equilibrate_first=False)
+    finals = []
+    for seed in range(20):
+        ds = evniche.simulate(data, days=2, engine="stochastic", seed=seed, threshold=1e5,
+                              equilibrate_first=False)
+        mutants = _cells(ds, "mutant")
+        assert mutants[0] == 0 and mutants[-1] > 0
+        finals.append(mutants[-1])
+    expected = _cells(ode, "mutant")[-1]
+    error = np.std(finals, ddof=1) / math.sqrt(len(finals))
+    assert 0 < error < 0.05 * expected
+    assert abs(np.mean(finals) - expected) < 3 * error
+    # without the kills the ODE ends higher: the kill events are taking cells away
+    data["cell_types"]["NK"]["kills"] = []
+    assert _cells(evniche.simulate(data, days=2, equilibrate_first=False),
+                  "mutant")[-1] > 1.05 * np.mean(finals)
+
+
 # --------------------------------------------------------------------- regime switching
 def test_a_growing_population_switches_to_the_ode_at_the_threshold():
     """200 cells growing at b − d = 0.03/h pass the threshold of 1,000 after ~2.5 days and
