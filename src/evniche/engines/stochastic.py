@@ -21,26 +21,28 @@ a hybrid of two regimes, chosen per cell type:
     into it (rate: that flow of the well-mixed equations), e.g. the first leukemic cell
     mutating out of a large stem-cell pool.
 
-  A dying cell of a per-death EV pool's source releases that pool's EVs per dying cell at
-  once (into the pool and the ledger's ``secreted``), so the EV ledger still closes.
+  A dying cell of a per-death EV pool's source releases that pool's EVs per dying cell
+  (into the pool and the ledger's ``secreted`` alike), so the EV ledger still closes.
 
 * a cell type with ``threshold`` cells or more is **continuous** and follows the
   well-mixed ODEs, as do EV pools, ledgers, cargo per cell, cell states, cytokines and
   drugs (numbers far too large to count one by one).
 
 The two are coupled by operator splitting in steps of at most ``coupling_hours`` (default
-:data:`COUPLING_HOURS`, 1 h; steps also end at output times, intervention breakpoints and
+:data:`COUPLING_HOURS`, 6 h; steps also end at output times, intervention breakpoints and
 whenever a discrete type reaches the threshold): over a step the discrete events are drawn
 exactly with the continuous state held at its value at the start of the step, then the
 continuous part is integrated over the step (SciPy BDF with the exact sparse Jacobian, as
-the well-mixed engine, :func:`.solver.solve`) with the discrete counts held at their new
-values. Regimes are re-decided at every step: a discrete type at or above the threshold
-becomes continuous; a continuous type below it becomes discrete, rounded to a whole number
-at random (down or up with the probabilities that keep its mean). With no discrete event
-possible (every discrete type empty with no inflow) a step lasts up to the next output
-time. The splitting error shrinks with ``coupling_hours``; 1 h is short beside the cell
-kinetics (days) and the signals' response to a change of a few cells (EV half-lives of
-minutes to hours).
+the well-mixed engine, :func:`.solver.solve`) with each discrete type at its count averaged
+over the step's events and the per-death EVs of the step's discrete deaths released evenly
+over the step (so secretion, linear in the counts, adds up to what the events gave); the
+discrete counts then take their values at the end of the step. Regimes are re-decided at
+every step: a discrete type at or above the threshold becomes continuous; a continuous
+type below it becomes discrete, rounded to a whole number at random (down or up with the
+probabilities that keep its mean). With no discrete event possible (every discrete type
+empty with no inflow) a step lasts up to the next output time. The splitting error
+shrinks with ``coupling_hours``; 6 h is short beside the cell kinetics (days), and EVs
+follow their sources within minutes to hours. See docs/stochastic.md.
 
 Randomness: one :class:`numpy.random.Generator` (PCG64) seeded with the run's ``--seed``
 draws every event and every rounding, so the same seed gives the same trajectory.
