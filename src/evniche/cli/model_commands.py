@@ -152,8 +152,8 @@ def run(
              "to OUT/fields.zarr and OUT/agents.parquet. See docs/spatial.md.")] = None,
     stochastic: Annotated[list[str] | None, typer.Option(
         help="Stochastic-engine option KEY=VALUE (repeatable): threshold=1000 (cells: a "
-             "type with fewer is simulated one random event at a time), coupling_hours=1 "
-             "(longest step between events and ODEs, h), output_hours=24, rtol=1e-7, "
+             "type with fewer is simulated one random event at a time), coupling_hours=6 "
+             "(longest step between events and ODEs, h), output_hours=24, rtol=1e-6, "
              "equilibrate_first=true. --seed seeds the draws. See docs/stochastic.md.")] = None,
     report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
     sensitivity: Annotated[bool, typer.Option(
