@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/sensitivity.py
 	$(BIN)/python benchmarks/thrombin.py
+	$(BIN)/python benchmarks/stochastic.py
 
 # 10,000 mutated models: load + compile each, simulate a sample; 0 unhandled, 0 hangs wanted
 fuzz: $(STAMP)

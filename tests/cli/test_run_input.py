@@ -55,7 +55,7 @@ def test_a_run_that_would_not_fit_in_memory_is_refused_with_its_estimate(tmp_pat
     assert not out.exists()
 
 
-@pytest.mark.parametrize("engine", ["wellmixed", "spatial"])
+@pytest.mark.parametrize("engine", ["wellmixed", "spatial", "stochastic"])
 @pytest.mark.parametrize("seed", ["-1", str(cost.SEED_LIMIT)])
 def test_a_seed_outside_0_to_2_63_is_refused_for_every_engine(tmp_path, capsys, engine, seed):
     out = tmp_path / "out"

@@ -139,7 +139,10 @@ def run(
              "set@DAY:parameter=P,value='V UNIT'[,duration=D] replaces it (parameters "
              "derived from it follow). Repeatable; see docs/interventions.md."
     )] = None,
-    engine: Annotated[str, typer.Option(help="wellmixed or spatial.")] = "wellmixed",
+    engine: Annotated[str, typer.Option(
+        help="wellmixed (ODEs), spatial (agents and fields) or stochastic (cell types below "
+             "a threshold as random events, the rest as ODEs; see docs/stochastic.md)."
+    )] = "wellmixed",
     spatial: Annotated[list[str] | None, typer.Option(
         help="Spatial-engine option KEY=VALUE (repeatable; overrides the model's spatial: "
              "section), e.g. agents=8000, size_um=[1000,1000] (x, y in µm; three numbers x, y, z "
@@ -148,6 +151,11 @@ def run(
              "retention.HSC={motility_factor: 0.2} or retention={} (niche retention; the "
              "mapping replaces the model's). Snapshots go "
              "to OUT/fields.zarr and OUT/agents.parquet. See docs/spatial.md.")] = None,
+    stochastic: Annotated[list[str] | None, typer.Option(
+        help="Stochastic-engine option KEY=VALUE (repeatable): threshold=1000 (cells: a "
+             "type with fewer is simulated one random event at a time), coupling_hours=6 "
+             "(longest step between events and ODEs, h), output_hours=24, rtol=1e-6, "
+             "equilibrate_first=true. --seed seeds the draws. See docs/stochastic.md.")] = None,
     report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
     sensitivity: Annotated[bool, typer.Option(
         help="Rank the parameters the take-over day depends on (extra runs; wellmixed only)."
@@ -191,6 +199,7 @@ def run(
 
         resolved, plan = posterior_plan(resolved, str(posterior), ensemble, seed)
     options = _spatial_options(spatial, engine)
+    options.update(_stochastic_options(stochastic, engine))
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
     # of the run: refused before anything is written
     interventions = checked_interventions(
@@ -327,6 +336,28 @@ def _spatial_options(items: list[str] | None, engine: str) -> dict:
             options[head][entry] = value
         else:
             options[key] = value
+    return options
+
+
+def _stochastic_options(items: list[str] | None, engine: str) -> dict:
+    """Engine options from ``--stochastic KEY=VALUE`` items (VALUE read as YAML), checked
+    by :func:`evniche.engines.stochastic.validated_options`."""
+    from ..spec.loader import parse_override
+
+    if engine != "stochastic":
+        if items:
+            raise EvnicheError("--stochastic applies to --engine stochastic only")
+        return {}
+    options: dict = {}
+    for item in items or []:
+        try:
+            key, value = parse_override(item)
+        except EvnicheError:
+            raise EvnicheError(f"--stochastic: expected KEY=VALUE, got '{item}'") from None
+        options[key] = value
+    from ..engines.stochastic import validated_options
+
+    validated_options(options)  # refused before anything is written
     return options
 
 

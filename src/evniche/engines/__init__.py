@@ -12,7 +12,7 @@ from ..errors import SimulationError
 from ..spec.resolve import ResolvedModel
 from . import cost
 
-ENGINES = ("wellmixed", "spatial")
+ENGINES = ("wellmixed", "spatial", "stochastic")
 
 
 def prepare(model: ResolvedModel | str, overrides: dict | None = None,
@@ -46,7 +46,8 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     ``wall_limit_s``: stop the run with a SimulationError (saying how far it got) after
     this many seconds of wall-clock time; ``None``: no limit. The well-mixed engine checks
     it inside the solver (the relaxation to the healthy steady state included), the
-    spatial engine every 10 steps.
+    spatial engine every 10 steps, the stochastic engine inside its solver and at every
+    coupling step. ``seed`` seeds the stochastic and spatial engines' random draws.
     ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
     "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
     start_day``), from the model's interventions and ``interventions``."""
@@ -73,13 +74,24 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     else:
         from . import trajectory, wellmixed
 
-        sol = wellmixed.integrate(net, days, schedule, progress=progress,
-                                  wall_limit_s=wall_limit_s, **options)
+        extra = {}
+        if engine == "stochastic":
+            from . import stochastic
+
+            sol = stochastic.integrate(net, days, schedule, seed=seed, progress=progress,
+                                       wall_limit_s=wall_limit_s, **options)
+            opts = stochastic.validated_options(options)
+            extra = {"events": sol.events, "threshold_cells": opts["threshold"],
+                     "coupling_hours": opts["coupling_hours"]}
+        else:
+            sol = wellmixed.integrate(net, days, schedule, progress=progress,
+                                      wall_limit_s=wall_limit_s, **options)
         kin = sol.kinetics
         beh, sig = wellmixed.behaviors_signals(sol, days)
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
-                               "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)
+                               "rhs_evaluations": sol.n_rhs, **extra},
+                              signals=sig, params=kin.p)
     ds.attrs["wall_seconds"] = _time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())  # the therapy timeline
     return ds

@@ -105,7 +105,7 @@ def _measure_bytes_per_sample(net: Network, engine: str) -> int:
     from . import trajectory
 
     def size(n: int) -> int:
-        signals = np.zeros((n, len(net.signals))) if engine == "wellmixed" else None
+        signals = np.zeros((n, len(net.signals))) if engine != "spatial" else None
         return trajectory.build(net, np.arange(n) * 24.0, np.zeros((n, len(net.species))),
                                 np.zeros((n, len(net.behaviors))), engine, 0,
                                 signals=signals).nbytes
@@ -119,6 +119,10 @@ def estimate(net: Network, days: float, engine: str = "wellmixed",
     options = dict(options or {})
     if engine == "spatial":
         return _spatial(net, days, options)
+    if engine == "stochastic":
+        from .stochastic import validated_options
+
+        options = validated_options(options)
     output_hours = _positive(options, "output_hours", 24.0)
     samples = math.ceil(days * 24.0 / output_hours) + 1
     per = trajectory_bytes_per_sample(net, engine)

@@ -113,15 +113,19 @@ def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
           span: tuple[float, float], y0: np.ndarray, *, rtol: float,
           atol: np.ndarray, jac: Callable[[float, np.ndarray], sparse.spmatrix],
           sparsity: sparse.spmatrix, t_eval: np.ndarray | None = None,
-          stopwatch: Stopwatch | None = None, relaxing: bool = False):
+          stopwatch: Stopwatch | None = None, relaxing: bool = False,
+          first_step: float | None = None):
     """``solve_ivp`` of ``f`` over ``span`` (h) from ``y0``: BDF with the exact sparse
     Jacobian ``jac(t, y)`` (per hour), else BDF with finite differences over the pattern
     ``sparsity``, else LSODA; a SimulationError naming the likely cause when all fail.
-    ``relaxing``: this is the relaxation to the healthy steady state."""
+    ``relaxing``: this is the relaxation to the healthy steady state. ``first_step`` (h):
+    the step BDF tries first (None: its own choice), e.g. the last step of a solve just
+    before this one (the stochastic engine's coupling steps)."""
     watch = Watch(kin, stopwatch, relaxing, span)
     rhs = watch.wrap(f)
     problems: list[str] = []
-    attempts = (("BDF", "BDF", {"jac": jac}),
+    first = {} if first_step is None else {"first_step": first_step}
+    attempts = (("BDF", "BDF", {"jac": jac, **first}),
                 ("BDF", "BDF (finite-difference Jacobian)", {"jac_sparsity": sparsity}),
                 ("LSODA", "LSODA", {}))
     for method, label, extra in attempts:
