@@ -54,12 +54,12 @@ def test_bootstrap_interval_covers_the_true_auc():
     rng = np.random.default_rng(1)
     true = stats.norm.cdf(1 / math.sqrt(2))  # binormal, unit separation: AUC 0.760
     covered = 0
-    for _ in range(60):
+    for _ in range(40):
         pos, neg = rng.normal(1.0, 1.0, 40), rng.normal(0.0, 1.0, 40)
-        lo, hi = bm.bootstrap_auc(pos, neg, rng, n_boot=300)
+        lo, hi = bm.bootstrap_auc(pos, neg, rng, n_boot=200)
         assert lo < bm.auc(pos, neg) < hi
         covered += lo <= true <= hi
-    assert covered >= 51  # nominal 95 %: at least 85 % of 60
+    assert covered >= 34  # nominal 95 %: at least 85 % of 40
 
 
 def test_power_rises_with_n_and_sample_size_is_the_first_n_that_reaches_it():

@@ -1,5 +1,5 @@
 """The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``,
-``calibrate``, ``kb``, ``observations`` and ``scenarios``."""
+``calibrate``, ``cohort``, ``kb``, ``observations`` and ``scenarios``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import calibrate, kb, model_commands, observations, sensitivity
+    from . import calibrate, cohort, kb, model_commands, observations, sensitivity
 
     app = typer.Typer(
         name="evniche",
@@ -31,6 +31,7 @@ def _app():
     app.add_typer(observations.app, name="observations",
                   help="Published observations as data: list, check, compare with a model.")
     sensitivity.register(app)
+    cohort.register(app)
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists

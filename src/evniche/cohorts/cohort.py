@@ -76,7 +76,7 @@ class Settings:
     variations: tuple[population.Variation, ...]
     stage: population.Variation = population.STAGE
     therapy: tuple[dict, ...] = ()
-    followup_days: float = 540.0
+    followup_days: float = 365.0
     visit_days: float = 30.0
     posterior: str | None = None
     posterior_particles: tuple[dict, ...] = field(default=(), repr=False)
@@ -119,8 +119,8 @@ def control_overrides(model) -> dict:
         for t in types}
 
 
-def make_settings(model, *, days: float = 730.0, seed: int = 0, monitoring: bool | None = None,
-                  followup_days: float = 540.0, visit_days: float = 30.0,
+def make_settings(model, *, days: float = 365.0, seed: int = 0, monitoring: bool | None = None,
+                  followup_days: float = 365.0, visit_days: float = 30.0,
                   variations: Sequence[population.Variation] | None = None,
                   stage: population.Variation = population.STAGE,
                   posterior=None, control_days: float = 60.0) -> Settings:

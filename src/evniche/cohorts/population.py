@@ -87,9 +87,12 @@ DEFAULT: tuple[Variation, ...] = (
     Variation("lsc_self_renewal", "uniform", 0.8, 0.95,
               "assumption: the aml preset's plausible range (LSCs out-renew HSCs)",
               arms=("patient",)),
-    Variation("blast_self_renewal", "uniform", 0.5, 0.8,
-              "assumption: the aml preset's plausible range; low values give no disease in "
-              "the horizon, and those subjects are not patients (see Cohort)",
+    Variation("blast_self_renewal", "uniform", 0.66, 0.8,
+              "assumption: the aml preset's plausible range [0.5, 0.8] cut at 0.66, below "
+              "which the untreated disease does not reach diagnosis within about a year (the "
+              "preset's own note: renewal 0.66 moves diagnosis to day ~378); a cohort is of "
+              "diagnosed patients, and such draws cost 10x a diagnosed one to simulate. "
+              "Draws that still reach no diagnosis in the horizon are counted and replaced",
               arms=("patient",)),
     Variation("leukemic_secretion_fold", "uniform", 2.0, 10.0,
               "research: ev_parameters.md A (cancer vs normal EV secretion usually quoted "

@@ -1,0 +1,126 @@
+"""A virtual cohort end to end on a tiny model: draws fixed by seed and index, a killed
+cohort resumes without losing or redoing a subject, Dask gives the same cohort as one
+process, other settings in the same folder are refused, the CLI writes its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import evniche
+from evniche.cli import main
+from evniche.cohorts import analysis, cohort, population
+from evniche.errors import EvnicheError
+from evniche.experiments import distribute
+
+TINY = Path(__file__).with_name("tiny.yaml")
+VARIATIONS = (
+    population.Variation("p_lsc", "uniform", 0.012, 0.04, "assumption: test",
+                         arms=("patient",)),
+    population.Variation("sec_lsc", "loguniform", 1e5, 1e7, "assumption: test",
+                         arms=("patient",)),
+    population.Variation("sec_msc", "uniform", 50.0, 150.0, "assumption: test"),
+)
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return cohort.make_settings(evniche.load_model(str(TINY)), days=200.0,
+                                variations=VARIATIONS, control_days=10.0, seed=3)
+
+
+def _frame(out: Path) -> pd.DataFrame:
+    return cohort.load(out).drop(columns=["error"])
+
+
+def test_a_killed_cohort_resumes_without_losing_or_redoing_a_subject(settings, tmp_path,
+                                                                     monkeypatch):
+    whole = tmp_path / "whole"
+    cohort.run(settings, whole, patients=4, controls=3)
+    killed = tmp_path / "killed"
+    seen: list[str] = []
+
+    def kill_after_three(name: str) -> None:
+        seen.append(name)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cohort.run(settings, killed, patients=4, controls=3, progress=kill_after_three)
+    assert cohort.finished(killed) == set(seen)
+    ran: list[str] = []
+    real = cohort.run_subject
+
+    def counting(subject, s):
+        ran.append(subject.name)
+        return real(subject, s)
+
+    monkeypatch.setattr(cohort, "run_subject", counting)
+    info = cohort.run(settings, killed, patients=4, controls=3)
+    assert not set(ran) & set(seen)  # nothing redone
+    assert cohort.finished(killed) == cohort.finished(whole)  # nothing lost
+    assert info.resumed == 3 and info.simulated == len(ran)
+    pd.testing.assert_frame_equal(_frame(killed), _frame(whole))
+    ran.clear()
+    cohort.run(settings, killed, patients=4, controls=3)
+    assert ran == []  # a finished cohort reruns nothing
+
+
+def test_dask_gives_the_same_cohort_as_one_process(settings, tmp_path):
+    cohort.run(settings, tmp_path / "here", patients=3, controls=2)
+    with distribute.cluster(workers=2, processes=False) as client:
+        cohort.run(settings, tmp_path / "dask", patients=3, controls=2, client=client)
+    pd.testing.assert_frame_equal(_frame(tmp_path / "dask"), _frame(tmp_path / "here"))
+
+
+def test_patients_differ_by_their_draws_and_are_sampled_at_their_stage(settings, tmp_path):
+    cohort.run(settings, tmp_path, patients=5, controls=3)
+    frame = cohort.load(tmp_path)
+    diag = frame[frame["phase"] == "diagnosis"]
+    pat, con = diag[diag["arm"] == "patient"], diag[diag["arm"] == "control"]
+    assert len(pat) == 5 and len(con) == 3
+    assert pat["param.p_lsc"].nunique() == 5 and con["param.p_lsc"].isna().all()
+    # sampled on the day blasts reach the drawn stage (interpolated between daily samples)
+    assert (pat["blast_percent"] - pat["stage_blasts"]).abs().max() < 2.0
+    assert (con["blast_percent"] == 0).all()
+    # controls carry no leukemic EVs: their miR-155 is the MSCs' (none) -> 0 copies true
+    assert (con["qpcr_miR-155_true"] == 0).all() and (pat["qpcr_miR-155_true"] > 0).all()
+    result = analysis.analyse(tmp_path, n_boot=200)
+    assert result.rocs["qpcr_miR-155"].auc == 1.0
+    assert 0.0 <= result.rocs["nta_particles"].auc <= 1.0
+    assert result.findings == []  # no published AUC for this model
+
+
+def test_other_settings_in_the_same_folder_are_refused(settings, tmp_path):
+    cohort.run(settings, tmp_path, patients=2, controls=2)
+    other = cohort.make_settings(evniche.load_model(str(TINY)), days=200.0,
+                                 variations=VARIATIONS, control_days=10.0, seed=4)
+    with pytest.raises(EvnicheError, match="other settings"):
+        cohort.run(other, tmp_path, patients=2, controls=2)
+
+
+def test_a_variation_outside_the_parameter_range_is_refused_before_running():
+    bad = (population.Variation("p_lsc", "uniform", 0.001, 0.04, "assumption: test",
+                                arms=("patient",)),)
+    with pytest.raises(EvnicheError, match="variation of p_lsc.*outside its range"):
+        cohort.make_settings(evniche.load_model(str(TINY)), variations=bad)
+
+
+def test_cli_writes_the_report_and_refuses_unknown_engines(tmp_path, capsys):
+    out = tmp_path / "c"
+    with distribute.cluster(workers=1, processes=False) as client:  # no process start-up
+        assert main(["cohort", str(TINY), "--patients", "3", "--controls", "2", "--days",
+                     "200", "--out", str(out), "--scheduler", client.scheduler.address,
+                     "--bootstrap", "100"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for text in ("ROC curves", "qpcr_miR-155", "95 % CI", "Power", "lead time"):
+        assert text in page
+    table = pd.read_csv(out / "biomarkers.csv")
+    assert set(table["biomarker"]) >= {"nta_particles", "qpcr_miR-155", "panel"}
+    assert (table["ci_low"] <= table["auc"]).all() and (table["auc"] <= table["ci_high"]).all()
+    assert main(["cohort", str(TINY), "--out", str(tmp_path / "d"), "--engine",
+                 "spatial"]) == 2
+    assert "error: --engine spatial: cohorts run wellmixed only" in capsys.readouterr().err
+    assert main(["cohort", str(TINY), "--out", str(tmp_path / "e"), "--patients", "1"]) == 2
