@@ -67,8 +67,7 @@ def cohort(
     """Simulate a virtual cohort of patients and controls, apply the assays (NTA, flow
     cytometry, qPCR) with their limits and noise, and report each biomarker's ROC curve,
     AUC with its bootstrap interval, power and lead time over relapse."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..cohorts import analysis
     from ..cohorts import cohort as runner

@@ -144,6 +144,10 @@ def page(a: Analysis, seconds: float | None = None) -> str:
         lead_text = "No monitoring arm (the model lacks the drugs of the 7+3 therapy, or " \
                     "--no-monitoring)."
     failed = "".join(f"<li>{esc(x)}</li>" for x in a.failed[:20])
+    findings_table = (
+        "<table><tr><th>finding</th><th>what</th><th>verdict</th><th>cohort vs published"
+        f"</th><th>source</th></tr>{findings}</table>" if findings
+        else "<p>No published AUC for this model.</p>")
     timing = f"<p>Wall time of the run: {seconds:.0f} s.</p>" if seconds else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -177,7 +181,7 @@ of each biomarker is its diagnostic (Youden) cut-off; lead time = marrow relapse
 back to 5 %) − first visit after remission with the biomarker at or above it.</p>
 {f'<img src="data:image/png;base64,{lead}" alt="lead times">' if lead else ''}
 <h2>Published AUCs (scenario catalog, cohort findings)</h2>
-{f'<table><tr><th>finding</th><th>what</th><th>verdict</th><th>cohort vs published</th><th>source</th></tr>{findings}</table>' if findings else '<p>No published AUC for this model.</p>'}
+{findings_table}
 <h2>Population</h2><table><tr><th>parameter</th><th>arms</th><th>law</th><th>range (file
 unit)</th><th>source</th></tr>{pop}</table>
 <h2>Assay parameters</h2><table><tr><th>name</th><th>value</th><th>unit</th><th>range</th>
