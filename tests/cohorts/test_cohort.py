@@ -84,7 +84,7 @@ def test_patients_differ_by_their_draws_and_are_sampled_at_their_stage(settings,
     assert pat["param.p_lsc"].nunique() == 5 and con["param.p_lsc"].isna().all()
     # sampled on the day blasts reach the drawn stage (interpolated between daily samples)
     assert (pat["blast_percent"] - pat["stage_blasts"]).abs().max() < 2.0
-    assert (con["blast_percent"] == 0).all()
+    assert (con["blast_percent"].abs() < 1e-9).all()  # round-off of an empty clone
     # controls carry no leukemic EVs: their miR-155 is the MSCs' (none) -> 0 copies true
     assert (con["qpcr_miR-155_true"] == 0).all() and (pat["qpcr_miR-155_true"] > 0).all()
     result = analysis.analyse(tmp_path, n_boot=200)
