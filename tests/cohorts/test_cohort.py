@@ -124,3 +124,50 @@ def test_cli_writes_the_report_and_refuses_unknown_engines(tmp_path, capsys):
                  "spatial"]) == 2
     assert "error: --engine spatial: cohorts run wellmixed only" in capsys.readouterr().err
     assert main(["cohort", str(TINY), "--out", str(tmp_path / "e"), "--patients", "1"]) == 2
+
+
+def test_monitoring_needs_the_drugs_of_the_therapy():
+    with pytest.raises(EvnicheError, match="--monitoring: model 'cohort_tiny' lacks the "
+                                           "drugs"):
+        cohort.make_settings(evniche.load_model(str(TINY)), variations=VARIATIONS,
+                             monitoring=True)
+
+
+def _subject(name: str, arm: str, index: int, value: float, **course) -> list[dict]:
+    base = {"subject": name, "arm": arm, "index": index, "diagnosed": arm == "patient",
+            "remission_day": course.get("cr", float("nan")),
+            "relapse_day": course.get("relapse", float("nan")), "error": "",
+            "stage_blasts": 30.0, "sample_day": 100.0, "blast_percent": 30.0}
+    markers = {"nta_particles": 1e11, "flow_evs": 1.0, "flow_marker_evs": value,
+               "qpcr_miR-155": value}
+    rows = [dict(base, phase="diagnosis", day=100.0, **markers)]
+    for day, v in course.get("visits", []):
+        rows.append(dict(base, phase="monitoring", day=day, **dict(markers, **{
+            "flow_marker_evs": v, "qpcr_miR-155": v})))
+    return rows
+
+
+def test_lead_times_come_from_the_visits_after_remission(tmp_path):
+    (tmp_path / "subjects").mkdir()
+    record = {"model_name": "hand", "days": 365.0, "cargos": ["miR-155"], "seed": 0}
+    (tmp_path / cohort.SETTINGS).write_text(__import__("json").dumps(record))
+    # controls at 1-2, patients at 10-11 at diagnosis: Youden cut-off log10(10) = 1
+    subjects = [_subject("control-00000", "control", 0, 1.0),
+                _subject("control-00001", "control", 1, 2.0),
+                # remission on day 150, biomarker back above 10 on day 240, relapse day 300:
+                # lead 60 days
+                _subject("patient-00000", "patient", 0, 10.0, cr=150.0, relapse=300.0,
+                         visits=[(130.0, 50.0), (180.0, 1.0), (210.0, 3.0), (240.0, 20.0),
+                                 (270.0, 40.0)]),
+                # relapses (day 200) before the biomarker turns positive: missed
+                _subject("patient-00001", "patient", 1, 11.0, cr=150.0, relapse=200.0,
+                         visits=[(180.0, 1.0), (210.0, 1.0)]),
+                # no remission: not in the lead-time analysis
+                _subject("patient-00002", "patient", 2, 12.0, visits=[(130.0, 50.0)])]
+    for rows in subjects:
+        cohort.write_subject(tmp_path, rows[0]["subject"], rows)
+    a = analysis.analyse(tmp_path, n_boot=100)
+    assert a.rocs["qpcr_miR-155"].auc == 1.0
+    assert a.monitored == 3 and a.remissions == 2 and a.relapses == 2
+    assert a.lead_times["qpcr_miR-155"] == [60.0]
+    assert a.missed["qpcr_miR-155"] == 1

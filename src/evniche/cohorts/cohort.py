@@ -123,13 +123,14 @@ def control_overrides(model) -> dict:
         for t in types}
 
 
-def make_settings(model, *, days: float = 365.0, seed: int = 0, monitoring: bool | None = None,
+def make_settings(model, *, days: float = 365.0, seed: int = 0, monitoring: bool = False,
                   followup_days: float = 365.0, visit_days: float = 30.0,
                   variations: Sequence[population.Variation] | None = None,
                   stage: population.Variation = population.STAGE,
                   posterior=None, control_days: float = 60.0) -> Settings:
-    """Settings of a cohort of ``model`` (a ResolvedModel). ``monitoring`` None: on when the
-    model has the drugs of :data:`DEFAULT_THERAPY`. ``posterior``: a
+    """Settings of a cohort of ``model`` (a ResolvedModel). ``monitoring``: treat each patient
+    with :data:`DEFAULT_THERAPY` from the sampling day and sample at visits (the model needs
+    its drugs). ``posterior``: a
     :class:`~evniche.experiments.posterior.Posterior` checked against the model. Errors
     name the option."""
     from ..engines import cost
@@ -145,7 +146,6 @@ def make_settings(model, *, days: float = 365.0, seed: int = 0, monitoring: bool
     if monitoring and not has_drugs:
         raise EvnicheError(f"--monitoring: model '{model.name}' lacks the drugs of the 7+3 "
                            f"therapy ({', '.join(THERAPY_DRUGS)})")
-    monitoring = has_drugs if monitoring is None else monitoring
     chosen = tuple(variations if variations is not None else population.DEFAULT)
     params = model.params.resolved
     particles: tuple[dict, ...] = ()
