@@ -100,8 +100,10 @@ PARAMETERS: dict[str, AssayParameter] = {
         0.1, "dimensionless", "assumption: share of the eluate (cDNA) put in one reaction",
         (0.02, 0.5)),
     "qpcr_efficiency": AssayParameter(
-        0.95, "dimensionless", "MIQE guidelines (Bustin et al., Clin Chem 2009;55:611–622, "
-        "doi:10.1373/clinchem.2008.112797): acceptable efficiency 90–110 %", (0.9, 1.0)),
+        0.95, "dimensionless", "assumption: amplification efficiency (1 = doubling per "
+        "cycle), inside the 90–110 % usually accepted; the MIQE guidelines (Bustin et al., "
+        "Clin Chem 2009;55:611–622, doi:10.1373/clinchem.2008.112797) ask that it be "
+        "measured and reported (the range was not read in the text found)", (0.9, 1.0)),
     "qpcr_ct_one_copy": AssayParameter(
         37.0, "cycle", "assumption: Ct of a single template copy", (34.0, 39.0)),
     "qpcr_ct_sd": AssayParameter(
