@@ -82,6 +82,9 @@ def cohort(
         raise EvnicheError(f"--workers must be a whole number >= 1, got {workers}")
     if bootstrap < 100:
         raise EvnicheError(f"--bootstrap must be at least 100, got {bootstrap}")
+    for name, n in (("--patients", patients), ("--controls", controls)):
+        if n < 2:
+            raise EvnicheError(f"{name} must be a whole number >= 2, got {n}")
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     post = None
     if posterior is not None:
@@ -91,9 +94,6 @@ def cohort(
     settings = runner.make_settings(resolved, days=days, seed=seed, monitoring=monitoring,
                                     followup_days=followup_days, visit_days=visit_days,
                                     posterior=post)
-    for name, n in (("--patients", patients), ("--controls", controls)):
-        if n < 2:
-            raise EvnicheError(f"{name} must be a whole number >= 2, got {n}")
     path = runner.check_folder(out, settings)
     before = len(runner.finished(path))
     console.print(f"{resolved.name}: {patients} patients, {controls} controls, biomarkers "
