@@ -44,13 +44,17 @@ class Analysis:
     lead_times: dict[str, list[float]] = field(default_factory=dict)
     missed: dict[str, int] = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)
+    #: per biomarker, the median noise-free value in patients and in controls (its unit)
+    true_medians: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One row per biomarker (and the panel): AUC, 95 % CI, cut-off (measured unit),
         sensitivity, specificity, patients for 80 % power."""
         rows = []
         for name, r in self.rocs.items():
-            rows.append({"biomarker": name, "auc": r.auc, "ci_low": r.ci[0],
+            true = self.true_medians.get(name, (math.nan, math.nan))
+            rows.append({"biomarker": name, "patients_true_median": true[0],
+                         "controls_true_median": true[1], "auc": r.auc, "ci_low": r.ci[0],
                          "ci_high": r.ci[1], "cutoff": _unlog(name, r.cutoff),
                          "sensitivity": r.sensitivity, "specificity": r.specificity,
                          "n_for_80pct_power": r.n_for_power, "patients": r.n_pos,
@@ -118,6 +122,9 @@ def analyse(out: str | Path, patients: int | None = None, controls: int | None =
               for name, r in rocs.items()}
     result = Analysis(settings, markers, len(pat), len(con), draws, undiagnosed, failed,
                       rocs, scores, curves)
+    result.true_medians = {m.name: (float(pat[f"{m.name}_true"].median()),
+                                    float(con[f"{m.name}_true"].median()))
+                           for m in markers if f"{m.name}_true" in pat}
     _lead_times(result, frame, pat, floors)
     from ..experiments.catalog import cohort_findings
 

@@ -108,7 +108,8 @@ def page(a: Analysis, seconds: float | None = None) -> str:
     s = a.settings
     table = a.table()
     rows = "".join(
-        f"<tr><td>{esc(r.biomarker)}</td><td>{r.auc:.3f}</td><td>{r.ci_low:.3f} – "
+        f"<tr><td>{esc(r.biomarker)}</td><td>{_num(r.patients_true_median)}</td><td>"
+        f"{_num(r.controls_true_median)}</td><td>{r.auc:.3f}</td><td>{r.ci_low:.3f} – "
         f"{r.ci_high:.3f}</td><td>{_num(r.cutoff)}</td><td>{r.sensitivity:.0%}</td>"
         f"<td>{r.specificity:.0%}</td><td>{_num(r.n_for_80pct_power)}</td></tr>"
         for r in table.itertuples())
@@ -169,7 +170,8 @@ reads as half the smallest positive value of that biomarker.{' Parameters of the
 {f'<h3>Failed runs (first 20)</h3><ul>{failed}</ul>' if failed else ''}
 <h2>Biomarkers</h2><ul>{units}<li><b>{PANEL}</b>: the mean of the biomarkers' log10 values
 standardised by the controls' mean and SD (no fitted weights)</li></ul>
-<table><tr><th>biomarker</th><th>AUC</th><th>95 % CI (bootstrap)</th><th>cut-off (Youden,
+<table><tr><th>biomarker</th><th>patients: median true value</th><th>controls: median
+true value</th><th>AUC</th><th>95 % CI (bootstrap)</th><th>cut-off (Youden,
 measured unit)</th><th>sensitivity</th><th>specificity</th><th>patients for 80 % power
 (1:{a.n_controls / a.n_patients:.2g} controls)</th></tr>{rows}</table>
 <h2>ROC curves</h2><img src="data:image/png;base64,{_roc_figure(a)}" alt="ROC curves">
