@@ -171,3 +171,17 @@ def test_lead_times_come_from_the_visits_after_remission(tmp_path):
     assert a.monitored == 3 and a.remissions == 2 and a.relapses == 2
     assert a.lead_times["qpcr_miR-155"] == [60.0]
     assert a.missed["qpcr_miR-155"] == 1
+
+
+def test_ctrl_c_says_what_is_kept_and_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cohort, "run", interrupted)
+    with distribute.cluster(workers=1, processes=False) as client:
+        code = main(["cohort", str(TINY), "--patients", "2", "--controls", "2", "--days",
+                     "200", "--out", str(tmp_path / "c"), "--scheduler",
+                     client.scheduler.address])
+    assert code == 130
+    assert "0 finished subjects are kept in" in capsys.readouterr().err
+    assert (tmp_path / "c" / cohort.SETTINGS).exists()  # the rerun will resume this folder

@@ -103,10 +103,16 @@ def cohort(
     start = time.perf_counter()
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console)
-    with distribute.cluster(scheduler, workers) as client, progress:
-        task = progress.add_task("subjects", total=None)
-        info = runner.run(settings, path, patients, controls, client=client,
-                          progress=lambda _name: progress.advance(task))
+    try:
+        with distribute.cluster(scheduler, workers) as client, progress:
+            task = progress.add_task("subjects", total=None)
+            info = runner.run(settings, path, patients, controls, client=client,
+                              progress=lambda _name: progress.advance(task))
+    except KeyboardInterrupt:
+        from ..errors import Interrupted
+
+        raise Interrupted(f"interrupted: {len(runner.finished(path))} finished subjects are "
+                          f"kept in {path}; run the same command again to resume") from None
     seconds = time.perf_counter() - start
     result = analysis.analyse(path, patients, controls, n_boot=bootstrap, seed=seed)
     cohort_report.write(result, path, seconds)
