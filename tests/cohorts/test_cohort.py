@@ -185,3 +185,25 @@ def test_ctrl_c_says_what_is_kept_and_how_to_resume(tmp_path, capsys, monkeypatc
     assert code == 130
     assert "0 finished subjects are kept in" in capsys.readouterr().err
     assert (tmp_path / "c" / cohort.SETTINGS).exists()  # the rerun will resume this folder
+
+
+def test_patients_take_the_posterior_particles_for_the_parameters_it_holds(tmp_path):
+    import json
+
+    from evniche.experiments.posterior import load_posterior
+
+    model = evniche.load_model(str(TINY))
+    folder = tmp_path / "post"
+    folder.mkdir()
+    pd.DataFrame({"parameters.p_lsc": [0.015, 0.03], "weight": [0.5, 0.5]}).to_parquet(
+        folder / "posterior.parquet")
+    (folder / "posterior.json").write_text(json.dumps({
+        "model": model.name, "digest": model.digest,
+        "parameters": {"parameters.p_lsc": {"unit": "1/h", "range": [0.01, 0.04]}}}))
+    s = cohort.make_settings(model, days=200.0, variations=VARIATIONS, control_days=10.0,
+                             posterior=load_posterior(folder))
+    cohort.run(s, tmp_path / "c", patients=4, controls=2)
+    frame = cohort.load(tmp_path / "c")
+    pat = frame[frame["arm"] == "patient"]
+    assert set(pat["param.p_lsc"]) <= {0.015, 0.03}  # never the population's uniform draw
+    assert pat["param.sec_lsc"].nunique() == pat["subject"].nunique()  # the rest still drawn
