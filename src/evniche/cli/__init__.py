@@ -1,6 +1,6 @@
 """The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``,
-``calibrate``, ``kb``, ``observations``, ``risks``, ``thrombogram``, ``lab``, ``dashboard``
-and ``scenarios``."""
+``calibrate``, ``cohort``, ``kb``, ``observations``, ``risks``, ``thrombogram``, ``lab``,
+``dashboard`` and ``scenarios``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,17 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import calibrate, dashboard, kb, lab, model_commands, observations, risks, sensitivity
+    from . import (
+        calibrate,
+        cohort,
+        dashboard,
+        kb,
+        lab,
+        model_commands,
+        observations,
+        risks,
+        sensitivity,
+    )
 
     app = typer.Typer(
         name="evniche",
@@ -35,6 +45,7 @@ def _app():
     lab.register(app)
     risks.register(app)
     dashboard.register(app)
+    cohort.register(app)
     try:
         from . import scenarios
     except ImportError:  # the scenario catalog is optional until it exists

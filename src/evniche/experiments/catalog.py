@@ -427,3 +427,34 @@ def select(names: Sequence[str]) -> list[Scenario]:
             for n, h in hints.items()) + f"; the catalog has {', '.join(cat)}")
     return [cat[n] for n in names]
 
+
+
+# ----------------------------------------------------------------------------- cohorts
+def cohort_findings() -> list:
+    """Published biomarker AUCs (calibration_targets.md, ROC rows) checked by a virtual
+    cohort of their model (``evniche cohort MODEL``; :mod:`evniche.cohorts.findings`)."""
+    from ..cohorts.findings import CohortFinding
+
+    return [
+        CohortFinding(
+            "roc1_aml_ev_mir10b", "aml", "serum EV-miR-10b tells AML from healthy",
+            ("qpcr_miR-10b",), 0.875, None,
+            "calibration_targets.md ROC-1 (95 AML, 80 controls; 'an area under the curve of "
+            "0.875')", proxy=("qpcr_miR-155",)),
+        CohortFinding(
+            "roc8_aml_rna_band", "aml", "RNA biomarkers tell AML from healthy with a pooled "
+            "AUC of 0.90 (meta-analysis, not EV-specific)", ("qpcr_*",), 0.90, (0.87, 0.93),
+            "calibration_targets.md ROC-8 (19 studies, 1588 AML, 529 controls)"),
+        CohortFinding(
+            "roc2_mm_exosomal_panel", "mm", "a plasma exosomal miRNA panel tells MM from "
+            "healthy", ("panel",), 0.94, None,
+            "calibration_targets.md ROC-2 (Tian et al. 2025, doi:10.3389/fonc.2025.1659708)"),
+        CohortFinding(
+            "roc9_mm_circulating_mirna", "mm", "circulating miRNAs tell MM from healthy "
+            "(meta-analysis, not EV-specific)", ("qpcr_*",), 0.87, (0.81, 0.89),
+            "calibration_targets.md ROC-9 (627 MM, 314 controls)"),
+        CohortFinding(
+            "roc3_mm_marker_mvs_mrd", "mm", "tumour-marker-positive MVs by flow separate MM "
+            "MRD strata below 10^-4", ("flow_marker_evs",), 0.9248, (0.8960, 0.9536),
+            "calibration_targets.md ROC-3 (Ps+CD41a-BCMA+GPRC5D+ MVs)", stratum="mrd"),
+    ]
