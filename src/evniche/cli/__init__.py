@@ -1,4 +1,4 @@
-"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``,
+"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``import``, ``sensitivity``,
 ``calibrate``, ``kb``, ``observations`` and ``scenarios``."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def _app():
     here, so that a Ctrl-C while they load is handled by :func:`main` too."""
     import typer
 
-    from . import calibrate, kb, model_commands, observations, sensitivity
+    from . import calibrate, interop, kb, model_commands, observations, sensitivity
 
     app = typer.Typer(
         name="evniche",
@@ -27,6 +27,7 @@ def _app():
     )
     app.add_typer(kb.app, name="kb", help="Query the cited knowledge base of both reviews.")
     model_commands.register(app)
+    interop.register(app)
     calibrate.register(app)
     app.add_typer(observations.app, name="observations",
                   help="Published observations as data: list, check, compare with a model.")
