@@ -356,17 +356,33 @@ def resolved_with(resolved, overrides: dict):
 
 
 def export(
-    what: Annotated[str, typer.Argument(help="Format: sbml.")],
+    what: Annotated[str, typer.Argument(help="Format: sbml or physicell.")],
     model: ModelArg,
-    out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="sbml: output file (default: stdout). physicell: the project folder to write "
+             "(required): config/PhysiCell_settings.xml, config/cell_rules.csv, "
+             "config/cells.csv and EXPORT_NOTES.txt.")] = None,
     allow_path: AllowOpt = None,
 ) -> None:
-    """Export a model (SBML Level 3 of the well-mixed model, simulable in libRoadRunner,
-    Tellurium and COPASI)."""
-    if what != "sbml":
-        raise EvnicheError(f"unknown export format '{what}'; available: sbml")
+    """Export a model: SBML Level 3 of the well-mixed model (simulable in libRoadRunner,
+    Tellurium and COPASI), or a PhysiCell 1.14 project of a marrow section (EV pools as
+    substrates; docs/interop.md says how to run it)."""
+    if what not in ("sbml", "physicell"):
+        raise EvnicheError(f"unknown export format '{what}'; available: sbml, physicell")
     from ..interop.sbml import export_sbml
     from ..spec.loader import load_model
+
+    if what == "physicell":
+        from ..interop.physicell_export import write_project
+
+        if out is None:
+            raise EvnicheError("export physicell needs --out DIR (the project folder)")
+        exported = write_project(load_model(model, allow_paths=allow_path or ()), out)
+        console.print(f"[green]wrote[/] {out}: config/PhysiCell_settings.xml, "
+                      f"config/cell_rules.csv ({len(exported.rules)} rules), config/cells.csv "
+                      f"({len(exported.cells)} cells), EXPORT_NOTES.txt ({len(exported.notes)} "
+                      "items not exported)", highlight=False)
+        return
 
     text = export_sbml(load_model(model, allow_paths=allow_path or ()), out)
     if out is None:
