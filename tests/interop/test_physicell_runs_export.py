@@ -4,7 +4,8 @@ Build once (about 2–3 minutes on 2 cores), then point EVNICHE_PHYSICELL at the
 
     d=$(mktemp -d) && tar xzf ../shared/anchors/physicell/PhysiCell-1.14.2.tar.gz -C "$d"
     (cd "$d/PhysiCell-1.14.2" && make template && make -j2)
-    EVNICHE_PHYSICELL="$d/PhysiCell-1.14.2/project" pytest tests/interop/test_physicell_runs_export.py
+    export EVNICHE_PHYSICELL="$d/PhysiCell-1.14.2/project"
+    pytest tests/interop/test_physicell_runs_export.py
 
 Without it the test is skipped.
 """

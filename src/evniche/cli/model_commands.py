@@ -172,10 +172,28 @@ def run(
     ensemble: Annotated[int, typer.Option(
         "--ensemble", metavar="N", help="Members drawn from --posterior (weighted "
         "resampling seeded by --seed: the same seed draws the same members).")] = 50,
+    from_: Annotated[str | None, typer.Option(
+        "--from", metavar="DIR@DAY",
+        help="Continue the well-mixed run saved in DIR (an earlier `evniche run --out DIR`) "
+             "from its state at day DAY (a saved day) until --days (counted from the "
+             "saved run's day 0), with this run's --set and --intervene: the same options "
+             "continue the run, others branch it. The trajectory starts at DAY; no "
+             "sensitivity runs. See docs/interop.md.")] = None,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     from ..spec.loader import load_model
     from .run_input import checked_interventions
+
+    start = None
+    if from_ is not None:
+        from ..engines.restart import parse_from, saved_state
+
+        if engine != "wellmixed" or posterior is not None:
+            raise EvnicheError("--from continues a well-mixed run (no --engine spatial, no "
+                               "--posterior)")
+        folder, day = parse_from(from_)
+        start = saved_state(folder, day)
+        sensitivity = False
 
     if not time_limit > 0:
         raise EvnicheError(f"--time-limit must be a positive number of seconds, got "
@@ -201,6 +219,8 @@ def run(
     with RunWriter(out, resolved, seed, sys.argv, days=days, engine=engine) as writer:
         if engine == "spatial":
             options["snapshot_dir"] = str(writer.staging)
+        if start is not None:
+            options["start"] = start
         _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
                             report, sensitivity, allow_large, time_limit, plan)
     files = sorted(p.name for p in out.iterdir())

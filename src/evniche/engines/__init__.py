@@ -47,11 +47,17 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     this many seconds of wall-clock time; ``None``: no limit. The well-mixed engine checks
     it inside the solver (the relaxation to the healthy steady state included), the
     spatial engine every 10 steps.
+    ``start`` (well-mixed only): a :class:`evniche.engines.restart.SavedState` (see
+    :func:`evniche.saved_state`) to continue from; the Dataset then starts at its day.
     ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
     "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
     start_day``), from the model's interventions and ``interventions``."""
     if engine not in ENGINES:
         raise SimulationError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    saved = options.pop("start", None)  # a restart.SavedState: continue from its day
+    if saved is not None and engine != "wellmixed":
+        raise SimulationError("a run continues from a saved state on the well-mixed engine "
+                              "only")
     days = cost.check_days(days)
     seed = cost.check_seed(seed)
     net, schedule = prepare(model, overrides, interventions, days)
@@ -71,15 +77,18 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
         ds = spatial_simulate(net, days=days, seed=seed, schedule=schedule,
                               progress=progress_and_limit, **options)
     else:
-        from . import trajectory, wellmixed
+        from . import restart, trajectory, wellmixed
 
         sol = wellmixed.integrate(net, days, schedule, progress=progress,
-                                  wall_limit_s=wall_limit_s, **options)
+                                  wall_limit_s=wall_limit_s, start=saved, **options)
         kin = sol.kinetics
         beh, sig = wellmixed.behaviors_signals(sol, days)
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
                                "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)
+        ds = restart.attach(ds, [s.name for s in net.species], sol.y, sol.initial, sol.t)
+        if saved is not None:
+            ds.attrs["continued_from"] = f"{saved.source} at day {saved.day:g}"
     ds.attrs["wall_seconds"] = _time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())  # the therapy timeline
     return ds
