@@ -77,7 +77,7 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
         ds = spatial_simulate(net, days=days, seed=seed, schedule=schedule,
                               progress=progress_and_limit, **options)
     else:
-        from . import restart, trajectory, wellmixed
+        from . import trajectory, wellmixed
 
         sol = wellmixed.integrate(net, days, schedule, progress=progress,
                                   wall_limit_s=wall_limit_s, start=saved, **options)
@@ -85,8 +85,8 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
         beh, sig = wellmixed.behaviors_signals(sol, days)
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
-                               "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p)
-        ds = restart.attach(ds, [s.name for s in net.species], sol.y, sol.initial, sol.t)
+                               "rhs_evaluations": sol.n_rhs}, signals=sig, params=kin.p,
+                              initial=sol.initial)
         if saved is not None:
             ds.attrs["continued_from"] = f"{saved.source} at day {saved.day:g}"
     ds.attrs["wall_seconds"] = _time.perf_counter() - start

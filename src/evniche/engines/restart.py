@@ -53,8 +53,8 @@ class SavedState:
                 "run with the model (and EV products) it was made with")
 
 
-def attach(ds: xr.Dataset, species: list[str], y: np.ndarray, initial: np.ndarray,
-           t_hours: np.ndarray) -> xr.Dataset:
+def attach(ds: xr.Dataset, species: list[str], y: np.ndarray, initial: np.ndarray
+           ) -> xr.Dataset:
     """``ds`` with the state variables a run can be continued from."""
     ds = ds.assign_coords(species=np.array(species, dtype=object))
     ds[STATE] = (("time", "species"), np.asarray(y, float))
