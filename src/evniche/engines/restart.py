@@ -1,9 +1,9 @@
 """Continue a well-mixed run from any saved time: the state a run saved, read back.
 
 A well-mixed trajectory carries the full state vector of every output time
-(``state(time, species)``, in canonical units) and the state the run started from
-(``initial_state(species)``, for the EV ledger). :func:`saved_state` reads the state at one
-saved day; :func:`evniche.simulate` with ``start=`` continues from it: same model, same
+(``state_vector(time, species)``, in canonical units) and the state the run started from
+(``initial_state_vector(species)``, for the EV ledger). :func:`saved_state` reads the state
+at one saved day; :func:`evniche.simulate` with ``start=`` continues from it: same model, same
 schedule, the integration picks up at that day (jumps given at that very day are already in
 the saved state and are not given again). A continued run equals the uninterrupted one
 within the solver's tolerance (``tests/engines/test_restart.py``).
@@ -26,8 +26,8 @@ import xarray as xr
 
 from ..errors import EvnicheError, SimulationError
 
-STATE = "state"
-INITIAL = "initial_state"
+STATE = "state_vector"
+INITIAL = "initial_state_vector"
 
 
 @dataclass(frozen=True)

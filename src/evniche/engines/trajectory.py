@@ -89,7 +89,7 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
           initial: np.ndarray | None = None) -> xr.Dataset:
     """Assemble a Dataset from states ``y`` (time × species) of ``net``.
 
-    A well-mixed trajectory also keeps the full state (``state(time, species)``) and the
+    A well-mixed trajectory also keeps the full state (``state_vector(time, species)``) and the
     state the run started from (``initial``, default ``y[0]``), so that a run can be
     continued from any saved time (:mod:`evniche.engines.restart`).
 
