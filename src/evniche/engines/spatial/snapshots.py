@@ -15,8 +15,8 @@ On disk, under ``snapshot_dir``:
   cycle_h``; ``agent`` is the agent's identity, the same number in every snapshot while
   it lives (an agent made by a division, a change of type or a duplication gets a new
   number; numbers are never reused); one ``state:<var>`` column per state variable and
-  one ``cargo:<name>`` column per cargo species (internalized copies per cell); NaN where a cell type has no
-  such state or takes up no such cargo.
+  one ``cargo:<name>`` column per cargo species (internalized copies per cell); NaN where
+  a cell type has no such state or takes up no such cargo.
 """
 
 from __future__ import annotations
