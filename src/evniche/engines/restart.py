@@ -53,9 +53,10 @@ class SavedState:
                 "run with the model (and EV products) it was made with")
 
 
-def attach(ds: xr.Dataset, species: list[str], y: np.ndarray, initial: np.ndarray
-           ) -> xr.Dataset:
-    """``ds`` with the state variables a run can be continued from."""
+def attach(ds: xr.Dataset, species: list[str], y: np.ndarray, initial: np.ndarray,
+           units: list[str] | None = None) -> xr.Dataset:
+    """``ds`` with the state variables a run can be continued from (``units``: each
+    species' canonical unit, kept for :mod:`evniche.store.conventions`)."""
     ds = ds.assign_coords(species=np.array(species, dtype=object))
     ds[STATE] = (("time", "species"), np.asarray(y, float))
     ds[STATE].attrs.update(long_name="full state vector (for continuing the run)",
@@ -64,6 +65,10 @@ def attach(ds: xr.Dataset, species: list[str], y: np.ndarray, initial: np.ndarra
     ds[INITIAL] = (("species",), np.asarray(initial, float))
     ds[INITIAL].attrs.update(long_name="state the run started from (EV ledger origin)",
                              units=ds[STATE].attrs["units"])
+    if units is not None:
+        from ..store.conventions import species_units
+
+        ds[STATE].attrs["species_units"] = species_units(units)
     return ds
 
 

@@ -214,5 +214,5 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
         from .restart import attach
 
         ds = attach(ds, [s.name for s in net.species], y,
-                    y[0] if initial is None else initial)
+                    y[0] if initial is None else initial, [s.unit for s in net.species])
     return ds
