@@ -107,3 +107,17 @@ def test_cli_run_from_a_saved_day(tmp_path: Path, capsys) -> None:
     assert main(["run", str(TINY), "--days", "20", "--from", f"{first}@8.5", "--out",
                  str(tmp_path / "y"), *args]) == 2
     assert "no state saved at day 8.5" in capsys.readouterr().err
+
+
+def test_overrides_apply_to_a_loaded_model(aml) -> None:
+    """`simulate(model, overrides=…)` on an already-loaded model applies them (it used to
+    ignore them), and a bad override is a clear error."""
+    base = evniche.simulate(aml, days=20)
+    # LSCs dividing twice as often (half the interval) make more LSCs
+    interval = aml.params.resolved["lsc_division_interval"].value_in_unit
+    faster = evniche.simulate(aml, days=20, overrides={
+        "parameters.lsc_division_interval.value": interval / 2})
+    assert float(faster.cells.sel(cell_type="LSC").isel(time=-1)) > \
+        float(base.cells.sel(cell_type="LSC").isel(time=-1))
+    with pytest.raises(EvnicheError, match="no_such_parameter"):
+        evniche.simulate(aml, days=5, overrides={"parameters.no_such_parameter.value": 1})

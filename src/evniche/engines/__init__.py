@@ -18,11 +18,18 @@ ENGINES = ("wellmixed", "spatial")
 def prepare(model: ResolvedModel | str, overrides: dict | None = None,
             interventions: list | None = None, days: float | None = None
             ) -> tuple[Network, Schedule]:
-    """Load (if needed) and compile a model, and compile its interventions to a schedule."""
+    """Load (if needed) and compile a model, and compile its interventions to a schedule.
+
+    ``overrides`` (dotted paths → values, as ``--set``) apply to a loaded model too: it is
+    loaded again from its mapping with them (an unknown path is a ModelError)."""
     if not isinstance(model, ResolvedModel):
         from ..spec.loader import load_model
 
         model = load_model(model, overrides=overrides)
+    elif overrides:  # a loaded model: loaded again from what it was made of, with them
+        from ..spec.loader import load_model
+
+        model = load_model(model.raw, overrides=overrides)
     try:
         from ..compile.interventions import build_schedule
         from ..compile.therapies import with_products
