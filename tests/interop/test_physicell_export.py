@@ -105,7 +105,7 @@ def test_rules_and_cells_reimport(aml_project: Path) -> None:
         net0.params[term.half_max])
     assert got["cell_types.CD8_T.death"].value == pytest.approx(net0.params[beh.base])
     # the cells file's counts are the model's marrow densities in the section (rare types 1)
-    with (config / "cells.csv").open() as fh:
+    with (config / "cells.csv").open(encoding="utf-8") as fh:
         types = [r[3] for r in list(csv.reader(fh))[1:]]
     net, _ = prepare(evniche.load_model("aml"))
     initial = {c.name: net.params[c.initial] for c in net.cells}
@@ -114,7 +114,7 @@ def test_rules_and_cells_reimport(aml_project: Path) -> None:
     assert initial["precursor"] * share > 100  # a common type: its density, rounded
     assert types.count("precursor") == pytest.approx(initial["precursor"] * share, abs=1.0)
     assert types.count("LSC") == 1  # a rare seed is placed once
-    notes = (aml_project / "EXPORT_NOTES.txt").read_text()
+    notes = (aml_project / "EXPORT_NOTES.txt").read_text(encoding="utf-8")
     assert "cell type LSC" in notes and "blood" in notes
 
 

@@ -26,7 +26,7 @@ needs_anchors = pytest.mark.skipif(not SAMPLES, reason=f"no PhysiCell samples in
 
 def _rule_rows(path: Path) -> list[int]:
     """Line numbers of the rows that are not comments or blank."""
-    return [i for i, line in enumerate(path.read_text().splitlines(), start=1)
+    return [i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
             if line.strip() and not line.lstrip().startswith("//")]
 
 
@@ -77,7 +77,7 @@ def test_rules_sample_maps_physicell_names_and_per_minute_units() -> None:
     assert ("effector_T_cell", "cytokine:pro-inflammatory_factor",
             "kill:malignant_epithelial_cell") in rules
     # initial cells from cells.csv
-    with (ANCHORS / "rules_sample" / "cells.csv").open() as fh:
+    with (ANCHORS / "rules_sample" / "cells.csv").open(encoding="utf-8") as fh:
         types = [row[3] for row in list(csv.reader(fh))[1:] if row]
     assert p["cell_types.M0_macrophage.initial"].value == types.count("M0 macrophage")
     assert p["cell_types.malignant_epithelial_cell.initial"].value == \
@@ -219,8 +219,8 @@ def test_cli_import_writes_a_model_that_loads(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "refused: cell_rules.csv, line 4" in err and "pressure" in err
     assert evniche.load_model(str(out)).name == "rules_sample"
-    assert "# refused:" in out.read_text()
-    assert yaml.safe_load(out.read_text())["cell_types"]
+    assert "# refused:" in out.read_text(encoding="utf-8")
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["cell_types"]
 
 
 def test_cli_import_refuses_a_missing_project(tmp_path: Path, capsys) -> None:

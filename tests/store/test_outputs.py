@@ -49,13 +49,14 @@ def test_trajectory_follows_cf_with_units_on_every_variable(run: str, request) -
         assert all("long_name" in ds[n].attrs for n in ds.data_vars
                    if ds[n].dtype.kind in "biuf")
         # behaviors have a unit per entry: HSC proliferation is a rate, self-renewal a share
-        units = dict(zip(ds["behavior"].values, ds["behavior_units"].values, strict=True))
+        units = dict(zip(ds["behavior"].values,
+                         ds["behaviors"].attrs["entry_units"].split(";"), strict=True))
         assert units["HSC.proliferation"] == "h-1" and units["HSC.self_renewal"] == "1"
-        assert "behavior_units" in ds["behaviors"].attrs["units"]
+        assert "entry_units" in ds["behaviors"].attrs["units"]
         if run == "wellmixed_run":
-            su = dict(zip(ds["species"].values, ds["species_units"].values, strict=True))
-            assert su["cell:HSC"] == "1"
-            assert "species_units" in ds["state_vector"].attrs["units"]
+            su = dict(zip(ds["species"].values,
+                          ds["state_vector"].attrs["entry_units"].split(";"), strict=True))
+            assert su["cell:HSC"] == "1" and su["ev:MSC.exosome@marrow"] == "1"
 
 
 def test_fields_zarr_opens_without_a_warning(spatial_run: Path) -> None:

@@ -3,10 +3,10 @@ strings) and ``long_name`` on every numeric variable and coordinate.
 
 Counts (cells, EVs, copies) are dimensionless, ``"1"``. A variable whose entries have
 different units (``behaviors``: rates per hour and fractions; ``rule_signals``; the restart
-state ``state_vector``) carries a per-entry coordinate with the unit of each entry
-(``behavior_units``, ``rule_signal_units``, ``species_units``) and the ``units`` attribute
-says which coordinate that is. ``time`` is in days since the start of the run (``"d"``;
-no calendar date, so that readers keep it as a number of days).
+state ``state_vector``) carries the unit of each entry, ";"-joined in the order of its
+last dimension, in an ``entry_units`` attribute, and its ``units`` attribute says so.
+``time`` is in days since the start of the run (``"d"``; no calendar date, so that readers
+keep it as a number of days).
 """
 
 from __future__ import annotations
@@ -47,16 +47,15 @@ UNITS: dict[str, tuple[str, str]] = {
     "pool_ps": ("1", "1 where the pool's EVs expose phosphatidylserine"),
     "x": ("um", "voxel centre"), "y": ("um", "voxel centre"), "z": ("um", "voxel centre"),
 }
-#: variables whose entries have units of their own: (per-entry coordinate, long name)
-MIXED: dict[str, tuple[str, str]] = {
-    "behaviors": ("behavior_units", "behavior values of the rule sets"),
-    "rule_signals": ("rule_signal_units", "the signal each rule saw"),
-    "rule_half_max": ("rule_signal_units", "half-max of the rule, in its signal's unit"),
-    "rule_saturation": ("rule_behavior_units", "saturation of the rule, in its behavior's "
-                                               "unit"),
-    "rule_base": ("rule_behavior_units", "the behavior's value without rules"),
-    "state_vector": ("species_units", "full state vector (for continuing the run)"),
-    "initial_state_vector": ("species_units", "the state the run started from"),
+#: variables whose entries have units of their own (in the ``entry_units`` attribute)
+MIXED: dict[str, str] = {
+    "behaviors": "behavior values of the rule sets",
+    "rule_signals": "the signal each rule saw",
+    "rule_half_max": "half-max of the rule, in its signal's unit",
+    "rule_saturation": "saturation of the rule, in its behavior's unit",
+    "rule_base": "the behavior's value without rules",
+    "state_vector": "full state vector (for continuing the run)",
+    "initial_state_vector": "the state the run started from",
 }
 #: evniche's canonical unit of each kind of signal or behavior, as UDUNITS strings
 KIND_UNITS = {"rate": "h-1", "dimensionless": "1", "concentration": "mL-1",
@@ -81,22 +80,18 @@ def _signal_unit(name: str) -> str:
 def apply(ds: xr.Dataset) -> xr.Dataset:
     """A shallow copy of ``ds`` with CF attributes (see the module docstring)."""
     out = ds.copy(deep=False)
-    coords = {}
+    entries: dict[str, list[str]] = {}
     if "behavior" in out.coords:
-        coords["behavior_units"] = ("behavior", [_behavior_unit(str(b))
-                                                 for b in out["behavior"].values])
+        entries["behaviors"] = [_behavior_unit(str(b)) for b in out["behavior"].values]
     if "rule" in out.coords and "rule_signal" in out.coords:
-        coords["rule_signal_units"] = ("rule", [_signal_unit(str(s))
-                                                for s in out["rule_signal"].values])
-        coords["rule_behavior_units"] = ("rule", [_behavior_unit(str(b))
-                                                  for b in out["rule_behavior"].values])
-    if "species" in out.coords:
-        units = out.attrs.get("species_units")
-        if units is None and "state_vector" in out:
-            units = out["state_vector"].attrs.get("species_units")
-        if isinstance(units, str):
-            coords["species_units"] = ("species", units.split(";"))
-    out = out.assign_coords(coords)
+        sig = [_signal_unit(str(s)) for s in out["rule_signal"].values]
+        beh = [_behavior_unit(str(b)) for b in out["rule_behavior"].values]
+        entries.update(rule_signals=sig, rule_half_max=sig, rule_saturation=beh,
+                       rule_base=beh)
+    if "state_vector" in out and isinstance(out["state_vector"].attrs.get("species_units"),
+                                            str):
+        units = out["state_vector"].attrs["species_units"].split(";")
+        entries.update(state_vector=units, initial_state_vector=units)
     for name in list(out.variables):
         var = out[name]
         if var.dtype.kind not in "biuf" or (var.size == 0 and name in out.dims):
@@ -106,9 +101,10 @@ def apply(ds: xr.Dataset) -> xr.Dataset:
             attrs["units"] = UNITS[name][0]
             attrs.setdefault("long_name", UNITS[name][1])
         elif name in MIXED:
-            coord, long_name = MIXED[name]
-            attrs["units"] = f"per entry: see the {coord} coordinate"
-            attrs.setdefault("long_name", long_name)
+            attrs["units"] = "per entry: see the entry_units attribute"
+            attrs.setdefault("long_name", MIXED[name])
+            if name in entries:
+                attrs["entry_units"] = ";".join(entries[name])
         attrs.pop("species_units", None)
         out[name].attrs = attrs
     out.attrs = {"Conventions": CONVENTIONS,
