@@ -227,3 +227,20 @@ def test_cli_import_refuses_a_missing_project(tmp_path: Path, capsys) -> None:
     assert main(["import", "physicell", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["import", "compucell", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("<nope", "not a readable XML file"),
+    ("<model/>", "expected a <PhysiCell_settings> document"),
+    ("<PhysiCell_settings/>", "missing <domain>"),
+    ("<PhysiCell_settings><domain><x_min>5</x_min><x_max>1</x_max><y_min>0</y_min>"
+     "<y_max>1</y_max><z_min>0</z_min><z_max>1</z_max></domain></PhysiCell_settings>",
+     "x_max (1) must exceed x_min (5)"),
+])
+def test_cli_import_refuses_a_bad_settings_file(tmp_path: Path, capsys, text: str,
+                                                message: str) -> None:
+    path = tmp_path / "PhysiCell_settings.xml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["import", "physicell", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and str(path) in err
