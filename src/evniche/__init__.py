@@ -5,6 +5,8 @@ Python API::
     import evniche
     model = evniche.load_model("aml")          # a preset name or a YAML path
     ds = evniche.simulate(model, days=365)     # an xarray.Dataset
+    state = evniche.saved_state("runs/aml", day=200)   # a saved run, at a saved day
+    ds2 = evniche.simulate(model, days=365, start=state)   # continued from day 200
     finals = evniche.simulate_many(model, [{"lsc_self_renewal": 0.9}, {}], days=365,
                                    readout=lambda ds: float(ds.cells.isel(time=-1).sum()))
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model", "simulate", "simulate_many"]
+__all__ = ["__version__", "load_model", "saved_state", "simulate", "simulate_many"]
 
 
 def load_model(source, overrides=None, *, allow_paths=()):
@@ -48,3 +50,12 @@ def simulate_many(model, overrides, days: float = 365.0, readout=None, **options
     from .engines.ensemble import simulate_many as _simulate_many
 
     return _simulate_many(model, overrides, days=days, readout=readout, **options)
+
+
+def saved_state(source, day: float):
+    """The full state at ``day`` of a saved well-mixed run (a run folder written by ``evniche
+    run``, a trajectory.nc, or the Dataset :func:`simulate` returned), to continue from with
+    ``simulate(model, days=..., start=state)``; see :mod:`evniche.engines.restart`."""
+    from .engines.restart import saved_state as _saved_state
+
+    return _saved_state(source, day)

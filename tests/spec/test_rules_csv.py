@@ -17,7 +17,7 @@ V3 = """\
 HSC,cargo:miR-150,decreases,self_renewal,0.4,0.01,2,0
 HSC,uptake:MSC.exosome,increases,proliferation,0.002,50,1.5,0,
 
-MSC,fraction:HSC,increases,secretion:exosome,200,0.5,3,1,KB-1;KB-2
+MSC,fraction:HSC,increases,secretion:exosome,200,0.5,3,0,KB-1;KB-2
 """
 
 ASSUMED = "assumption: a test value"
@@ -133,6 +133,11 @@ def test_rules_csv_path_is_relative_to_the_model_file(tiny_data: dict, tmp_path:
         ("HSC,cargo:miR-150,decreases,self_renewal,0.4,0.01,inf,0", "column 7 must be"),
         ("HSC,cargo:miR-150,decreases,self_renewal,0.4,0.01,2,0,,a guess",
          "provenance must be"),
+        ("HSC,cargo:miR-150,decreases,self_renewal,0.4,0.01,2,yes", "column 8 (applies to "
+                                                                   "dead) must be 0 or 1"),
+        ("HSC,cargo:miR-150,decreases,self_renewal,0.4,0.01,2,1", "applies to dead cells"),
+        ("HSC,oxygen,decreases,cycle entry,0,3.75,8,0", "evniche import physicell"),
+        ("HSC,cargo:miR-150,decreases,cycle entry,0,3.75,8,0", "column 4: 'cycle entry'"),
     ],
 )
 def test_malformed_csv_line_names_its_line_number(tmp_path: Path, line: str,

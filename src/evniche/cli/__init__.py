@@ -1,4 +1,4 @@
-"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``sensitivity``,
+"""The ``evniche`` command line: ``check``, ``run``, ``export``, ``import``, ``sensitivity``,
 ``calibrate``, ``cohort``, ``kb``, ``observations``, ``risks``, ``thrombogram``, ``lab``,
 ``dashboard`` and ``scenarios``."""
 
@@ -21,6 +21,7 @@ def _app():
         calibrate,
         cohort,
         dashboard,
+        interop,
         kb,
         lab,
         model_commands,
@@ -38,6 +39,7 @@ def _app():
     )
     app.add_typer(kb.app, name="kb", help="Query the cited knowledge base of both reviews.")
     model_commands.register(app)
+    interop.register(app)
     calibrate.register(app)
     app.add_typer(observations.app, name="observations",
                   help="Published observations as data: list, check, compare with a model.")

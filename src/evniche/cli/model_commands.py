@@ -181,10 +181,28 @@ def run(
     ensemble: Annotated[int, typer.Option(
         "--ensemble", metavar="N", help="Members drawn from --posterior (weighted "
         "resampling seeded by --seed: the same seed draws the same members).")] = 50,
+    from_: Annotated[str | None, typer.Option(
+        "--from", metavar="DIR@DAY",
+        help="Continue the well-mixed run saved in DIR (an earlier `evniche run --out DIR`) "
+             "from its state at day DAY (a saved day) until --days (counted from the "
+             "saved run's day 0), with this run's --set and --intervene: the same options "
+             "continue the run, others branch it. The trajectory starts at DAY; no "
+             "sensitivity runs. See docs/interop.md.")] = None,
 ) -> None:
     """Simulate a model and write its trajectory, run record and HTML report."""
     from ..spec.loader import load_model
     from .run_input import checked_interventions
+
+    start = None
+    if from_ is not None:
+        from ..engines.restart import parse_from, saved_state
+
+        if engine != "wellmixed" or posterior is not None:
+            raise EvnicheError("--from continues a well-mixed run (no --engine spatial, no "
+                               "--posterior)")
+        folder, day = parse_from(from_)
+        start = saved_state(folder, day)
+        sensitivity = False
 
     if not time_limit > 0:
         raise EvnicheError(f"--time-limit must be a positive number of seconds, got "
@@ -211,6 +229,8 @@ def run(
     with RunWriter(out, resolved, seed, sys.argv, days=days, engine=engine) as writer:
         if engine == "spatial":
             options["snapshot_dir"] = str(writer.staging)
+        if start is not None:
+            options["start"] = start
         _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
                             report, sensitivity, allow_large, time_limit, plan)
     files = sorted(p.name for p in out.iterdir())
@@ -396,17 +416,33 @@ def resolved_with(resolved, overrides: dict):
 
 
 def export(
-    what: Annotated[str, typer.Argument(help="Format: sbml.")],
+    what: Annotated[str, typer.Argument(help="Format: sbml or physicell.")],
     model: ModelArg,
-    out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="sbml: output file (default: stdout). physicell: the project folder to write "
+             "(required): config/PhysiCell_settings.xml, config/cell_rules.csv, "
+             "config/cells.csv and EXPORT_NOTES.txt.")] = None,
     allow_path: AllowOpt = None,
 ) -> None:
-    """Export a model (SBML Level 3 of the well-mixed model, simulable in libRoadRunner,
-    Tellurium and COPASI)."""
-    if what != "sbml":
-        raise EvnicheError(f"unknown export format '{what}'; available: sbml")
+    """Export a model: SBML Level 3 of the well-mixed model (simulable in libRoadRunner,
+    Tellurium and COPASI), or a PhysiCell 1.14 project of a marrow section (EV pools as
+    substrates; docs/interop.md says how to run it)."""
+    if what not in ("sbml", "physicell"):
+        raise EvnicheError(f"unknown export format '{what}'; available: sbml, physicell")
     from ..interop.sbml import export_sbml
     from ..spec.loader import load_model
+
+    if what == "physicell":
+        from ..interop.physicell_export import write_project
+
+        if out is None:
+            raise EvnicheError("export physicell needs --out DIR (the project folder)")
+        exported = write_project(load_model(model, allow_paths=allow_path or ()), out)
+        console.print(f"[green]wrote[/] {out}: config/PhysiCell_settings.xml, "
+                      f"config/cell_rules.csv ({len(exported.rules)} rules), config/cells.csv "
+                      f"({len(exported.cells)} cells), EXPORT_NOTES.txt ({len(exported.notes)} "
+                      "items not exported)", highlight=False)
+        return
 
     text = export_sbml(load_model(model, allow_paths=allow_path or ()), out)
     if out is None:

@@ -18,11 +18,18 @@ ENGINES = ("wellmixed", "spatial", "stochastic")
 def prepare(model: ResolvedModel | str, overrides: dict | None = None,
             interventions: list | None = None, days: float | None = None
             ) -> tuple[Network, Schedule]:
-    """Load (if needed) and compile a model, and compile its interventions to a schedule."""
+    """Load (if needed) and compile a model, and compile its interventions to a schedule.
+
+    ``overrides`` (dotted paths → values, as ``--set``) apply to a loaded model too: it is
+    loaded again from its mapping with them (an unknown path is a ModelError)."""
     if not isinstance(model, ResolvedModel):
         from ..spec.loader import load_model
 
         model = load_model(model, overrides=overrides)
+    elif overrides:  # a loaded model: loaded again from what it was made of, with them
+        from ..spec.loader import load_model
+
+        model = load_model(model.raw, overrides=overrides)
     try:
         from ..compile.interventions import build_schedule
         from ..compile.therapies import with_products
@@ -48,11 +55,17 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
     it inside the solver (the relaxation to the healthy steady state included), the
     spatial engine every 10 steps, the stochastic engine inside its solver and at every
     coupling step. ``seed`` seeds the stochastic and spatial engines' random draws.
+    ``start`` (well-mixed only): a :class:`evniche.engines.restart.SavedState` (see
+    :func:`evniche.saved_state`) to continue from; the Dataset then starts at its day.
     ``ds.attrs["interventions"]`` records the schedule as JSON: a list of ``{"label",
     "intervention", "item", "start_day", "end_day"}`` (days; a dose has ``end_day ==
     start_day``), from the model's interventions and ``interventions``."""
     if engine not in ENGINES:
         raise SimulationError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    saved = options.pop("start", None)  # a restart.SavedState: continue from its day
+    if saved is not None and engine != "wellmixed":
+        raise SimulationError("a run continues from a saved state on the well-mixed engine "
+                              "only")
     days = cost.check_days(days)
     seed = cost.check_seed(seed)
     net, schedule = prepare(model, overrides, interventions, days)
@@ -85,13 +98,15 @@ def simulate(model: ResolvedModel | str, days: float = 365.0, seed: int = 0,
                      "coupling_hours": opts["coupling_hours"]}
         else:
             sol = wellmixed.integrate(net, days, schedule, progress=progress,
-                                      wall_limit_s=wall_limit_s, **options)
+                                      wall_limit_s=wall_limit_s, start=saved, **options)
         kin = sol.kinetics
         beh, sig = wellmixed.behaviors_signals(sol, days)
         ds = trajectory.build(net, sol.t, sol.y, beh, engine, seed,
                               {"ledger_relative_error": sol.ledger_error,
                                "rhs_evaluations": sol.n_rhs, **extra},
-                              signals=sig, params=kin.p)
+                              signals=sig, params=kin.p, initial=sol.initial)
+        if saved is not None:
+            ds.attrs["continued_from"] = f"{saved.source} at day {saved.day:g}"
     ds.attrs["wall_seconds"] = _time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())  # the therapy timeline
     return ds

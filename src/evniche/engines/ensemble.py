@@ -179,7 +179,8 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
     beh, sig = wellmixed.behaviors_signals(sol, days)
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,
-                           "rhs_evaluations": sol.n_rhs}, signals=sig, params=sol.kinetics.p)
+                           "rhs_evaluations": sol.n_rhs}, signals=sig, params=sol.kinetics.p,
+                          initial=sol.initial)
     ds.attrs["wall_seconds"] = time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())
     return ds

@@ -242,33 +242,47 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               params: dict[str, float] | None = None, output_hours: float = 24.0,
               rtol: float = 1e-7, equilibrate_first: bool = True,
               progress: Callable[[float], None] | None = None,
-              wall_limit_s: float | None = None) -> Solution:
+              wall_limit_s: float | None = None, start=None) -> Solution:
     """Integrate ``net`` for ``days`` and return states every ``output_hours``.
 
     ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
     healthy steady state included) has taken this many seconds; ``None``: no limit.
-    A failing solve is retried once with another method (:func:`.solver.solve`)."""
+    A failing solve is retried once with another method (:func:`.solver.solve`).
+    ``start``: a :class:`evniche.engines.restart.SavedState`: continue from its day and
+    state (``days`` is still counted from the run's day 0)."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
     kin = Kinetics(net, params)
     schedule = schedule or Schedule()
-    y = starting_state(kin, equilibrate_first, stopwatch)
-    y_initial = y.copy()
+    t_start = 0.0
+    if start is not None:
+        start.check([s.name for s in net.species], net.digest)
+        t_start = start.day * 24.0
+        if not days * 24.0 > t_start:
+            raise SimulationError(f"--days ({days:g}) must be later than the day the run "
+                                  f"continues from ({start.day:g})")
+        y, y_initial = start.y.copy(), start.initial.copy()
+    else:
+        y = starting_state(kin, equilibrate_first, stopwatch)
+        y_initial = y.copy()
     t_end = days * 24.0
     grid = np.arange(0.0, t_end + 1e-9, output_hours)
     if grid[-1] < t_end:
         grid = np.append(grid, t_end)
+    grid = grid[grid >= t_start - 1e-9]
     segments = SegmentKinetics(kin, schedule, params)
-    atol = tolerances(kin, y, rtol)
+    atol = tolerances(kin, y if start is None else y_initial, rtol)
     idx = kin.species_index
     breaks = schedule.breakpoints(t_end)
+    if start is not None:  # the saved state holds what happened up to its day
+        breaks = [t_start] + [b for b in breaks if b > t_start + 1e-9]
     out_t: list[np.ndarray] = []
     out_y: list[np.ndarray] = []
     n_rhs = 0
     for a, b in zip(breaks[:-1], breaks[1:], strict=True):
         stopwatch.check(a)  # also between segments: a short solve may never reach a tick
-        for jump in schedule.jumps_at(a):
+        for jump in (schedule.jumps_at(a) if a > t_start or start is None else ()):
             y[idx[jump.species]] += jump.amount
             if jump.ledger:
                 y[idx[jump.ledger]] += jump.amount

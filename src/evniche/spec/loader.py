@@ -416,8 +416,11 @@ def read_rules_csv(path: Path) -> list[tuple[Rule, str]]:
     """Read rules in PhysiCell's v3 CSV form, optionally with a 9th column of knowledge-base
     ids (separated by ';') and a 10th column with the provenance of the numbers.
 
-    PhysiCell files carry bare numbers; their unit is the canonical unit of the signal or
-    behavior they belong to, and their provenance is the file unless column 10 says more.
+    The names are evniche's (:mod:`evniche.spec.signals`) and the bare numbers are in the
+    canonical unit of the signal or behavior they belong to (rates per hour); their
+    provenance is the file unless column 10 says more. Column 8 (applies to dead) must be 0.
+    A file in PhysiCell's own dictionary and units (rates per minute) is refused here with a
+    pointer to :mod:`evniche.interop.physicell_import`.
     """
     from ..units import CANONICAL
     from .signals import BEHAVIOR_KINDS, SIGNAL_KINDS, split
@@ -447,6 +450,20 @@ def read_rules_csv(path: Path) -> list[tuple[Rule, str]]:
                 raise ModelError(f"column {col} must be a finite number, got '{text}'",
                                  where, str(path))
             numbers.append(number)
+        dead = cells[7].lower()
+        if dead not in ("0", "1", "0.0", "1.0", "true", "false"):
+            raise ModelError(f"column 8 (applies to dead) must be 0 or 1, got '{cells[7]}'",
+                             where, str(path))
+        if dead in ("1", "1.0", "true"):
+            raise ModelError("column 8 is 1 (the rule applies to dead cells), but evniche "
+                             "removes a cell when it dies; use 0", where, str(path))
+        for col, name, kinds in ((2, signal, SIGNAL_KINDS), (4, behavior, BEHAVIOR_KINDS)):
+            if ":" not in name and name not in kinds:
+                raise ModelError(
+                    f"column {col}: '{name}' is not an evniche name (kind:argument, see "
+                    "docs/model-format.md); a PhysiCell rules file (its dictionary, rates "
+                    "per minute) is read by `evniche import physicell` (docs/interop.md)",
+                    where, str(path))
         kb = [k.strip() for k in cells[8].split(";") if k.strip()] if len(cells) > 8 else []
         provenance = cells[9] if len(cells) > 9 and cells[9] else (
             f"assumption: value from the rules file {path.name}, line {lineno}")

@@ -234,7 +234,9 @@ class RunWriter:
         days = float(time[-1] - time[0]) if len(time) else 0.0
         seed = _int_or_none(self.seed if self.seed is not None else ds.attrs.get("seed"))
         name = str(getattr(self.model, "name", None) or ds.attrs.get("model", self.name))
-        safe = netcdf_safe(ds)
+        from .conventions import apply as cf_conventions
+
+        safe = netcdf_safe(cf_conventions(ds))
         safe.attrs.update({"run_id": self.id, "created": self.created})
         try:
             safe.to_netcdf(self.staging / TRAJECTORY, engine="h5netcdf")

@@ -34,14 +34,20 @@ class Agents:
     cycle: np.ndarray  # float64 (n,), hours since last division
     cargo: np.ndarray  # float64 (n, Q), internalized copies per cell
     state: np.ndarray  # float64 (n, X), state variables
+    #: int64 (n,): the agent's identity, kept while it lives (-1 or None: new, not numbered
+    #: yet; :meth:`number` numbers them)
+    id: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.type.size)
 
+    def ids(self) -> np.ndarray:
+        return np.full(self.n, -1, np.int64) if self.id is None else self.id
+
     def take(self, index: np.ndarray) -> Agents:
         return Agents(self.type[index], self.pos[index], self.cycle[index], self.cargo[index],
-                      self.state[index])
+                      self.state[index], self.ids()[index])
 
     @staticmethod
     def concat(parts: list[Agents]) -> Agents:
@@ -49,7 +55,17 @@ class Agents:
                       np.concatenate([p.pos for p in parts]),
                       np.concatenate([p.cycle for p in parts]),
                       np.concatenate([p.cargo for p in parts]),
-                      np.concatenate([p.state for p in parts]))
+                      np.concatenate([p.state for p in parts]),
+                      np.concatenate([p.ids() for p in parts]))
+
+    def number(self, next_id: int) -> int:
+        """Give every agent without an identity the next free numbers (in index order);
+        return the next free number."""
+        ids = self.ids().copy()
+        new = np.flatnonzero(ids < 0)
+        ids[new] = next_id + np.arange(new.size)
+        self.id = ids
+        return next_id + int(new.size)
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.type, self.pos, self.cycle, self.cargo, self.state))

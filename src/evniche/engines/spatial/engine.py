@@ -1011,6 +1011,7 @@ class Run:
                 idx = np.flatnonzero(a.type == t)
                 dup = a.take(idx)
                 dup.pos = self._near(dup.pos)
+                dup.id = None  # a duplicate is a new agent
                 extra.append(dup)
                 self.w[t] *= 0.5
         if drop.any() or extra:

@@ -12,9 +12,11 @@ On disk, under ``snapshot_dir``:
 * ``fields.zarr``: ``field(snapshot, field, z, y, x)`` (float32; EV pools in EV/mL of
   marrow, cytokines in molecules/mL), ``sinusoid(z, y, x)``, coordinates in µm;
 * ``agents.parquet``: ``day, agent, cell_type, cells_per_agent, x_um, y_um, z_um,
-  cycle_h``, one ``state:<var>`` column per state variable and one ``cargo:<name>``
-  column per cargo species (internalized copies per cell); NaN where a cell type has no
-  such state or takes up no such cargo.
+  cycle_h``; ``agent`` is the agent's identity, the same number in every snapshot while
+  it lives (an agent made by a division, a change of type or a duplication gets a new
+  number; numbers are never reused); one ``state:<var>`` column per state variable and
+  one ``cargo:<name>`` column per cargo species (internalized copies per cell); NaN where
+  a cell type has no such state or takes up no such cargo.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class Snapshots:
     def take(self, day: float) -> None:
         run = self.run
         a = run.agents
+        # identities: agents made since the last snapshot get the next free numbers
+        self.next_id = a.number(getattr(self, "next_id", 0))
         rows = np.arange(a.n)[:, None]
 
         def by_name(values: np.ndarray, slot: np.ndarray) -> np.ndarray:
@@ -69,6 +73,7 @@ class Snapshots:
         self.days.append(float(day))
         self.fields.append(run.fields.astype(np.float32))
         self.agents.append({"pos": a.pos.astype(np.float32), "type": a.type.copy(),
+                            "id": a.id.copy(),
                             "cycle": a.cycle.astype(np.float32),
                             "weight": run.w[a.type].astype(float),
                             "state": by_name(a.state, self.s_slot),
@@ -146,7 +151,9 @@ class Snapshots:
             attrs={"model": run.net.model.name, "seed": run.seed, "voxel_um": g.dx},
         )
         with replacing(path) as tmp:
-            ds.to_zarr(tmp, mode="w", consolidated=False,
+            # Zarr format 2 with consolidated metadata: what xarray.open_zarr reads by
+            # default, without a warning (format 3 has no consolidated metadata yet)
+            ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2,
                        encoding={"field": {"chunks": (1, 1, nz, ny, nx)}})
 
     def _parquet(self, path: Path) -> None:
@@ -163,7 +170,7 @@ class Snapshots:
             t = snap["type"]
             n = t.size
             add("day", np.full(n, day))
-            add("agent", np.arange(n, dtype=np.int64))
+            add("agent", snap["id"])
             add("cell_type", names[t])
             add("cells_per_agent", snap["weight"])
             for k, axis in enumerate(("x_um", "y_um", "z_um")):
