@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import xarray as xr
@@ -69,7 +69,6 @@ class Case:
     up: bool
     margin: float = 0.01
     chemo: bool = False
-    extra: tuple = field(default=())
 
 
 CASES = [
@@ -203,7 +202,8 @@ CASES = [
     Case("mds-stroma-exmv-hspc-mutagenesis-up", "mds", rule("progenitor", behavior="mutation"),
          cell("MDS_blast_induced"), up=False, margin=0.5),
     Case("healthy-supportive-stroma-ev-hspc-survival-up", "mds",
-         rule("progenitor", "uptake:MSC.exosome", "death"), cell("progenitor"), up=False, margin=0.005),
+         rule("progenitor", "uptake:MSC.exosome", "death"), cell("progenitor"), up=False,
+         margin=0.005),
 ]
 
 
