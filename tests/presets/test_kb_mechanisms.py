@@ -184,6 +184,8 @@ CASES = [
          margin=0.1),
     Case("mm-ev-mdsc-immunosuppression-up (killing)", "mm", rule("CD8_T", "fraction:MDSC"),
          behavior("CD8_T.kill:MM_cell"), up=True),
+    Case("mm-msc-ev-migration-up", "mm", rule("MM_blood", "uptake:MSC"), cell("MM_blood"),
+         up=True, margin=0.3),
     # ---------------------------------------------------------------- ATLL
     Case("tcl-ev-mdsc-immunosuppression-up", "atll", rule("MDSC"), cell("MDSC"), up=False,
          margin=0.1),
