@@ -259,6 +259,19 @@ def test_mcl_exosomes_taken_up_by_mcl_cells_themselves_feed_the_autocrine_loop(r
     assert cell("MCL_marrow")(off) < 0.8 * cell("MCL_marrow")(on)
 
 
+def test_mcl_is_listed_checks_and_runs_with_the_ledger_closed(reference, capsys):
+    from evniche.cli import main
+    from evniche.spec.loader import preset_names
+
+    assert "mcl" in preset_names()
+    assert main(["check", "mcl"]) == 0
+    ds = reference("mcl", False)
+    assert ds.attrs["ledger_relative_error"] < 1e-9
+    # the clone expands in marrow and blood over the year (division against death and killing)
+    assert cell("MCL_marrow")(ds) > float(ds.cells.sel(cell_type="MCL_marrow").isel(time=0))
+    assert cell("MCL_blood")(ds) > float(ds.cells.sel(cell_type="MCL_blood").isel(time=0))
+
+
 def test_every_case_cites_a_record_its_rules_carry():
     # the cases name the mechanism by a record the removed rules cite
     for case in CASES:
