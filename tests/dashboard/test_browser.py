@@ -27,13 +27,13 @@ ARTIFACTS = Path(os.environ.get("EVNICHE_TEST_ARTIFACTS",
 
 
 @pytest.fixture(scope="module")
-def page(registry: Path) -> Iterator:
+def page(registry: Path, results: tuple[Path, Path]) -> Iterator:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     from evniche.dashboard.app import build_app, serve
 
-    app = build_app(registry)
+    app = build_app(registry, list(results))
     server = serve(app, "127.0.0.1", 0)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -182,3 +182,17 @@ def test_who_talks_to_whom_shows_the_network_and_its_records(page) -> None:
              and "precursor" not in page.find_element(By.ID, "talk-table").text,
              what="the microvesicle edges only")
     screenshot(page, "who-talks-to-whom")
+
+
+def test_cohorts_and_posteriors_show_their_tables(page) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_tab(page, "Cohorts & posteriors")
+    choose(page, "res-folder", "cohort")
+    wait_for(lambda: "qPCR miR-155" in page.find_element(By.ID, "res-table").text,
+             what="the cohort's AUC table")
+    assert "ROC AUC" in page.find_element(By.ID, "res-kind").text
+    screenshot(page, "cohorts-and-posteriors")
+    choose(page, "res-folder", "posterior")
+    wait_for(lambda: "msc_mv_rate" in page.find_element(By.ID, "res-table").text,
+             what="the posterior's quantiles")

@@ -112,3 +112,19 @@ def test_scenario_table_names_kind_and_model() -> None:
                                         ("192.168.1.5", True)])
 def test_only_loopback_hosts_go_without_a_warning(host: str, warns: bool) -> None:
     assert (check_host(host) is not None) == warns
+
+
+def test_result_tables_of_a_cohort_and_a_posterior(results, tmp_path: Path) -> None:
+    cohort, posterior = results
+    kind, rows = data.result_table(cohort)
+    assert kind == "cohort" and rows[0]["biomarker"] == "qPCR miR-155"
+    assert rows[0]["auc"] == 0.9 and rows[0]["ci_low"] == 0.85
+    kind, rows = data.result_table(posterior)
+    assert kind == "posterior"
+    (row,) = rows
+    assert row["parameter"] == "msc_mv_rate" and row["unit"] == "EV/cell/h"
+    assert row["q5"] <= row["q25"] <= row["q50"] <= row["q75"] <= row["q95"]
+    assert 1.0 <= row["q5"] and row["q95"] <= 5.0
+    assert row["q50"] == pytest.approx(3.0, abs=0.5)  # the middle of 1…5, equal weights
+    with pytest.raises(EvnicheError, match="neither a cohort folder"):
+        data.result_table(tmp_path)

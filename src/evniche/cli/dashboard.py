@@ -23,9 +23,14 @@ def dashboard(
         help="Run registry to show and to save the page's runs in (a folder or a .sqlite "
              "file; default $EVNICHE_REGISTRY, else ~/.evniche/runs.sqlite). The page's runs "
              "are written under its folder, in dashboard-runs/.")] = None,
+    results: Annotated[list[Path] | None, typer.Option(
+        "--results", metavar="DIR",
+        help="A cohort folder (evniche cohort --out) or calibration folder (evniche "
+             "calibrate --out) to show in the 'Cohorts & posteriors' view (repeatable).")
+    ] = None,
 ) -> None:
-    """Serve the dashboard: runs, explore a model, who talks to whom, the knowledge base
-    and the scenario catalog. Stop it with Ctrl-C."""
+    """Serve the dashboard: runs, explore a model, who talks to whom, the knowledge base,
+    the scenario catalog, and cohorts and posteriors. Stop it with Ctrl-C."""
     from ..dashboard.app import build_app, check_host, serve
 
     if not 0 <= port <= 65535:
@@ -33,7 +38,7 @@ def dashboard(
     warning = check_host(host)
     if warning:
         sys.stderr.write(warning + "\n")
-    app = build_app(registry)
+    app = build_app(registry, results)
     try:
         server = serve(app, host, port)
     except OSError as exc:

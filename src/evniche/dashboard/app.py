@@ -102,7 +102,8 @@ def _table(id_: str, columns: list[str], **kw: Any) -> dash_table.DataTable:
                     "height": "auto", "maxWidth": 420}, **kw)
 
 
-def _layout(presets: list[str], interventions: list[str]) -> html.Div:
+def _layout(presets: list[str], interventions: list[str], results: list[Path]
+            ) -> html.Div:
     runs = html.Div([
         html.Div([dcc.Dropdown(id="runs-model", options=presets, placeholder="all models",
                                style={"width": 240}),
@@ -183,25 +184,41 @@ def _layout(presets: list[str], interventions: list[str]) -> html.Div:
         _table("sc-result", ["scenario", "readout", "expected", "control", "treatment",
                              "effect", "verdict", "error"]),
     ])
+    res = html.Div([
+        dcc.Dropdown(id="res-folder", options=[{"label": str(f), "value": i}
+                                               for i, f in enumerate(results)],
+                     placeholder=("a cohort or calibration folder" if results else
+                                  "none given: start with --results DIR"),
+                     style={"width": 600}),
+        html.Div(id="res-kind"),
+        _table("res-table", []),
+    ])
     tabs = dcc.Tabs(id="tabs", value="runs", children=[
         dcc.Tab(label="Runs", value="runs", children=runs),
         dcc.Tab(label="Explore", value="explore", children=explore),
         dcc.Tab(label="Who talks to whom", value="talks", children=talks),
         dcc.Tab(label="Knowledge base", value="kb", children=kb),
         dcc.Tab(label="Scenarios", value="scenarios", children=scen),
+        dcc.Tab(label="Cohorts & posteriors", value="results", children=res),
     ])
     return html.Div([html.H2("evniche"), html.Div(id="error", style={"color": "#b00"}),
                      tabs], style={"fontFamily": "sans-serif", "margin": 16})
 
 
-def build_app(registry: str | Path | None = None) -> Dash:
-    """The dashboard for the run registry ``registry`` (None: the default registry)."""
+def build_app(registry: str | Path | None = None,
+              results: list[str | Path] | None = None) -> Dash:
+    """The dashboard for the run registry ``registry`` (None: the default registry) and
+    the cohort and calibration folders ``results`` (named at start-up: the page picks one
+    of them by its position, never by a path)."""
     from ..spec.loader import load_model, preset_names
     from ..store.runs import registry_path, write_run
 
     presets = preset_names()
     app = Dash(__name__, title="evniche", suppress_callback_exceptions=True)
-    app.layout = _layout(presets, data.intervention_names())
+    folders = [Path(f) for f in results or []]
+    for folder in folders:
+        data.result_kind(folder)  # refuse a folder that is neither, before serving
+    app.layout = _layout(presets, data.intervention_names(), folders)
     jobs = Jobs()
     app.evniche_jobs = jobs  # for shutdown by the server
     runs_folder = registry_path(registry).parent / "dashboard-runs"
@@ -401,6 +418,19 @@ def build_app(registry: str | Path | None = None) -> Dash:
         if job.status == "failed":
             return f"failed: {job.error}", no_update, True
         return f"{job.status}: {job.label}", no_update, False
+
+    # ---------------------------------------------------------------- cohorts & posteriors
+    @app.callback(Output("res-kind", "children"), Output("res-table", "data"),
+                  Output("res-table", "columns"), Input("res-folder", "value"))
+    def result_rows(index):
+        if index is None or not 0 <= int(index) < len(folders):
+            return "", [], []
+        kind, rows = data.result_table(folders[int(index)])
+        title = ("virtual cohort: ROC AUC per biomarker with its 95 % bootstrap interval"
+                 if kind == "cohort" else
+                 "calibration posterior: weighted quantiles of each parameter")
+        columns = [{"name": c, "id": c} for c in (rows[0] if rows else {})]
+        return title, rows, columns
 
     return app
 

@@ -241,3 +241,41 @@ def intervention_text(name: str, day: float, options: Mapping[str, str] | None =
         raise EvnicheError(f"intervention day must be a number ≥ 0, got {day}")
     extra = ",".join(f"{k}={v}" for k, v in (options or {}).items() if str(v).strip())
     return f"{name}@{day:g}" + (f":{extra}" if extra else "")
+
+
+def result_kind(folder: Path) -> str:
+    """'cohort' (``evniche cohort``'s biomarkers.csv), 'posterior' (``evniche
+    calibrate``'s posterior.json + posterior.parquet) or an EvnicheError."""
+    if (folder / "biomarkers.csv").is_file():
+        return "cohort"
+    if (folder / "posterior.json").is_file():
+        return "posterior"
+    raise EvnicheError(f"{folder}: neither a cohort folder (biomarkers.csv, from evniche "
+                       f"cohort) nor a calibration folder (posterior.json, from evniche "
+                       f"calibrate)")
+
+
+def result_table(folder: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The kind of a results folder and its table: per biomarker AUC with its 95 % CI,
+    cut-off, sensitivity, specificity and patients for 80 % power (a cohort), or per
+    parameter the weighted 5/25/50/75/95 % posterior quantiles in the model's unit (a
+    calibration)."""
+    kind = result_kind(folder)
+    if kind == "cohort":
+        import pandas as pd
+
+        frame = pd.read_csv(folder / "biomarkers.csv")
+        return kind, [{k: (float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v)
+                           else v) for k, v in row.items()}
+                      for row in frame.to_dict("records")]
+    from ..experiments.posterior import load_posterior
+
+    post = load_posterior(folder)
+    rows = []
+    for key in post.keys:
+        q = post.quantiles(key)
+        unit = (post.meta.get("parameters", {}).get(key) or {}).get("unit", "")
+        rows.append({"parameter": key.split(".", 1)[1], "unit": unit,
+                     **{f"q{p}": float(f"{v:.4g}") for p, v in
+                        zip((5, 25, 50, 75, 95), q, strict=True)}})
+    return kind, rows
