@@ -91,7 +91,7 @@ def unpack(tarball: Path, into: Path, name: str) -> Path:
 
 def run(cmd: list[str], cwd: Path, what: str) -> str:
     """Run ``cmd``; its standard output, or exit naming ``what`` failed."""
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, encoding="utf-8")
     if done.returncode != 0:
         sys.exit(f"error: {what} failed ({' '.join(cmd[:3])} …):\n{done.stderr[-2000:]}")
     return done.stdout

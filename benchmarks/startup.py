@@ -74,7 +74,7 @@ def child(argv: list[str], env: dict[str, str], mark: Path | None = None
     start = time.time()
     t0 = time.perf_counter()
     done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True, encoding="utf-8")
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -82,7 +82,7 @@ def child(argv: list[str], env: dict[str, str], mark: Path | None = None
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     first = None
     if mark is not None:
-        first = float(mark.read_text().split()[0]) - start
+        first = float(mark.read_text(encoding="utf-8").split()[0]) - start
     return wall, cpu, first
 
 

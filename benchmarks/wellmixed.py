@@ -79,6 +79,7 @@ def starting_at(net, y0: np.ndarray):
 def child(code: str, env: dict | None = None) -> float:
     """Run ``code`` in a fresh Python process; it prints its own wall time (s) last."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         encoding="utf-8",
                          env={**os.environ, "PYTHONPATH": str(SRC), **(env or {})},
                          check=True)
     return float(out.stdout.split()[-1])

@@ -14,9 +14,9 @@ from evniche.files import replacing, restore_aside, swap_in, write_text
 def test_a_failing_writer_keeps_the_previous_file(tmp_path):
     path = write_text(tmp_path / "run.json", "previous run\n")
     with pytest.raises(RuntimeError), replacing(path) as tmp:
-        tmp.write_text("half a rec")
+        tmp.write_text("half a rec", encoding="utf-8")
         raise RuntimeError("the disk is full")
-    assert path.read_text() == "previous run\n"
+    assert path.read_text(encoding="utf-8") == "previous run\n"
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 

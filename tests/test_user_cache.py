@@ -16,7 +16,7 @@ CHILD = ("from evniche import units\n"
 def run_child(tmp_path: Path, **env: str) -> str:
     environ = {**os.environ, "HOME": str(tmp_path / "home"), **env}
     done = subprocess.run([sys.executable, "-c", CHILD], env=environ, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -30,7 +30,7 @@ def test_base_follows_xdg_then_home():
 def test_folder_is_created_or_none(tmp_path):
     made = user_cache.folder("pint", {"XDG_CACHE_HOME": str(tmp_path)})
     assert made == tmp_path / "evniche" / "pint" and made.is_dir()
-    (tmp_path / "file").write_text("")
+    (tmp_path / "file").write_text("", encoding="utf-8")
     assert user_cache.folder("pint", {"XDG_CACHE_HOME": str(tmp_path / "file")}) is None
 
 
@@ -43,5 +43,5 @@ def test_units_are_cached_and_a_broken_or_unwritable_cache_is_ignored(tmp_path):
     for p in pickles:  # as if another process were half-way through writing them
         p.write_bytes(p.read_bytes()[:20])
     assert run_child(tmp_path, XDG_CACHE_HOME=str(cache)).startswith("48.0 ")
-    (tmp_path / "file").write_text("")
+    (tmp_path / "file").write_text("", encoding="utf-8")
     assert run_child(tmp_path, XDG_CACHE_HOME=str(tmp_path / "file")) == "48.0 None"

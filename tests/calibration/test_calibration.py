@@ -43,14 +43,14 @@ def observe(folder: Path, sec: float, fold: float = 1.5) -> Path:
                            "spread": {"fold": fold, "source": "assumption: synthetic"}},
               "source": {"ref": "synthetic", "quote": "made by the tiny model itself"}}]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "syn.yaml").write_text(yaml.safe_dump(probe))
+    (folder / "syn.yaml").write_text(yaml.safe_dump(probe), encoding="utf-8")
     model = load_model(MODEL)
     objective = Objective(load([folder]), free_parameters(model, ["sec"]))
     value = objective.comparisons({"parameters.sec": sec})[0].model
     assert value > 0
     probe[0]["id"] = "SYN-1"
     probe[0]["observed"]["value"] = float(value)
-    (folder / "syn.yaml").write_text(yaml.safe_dump(probe))
+    (folder / "syn.yaml").write_text(yaml.safe_dump(probe), encoding="utf-8")
     return folder
 
 
@@ -80,7 +80,7 @@ def test_recovers_the_parameter_that_made_the_observation(synthetic, tmp_path):
     # the data constrain it: the 90 % interval is much narrower than the prior (2 decades)
     assert math.log10(hi / lo) < 1.0
     assert info["generations"] == 2
-    assert (tmp_path / "report.html").read_text().count("<img") >= 3
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").count("<img") >= 3
 
 
 def test_posterior_files_follow_the_contract(synthetic, tmp_path):
@@ -92,7 +92,7 @@ def test_posterior_files_follow_the_contract(synthetic, tmp_path):
     assert frame["weight"].sum() == pytest.approx(1.0)
     assert frame["parameters.sec"].between(10, 1000).all()
     assert frame["parameters.kdrain"].between(0.2, 1.0).all()
-    stored = json.loads((tmp_path / "posterior.json").read_text())
+    stored = json.loads((tmp_path / "posterior.json").read_text(encoding="utf-8"))
     assert stored == json.loads(json.dumps(info))
     assert stored["model"] == "tiny_calibration"
     assert stored["digest"] == load_model(MODEL).digest

@@ -76,7 +76,8 @@ def test_check_in_a_real_process(name: str) -> None:
     entry = "import sys; from evniche.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.run([sys.executable, "-c", entry, "check", "--allow-path",
                            str(MALFORMED.parent), str(case)],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+                          capture_output=True, text=True, encoding="utf-8", env=env, timeout=120,
+                          check=False)
     assert proc.returncode == 2, proc.stderr
     err = one_line(proc.stderr)
     expect = header(case)

@@ -16,7 +16,7 @@ CHILD = ("import sys\n"
 @pytest.mark.parametrize("args", [["--help"], ["check", "aml"]])
 def test_command_does_not_import_heavy_libraries(args):
     done = subprocess.run([sys.executable, "-c", CHILD.format(heavy=HEAVY), *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr
     code, _, imported = done.stdout.strip().splitlines()[-1].partition(" ")
     assert code == "0"

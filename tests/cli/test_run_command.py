@@ -26,9 +26,9 @@ def test_run_writes_trajectory_record_and_report(run_dir):
         assert float(ds["time"].max()) == pytest.approx(120.0)
         assert "communication" in ds
         assert ds["rule_signals"].sizes["rule"] == 1  # the signal each rule saw, saved
-    record = json.loads((run_dir / "run.json").read_text())
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert record["seed"] == 0
-    page = (run_dir / "report.html").read_text()
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "take-over on day" in page
     assert "elasticity" in page  # the sensitivity table of the take-over day
     assert "rules are inert and" in page.split(">Rules: where each one operates</h2>")[1]

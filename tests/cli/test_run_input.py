@@ -117,8 +117,9 @@ def test_a_malformed_override_path_is_refused_naming_it(capsys, path, words):
 def test_a_model_with_an_overlong_name_is_refused_before_running(tmp_path, capsys):
     model = tmp_path / "long.yaml"
     # a model reads only files beside it (or presets): the base model is copied there
-    (tmp_path / "tiny_leukemia.yaml").write_text(Path(TINY_LEUKEMIA).read_text())
-    model.write_text(f"extends: tiny_leukemia.yaml\nname: {'m' * 300}\n")
+    (tmp_path / "tiny_leukemia.yaml").write_text(Path(TINY_LEUKEMIA).read_text(encoding="utf-8"),
+                                                 encoding="utf-8")
+    model.write_text(f"extends: tiny_leukemia.yaml\nname: {'m' * 300}\n", encoding="utf-8")
     out = tmp_path / "out"
     refused(capsys, ["run", str(model), "--out", str(out), "--days", "2", *QUICK],
             "name", f"at most {MAX_NAME_LENGTH}")

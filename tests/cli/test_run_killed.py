@@ -63,7 +63,7 @@ class Runs:
         self.out = out
         self.proc = subprocess.Popen([sys.executable, "-c", CHILD, *ARGS, "--out", str(out)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                     text=True)
+                                     text=True, encoding="utf-8")
         self.count = 0
 
     def start(self) -> tuple[int, float]:
@@ -78,7 +78,7 @@ class Runs:
     def wait(self) -> tuple[int, str]:
         """The run's exit status (-N: killed by signal N) and what it wrote on stderr."""
         code = int(self.proc.stdout.readline())
-        return code, self.err.read_text()
+        return code, self.err.read_text(encoding="utf-8")
 
     def signal_at(self, signum: int, delay: float) -> tuple[int, str]:
         """Start a run, send it ``signum`` ``delay`` seconds later, wait for it to end."""
@@ -187,6 +187,7 @@ def test_a_ctrl_c_in_a_finalizer_interrupts_the_command_instead_of_printing_a_tr
         "mc.presets = presets\n"
         "sys.exit(main(['presets']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          encoding="utf-8",
                           timeout=120)
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr and "not interrupted" not in proc.stdout

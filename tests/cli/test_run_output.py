@@ -65,9 +65,9 @@ def interrupt(monkeypatch):
 ])
 def test_an_out_no_run_can_go_into_is_refused_before_running(tmp_path, capsys, monkeypatch,
                                                               no_simulation, out, expected):
-    (tmp_path / "file").write_text("x")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
     (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "todo.txt").write_text("x")
+    (tmp_path / "notes" / "todo.txt").write_text("x", encoding="utf-8")
     (tmp_path / "locked").mkdir()
     real = os.access  # as root permission bits are bypassed: unwritable for os.access alone
     monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and
@@ -146,5 +146,6 @@ def test_the_console_script_imports_nothing_heavy_before_main():
     """Everything slow to import loads inside main(), where Ctrl-C is handled."""
     code = "import sys, evniche.cli; print(sorted({'typer', 'rich', 'numpy'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          encoding="utf-8",
                           check=True)
     assert done.stdout == "[]\n"

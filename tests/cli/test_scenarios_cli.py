@@ -51,7 +51,8 @@ def test_table_fits_the_width_and_keeps_whole_names(monkeypatch, width):
 
 def test_scenarios_run_in_a_pipe_prints_the_whole_table():
     proc = subprocess.run([sys.executable, "-m", "evniche.cli", "scenarios", "run",
-                           "aml-evs-lower-kitl"], capture_output=True, text=True, timeout=300,
+                           "aml-evs-lower-kitl"], capture_output=True, text=True, encoding="utf-8",
+                          timeout=300,
                           env={"PATH": "/usr/bin:/bin", "COLUMNS": ""})
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -95,7 +96,7 @@ def test_exit_status_is_1_when_a_finding_is_contradicted(tmp_path, monkeypatch, 
     from test_interventions import MODEL
 
     model = tmp_path / "m.yaml"
-    model.write_text(MODEL)
+    model.write_text(MODEL, encoding="utf-8")
     import evniche.experiments.catalog as catalog
 
     monkeypatch.setattr(catalog, "select", lambda names: [_chemo(str(model), expected)])

@@ -31,10 +31,10 @@ def test_tiny_budget_on_a_local_cluster_writes_the_analysis(tmp_path, capsys):
     indices = pd.read_csv(out / "indices.csv")
     assert set(indices["readout"]) == {"takeover_day", "plasma_evs", "normal_output"}
     assert {"mu_star", "mu_star_conf", "sigma", "influence", "matters"} <= set(indices)
-    record = json.loads((out / "sensitivity.json").read_text())
+    record = json.loads((out / "sensitivity.json").read_text(encoding="utf-8"))
     assert record["runs"] == 6 and record["seed"] == 3
     assert [f["sampling"] for f in record["factors"]] == ["uniform", "uniform"]
-    page = (out / "report.html").read_text()
+    page = (out / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "Ranked assumptions" in page
 
 
@@ -57,10 +57,10 @@ def test_bad_requests_exit_2_with_one_error_line(args, message, capsys):
 
 
 def test_an_out_folder_holding_other_files_is_refused(tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     assert main(["sensitivity", str(TINY), "--out", str(tmp_path)]) == 2
     assert "holds other files and no sensitivity.json" in capsys.readouterr().err
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_help_documents_every_option(capsys):

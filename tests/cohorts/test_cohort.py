@@ -150,7 +150,7 @@ def _subject(name: str, arm: str, index: int, value: float, **course) -> list[di
 def test_lead_times_come_from_the_visits_after_remission(tmp_path):
     (tmp_path / "subjects").mkdir()
     record = {"model_name": "hand", "days": 365.0, "cargos": ["miR-155"], "seed": 0}
-    (tmp_path / cohort.SETTINGS).write_text(__import__("json").dumps(record))
+    (tmp_path / cohort.SETTINGS).write_text(__import__("json").dumps(record), encoding="utf-8")
     # controls at 1-2, patients at 10-11 at diagnosis: Youden cut-off log10(10) = 1
     subjects = [_subject("control-00000", "control", 0, 1.0),
                 _subject("control-00001", "control", 1, 2.0),
@@ -199,7 +199,8 @@ def test_patients_take_the_posterior_particles_for_the_parameters_it_holds(tmp_p
         folder / "posterior.parquet")
     (folder / "posterior.json").write_text(json.dumps({
         "model": model.name, "digest": model.digest,
-        "parameters": {"parameters.p_lsc": {"unit": "1/h", "range": [0.01, 0.04]}}}))
+        "parameters": {"parameters.p_lsc": {"unit": "1/h", "range": [0.01,
+                                                                     0.04]}}}), encoding="utf-8")
     s = cohort.make_settings(model, days=200.0, variations=VARIATIONS, control_days=10.0,
                              posterior=load_posterior(folder))
     cohort.run(s, tmp_path / "c", patients=4, controls=2)

@@ -93,7 +93,7 @@ rules:
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "catalog.yaml"
-    path.write_text(MODEL)
+    path.write_text(MODEL, encoding="utf-8")
     return str(path)
 
 
@@ -289,7 +289,7 @@ interventions:
     options: {efficacy: {value: 50, unit: percent, source: "assumption: a test value"}}
 """
     path = tmp_path / "with.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     net, schedule = prepare(str(path), days=5)
     assert schedule.windows[0].start == 24.0
     assert _secretion_factor(net, schedule, "MSC.exosome") == pytest.approx(0.5)

@@ -189,7 +189,8 @@ def test_catalog_states_where_each_therapy_applies():
     list must be what the compile step does."""
     from pathlib import Path
 
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "interventions.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "interventions.md").read_text(
+        encoding="utf-8")
     table = docs.split("## Which presets each EV therapy applies to", 1)[1].split("\n\n**")[0]
     rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip()
             for line in table.splitlines() if line.startswith("| `")}

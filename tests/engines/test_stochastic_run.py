@@ -44,9 +44,9 @@ def test_run_writes_trajectory_record_and_report(run_dir):
         hsc = ds.cells.sel(cell_type="HSC").values  # a few cells in this model: discrete
         np.testing.assert_array_equal(hsc, np.round(hsc))
         assert "rule_signals" in ds
-    record = json.loads((run_dir / "run.json").read_text())
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert record["seed"] == 4 and record["engine"] == "stochastic"
-    assert "stochastic" in (run_dir / "report.html").read_text()
+    assert "stochastic" in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
 def test_the_seed_decides_the_run(run_dir, tmp_path):

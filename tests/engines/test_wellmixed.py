@@ -120,7 +120,7 @@ def test_without_a_writable_cache_folder_the_steady_state_is_computed(tmp_path, 
     from evniche.engines import wellmixed
 
     blocked = tmp_path / "file"
-    blocked.write_text("a file where the cache folder would go")
+    blocked.write_text("a file where the cache folder would go", encoding="utf-8")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     kin = Kinetics(compile_model(evniche.load_model("healthy")))
     y = wellmixed.starting_state(kin)

@@ -33,7 +33,7 @@ def _model(tmp_path_factory, name: str, low: float, high: float,
     assert RATE in MODEL
     path = tmp_path_factory.mktemp("m") / f"{name}.yaml"
     path.write_text(MODEL.replace(RATE, f"dmax_rate: {{value: {value}, unit: 1/h, "
-                                        f"range: [{low}, {high}], "))
+                                        f"range: [{low}, {high}], "), encoding="utf-8")
     return str(path)
 
 
@@ -93,7 +93,7 @@ def test_exit_status_is_1_only_for_a_contradicted_finding(tmp_path_factory, monk
     assert main(["scenarios", "run", "--prior-draws", "0", "--report", str(report)]) == code
     out = capsys.readouterr().out
     assert ("contradicted" in out.split("findings reproduced")[0]) == (code == 1)
-    page = (report / "index.html").read_text()
+    page = (report / "index.html").read_text(encoding="utf-8")
     assert "Findings: published results" in page and "Proposals: the reviews" in page
 
 
@@ -121,7 +121,7 @@ def test_a_shipped_posterior_is_used_and_a_stale_one_skipped(tmp_path_factory, m
     pd.DataFrame({"parameters.dmax_rate": [7e-7], "weight": [1.0]}).to_parquet(
         folder / "posterior.parquet")
     meta = {"model": resolved.name, "digest": resolved.digest, "parameters": {}}
-    (folder / "posterior.json").write_text(json.dumps(meta))
+    (folder / "posterior.json").write_text(json.dumps(meta), encoding="utf-8")
     monkeypatch.setattr(agreement, "shipped_posterior", lambda name: folder)
     s = _chemo(model, -1)
     draws = draws_for(s, None, 4, seed=0, ensemble_n=3)
@@ -130,6 +130,7 @@ def test_a_shipped_posterior_is_used_and_a_stale_one_skipped(tmp_path_factory, m
     a = answer(s, draws, runner)
     assert a.contradicted and not a.errors
     assert answer(s, POINT, runner).verdict == "reproduced"  # the point model agrees
-    (folder / "posterior.json").write_text(json.dumps({**meta, "digest": "0" * 16}))
+    (folder / "posterior.json").write_text(json.dumps({**meta, "digest": "0" * 16}),
+                                           encoding="utf-8")
     stale = draws_for(s, None, 4, seed=0)
     assert "prior predictive" in stale.label and "shipped posterior not used" in stale.label

@@ -58,7 +58,8 @@ def write_posterior(folder: Path, model, values=(0.012, 0.02, 0.035),
     (folder / "posterior.json").write_text(json.dumps({
         "model": model.name, "digest": digest or model.digest,
         "parameters": {"parameters.p_lsc": {"unit": "1/h", "range": [0.01, 0.04]},
-                       "parameters.a_lsc": {"unit": "dimensionless", "range": [0.5, 0.9]}}}))
+                       "parameters.a_lsc": {"unit": "dimensionless", "range": [0.5, 0.9]}}}),
+        encoding="utf-8")
     return folder
 
 
@@ -131,7 +132,7 @@ def test_run_with_a_posterior_reports_bands(tiny, tmp_path, capsys):
     pd.testing.assert_frame_equal(outs[0], outs[1])  # same seed, same numbers
     text = capsys.readouterr().out
     assert "P(take-over within the horizon of 60 days)" in text
-    html = (tmp_path / "out0" / "report.html").read_text()
+    html = (tmp_path / "out0" / "report.html").read_text(encoding="utf-8")
     assert "Uncertainty over the posterior" in html and "90 % CrI" in html
     assert " 1/h</td>" in html  # the drawn p_lsc's range, in the model's unit
     assert html.count("over the ensemble: median and bands") >= 4

@@ -35,7 +35,7 @@ RUNNER = Runner()
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "scenario.yaml"
-    path.write_text(MODEL)
+    path.write_text(MODEL, encoding="utf-8")
     return str(path)
 
 
@@ -101,7 +101,7 @@ def _missing():
 
 def test_report_has_table_and_plots(model_path, runner, tmp_path):
     results = [run_scenario(_chemo_scenario(model_path, -1), runner)]
-    page = write_report(results, tmp_path / "rep").read_text()
+    page = write_report(results, tmp_path / "rep").read_text(encoding="utf-8")
     assert "cytarabine-kills-blasts" in page and "data:image/png;base64," in page
     assert "1 of 1 agree" in page
 

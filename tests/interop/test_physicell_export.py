@@ -147,6 +147,6 @@ def test_tiny_model_numbers_carry_over(tmp_path: Path) -> None:
 def test_export_physicell_needs_a_folder(tmp_path: Path, capsys) -> None:
     assert main(["export", "physicell", "aml"]) == 2
     assert "--out DIR" in capsys.readouterr().err
-    (tmp_path / "file").write_text("x")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
     assert main(["export", "physicell", "aml", "--out", str(tmp_path / "file")]) == 2
     assert main(["export", "vtk", "aml"]) == 2

@@ -110,7 +110,7 @@ def test_rules_sample_runs_on_the_spatial_engine() -> None:
 
 def _write(tmp_path: Path, name: str, rows: list[str]) -> Path:
     path = tmp_path / name
-    path.write_text("\n".join(rows) + "\n")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
 
@@ -143,7 +143,7 @@ SETTINGS = """<PhysiCell_settings version="devel-version">
 def _project(tmp_path: Path, rows: list[str], version: str = "3.0") -> Path:
     _write(tmp_path, "rules.csv", rows)
     path = tmp_path / "PhysiCell_settings.xml"
-    path.write_text(SETTINGS.replace("{version}", version))
+    path.write_text(SETTINGS.replace("{version}", version), encoding="utf-8")
     return path
 
 

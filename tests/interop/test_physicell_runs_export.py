@@ -35,7 +35,7 @@ def test_physicell_loads_and_runs_the_exported_aml_project(tmp_path: Path) -> No
         '<max_time units="min">1440</max_time>', '<max_time units="min">0.05</max_time>'))
     (out / "output").mkdir()
     run = subprocess.run([shutil.which(EXECUTABLE) or EXECUTABLE, "config/PhysiCell_settings.xml"],
-                         cwd=out, capture_output=True, text=True, timeout=600)
+                         cwd=out, capture_output=True, text=True, encoding="utf-8", timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     log = run.stdout
     cells = sum(1 for _ in (out / "config" / "cells.csv").open(encoding="utf-8")) - 1

@@ -47,5 +47,5 @@ def run_folder(tmp_path_factory) -> Path:
     """A run folder (trajectory.nc, run.json) holding :func:`trajectory`."""
     folder = tmp_path_factory.mktemp("run")
     trajectory().to_netcdf(folder / "trajectory.nc", engine="h5netcdf")
-    (folder / "run.json").write_text(json.dumps({"model": "synthetic"}))
+    (folder / "run.json").write_text(json.dumps({"model": "synthetic"}), encoding="utf-8")
     return folder

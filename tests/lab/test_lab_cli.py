@@ -15,12 +15,12 @@ def test_lab_writes_report_and_record(run_folder, tmp_path, capsys):
     out = tmp_path / "lab"
     assert main(["lab", "duc", "--sample", f"{run_folder}@4", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(report.FILES)
-    html = (out / report.REPORT).read_text()
+    html = (out / report.REPORT).read_text(encoding="utf-8")
     for heading in ("Yield by EV class and by cell of origin", "Purity and carry-over",
                     "Virtual NTA", "Virtual flow cytometry", "Swarm index",
                     "EV-TRACK-style record", "Leukemic-EV readout"):
         assert heading in html
-    rec = json.loads((out / report.RECORD).read_text())
+    rec = json.loads((out / report.RECORD).read_text(encoding="utf-8"))
     assert rec["format"] == record.FORMAT and rec["sample"]["day"] == 4.0
     assert [s["step"] for s in rec["steps"]] == ["centrifuge"] * 4
     uc = rec["steps"][-1]["derived"]
@@ -31,7 +31,8 @@ def test_lab_writes_report_and_record(run_folder, tmp_path, capsys):
     assert "EV yield" in capsys.readouterr().out
     # a second run into the same folder replaces the report
     assert main(["lab", "sec", "--sample", str(run_folder), "--out", str(out)]) == 0
-    assert json.loads((out / report.RECORD).read_text())["protocol"]["name"] == "sec"
+    second = json.loads((out / report.RECORD).read_text(encoding="utf-8"))
+    assert second["protocol"]["name"] == "sec"
 
 
 @pytest.mark.parametrize("args, match", [
@@ -46,7 +47,7 @@ def test_lab_writes_report_and_record(run_folder, tmp_path, capsys):
 def test_bad_input_is_one_line_and_status_2(run_folder, tmp_path, capsys, args, match):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nsteps:\n  - {step: centrifuge, rpm: -3000, minutes: 5, "
-                   "keep: supernatant}\n")
+                   "keep: supernatant}\n", encoding="utf-8")
     fill = {"run": str(run_folder), "out": str(tmp_path / "o"), "bad": str(bad),
             "missing": str(tmp_path / "nothing")}
     assert main([a.format(**fill) for a in args]) == 2
@@ -55,10 +56,10 @@ def test_bad_input_is_one_line_and_status_2(run_folder, tmp_path, capsys, args, 
 
 
 def test_out_holding_other_files_is_refused(run_folder, tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     assert main(["lab", "duc", "--sample", str(run_folder), "--out", str(tmp_path)]) == 2
     assert "holds other files" in capsys.readouterr().err
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
     under = tmp_path / "notes.txt" / "lab"
     assert main(["lab", "duc", "--sample", str(run_folder), "--out", str(under)]) == 2
     assert "is a file" in capsys.readouterr().err
@@ -86,6 +87,6 @@ def test_lab_on_a_real_run(tmp_path, monkeypatch):
     out = tmp_path / "lab"
     assert main(["lab", "sec_uf", "--sample", f"{run}@3", "--fluid", "marrow_plasma",
                  "--out", str(out)]) == 0
-    rec = json.loads((out / report.RECORD).read_text())
+    rec = json.loads((out / report.RECORD).read_text(encoding="utf-8"))
     assert rec["sample"]["fluid"] == "marrow_plasma" and rec["sample"]["day"] == 3.0
     assert rec["results"]["ev_yield"] > 0

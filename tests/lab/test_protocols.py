@@ -22,7 +22,7 @@ def test_shipped_protocols_load_and_run():
 
 def _write(tmp_path, text: str):
     path = tmp_path / "p.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 

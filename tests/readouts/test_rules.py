@@ -35,7 +35,7 @@ def designed():
     * responsive but nearly constant: the HSC share (0.99 falling to ~0.014 by day 90)
       against a half-max of 3.5e-4: s/K from ~2800 to ~40, r from ~1 to ~0.975.
     """
-    data = yaml.safe_load(TINY_LEUKEMIA.read_text())
+    data = yaml.safe_load(TINY_LEUKEMIA.read_text(encoding="utf-8"))
     data["parameters"].update({
         "inert_half": _param(1e6, "EV/h"), "tiny_half": _param(1e-6, "dimensionless"),
         "mid_half": _param(0.1, "dimensionless"), "one": _param(1, "dimensionless"),

@@ -47,10 +47,10 @@ def test_every_method_writes_its_files(tmp_path, method):
     indices = pd.read_csv(out / "indices.csv")
     assert list(indices["parameter"]) == ["a", "b", "c"]
     assert list(indices["matters"]) == [True, True, False]
-    record = json.loads((out / "sensitivity.json").read_text())
+    record = json.loads((out / "sensitivity.json").read_text(encoding="utf-8"))
     assert [f["sampling"] for f in record["factors"]] == ["uniform", "log-uniform", "uniform"]
     assert record["summary"][-1] == "1 assumption(s) no readout here can constrain: c"
-    page = (out / "report.html").read_text()
+    page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 1
     assert "run 1: solver failed (a test)" in page
     assert {"morris": "μ*", "sobol": "S1", "local": "elasticities"}[method] in page
@@ -58,14 +58,14 @@ def test_every_method_writes_its_files(tmp_path, method):
 
 def test_an_earlier_analysis_is_replaced_other_folders_refused(tmp_path):
     out = sensitivity_report.write(analytic_result("morris"), tmp_path / "gsa")
-    (out / "stale.txt").write_text("from before")
+    (out / "stale.txt").write_text("from before", encoding="utf-8")
     sensitivity_report.write(analytic_result("sobol"), out)
     assert not (out / "stale.txt").exists()
-    assert json.loads((out / "sensitivity.json").read_text())["method"] == "sobol"
+    assert json.loads((out / "sensitivity.json").read_text(encoding="utf-8"))["method"] == "sobol"
     (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "data.csv").write_text("x")
+    (tmp_path / "mine" / "data.csv").write_text("x", encoding="utf-8")
     with pytest.raises(EvnicheError, match="holds other files and no sensitivity.json"):
         sensitivity_report.check_folder(tmp_path / "mine")
-    (tmp_path / "file").write_text("x")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(EvnicheError, match="is a file, not a folder"):
         sensitivity_report.check_folder(tmp_path / "file")

@@ -180,7 +180,8 @@ def test_a_pipe_is_refused_without_blocking(tmp_path: Path, hang_guard: None) ->
     (tmp_path / "rules.csv").unlink(missing_ok=True)
     os.mkfifo(tmp_path / "rules.csv")
     with pytest.raises(ModelError, match="cannot read the rules file: .* not a regular file"):
-        load_model({**yaml.safe_load((Path(__file__).parent / "tiny.yaml").read_text()),
+        tiny = (Path(__file__).parent / "tiny.yaml").read_text(encoding="utf-8")
+        load_model({**yaml.safe_load(tiny),
                     "rules_csv": [str(tmp_path / "rules.csv")]})
 
 

@@ -14,15 +14,17 @@ from evniche.store import outdir
 
 def _run_folder(path, text="previous"):
     path.mkdir(parents=True)
-    (path / "run.json").write_text(text)
+    (path / "run.json").write_text(text, encoding="utf-8")
     return path
 
 
 @pytest.mark.parametrize(("make", "out", "expected"), [
     (None, "", "expected a folder name, got an empty string"),
-    (lambda d: (d / "f").write_text("x"), "f", "is a file, not a folder"),
-    (lambda d: (d / "f").write_text("x"), "f/sub/run", "is a file, so no folder can be made"),
-    (lambda d: (d / "notes").mkdir() or (d / "notes" / "a.txt").write_text("x"), "notes",
+    (lambda d: (d / "f").write_text("x", encoding="utf-8"), "f", "is a file, not a folder"),
+    (lambda d: (d / "f").write_text("x", encoding="utf-8"), "f/sub/run",
+     "is a file, so no folder can be made"),
+    (lambda d: (d / "notes").mkdir() or (d / "notes" / "a.txt").write_text("x", encoding="utf-8"),
+     "notes",
      "holds other files and no run"),
 ])
 def test_a_folder_no_run_can_go_into_is_refused(tmp_path, monkeypatch, make, out, expected):
@@ -90,19 +92,19 @@ def test_the_staging_folder_is_swapped_in_whole(tmp_path):
     (out / "fields.zarr").mkdir()
     with outdir.OutputFolder(out) as folder:
         assert folder.staging.parent == tmp_path and folder.had_run
-        (folder.staging / "run.json").write_text("new")
+        (folder.staging / "run.json").write_text("new", encoding="utf-8")
         folder.commit()
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]
-    assert (out / "run.json").read_text() == "new"
+    assert (out / "run.json").read_text(encoding="utf-8") == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", "run"]
 
 
 def test_leaving_without_a_commit_keeps_the_previous_run(tmp_path):
     out = _run_folder(tmp_path / "run")
     with pytest.raises(RuntimeError), outdir.OutputFolder(out) as folder:
-        (folder.staging / "run.json").write_text("half")
+        (folder.staging / "run.json").write_text("half", encoding="utf-8")
         raise RuntimeError("the solver failed")
-    assert (out / "run.json").read_text() == "previous"
+    assert (out / "run.json").read_text(encoding="utf-8") == "previous"
     assert not folder.committed
     assert folder.outcome() == f"the previous run in {out} is unchanged; nothing was written"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", "run"]
@@ -116,7 +118,7 @@ def test_what_killed_runs_left_is_cleaned_up_by_the_next_run(tmp_path):
     other = _run_folder(tmp_path / ".run.partial-0123abcd.x")  # not a name of ours
     with outdir.OutputFolder(out) as folder:
         assert not stale.exists() and not done_aside.exists() and other.exists()
-        assert (out / "run.json").read_text() == "previous"
+        assert (out / "run.json").read_text(encoding="utf-8") == "previous"
         folder.commit()
 
 
@@ -125,7 +127,7 @@ def test_a_run_killed_between_the_two_renames_is_put_back(tmp_path):
     aside = tmp_path / ".run.old-0123abcd"
     os.rename(out, aside)  # the swap's first rename; killed before the second
     outdir.recover(out)
-    assert (out / "run.json").read_text() == "previous" and not aside.exists()
+    assert (out / "run.json").read_text(encoding="utf-8") == "previous" and not aside.exists()
     os.rename(out, aside)
     with outdir.OutputFolder(out) as folder:  # the next run puts it back first
-        assert folder.had_run and (out / "run.json").read_text() == "previous"
+        assert folder.had_run and (out / "run.json").read_text(encoding="utf-8") == "previous"

@@ -28,14 +28,14 @@ def test_write_run_round_trips_the_trajectory(store_run, store_model, tmp_path, 
     xr.testing.assert_identical(back.drop_attrs(), store_run.drop_attrs())
     assert back.attrs["digest"] == store_model.digest
     assert back.attrs["run_id"] == record["id"]
-    assert meta == json.loads((out / "run.json").read_text())
+    assert meta == json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert meta["id"] == record["id"]
 
 
 def test_run_json_records_model_parameters_and_versions(store_run, store_model, tmp_path):
     record = runs.write_run(store_run, tmp_path / "r", store_model, seed=7,
                             argv=["evniche", "run"], wall_seconds=0.25)
-    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    meta = json.loads((tmp_path / "r" / "run.json").read_text(encoding="utf-8"))
     assert meta["model"] == "tiny_leukemia"
     assert meta["digest"] == store_model.digest
     assert meta["seed"] == 7 and meta["days"] == 30.0 and meta["wall_seconds"] == 0.25

@@ -76,10 +76,26 @@ def _unraisable(info) -> None:
     sys.__unraisablehook__(info)
 
 
+#: names Python gives the ASCII encoding of a C/POSIX locale
+_ASCII = {"ascii", "ansi_x3.4-1968", "646", "us-ascii"}
+
+
+def _utf8_streams() -> None:
+    """Write stdout and stderr as UTF-8 where the locale says ASCII (a C/POSIX locale with
+    Python's UTF-8 mode turned off), as Python's own UTF-8 mode would: the tables and
+    messages hold µ, ≥, –, and an ASCII stream would stop the command with a
+    UnicodeEncodeError instead."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = str(getattr(stream, "encoding", "") or "").lower()
+        if encoding in _ASCII and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one clear line on stderr and exit with status 2;
     Ctrl-C prints one line (what was kept, where a command says) and exits with 130."""
     sys.unraisablehook = _unraisable
+    _utf8_streams()
     try:
         import typer
 

@@ -297,7 +297,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     db_path = out / DATABASE
     settings_path = out / SETTINGS
     if db_path.exists() and settings_path.exists():
-        Settings(**json.loads(settings_path.read_text())).check_same(settings, out)
+        Settings(**json.loads(settings_path.read_text(encoding="utf-8"))).check_same(settings, out)
     elif db_path.exists():
         raise EvnicheError(f"{db_path}: a history without {SETTINGS}; use a new --out folder")
 
@@ -318,7 +318,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
         say(f"resuming {out}: {done} generation(s) done")
     else:
         preflight(objective, say)
-        settings_path.write_text(json.dumps(asdict(settings), indent=1))
+        settings_path.write_text(json.dumps(asdict(settings), indent=1), encoding="utf-8")
         history = abc.new(db, {"total": 0.0})
         done = 0
     remaining = int(generations) - done
@@ -428,7 +428,7 @@ def write_posterior(out: Path, history, model, priors: list[Prior], records: lis
         "ess": [g["ess"] for g in gens],
         "simulations": int(history.total_nr_simulations),
     }
-    (out / POSTERIOR_INFO).write_text(json.dumps(info, indent=1))
+    (out / POSTERIOR_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
 
 

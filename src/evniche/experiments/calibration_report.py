@@ -138,5 +138,5 @@ def write_report(out: Path, info: dict, frame, priors: list[Prior], generations:
     parts.append(_png(fig))
     path = out / "report.html"
     path.write_text("<!doctype html><html><head><meta charset='utf-8'><title>calibration"
-                    "</title></head><body>" + "\n".join(parts) + "</body></html>")
+                    "</title></head><body>" + "\n".join(parts) + "</body></html>", encoding="utf-8")
     return path

@@ -30,7 +30,7 @@ def run_child(tmp_path: Path, **env: str) -> str:
     environ = {k: v for k, v in os.environ.items() if k != kernel_cache.VARIABLE}
     environ.update(HOME=str(tmp_path / "home"), **env)
     done = subprocess.run([sys.executable, "-c", CHILD], env=environ, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -52,7 +52,7 @@ def test_configure_sets_the_variable_or_turns_caching_off(tmp_path):
     assert env[kernel_cache.VARIABLE] == str(tmp_path / "cache" / "evniche" / "numba")
     assert Path(env[kernel_cache.VARIABLE]).is_dir()
     blocker = tmp_path / "a-file"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     env = {"XDG_CACHE_HOME": str(blocker / "cache")}  # cannot be created, even by root
     assert not kernel_cache.configure(env)
     assert kernel_cache.VARIABLE not in env
@@ -69,7 +69,7 @@ def test_kernels_are_cached_in_the_user_cache_folder_not_the_package(tmp_path):
 
 def test_an_unwritable_cache_folder_runs_uncached(tmp_path):
     blocker = tmp_path / "a-file"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     before = package_cache_files()
     assert run_child(tmp_path, XDG_CACHE_HOME=str(blocker / "cache")) == "False"
     assert package_cache_files() == before

@@ -18,7 +18,7 @@ def model_file(tmp_path: Path, section: str) -> str:
     its own folder, the presets or folders allowed explicitly)."""
     shutil.copyfile(TINY, tmp_path / "tiny.yaml")
     path = tmp_path / "m.yaml"
-    path.write_text(f"name: sectioned\nextends: tiny.yaml\nspatial:\n{section}")
+    path.write_text(f"name: sectioned\nextends: tiny.yaml\nspatial:\n{section}", encoding="utf-8")
     return str(path)
 
 

@@ -78,7 +78,7 @@ def test_bad_retention_is_refused_with_its_place(bad, message):
 def section_model(tmp_path, section: str) -> str:
     shutil.copyfile(TINY, tmp_path / "tiny.yaml")
     path = tmp_path / "m.yaml"
-    path.write_text(f"name: retained\nextends: tiny.yaml\nspatial:\n{section}")
+    path.write_text(f"name: retained\nextends: tiny.yaml\nspatial:\n{section}", encoding="utf-8")
     return str(path)
 
 
