@@ -387,25 +387,15 @@ def _parts(y, ix, ixo, fx, fxo, beh_f, upt_f):
 
 
 @numba.njit(cache=_CACHE)
-def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one block per term
-    """dy/dt into ``dy``: the counterpart of :meth:`Kinetics.rhs`, block by block."""
-    N, n_total, r, sig, beh = _parts(y, ix, ixo, fx, fxo, beh_f, upt_f)
-    i_cell = _seg(ix, ixo, I_CELL)
-    i_ev_m = _seg(ix, ixo, I_EV_M)
-    i_ev_b = _seg(ix, ixo, I_EV_B)
-    i_cargo = _seg(ix, ixo, I_CARGO)
-    i_cyt = _seg(ix, ixo, I_CYT)
-    i_state = _seg(ix, ixo, I_STATE)
-    i_drug = _seg(ix, ixo, I_DRUG)
+def _core_rates(y, N, beh, ix, ixo, fx, fxo):
+    """The hematopoiesis core's rates per cell type (counts ``N``, behaviors ``beh``):
+    proliferation (1/h), self-renewal with feedback and niche, division failure, death
+    with homeostasis and crowding (1/h), exit (1/h) and the probability that a daughter
+    mutates; in the dtype of ``y`` (real, or complex for the complex-step Jacobian). The
+    well-mixed right-hand side and the stochastic engine's events both use it."""
     sc = _seg(fx, fxo, SCALARS)
-    nN = i_cell.size
-    npl = i_ev_m.size
-    nr = r.size
+    nN = N.size
     zero = y[0] * 0.0
-    for i in range(dy.size):
-        dy[i] = zero
-
-    # ---- hematopoiesis core
     fb_members = _seg(ix, ixo, FB_MEMBERS)
     niche_members = _seg(ix, ixo, NICHE_MEMBERS)
     crowd_members = _seg(ix, ixo, CROWD_MEMBERS)
@@ -441,9 +431,7 @@ def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one b
     fail = np.empty(nN, y.dtype)
     death = np.empty(nN, y.dtype)
     exit_ = np.empty(nN, y.dtype)
-    kept = np.empty(nN, y.dtype)  # 1 - the probability that a daughter mutates
-    dN = np.empty(nN, y.dtype)
-    dying = np.empty(nN, y.dtype)
+    mut = np.empty(nN, y.dtype)
     for i in range(nN):
         prolif[i] = beh[c_prolif[i]]
         renew[i] = beh[c_renew[i]] * (s_fb if c_fb[i] else 1.0) * (nu if c_niche[i] else 1.0)
@@ -451,7 +439,36 @@ def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one b
         homeo = _hill(_clip0(N[i]), h_set[i], h_pow[i]) if h_on[i] else zero + 1.0
         death[i] = beh[c_death[i]] * homeo + (crowd_death if crowd_members[i] else zero)
         exit_[i] = beh[c_exit[i]]
-        kept[i] = 1.0 - beh[c_mut[i]]
+        mut[i] = beh[c_mut[i]]
+    return prolif, renew, fail, death, exit_, mut
+
+
+@numba.njit(cache=_CACHE)
+def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one block per term
+    """dy/dt into ``dy``: the counterpart of :meth:`Kinetics.rhs`, block by block."""
+    N, n_total, r, sig, beh = _parts(y, ix, ixo, fx, fxo, beh_f, upt_f)
+    i_cell = _seg(ix, ixo, I_CELL)
+    i_ev_m = _seg(ix, ixo, I_EV_M)
+    i_ev_b = _seg(ix, ixo, I_EV_B)
+    i_cargo = _seg(ix, ixo, I_CARGO)
+    i_cyt = _seg(ix, ixo, I_CYT)
+    i_state = _seg(ix, ixo, I_STATE)
+    i_drug = _seg(ix, ixo, I_DRUG)
+    sc = _seg(fx, fxo, SCALARS)
+    nN = i_cell.size
+    npl = i_ev_m.size
+    nr = r.size
+    zero = y[0] * 0.0
+    for i in range(dy.size):
+        dy[i] = zero
+
+    # ---- hematopoiesis core
+    prolif, renew, fail, death, exit_, mut = _core_rates(y, N, beh, ix, ixo, fx, fxo)
+    kept = np.empty(nN, y.dtype)  # 1 - the probability that a daughter mutates
+    dN = np.empty(nN, y.dtype)
+    dying = np.empty(nN, y.dtype)
+    for i in range(nN):
+        kept[i] = 1.0 - mut[i]
         dN[i] = ((2.0 * renew[i] * (1.0 - fail[i]) * kept[i] - 1.0) * prolif[i] * N[i]
                  - (death[i] + exit_[i]) * N[i])
     diff_from = _seg(ix, ixo, DIFF_FROM)

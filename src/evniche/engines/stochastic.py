@@ -68,28 +68,11 @@ from ..compile.schedule import Schedule
 from ..errors import SimulationError
 from . import wellmixed
 from .compiled import (
-    C_DEATH,
-    C_EXIT,
-    C_FAIL,
-    C_FB,
-    C_MUT,
-    C_NICHE,
-    C_PROLIF,
-    C_RENEW,
-    CROWD_INV,
-    CROWD_MEMBERS,
-    CROWD_POW,
-    CROWD_RATE,
     DIFF_FRAC,
     DIFF_FROM,
     DIFF_TO,
     EXIT_FROM,
     EXIT_INTO,
-    FB_K,
-    FB_MEMBERS,
-    H_ON,
-    H_POW,
-    H_SET,
     I_CELL,
     I_EV_B,
     I_EV_M,
@@ -99,16 +82,12 @@ from .compiled import (
     LED_SECRETED,
     MUT_FROM,
     MUT_TO,
-    NICHE_INV,
-    NICHE_MEMBERS,
     PL_IN_MARROW,
     PL_PER_DEATH,
     PL_SEC,
     PL_SRC,
-    SCALARS,
     CompiledKinetics,
-    _clip0,
-    _hill,
+    _core_rates,
     _parts,
     _rhs,
     _seg,
@@ -168,57 +147,12 @@ def validated_options(options: Mapping[str, object] | None) -> dict:
 @numba.njit(cache=_CACHE)
 def _cell_rates(y, ix, ixo, fx, fxo, beh_f, upt_f):
     """Per cell type: counts N, the counted total, behaviors (with a 0 appended) and the
-    rates of the hematopoiesis core of :func:`.compiled._rhs` (block "hematopoiesis
-    core"): proliferation (1/h), self-renewal with feedback and niche, division failure,
-    death with homeostasis and crowding (1/h), exit (1/h) and mutation per daughter."""
+    rates of the hematopoiesis core (:func:`.compiled._core_rates`, as the well-mixed
+    right-hand side uses them): proliferation (1/h), self-renewal with feedback and niche,
+    division failure, death with homeostasis and crowding (1/h), exit (1/h) and mutation
+    per daughter."""
     N, n_total, _, _, beh = _parts(y, ix, ixo, fx, fxo, beh_f, upt_f)
-    sc = _seg(fx, fxo, SCALARS)
-    nN = N.size
-    zero = y[0] * 0.0
-    fb_members = _seg(ix, ixo, FB_MEMBERS)
-    niche_members = _seg(ix, ixo, NICHE_MEMBERS)
-    crowd_members = _seg(ix, ixo, CROWD_MEMBERS)
-    fb_sum = zero
-    niche_sum = zero
-    crowd_sum = zero
-    for i in range(nN):
-        if fb_members[i]:
-            fb_sum += N[i]
-        if niche_members[i]:
-            niche_sum += N[i]
-        if crowd_members[i]:
-            crowd_sum += N[i]
-    s_fb = 1.0 / (1.0 + sc[FB_K] * fb_sum)
-    nu = 1.0 / (1.0 + niche_sum * sc[NICHE_INV])
-    crowd_death = zero
-    if sc[CROWD_RATE] != 0.0:
-        crowd_death = sc[CROWD_RATE] * _hill(_clip0(crowd_sum), 1.0 / sc[CROWD_INV],
-                                             sc[CROWD_POW])
-    c_prolif = _seg(ix, ixo, C_PROLIF)
-    c_renew = _seg(ix, ixo, C_RENEW)
-    c_fail = _seg(ix, ixo, C_FAIL)
-    c_death = _seg(ix, ixo, C_DEATH)
-    c_exit = _seg(ix, ixo, C_EXIT)
-    c_fb = _seg(ix, ixo, C_FB)
-    c_niche = _seg(ix, ixo, C_NICHE)
-    c_mut = _seg(ix, ixo, C_MUT)
-    h_on = _seg(ix, ixo, H_ON)
-    h_set = _seg(fx, fxo, H_SET)
-    h_pow = _seg(fx, fxo, H_POW)
-    prolif = np.empty(nN, y.dtype)
-    renew = np.empty(nN, y.dtype)
-    fail = np.empty(nN, y.dtype)
-    death = np.empty(nN, y.dtype)
-    exit_ = np.empty(nN, y.dtype)
-    mut = np.empty(nN, y.dtype)
-    for i in range(nN):
-        prolif[i] = beh[c_prolif[i]]
-        renew[i] = beh[c_renew[i]] * (s_fb if c_fb[i] else 1.0) * (nu if c_niche[i] else 1.0)
-        fail[i] = beh[c_fail[i]]
-        homeo = _hill(_clip0(N[i]), h_set[i], h_pow[i]) if h_on[i] else zero + 1.0
-        death[i] = beh[c_death[i]] * homeo + (crowd_death if crowd_members[i] else zero)
-        exit_[i] = beh[c_exit[i]]
-        mut[i] = beh[c_mut[i]]
+    prolif, renew, fail, death, exit_, mut = _core_rates(y, N, beh, ix, ixo, fx, fxo)
     return N, n_total, beh, prolif, renew, fail, death, exit_, mut
 
 
