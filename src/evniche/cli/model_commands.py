@@ -333,21 +333,29 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
                      ensemble_source=plan.source if plan else "", thrombin=thrombogram)
 
 
+def _engine_items(items: list[str] | None, engine: str, name: str) -> list[tuple[str, object]]:
+    """(KEY, VALUE) pairs of ``--NAME KEY=VALUE`` items (VALUE read as YAML); refused when
+    given for another engine than NAME."""
+    from ..spec.loader import parse_override
+
+    if engine != name:
+        if items:
+            raise EvnicheError(f"--{name} applies to --engine {name} only")
+        return []
+    pairs = []
+    for item in items or []:
+        try:
+            pairs.append(parse_override(item))
+        except EvnicheError:
+            raise EvnicheError(f"--{name}: expected KEY=VALUE, got '{item}'") from None
+    return pairs
+
+
 def _spatial_options(items: list[str] | None, engine: str) -> dict:
     """Engine options from ``--spatial KEY=VALUE`` items (VALUE read as YAML; a dotted KEY
     such as placement.MSC sets one entry of a mapping)."""
-    from ..spec.loader import parse_override
-
-    if engine != "spatial":
-        if items:
-            raise EvnicheError("--spatial applies to --engine spatial only")
-        return {}
     options: dict = {}
-    for item in items or []:
-        try:
-            key, value = parse_override(item)
-        except EvnicheError:
-            raise EvnicheError(f"--spatial: expected KEY=VALUE, got '{item}'") from None
+    for key, value in _engine_items(items, engine, "spatial"):
         head, _, entry = key.partition(".")
         if entry:
             options.setdefault(head, {})
@@ -362,22 +370,11 @@ def _spatial_options(items: list[str] | None, engine: str) -> dict:
 def _stochastic_options(items: list[str] | None, engine: str) -> dict:
     """Engine options from ``--stochastic KEY=VALUE`` items (VALUE read as YAML), checked
     by :func:`evniche.engines.stochastic.validated_options`."""
-    from ..spec.loader import parse_override
+    options = dict(_engine_items(items, engine, "stochastic"))
+    if engine == "stochastic":
+        from ..engines.stochastic import validated_options
 
-    if engine != "stochastic":
-        if items:
-            raise EvnicheError("--stochastic applies to --engine stochastic only")
-        return {}
-    options: dict = {}
-    for item in items or []:
-        try:
-            key, value = parse_override(item)
-        except EvnicheError:
-            raise EvnicheError(f"--stochastic: expected KEY=VALUE, got '{item}'") from None
-        options[key] = value
-    from ..engines.stochastic import validated_options
-
-    validated_options(options)  # refused before anything is written
+        validated_options(options)  # refused before anything is written
     return options
 
 
