@@ -49,21 +49,29 @@ class Thrombogram:
         return asdict(self)
 
 
+def time_to(curve: ThrombinCurve, level_nM: float) -> float:
+    """The first time (min) thrombin reaches ``level_nM`` (nM), linearly interpolated
+    between the samples around it; NaN when it never does within the curve."""
+    t, y = curve.time_min, curve.thrombin_nM
+    above = np.nonzero(y >= level_nM)[0]
+    if above.size == 0:
+        return math.nan
+    i = int(above[0])
+    if i == 0:
+        return float(t[0])
+    return float(t[i - 1] + (level_nM - y[i - 1]) * (t[i] - t[i - 1]) / (y[i] - y[i - 1]))
+
+
 def read(curve: ThrombinCurve) -> Thrombogram:
     """The CAT readouts of ``curve``."""
     t, y = curve.time_min, curve.thrombin_nM
     k = int(np.argmax(y))
     peak = float(y[k])
     etp = float(np.trapezoid(y, t))
-    above = np.nonzero(y >= LAG_NM)[0]
-    if above.size == 0:
+    lag = time_to(curve, LAG_NM)
+    if math.isnan(lag):
         return Thrombogram(math.nan, peak, math.nan, etp, math.nan, curve.tf_pM,
                            curve.membrane)
-    i = int(above[0])
-    if i == 0:
-        lag = float(t[0])
-    else:  # linear interpolation between the samples around the threshold
-        lag = float(t[i - 1] + (LAG_NM - y[i - 1]) * (t[i] - t[i - 1]) / (y[i] - y[i - 1]))
     ttp = float(t[k])
     velocity = peak / (ttp - lag) if ttp > lag else math.nan
     return Thrombogram(lag, peak, ttp, etp, velocity, curve.tf_pM, curve.membrane)
