@@ -5,6 +5,9 @@ blood coagulation. J Biol Chem 277:18322-18333, doi:10.1074/jbc.M201173200 (PMID
 The rate constants and the mean-plasma initial concentrations below are those of the
 paper as encoded in its curated BioModels entry BIOMD0000000335 (SBML ``k1``…``k42``,
 species ``initialConcentration``); docs/sources/thrombin.md lists them with the check.
+The paper's own curves (Figs 1-3, as a figure read-off: TF 1-25 pM with and without TFPI
+and AT-III) are reproduced within the read-off's precision
+(tests/coagulation/test_hockin_published.py; docs/sources/thrombin.md H7).
 
 Every reaction is mass action in a well-mixed volume of plasma. Units inside: mol/L (M)
 and seconds; rates of second-order steps in 1/(M·s), of first-order steps in 1/s. The
