@@ -156,3 +156,70 @@ def test_spatial_engine_follows_the_same_fates():
     secreted = float(sp.ledger.sel(pool="blast.apoptotic_body", term="secreted").isel(time=-1))
     assert secreted == pytest.approx(BODIES * (D + 2 * F * P) * N0 * np.expm1(g * t) / g,
                                      rel=0.05)
+
+
+# ----------------------------------------------------------------------------- drug death
+KILL, DRUG, EC50 = 0.06, 150.0, 50.0  # 1/h at saturation, nM, nM
+SURVIVAL = 0.3  # a survival rule pulls basal death to 0.3 × D at full effect
+
+
+def drug_death_model(survival: bool = True) -> dict:
+    """Blasts with a drug-induced death rule (cytarabine raises ``drug_death`` toward KILL)
+    and, optionally, a saturated survival rule on ``death`` (fraction:blast = 1 in a marrow
+    of blasts only, half-max 0.01: h = 100)."""
+    data = fates_model(drug_death=_p(0.0, "1/h"))
+    data["parameters"].update(kill=_p(KILL, "1/h"), ec50=_p(EC50, "nM"),
+                              one=_p(1.0, "dimensionless"),
+                              protected=_p(SURVIVAL * D, "1/h"),
+                              half=_p(0.01, "dimensionless"))
+    data["rules"] = [{"cell_type": "blast", "signal": "drug:cytarabine",
+                      "direction": "increases", "behavior": "drug_death",
+                      "saturation": "kill", "half_max": "ec50", "hill_power": "one"}]
+    if survival:
+        data["rules"].append({"cell_type": "blast", "signal": "fraction:blast",
+                              "direction": "decreases", "behavior": "death",
+                              "saturation": "protected", "half_max": "half",
+                              "hill_power": "one"})
+    return data
+
+
+@pytest.mark.parametrize("survival", [True, False])
+def test_drug_death_adds_to_death_and_survival_rules_do_not_cancel_it(survival):
+    """dB/dt = ((2a(1 - f) - 1)p - d_basal - k·h/(1 + h) - e)·B with h = drug / EC50: the
+    survival rule lowers the basal death only (d_basal = D + 100·(0.3·D − D)/101 with it),
+    the drug's kill stays whole; the dying (deaths, drug deaths, failed divisions) release
+    apoptotic bodies. Kinetics and the compiled right-hand side agree."""
+    from evniche.engines.compiled import CompiledKinetics
+
+    kin = Kinetics(net_of(drug_death_model(survival)))
+    y = kin.initial_state()
+    y[kin.i_drug[0]] = DRUG
+    h = DRUG / EC50
+    basal = D + 100.0 * (SURVIVAL * D - D) / 101.0 if survival else D
+    drug = KILL * h / (1.0 + h)
+    expected = ((2 * A * (1 - F) - 1) * P - basal - drug - E) * N0
+    for dy in (kin.rhs(0.0, y), CompiledKinetics(kin).rhs(0.0, y)):
+        assert dy[kin.i_cell[0]] == pytest.approx(expected, rel=1e-12)
+        secreted = dy[kin.species_index["ledger:blast.apoptotic_body.secreted"]]
+        assert secreted == pytest.approx(BODIES * (basal + drug + 2 * F * P) * N0, rel=1e-12)
+    # in PhysiCell's combination the same drug rule on 'death' would be pulled back to
+    # the survival saturation: the separate term is what keeps the kill
+    assert drug > 10 * SURVIVAL * D
+
+
+def test_drug_death_without_a_drug_changes_nothing():
+    with_term = Kinetics(net_of(drug_death_model()))
+    plain = drug_death_model()
+    del plain["cell_types"]["blast"]["drug_death"]
+    plain["rules"] = plain["rules"][1:]
+    without = Kinetics(net_of(plain))
+    y = with_term.initial_state()
+    np.testing.assert_array_equal(with_term.rhs(0.0, y)[with_term.i_cell],
+                                  without.rhs(0.0, y)[without.i_cell])
+
+
+def test_a_drug_death_rule_needs_a_base_drug_death():
+    data = drug_death_model()
+    del data["cell_types"]["blast"]["drug_death"]
+    with pytest.raises(ModelError, match="no base 'drug_death'"):
+        net_of(data)

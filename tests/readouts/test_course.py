@@ -198,3 +198,18 @@ def test_aml_blasts_without_cytopenia_are_no_diagnosis():
 def test_a_diagnosis_threshold_outside_0_100_is_refused():
     with pytest.raises(EvnicheError, match="diagnosis threshold"):
         clinical.diagnosis_day(_presenting("AML"), threshold=0)
+
+
+def test_blasts_below_5_percent_before_the_count_nadir_are_aplasia_not_remission():
+    """Blasts fall below 5 % on day 5 while normal output (300 = 30 % of healthy) is still
+    falling toward its nadir on day 6: no CR then. CR waits for the nadir (day 6, 50 cells)
+    and the recovery after it: 25 % is crossed between day 8 (200) and day 9 (300)."""
+    blasts = list(COURSE_BLASTS)
+    blasts[5] = 4.0  # < 5 % on day 5 (was 8 %), with output 300 = 30 % ≥ 25 %
+    mature = [1000, 900, 700, 500, 400, 300, 50, 150, 200, 300, 500] + [800] * 10
+    ds = course_trajectory(blasts=blasts, mature=mature, blood_blasts=[0] * 21)
+    assert clinical.remission_search_start(ds) == pytest.approx(6.0)
+    assert clinical.remission_day(ds) == pytest.approx(8.5)
+    # without the nadir rule the same data would read CR on day 5 (all criteria met)
+    pct = clinical.blast_percent(ds).values
+    assert pct[5] < 5 and mature[5] / mature[0] >= 0.25

@@ -17,7 +17,11 @@ Semantics (all rates per hour, counts dimensionless, volumes in mL):
   gives two cells of ``differentiates_to`` — or, with several targets, shares them with
   the fractions φ_k (Σ φ_k = 1); s = 1/(1 + k·Σ feedback cells) and
   ν = 1/(1 + Σ niche members / capacity). Deaths, marrow exit, crowding deaths and
-  kills by immune cells are first-order losses. A share ``division_failure`` of divisions
+  kills by immune cells are first-order losses, and so is ``drug_death`` (a drug's
+  cycle-non-specific kill): it is added to the death rate after homeostasis, and the rules
+  on ``death`` (survival signals that lower basal apoptosis) do not act on it, where in
+  PhysiCell's combination a ``decreases death`` rule would pull a drug's ``increases
+  death`` rule back toward its own saturation. A share ``division_failure`` of divisions
   fails (both daughters die: an S-phase drug). Each daughter of a successful division is
   a mutant (``mutates_to``, e.g. a leukemic stem cell) with probability μ, whatever its
   fate would have been. So growth is ``(2·a·(1 - f)·(1 - μ) - 1)·p``, differentiation
@@ -117,6 +121,9 @@ class CellKinetics:
     homeostasis: tuple[str, str] | None = None  # (set_point, power) parameter names
     exit_to: str | None = None  # cell type that exiting cells become (None: they are lost)
     division_failure: int | None = None  # behavior index: share of divisions that fail
+    #: behavior index of the drug-induced death rate (1/h), added to the death rate after
+    #: homeostasis; survival rules on ``death`` do not reach it
+    drug_death: int | None = None
     #: (target cell type, behavior index of the mutation probability per daughter cell)
     mutation: tuple[str, int] | None = None
 
@@ -288,6 +295,7 @@ def compile_model(model: ResolvedModel) -> Network:
                          _p(ct.homeostasis.power, f"{base}.homeostasis.power"))
             if ct.homeostasis else None,
             exit_to=ct.exit_to, division_failure=opt("division_failure"),
+            drug_death=opt("drug_death"),
             mutation=(ct.mutates_to.target, behavior(name, "mutation", _p(
                 ct.mutates_to.rate, f"{base}.mutates_to.rate"))) if ct.mutates_to else None))
         for var, st in ct.states.items():

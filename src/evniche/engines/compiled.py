@@ -36,6 +36,7 @@ INT_FIELDS = (
     "led_secreted", "led_degraded", "led_cleared", "led_removed", "i_led_uptake",
     "up_beh", "up_sig", "dn_beh", "dn_sig",
     "c_prolif", "c_renew", "c_death", "c_exit", "c_fail", "exit_from", "exit_into",
+    "c_drug_death",
     "c_fb", "c_niche", "diff_from", "diff_to", "c_counted", "c_mut", "mut_from", "mut_to",
     "fb_members", "niche_members", "crowd_members", "h_on",
     "k_killer", "k_target", "k_beh", "s_target",
@@ -55,6 +56,7 @@ FLOAT_FIELDS = (
  LED_SECRETED, LED_DEGRADED, LED_CLEARED, LED_REMOVED, I_LED_UPTAKE,
  UP_BEH, UP_SIG, DN_BEH, DN_SIG,
  C_PROLIF, C_RENEW, C_DEATH, C_EXIT, C_FAIL, EXIT_FROM, EXIT_INTO,
+ C_DRUG_DEATH,
  C_FB, C_NICHE, DIFF_FROM, DIFF_TO, C_COUNTED, C_MUT, MUT_FROM, MUT_TO,
  FB_MEMBERS, NICHE_MEMBERS, CROWD_MEMBERS, H_ON,
  K_KILLER, K_TARGET, K_BEH, S_TARGET,
@@ -390,9 +392,10 @@ def _parts(y, ix, ixo, fx, fxo, beh_f, upt_f):
 def _core_rates(y, N, beh, ix, ixo, fx, fxo):
     """The hematopoiesis core's rates per cell type (counts ``N``, behaviors ``beh``):
     proliferation (1/h), self-renewal with feedback and niche, division failure, death
-    with homeostasis and crowding (1/h), exit (1/h) and the probability that a daughter
-    mutates; in the dtype of ``y`` (real, or complex for the complex-step Jacobian). The
-    well-mixed right-hand side and the stochastic engine's events both use it."""
+    with homeostasis and crowding plus drug-induced death (1/h), exit (1/h) and the
+    probability that a daughter mutates; in the dtype of ``y`` (real, or complex for the
+    complex-step Jacobian). The well-mixed right-hand side and the stochastic engine's
+    events both use it."""
     sc = _seg(fx, fxo, SCALARS)
     nN = N.size
     zero = y[0] * 0.0
@@ -419,6 +422,7 @@ def _core_rates(y, N, beh, ix, ixo, fx, fxo):
     c_renew = _seg(ix, ixo, C_RENEW)
     c_fail = _seg(ix, ixo, C_FAIL)
     c_death = _seg(ix, ixo, C_DEATH)
+    c_drug_death = _seg(ix, ixo, C_DRUG_DEATH)
     c_exit = _seg(ix, ixo, C_EXIT)
     c_fb = _seg(ix, ixo, C_FB)
     c_niche = _seg(ix, ixo, C_NICHE)
@@ -437,7 +441,8 @@ def _core_rates(y, N, beh, ix, ixo, fx, fxo):
         renew[i] = beh[c_renew[i]] * (s_fb if c_fb[i] else 1.0) * (nu if c_niche[i] else 1.0)
         fail[i] = beh[c_fail[i]]
         homeo = _hill(_clip0(N[i]), h_set[i], h_pow[i]) if h_on[i] else zero + 1.0
-        death[i] = beh[c_death[i]] * homeo + (crowd_death if crowd_members[i] else zero)
+        death[i] = (beh[c_death[i]] * homeo + (crowd_death if crowd_members[i] else zero)
+                    + beh[c_drug_death[i]])
         exit_[i] = beh[c_exit[i]]
         mut[i] = beh[c_mut[i]]
     return prolif, renew, fail, death, exit_, mut

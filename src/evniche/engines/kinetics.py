@@ -110,6 +110,7 @@ class Kinetics:
         self.c_death = np.array([beh_or_none(c.death) for c in cells], int)
         self.c_exit = np.array([beh_or_none(c.exit) for c in cells], int)
         self.c_fail = np.array([beh_or_none(c.division_failure) for c in cells], int)
+        self.c_drug_death = np.array([beh_or_none(c.drug_death) for c in cells], int)
         egress = [(i, cidx[c.exit_to]) for i, c in enumerate(cells) if c.exit_to is not None]
         self.exit_from = np.array([a for a, _ in egress], int)
         self.exit_into = np.array([b for _, b in egress], int)
@@ -344,8 +345,10 @@ class Kinetics:
         # (a negative solver excursion of the sum reads as 0, as in homeostasis)
         crowd_death = (crate * (max(float(np.sum(N[self.crowd_members])), 0.0) / cap) ** cpow
                        if crate else 0.0)
+        # drug-induced death is its own term: rules on 'death' (survival signals) and
+        # homeostasis act on the basal rate only
         death = (beh[self.c_death] * self.homeostasis(N)
-                 + np.where(self.crowd_members, crowd_death, 0.0))
+                 + np.where(self.crowd_members, crowd_death, 0.0) + beh[self.c_drug_death])
         exit_ = beh[self.c_exit]
         dN = (2.0 * renew * (1.0 - fail) * kept - 1.0) * prolif * N - (death + exit_) * N
         if self.diff_from.size:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import xarray as xr
 
 from ..errors import EvnicheError
@@ -40,6 +41,37 @@ def _blast_percent(ds: xr.Dataset, net) -> xr.DataArray:
     from ..readouts.clinical import blast_percent
 
     return blast_percent(ds)
+
+
+def _blast_percent_at_recovery(ds: xr.Dataset, net, days: float = 60.0) -> float:
+    """Lowest marrow blast % within ``days`` of diagnosis at samples where a complete
+    remission could be judged: from the nadir of normal output after the first therapy on
+    (clinical.remission_search_start), with counts recovered (normal output >= 25 % of day
+    0, clinical.COUNT_RECOVERY). Blasts below 5 % in aplasia, before the counts have come
+    back, are not a remission. Without a therapy: the lowest blast % in the window; with a
+    therapy but no count recovery in the window: the blast % on its last day."""
+    from ..readouts.clinical import (
+        COUNT_RECOVERY,
+        blast_percent,
+        diagnosis_day,
+        normal_blood_output,
+        remission_search_start,
+    )
+
+    dx = diagnosis_day(ds)
+    if dx is None:
+        raise EvnicheError("the run has no diagnosis day to read remission from")
+    t = np.asarray(ds["time"].values, dtype=float)
+    pct = np.asarray(blast_percent(ds).values, dtype=float)
+    inside = (t >= dx) & (t <= dx + days)
+    start = remission_search_start(ds)
+    if start is None:
+        return float(np.min(pct[inside]))
+    out = np.asarray(normal_blood_output(ds).values, dtype=float)
+    judged = inside & (t >= start) & (out >= COUNT_RECOVERY * out[0])
+    if judged.any():
+        return float(np.min(pct[judged]))
+    return float(pct[inside][-1])
 
 
 def _takeover_day(ds: xr.Dataset, net) -> float:
@@ -296,8 +328,8 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             Arm(aml, ({"name": "induction_7_3", "start": "diagnosis"},
                       {"name": "consolidation", "start": "diagnosis+35"})),
             Arm(aml),
-            Readout("lowest marrow blast % within 60 days of diagnosis", "%", _blast_percent,
-                    summary="min", window=("diagnosis", "diagnosis+60")),
+            Readout("lowest marrow blast % with count recovery within 60 days of diagnosis",
+                    "%", _blast_percent, scalar=_blast_percent_at_recovery),
             expected=-1, margin=0.93, days="diagnosis+60", group="AML", anchors=(dx,),
             risk=risk, reason="complete-remission rates of published trials (Lee 2011, "
                               "Burnett 2015, Ohtake 2011)"),

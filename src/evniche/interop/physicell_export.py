@@ -179,7 +179,8 @@ def export_project(model, seed: int = 0) -> Exported:
             else:
                 notes.append(f"cell type {c.name}: exit ({exit_rate:.3g}/min) to "
                              f"{c.exit_to or 'outside'} is not exported (no blood)")
-        for what, ref in (("division failure", c.division_failure), ("mutation", None)):
+        for what, ref in (("division failure", c.division_failure),
+                          ("drug-induced death", c.drug_death), ("mutation", None)):
             if ref is not None and base(ref) > 0:
                 notes.append(f"cell type {c.name}: {what} is not exported")
         if c.mutation is not None:

@@ -547,6 +547,8 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
                          f"{p[power]})")
                 death = f"{death} * {h}"
             loss.append(death)
+        if c.drug_death is not None:  # added after homeostasis (compile.network)
+            loss.append(beh[c.drug_death])
         if c.name in crowd_members and crowd:
             loss.append(crowd)
         if loss:

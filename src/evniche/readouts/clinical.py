@@ -509,12 +509,23 @@ def _remission(ds: xr.Dataset, threshold: float, blast_limit: float, recovery: f
 def remission_search_start(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS
                            ) -> float | None:
     """From when (days) a complete remission is looked for: the later of the diagnosis day
-    and the first therapy start; ``None`` without a diagnosis or without therapy."""
+    and the first therapy start, and then the nadir of normal blood output (the first
+    sample from which it no longer falls); ``None`` without a diagnosis or without therapy.
+
+    CR needs count *recovery*: while a course is still emptying the marrow, blasts can be
+    below 5 % with normal output not yet down to the ANC limit, which is aplasia, not
+    remission (ELN 2017: response is assessed at hematologic recovery)."""
     dx = diagnosis_day(ds, threshold)
     given = therapies(ds)
     if dx is None or not given:
         return None
-    return max(dx, given[0]["start_day"])
+    start = max(dx, given[0]["start_day"])
+    times = np.asarray(ds["time"].values, dtype=float)
+    out = np.asarray(normal_blood_output(ds).values, dtype=float)
+    k = int(np.searchsorted(times, start))
+    while k + 1 < times.size and np.isfinite(out[k]) and out[k + 1] < out[k]:
+        k += 1
+    return max(start, float(times[k])) if k < times.size else start
 
 
 def remission_day(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,

@@ -125,6 +125,9 @@ class CellType(Strict):
     exit_to: str | None = None  # the cell type exiting cells become (egress), else lost
     #: fraction of divisions that fail (both daughters die: e.g. an S-phase drug)
     division_failure: ParamRef | None = None
+    #: drug-induced death (1/time, e.g. a cycle-non-specific anthracycline kill): added to
+    #: ``death``; rules on ``death`` (survival signals) and homeostasis do not act on it
+    drug_death: ParamRef | None = None
     #: the type differentiating divisions give (one name), or several types with the
     #: fraction of differentiated daughters each receives (parameters; they sum to 1)
     differentiates_to: str | dict[str, ParamRef] | None = None

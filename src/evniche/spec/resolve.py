@@ -255,7 +255,7 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
         vocab("cell_type", ct.is_a or name, f"{base}.is_a" if ct.is_a else base)
         need("compartment", ct.compartment, model.compartments, f"{base}.compartment")
         table.ref(ct.initial, "dimensionless", f"{base}.initial")
-        for key in ("proliferation", "death", "exit"):
+        for key in ("proliferation", "death", "exit", "drug_death"):
             table.ref(getattr(ct, key), "rate", f"{base}.{key}")
         table.ref(ct.self_renewal, "dimensionless", f"{base}.self_renewal", at_most=1.0)
         table.ref(ct.division_failure, "dimensionless", f"{base}.division_failure",

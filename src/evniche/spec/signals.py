@@ -13,6 +13,8 @@ Signals (what a cell of the rule's type senses)::
 Behaviors (what a rule changes)::
 
     proliferation | death | exit                 (rate)
+    drug_death                                    (rate: added to death; rules on death
+                                                   and homeostasis leave it alone)
     self_renewal                                  (dimensionless, 0..1)
     division_failure                              (dimensionless, 0..1: failed divisions)
     mutation                                      (dimensionless, 0..1: per daughter cell)
@@ -40,6 +42,7 @@ SIGNAL_KINDS = {
 BEHAVIOR_KINDS = {
     "proliferation": "rate",
     "death": "rate",
+    "drug_death": "rate",
     "exit": "rate",
     "self_renewal": "dimensionless",
     "division_failure": "dimensionless",
@@ -52,7 +55,7 @@ BEHAVIOR_KINDS = {
 }
 #: behaviors that take no argument after a colon
 PLAIN_BEHAVIORS = {"proliferation", "death", "exit", "self_renewal", "division_failure",
-                   "mutation"}
+                   "mutation", "drug_death"}
 
 
 @dataclass(frozen=True)
