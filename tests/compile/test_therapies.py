@@ -143,11 +143,14 @@ def test_products_join_only_the_model_that_uses_them():
                if r.signal == "drug:imatinib" and _takes_up_exosomes(cml, r.cell_type)]
     assert on_drug and sorted((r.cell_type, r.behavior, r.direction) for r in mirrored) == \
         sorted(on_drug)
-    # the EC50 as copies per cell: 1 uM (cml.yaml imatinib_ec50) × 1 pL × Avogadro = 6.0e5
-    assert cml.params.resolved["imatinib_ec50"].value_in_unit == 1.0
-    assert cml.params.resolved["imatinib_ec50"].unit == "uM"
-    half = treated.params.resolved[mirrored[0].half_max].value
-    assert half == pytest.approx(1e-6 * 1e-12 * 6.02214076e23, rel=1e-9)
+    # the half-max as copies per cell: cml.yaml's imatinib_progenitor_half_max (IRIS trough
+    # 1.98 uM / (750 - 1) = 2.643 nM) × 1 pL × Avogadro = 1.59e3
+    assert cml.params.resolved["imatinib_progenitor_half_max"].value == \
+        pytest.approx(1980.0 / 749, rel=1e-9)  # nM, the canonical unit
+    on_progenitor = [r for r, _ in treated.rules if r.signal == "cargo:imatinib"
+                     and r.cell_type == "CML_progenitor"]
+    half = treated.params.resolved[on_progenitor[0].half_max].value
+    assert half == pytest.approx(1980.0 / 749 * 1e-9 * 1e-12 * 6.02214076e23, rel=1e-9)
     nk = with_products(load_model("aml"), [parse_intervention("nk_exosomes@1")])
     killers = {r.cell_type for r, _ in nk.rules if r.signal == "cargo:FasL"}
     assert killers == {"LSC", "blast", "blast_resistant"}

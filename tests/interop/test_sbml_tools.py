@@ -28,8 +28,6 @@ MAX_RELATIVE_ERROR = 1e-4
 KNOWN = {
     ("aml", "roadrunner"): "CVODE CV_ERR_FAILURE (error test failed with |h| = hmin) at "
                            "t ≈ 1e-51 h, from the equilibrated start",
-    ("cml", "roadrunner"): "CVODE CV_ERR_FAILURE at default settings",
-    ("cml", "copasi"): "LSODA: internal step limit (100000) exceeded within the first day",
 }
 
 

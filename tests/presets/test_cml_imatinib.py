@@ -1,8 +1,10 @@
 """The CML preset under imatinib 400 mg daily: the dose schedule gives the published
-steady-state plasma levels, and imatinib acts per compartment (docs/sources/cml.md,
-"Imatinib per compartment"): the divisions of BCR-ABL1+ progenitors and precursors fail;
-the stem cells are not killed and only lose their renewal advantage. Expected values are
-derived by hand from docs/sources/cml.md."""
+steady-state plasma levels, and the BCR-ABL1+ lineage is Michor et al. 2005's four compartments
+(Nature 435:1267, doi:10.1038/nature03669; docs/sources/cml.md, "Michor compartments"): stem
+cells, progenitors, differentiated and terminally differentiated cells, each with Michor's
+production rate and turnover; imatinib cuts what the stem cells and the progenitors produce
+(100-fold and 750-fold at the IRIS trough) and kills nothing. Expected values are Michor's
+numbers, the IRIS trough and the published slopes, derived by hand (docs/sources/cml.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 import evniche
 from evniche.compile.interventions import build_schedule
 from evniche.engines import prepare
-from evniche.readouts.molecular import bcr_abl_is, first_day_at_or_above, log_slope
+from evniche.readouts.molecular import log_slope
 
 #: imatinib: terminal half-life ~18 h (Peng 2005); IRIS trough 979 ng/mL (Larson 2008) /
 #: 493.6 g/mol = 1.98 uM
@@ -59,85 +61,99 @@ def test_the_steady_state_trough_in_a_run_is_the_iris_trough():
     assert float(drug.sel(time=11.25)) == pytest.approx(PEAK_NM / 2, rel=0.01)
 
 
-def test_imatinib_acts_per_compartment_at_the_plasma_level():
-    """Each rule by hand, with h = imatinib / EC50 (1 uM) and the share h/(1+h) of the way to
-    the rule's saturation: stem cells lose their renewal advantage over HSCs (0.85 -> 0.8,
-    Corbin 2011) and are not killed; progenitor and precursor divisions fail (share 1 at
-    saturation)."""
+#: Michor 2005 (docs/sources/cml.md T2), per day: turnovers of stem cells, progenitors and
+#: differentiated cells; leukemic stem-cell proliferation; production per cell of the leukemic
+#: stem cells, progenitors and differentiated cells; imatinib's cuts of a_y and b_y
+D0, D1, D2 = 0.003, 0.008, 0.05
+R_Y, A_Y, B_Y, C_Y = 0.008, 1.6, 10.0, 100.0
+STEM_FOLD, PROGENITOR_FOLD = 100.0, 750.0
+PER_DAY = 24.0  # behaviors are per hour
+
+
+def test_the_compartments_are_michors_equations(cml_net):
+    """With growth (2a - 1) p - death and output 2 (1 - a) p per cell (docs/model-format.md),
+    the compiled rates are Michor's: dY0 = (r_y - d0) Y0 and a_y Y0 into the progenitors,
+    dY1 = a_y Y0 - d1 Y1 and b_y Y1 out, dY2 = b_y Y1 - d2 Y2 and c_y Y2 out."""
+    ds = evniche.simulate("cml", days=1, output_hours=24.0)
+
+    def rate(key: str) -> float:
+        return float(ds.behaviors.sel(behavior=key).isel(time=0))
+
+    p, a = rate("CML_LSC.proliferation") * PER_DAY, rate("CML_LSC.self_renewal")
+    assert (2 * a - 1) * p - rate("CML_LSC.death") * PER_DAY == pytest.approx(R_Y - D0, rel=1e-9)
+    assert 2 * (1 - a) * p == pytest.approx(A_Y, rel=1e-9)
+    for name, output, turnover in (("CML_progenitor", B_Y, D1), ("CML_precursor", C_Y, D2)):
+        assert rate(f"{name}.self_renewal") == 0.5
+        assert rate(f"{name}.proliferation") * PER_DAY == pytest.approx(output, rel=1e-9)
+        if name == "CML_precursor":  # the progenitors' turnover is lowered by IL-8 (below)
+            assert rate(f"{name}.death") * PER_DAY == pytest.approx(turnover, rel=1e-9)
+    assert rate("CML_progenitor.death") * PER_DAY <= D1 * (1 + 1e-9)
+    # the compartments start in Michor's quasi-steady state with the seeded stem cells
+    cells = ds.cells.isel(time=0)
+    y0 = float(cells.sel(cell_type="CML_LSC"))
+    assert float(cells.sel(cell_type="CML_progenitor")) == pytest.approx(A_Y * y0 / D1)
+    assert float(cells.sel(cell_type="CML_precursor")) == pytest.approx(A_Y * B_Y * y0 / D1 / D2)
+
+
+def test_untreated_stem_cells_grow_at_michors_rate():
+    # Michor: dY0/dt = (r_y - d0) Y0, neither the niche nor the feedback holds them
+    ds = evniche.simulate("cml", days=60)
+    assert log_slope(ds.cells.sel(cell_type="CML_LSC"), 10.0, 60.0) == \
+        pytest.approx(R_Y - D0, rel=1e-3)
+
+
+def test_imatinib_cuts_production_at_the_plasma_level_and_kills_nothing():
+    """Each rule by hand: production p / (1 + c / half_max), half_max = IRIS trough / (fold - 1),
+    so that at the trough (1.98 uM) the stem cells' production is cut 100-fold and the
+    progenitors' 750-fold (Michor 2005); the differentiated cells' production and every
+    turnover stay as they are."""
     ds = evniche.simulate("cml", days=3, interventions=[{"name": "imatinib_400mg",
                                                          "start": 0.5}], output_hours=6.0)
-    drug = ds["drugs"].sel(drug="imatinib").values
-    share = (drug / 1000.0) / (1 + drug / 1000.0)
-    behaviors = ds["behaviors"]
+    off = evniche.simulate("cml", days=3, output_hours=6.0)
+    drug = ds["drugs"].sel(drug="imatinib").values  # nM
 
-    def behavior(name: str):
-        return behaviors.sel(behavior=name).values
+    def behavior(run, name: str):
+        return run.behaviors.sel(behavior=name).values * PER_DAY
 
-    assert share[0] == 0 and share[-1] > 0.6
-    assert behavior("CML_LSC.self_renewal") == pytest.approx(0.85 - share * (0.85 - 0.8),
-                                                             rel=1e-6)
-    assert behavior("CML_progenitor.division_failure") == pytest.approx(share, rel=1e-6)
-    assert behavior("CML_precursor.division_failure") == pytest.approx(share, rel=1e-6)
-    # the stem cells have no failed divisions and no death for imatinib to raise
-    names = {str(n) for n in behaviors["behavior"].values}
-    assert "CML_LSC.division_failure" not in names and "CML_LSC.death" not in names
+    assert drug[0] == 0 and drug.max() > TROUGH_NM
+    p0 = A_Y + R_Y
+    assert behavior(ds, "CML_LSC.proliferation") == pytest.approx(
+        p0 / (1 + drug / (TROUGH_NM / (STEM_FOLD - 1))), rel=1e-6)
+    assert behavior(ds, "CML_progenitor.proliferation") == pytest.approx(
+        B_Y / (1 + drug / (TROUGH_NM / (PROGENITOR_FOLD - 1))), rel=1e-6)
+    # at the trough exactly Michor's folds
+    assert p0 / (1 + TROUGH_NM / (TROUGH_NM / (STEM_FOLD - 1))) == pytest.approx(p0 / 100)
+    assert behavior(ds, "CML_precursor.proliferation") == pytest.approx(C_Y, rel=1e-9)
+    for name in ("CML_LSC.death", "CML_precursor.death", "CML_LSC.self_renewal"):
+        assert behavior(ds, name) == pytest.approx(behavior(off, name), rel=1e-9), name
+    names = {str(n) for n in ds.behaviors["behavior"].values}
+    assert not any(n.endswith("division_failure") and n.startswith("CML") for n in names)
 
 
 @pytest.fixture(scope="module")
-def course():
-    """Untreated CML until BCR-ABL1 in blood reaches 95 % IS, then imatinib for 270 days."""
-    untreated = evniche.simulate("cml", days=300)
-    dx = first_day_at_or_above(bcr_abl_is(untreated), 95.0)
-    assert dx is not None
-    treated = evniche.simulate("cml", days=dx + 270, interventions=[
-        {"name": "imatinib_400mg", "start": dx}])
-    return untreated, treated, dx
+def treated():
+    """Imatinib from day 0, when Michor's compartments are in quasi-steady state."""
+    return evniche.simulate("cml", days=150, interventions=[{"name": "imatinib_400mg",
+                                                            "start": 0}])
 
 
-def test_untreated_bcr_abl1_doubles_as_fast_as_it_does_off_imatinib(course):
-    untreated, _, _ = course
-    # Branford 2012 (Blood 119:4264): after imatinib is stopped BCR-ABL1 doubles in a median
-    # 9.0 days (range 6.9-26.5): growth ln 2 / 26.5 = 0.026 ... ln 2 / 6.9 = 0.100 per day,
-    # measured at low levels, where % IS = 100 L / (L + N) ≈ 100 L / N. The model's clone is
-    # past 10 % by day 30, so the growth of L / N = level / (100 - level) is read instead
-    # (days 30-90, after the seeded progenitors have filled the empty later stages)
-    level = bcr_abl_is(untreated)
-    growth = log_slope(level / (100.0 - level), 30.0, 90.0)
-    assert math.log(2) / 26.5 < growth < math.log(2) / 6.9
+def test_each_compartment_empties_at_its_own_turnover(treated):
+    cells = treated.cells
 
+    def slope(name: str, a: float, b: float) -> float:
+        return log_slope(cells.sel(cell_type=name), a, b)
 
-def test_the_two_slopes_are_the_post_mitotic_transit_and_the_stem_cells(course):
-    _, ds, dx = course
-    level = bcr_abl_is(ds)
-    cells = ds["cells"]
-
-    def count(name: str, day: float) -> float:
-        return float(cells.sel(cell_type=name, time=day))
-
-    def fall(name: str, a: float, b: float) -> float:
-        return count(name, b) / count(name, a)
-
-    # BCR-ABL1+ granulocytes come from a post-mitotic marrow pool that imatinib does not hit
-    # and that empties into blood at 1 / 5.8 per day (Lahoz-Beneytez 2016): even with its
-    # inflow stopped at once, blood loses them no faster than ln(fall) = -30 / 5.8 in 30 days
-    assert fall("CML_granulocyte", dx, dx + 30) > math.exp(-30 / 5.8)
-    # the cycling progenitors fall by orders of magnitude in a month (failed divisions)
-    assert fall("CML_progenitor", dx, dx + 30) < 1e-3
-    # fast slope: once the dividing stages have collapsed (within ~3 weeks), blood follows the
-    # post-mitotic pool as it drains at its exit rate 1 / 5.8 per day, the normal cells being
-    # back at their level: d ln(% IS)/dt = -1/5.8 = -0.172 per day (months 1.5-3)
-    fast = log_slope(level, dx + 45, dx + 91)
-    assert fast == pytest.approx(-1 / 5.8, rel=0.05)
-    # the stem cells are not depleted: no rule kills them and their renewal stays at or above
-    # the HSCs' (0.85 - 0.83 · 0.05 >= 0.8 at the peak level), so they keep their share
-    assert fall("CML_LSC", dx, dx + 270) >= fall("HSC", dx, dx + 270)
-    assert fall("CML_LSC", dx, dx + 270) >= 1.0
-    # slow slope: at the drug's steady state the leukemic output is the stem cells' flux times
-    # fixed stage factors, over a recovered normal output, so % IS moves as the stem cells do
-    late = log_slope(level, dx + 180, dx + 270)
-    lsc_rate = math.log(fall("CML_LSC", dx + 180, dx + 270)) / 90.0
-    assert late == pytest.approx(lsc_rate, abs=1e-4)
-    assert abs(fast) > 100 * abs(late)
+    # the differentiated cells lose their supply >= 750-fold and fall at their turnover d2,
+    # the blood granulocytes (1/5.8 and 0.88 per day behind them) follow: Tang 2011 reads the
+    # patients' first slope, -0.052 +- 0.018 per day, as this turnover
+    assert slope("CML_precursor", 30, 90) == pytest.approx(-D2, rel=0.1)
+    assert slope("CML_granulocyte", 30, 90) == pytest.approx(-D2, rel=0.1)
+    # the progenitors lose their supply >= 100-fold and fall at their turnover d1 once the
+    # IL-8 their EVs induced is gone (Tang's second slope, -0.0057 +- 0.0038 per day)
+    assert slope("CML_progenitor", 90, 150) == pytest.approx(-D1, rel=0.15)
+    # no compartment falls faster than its turnover: nothing is killed
+    for name, turnover in (("CML_LSC", D0), ("CML_progenitor", D1), ("CML_precursor", D2)):
+        assert slope(name, 1, 150) >= -turnover * (1 + 1e-3), name
 
 
 def test_the_scenario_windows_are_the_published_ranges():
