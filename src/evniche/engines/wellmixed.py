@@ -1,8 +1,11 @@
 """Well-mixed engine: ODEs over marrow and blood, integrated with an implicit solver.
 
 The system is stiff (EV half-life in blood is minutes, cells change over weeks), so it is
-integrated with SciPy's BDF method, the compiled right-hand side and its exact sparse
-Jacobian (:mod:`.compiled`). Interventions split the run into segments at their breakpoints.
+integrated with SUNDIALS' CVODE (BDF; :mod:`.solver`), the compiled right-hand side and its
+exact sparse Jacobian (:mod:`.compiled`), the Newton systems by a sparse LU. The ledger
+counters stay in the system: they are integrated by the same steps and formulas as the
+pools, so the EV balance holds to round-off. Interventions split the run into segments at
+their breakpoints (a new CVODE start at each).
 """
 
 from __future__ import annotations
