@@ -70,8 +70,9 @@ blown_up.terminal = True  # type: ignore[attr-defined]
 
 
 def _blown_up_into(t: float, y: np.ndarray, out: np.ndarray) -> None:
-    """:func:`blown_up` as CVODE calls it (writes the event's value into ``out``)."""
-    out[0] = blown_up(t, y)
+    """:func:`blown_up` as CVODE calls it (writes the event's value into ``out``; two
+    reductions without a temporary array: it runs at every step)."""
+    out[0] = BLOWUP - max(float(y.max()), -float(y.min()))
 
 
 _blown_up_into.terminal = [True]  # type: ignore[attr-defined]
@@ -217,7 +218,7 @@ class Watch:
                                   f"t = {t:.6g} h")
             du = f(t, u)
             if np.isfinite(du).all():
-                self.last = (t, u)
+                self.last = (t, u.copy())  # CVODE passes a view of its own memory
             elif self.first_bad is None:
                 bad_u = np.flatnonzero(~np.isfinite(u))
                 if bad_u.size:
