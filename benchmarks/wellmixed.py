@@ -255,15 +255,17 @@ def ensemble(args) -> None:
     years = args.ensemble * args.days / 365.25
     old = os.environ.get("XDG_CACHE_HOME")
     rates: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds per run (all workers together)
     try:
         # every set relaxes to its own steady state (nothing cached; workers inherit this)
         with tempfile.TemporaryDirectory() as cache:
             os.environ["XDG_CACHE_HOME"] = cache
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             out = simulate_many(model, sets, days=args.days, rtol=args.rtol,
                                 readout=lambda ds: float(ds.cells.isel(time=-1).sum()),
                                 errors="record")
             wall = time.perf_counter() - t
+            cpu["1 process (simulate_many)"] = (time.process_time() - c) / args.ensemble
         failed = sum(isinstance(v, Exception) for v in out)
         rates["1 process (simulate_many)"] = years / wall
         print(f"ensemble: {args.ensemble} parameter sets of {', '.join(ranged)} "
@@ -279,11 +281,15 @@ def ensemble(args) -> None:
                 os.environ["XDG_CACHE_HOME"] = cache
                 with distribute.cluster(workers=workers) as client:
                     distribute.evaluate(spec, warm_rows, client)  # imports, kernels loaded
+                    before = _worker_cpu(client)
                     t = time.perf_counter()
                     table = distribute.evaluate(spec, rows, client)
                     wall = time.perf_counter() - t
+                    used = _worker_cpu(client) - before
             failed = int((table["error"] != "").sum())
-            rates[f"Dask, {workers} worker{'s' if workers > 1 else ''}"] = years / wall
+            label = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
+            rates[label] = years / wall
+            cpu[label] = used / args.ensemble
             if failed:
                 print(f"  Dask, {workers} workers: {failed} runs failed")
     finally:
@@ -292,16 +298,29 @@ def ensemble(args) -> None:
         else:
             os.environ["XDG_CACHE_HOME"] = old
     one = rates["Dask, 1 worker"]
-    print(f"{'':34}{'years/s':>10}{'s/run':>10}{'vs 1 worker':>13}{'1000 years':>12}")
+    print(f"{'':34}{'years/s':>10}{'s/run':>10}{'vs 1 worker':>13}{'1000 years':>12}"
+          f"{'cpu s/run':>11}")
     for label, rate in rates.items():
         print(f"{label:34}{rate:10.2f}{args.days / 365.25 / rate:10.3f}{rate / one:13.2f}"
-              f"{TARGET_YEARS / rate:11.0f}s")
+              f"{TARGET_YEARS / rate:11.0f}s{cpu[label]:11.3f}")
     two = rates["Dask, 2 workers"]
     print(f"target: {TARGET_YEARS} years in {TARGET_SECONDS:g} s on 2 cores "
           f"({TARGET_YEARS / TARGET_SECONDS:.1f} years/s); measured on 2 workers: "
           f"{TARGET_YEARS / two:.0f} s ({TARGET_YEARS / two / TARGET_SECONDS:.1f}× the target "
           f"time); speed-up 1 → 2 workers: {two / one:.2f}× ({os.cpu_count()} CPUs, load "
-          f"average {os.getloadavg()[0]:.1f})")
+          f"average {os.getloadavg()[0]:.1f}); on 2 otherwise idle cores the CPU time per "
+          f"run gives at best {TARGET_YEARS * cpu['Dask, 2 workers'] * 365.25 / args.days / 2:.0f}"
+          f" s")
+
+
+def _worker_cpu(client) -> float:
+    """CPU seconds (user + system) used so far by all the client's worker processes."""
+
+    def used() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    return float(sum(client.run(used).values()))
 
 
 def _ids(text: str) -> dict[str, str]:
