@@ -8,12 +8,14 @@ in-process ensembles; one table.
 same state, the one ``evniche simulate`` starts from (the equilibrated healthy marrow plus
 the leukemic seeds), apply the model's own interventions, use the same relative tolerance
 and the same absolute tolerance per species, and report the state every simulated day.
-Rows give the median, min and max wall time of ``--repeats`` runs; evniche and RoadRunner
-runs are interleaved (one of each per repetition), so a change of load on a shared
-machine hits both alike:
+Rows give the median, min and max wall time of ``--repeats`` runs and the median CPU time
+(this process's, or the child's for a fresh process: on a shared machine CPU time varies
+less with the load than wall time); evniche and RoadRunner runs are interleaved (one of
+each per repetition), so a change of load hits both alike:
 
 * ``evniche integrate``: :func:`evniche.engines.wellmixed.integrate` from that state
-  (compiled right-hand side, exact sparse Jacobian, SciPy BDF), in a warm process;
+  (compiled right-hand side, exact sparse Jacobian, SUNDIALS CVODE through
+  scikit-sundae), in a warm process;
 * ``evniche.simulate warm``: the whole public call (load and compile the model, start from
   the cached steady state, integrate, build the Dataset) in a process that ran it before;
 * ``evniche.simulate cold process``: a fresh Python process that imports evniche and runs
@@ -27,10 +29,14 @@ machine hits both alike:
 * ``roadrunner cold``: a fresh process that builds its first ``RoadRunner`` object (load
   and LLVM compilation) and simulates once (the import of roadrunner not included).
 
-The ensemble rows run :func:`evniche.engines.ensemble.simulate_many` on ``--ensemble``
-parameter sets (two parameters drawn within their plausible ranges, so each set needs its
-own steady state: the relaxation is included) in one process and give model-years per
-second. The target is 1,000 AML-years within 60 s on 2 cores.
+The ensemble rows run ``--ensemble`` parameter sets (two parameters drawn within their
+plausible ranges, so each set needs its own steady state: the relaxation is included) and
+give model-years per second: :func:`evniche.engines.ensemble.simulate_many` in this
+process, then the path of calibration and sensitivity runs
+(:func:`evniche.experiments.distribute.evaluate`, scalar readouts per run) on a Dask
+``LocalCluster`` of 1 and of 2 worker processes (each warmed up on two other sets first),
+with the speed-up of 2 workers over 1. The target is 1,000 AML-years within 60 s on 2
+cores.
 
 It also prints the number of states, the engine's right-hand-side evaluations, and how far
 evniche's and RoadRunner's final states are apart (largest relative difference over
@@ -42,6 +48,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -76,13 +83,17 @@ def starting_at(net, y0: np.ndarray):
     return dataclasses.replace(net, params=params, species=species)
 
 
-def child(code: str, env: dict | None = None) -> float:
-    """Run ``code`` in a fresh Python process; it prints its own wall time (s) last."""
+def child(code: str, env: dict | None = None) -> tuple[float, float]:
+    """Run ``code`` in a fresh Python process; it prints its own wall time (s) last. Gives
+    that wall time and the child's CPU time (s, user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          encoding="utf-8",
                          env={**os.environ, "PYTHONPATH": str(SRC), **(env or {})},
                          check=True)
-    return float(out.stdout.split()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return float(out.stdout.split()[-1]), cpu
 
 
 def rr_setup(rr, net, atol, ids, rtol: float) -> None:
@@ -164,24 +175,30 @@ def main(argv: list[str] | None = None) -> int:
                    "print(time.perf_counter() - t)\n")
         numba_dir = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
                         / "evniche" / "numba")
-        rows: dict[str, list[float]] = {k: [] for k in (
-            "evniche integrate", "evniche.simulate warm", "evniche.simulate cold process",
-            "  … cold steady state", "roadrunner simulate (resetAll)", "roadrunner warm",
-            "roadrunner cold")}
+        labels = ("evniche integrate", "evniche.simulate warm", "evniche.simulate cold process",
+                  "  … cold steady state", "roadrunner simulate (resetAll)", "roadrunner warm",
+                  "roadrunner cold")
+        rows: dict[str, list[float]] = {k: [] for k in labels}
+        cpus: dict[str, list[float]] = {k: [] for k in labels}
         for _ in range(args.repeats):  # interleaved: one of each per repetition
             for label, fn in (("evniche integrate", engine),
                               ("roadrunner simulate (resetAll)", rr_simulate),
                               ("evniche.simulate warm", whole), ("roadrunner warm", rr_new)):
-                t = time.perf_counter()
+                c, t = time.process_time(), time.perf_counter()
                 result = fn()
                 rows[label].append(time.perf_counter() - t)
+                cpus[label].append(time.process_time() - c)
                 if label == "roadrunner simulate (resetAll)":
                     other = result[:, 1:]
-            rows["evniche.simulate cold process"].append(child(evniche_cold))
-            with tempfile.TemporaryDirectory() as cache:
-                rows["  … cold steady state"].append(child(evniche_cold, {
-                    "XDG_CACHE_HOME": cache, "NUMBA_CACHE_DIR": numba_dir}))
-            rows["roadrunner cold"].append(child(rr_cold))
+            for label, code, env in (
+                    ("evniche.simulate cold process", evniche_cold, None),
+                    ("  … cold steady state", evniche_cold, "empty"),
+                    ("roadrunner cold", rr_cold, None)):
+                with tempfile.TemporaryDirectory() as cache:
+                    wall, cpu = child(code, None if env is None else {
+                        "XDG_CACHE_HOME": cache, "NUMBA_CACHE_DIR": numba_dir})
+                rows[label].append(wall)
+                cpus[label].append(cpu)
 
     meaningful = np.abs(sol.y[-1]) > 1000 * atol
     diff = np.abs(other[-1] - sol.y[-1]) / np.where(meaningful, np.abs(sol.y[-1]), 1.0)
@@ -192,11 +209,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(schedule.windows)} windows and {len(schedule.jumps)} doses, "
           f"rtol {args.rtol:g}, medians of {args.repeats} interleaved runs, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'':34}{'median s':>10}{'min s':>10}{'max s':>10}{'/ rr warm':>11}")
+    warm_cpu = statistics.median(cpus["roadrunner warm"])
+    print(f"{'':34}{'median s':>10}{'min s':>10}{'max s':>10}{'/ rr warm':>11}"
+          f"{'cpu s':>10}{'/ rr warm':>11}")
     for label, ts in rows.items():
-        median = statistics.median(ts)
+        median, cpu = statistics.median(ts), statistics.median(cpus[label])
         print(f"{label:34}{median:10.4f}{min(ts):10.4f}{max(ts):10.4f}"
-              f"{median / warm_rr:11.2f}")
+              f"{median / warm_rr:11.2f}{cpu:10.4f}{cpu / warm_cpu:11.2f}")
     print(f"RHS evaluations per evniche run: {sol.n_rhs}; output points: {len(times)}; "
           f"largest relative difference of the final states: {worst:.2e}")
     if args.ensemble > 0:
@@ -204,18 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def ensemble(args) -> None:
-    """Model-years per second of simulate_many on ``args.ensemble`` parameter sets."""
-    from evniche.engines.ensemble import simulate_many
-
-    model = evniche.load_model(args.model)
+def _parameter_sets(model, n: int, seed: int) -> tuple[list[str], list[dict[str, float]]]:
+    """``n`` sets of two parameters drawn uniformly within their plausible ranges (file
+    units)."""
     table = model.params.resolved
     ranged = [n for n in ("lsc_self_renewal", "ev_marrow_half_life") if n in table
               and table[n].range is not None] or [n for n, p in table.items()
                                                   if p.range is not None][:2]
-    rng = np.random.default_rng(2026)
+    rng = np.random.default_rng(seed)
     sets = []
-    for _ in range(args.ensemble):
+    for _ in range(n):
         one = {}
         for name in ranged:
             item = table[name]
@@ -223,28 +240,87 @@ def ensemble(args) -> None:
             lo, hi = (v / factor for v in item.range)
             one[name] = float(rng.uniform(lo, hi))
         sets.append(one)
-    with tempfile.TemporaryDirectory() as cache:  # every set relaxes to its own steady state
-        old = os.environ.get("XDG_CACHE_HOME")
-        os.environ["XDG_CACHE_HOME"] = cache
-        try:
-            t = time.perf_counter()
+    return ranged, sets
+
+
+def ensemble(args) -> None:
+    """Model-years per second on ``args.ensemble`` parameter sets: in this process
+    (simulate_many), then on Dask LocalClusters of 1 and 2 worker processes."""
+    from evniche.engines.ensemble import simulate_many
+    from evniche.experiments import distribute
+    from evniche.readouts import scalars
+
+    model = evniche.load_model(args.model)
+    ranged, sets = _parameter_sets(model, args.ensemble, 2026)
+    years = args.ensemble * args.days / 365.25
+    old = os.environ.get("XDG_CACHE_HOME")
+    rates: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds per run (all workers together)
+    try:
+        # every set relaxes to its own steady state (nothing cached; workers inherit this)
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["XDG_CACHE_HOME"] = cache
+            c, t = time.process_time(), time.perf_counter()
             out = simulate_many(model, sets, days=args.days, rtol=args.rtol,
                                 readout=lambda ds: float(ds.cells.isel(time=-1).sum()),
                                 errors="record")
             wall = time.perf_counter() - t
-        finally:
-            if old is None:
-                os.environ.pop("XDG_CACHE_HOME")
-            else:
-                os.environ["XDG_CACHE_HOME"] = old
-    failed = sum(isinstance(v, Exception) for v in out)
-    years = args.ensemble * args.days / 365.25
-    rate = years / wall
-    print(f"ensemble: {args.ensemble} parameter sets of {', '.join(ranged)} "
-          f"({failed} failed), 1 process: {wall:.1f} s, {rate:.2f} model-years/s "
-          f"({wall / args.ensemble:.3f} s per run, steady state included); "
-          f"{TARGET_YEARS} years on 2 cores at this rate: "
-          f"{TARGET_YEARS / rate / 2:.0f} s (target {TARGET_SECONDS:g} s)")
+            cpu["1 process (simulate_many)"] = (time.process_time() - c) / args.ensemble
+        failed = sum(isinstance(v, Exception) for v in out)
+        rates["1 process (simulate_many)"] = years / wall
+        print(f"ensemble: {args.ensemble} parameter sets of {', '.join(ranged)} "
+              f"({failed} failed), {args.days:g} days each, steady state included")
+        spec = distribute.Ensemble(model=model.raw, days=args.days,
+                                   readouts=tuple(scalars.BUILTIN.values()),
+                                   options={"rtol": args.rtol})
+        rows = [{f"parameters.{k}.value": v for k, v in one.items()} for one in sets]
+        _, warm = _parameter_sets(model, 4, 7)
+        warm_rows = [{f"parameters.{k}.value": v for k, v in one.items()} for one in warm]
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as cache:
+                os.environ["XDG_CACHE_HOME"] = cache
+                with distribute.cluster(workers=workers) as client:
+                    distribute.evaluate(spec, warm_rows, client)  # imports, kernels loaded
+                    before = _worker_cpu(client)
+                    t = time.perf_counter()
+                    table = distribute.evaluate(spec, rows, client)
+                    wall = time.perf_counter() - t
+                    used = _worker_cpu(client) - before
+            failed = int((table["error"] != "").sum())
+            label = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
+            rates[label] = years / wall
+            cpu[label] = used / args.ensemble
+            if failed:
+                print(f"  Dask, {workers} workers: {failed} runs failed")
+    finally:
+        if old is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
+    one = rates["Dask, 1 worker"]
+    print(f"{'':34}{'years/s':>10}{'s/run':>10}{'vs 1 worker':>13}{'1000 years':>12}"
+          f"{'cpu s/run':>11}")
+    for label, rate in rates.items():
+        print(f"{label:34}{rate:10.2f}{args.days / 365.25 / rate:10.3f}{rate / one:13.2f}"
+              f"{TARGET_YEARS / rate:11.0f}s{cpu[label]:11.3f}")
+    two = rates["Dask, 2 workers"]
+    print(f"target: {TARGET_YEARS} years in {TARGET_SECONDS:g} s on 2 cores "
+          f"({TARGET_YEARS / TARGET_SECONDS:.1f} years/s); measured on 2 workers: "
+          f"{TARGET_YEARS / two:.0f} s ({TARGET_YEARS / two / TARGET_SECONDS:.1f}× the target "
+          f"time); speed-up 1 → 2 workers: {two / one:.2f}× ({os.cpu_count()} CPUs, load "
+          f"average {os.getloadavg()[0]:.1f}); on 2 otherwise idle cores the CPU time per "
+          f"run gives at best {TARGET_YEARS * cpu['Dask, 2 workers'] * 365.25 / args.days / 2:.0f}"
+          f" s")
+
+
+def _worker_cpu(client) -> float:
+    """CPU seconds (user + system) used so far by all the client's worker processes."""
+
+    def used() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    return float(sum(client.run(used).values()))
 
 
 def _ids(text: str) -> dict[str, str]:

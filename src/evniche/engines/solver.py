@@ -1,22 +1,29 @@
-"""Integration of the well-mixed ODEs with one retry, and a diagnosis when it fails.
+"""Integration of the well-mixed ODEs with retries, and a diagnosis when it fails.
 
-SciPy's BDF with the exact sparse Jacobian of the compiled right-hand side
-(:mod:`.compiled`) is tried first. When it fails (a singular Newton matrix, non-finite
-values) or stalls (:data:`STALL_CALLS` evaluations without moving :data:`STALL_SHARE` of
-the span: near a blow-up the exact Jacobian can keep Newton's iteration from converging
-where a finite-difference one does not), BDF is tried again with the Jacobian by finite
-differences of the compiled right-hand side over its sparsity pattern, and then LSODA
-(switching between stiff and non-stiff methods) once on the same span. When both fail the
+The ODEs are integrated by SUNDIALS' CVODE (variable-order BDF, through scikit-sundae):
+its step, error and Newton loop run in compiled code and only call back for the
+right-hand side and the Jacobian, which are themselves compiled (:mod:`.compiled`). The
+Newton systems are solved by the sparse direct solver SuperLU_MT over the Jacobian's
+structural pattern with the exact Jacobian. When that fails (a singular Newton matrix,
+non-finite values) or stalls (:data:`STALL_CALLS` evaluations without moving
+:data:`STALL_SHARE` of the span: near a blow-up the exact Jacobian can keep Newton's
+iteration from converging where a finite-difference one does not), CVODE is tried again
+with the Jacobian by finite differences over its sparsity pattern, and then SciPy's LSODA
+(switching between stiff and non-stiff methods) once on the same span. When all fail the
 run ends with a :class:`~evniche.errors.SimulationError` that names the likely cause —
 the species that first became NaN or infinite and when, the fastest process, extreme
 parameter values, rules so steep they are steps, EV pools without any loss — never a
-SciPy traceback. A state passing :data:`BLOWUP` stops the run at once (an event of the
-solver, checked on accepted steps only) with the species and its growth rate.
+solver traceback. A state passing :data:`BLOWUP` stops the run at once (a root of
+CVODE's event function, checked on accepted steps only) with the species and its growth
+rate.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -26,8 +33,8 @@ from ..errors import SimulationError
 from .kinetics import Kinetics
 from .stopwatch import Stopwatch
 
-#: what SciPy raises when a solve breaks down (splu: "Factor is exactly singular" is a
-#: RuntimeError; LinAlgError is a ValueError; overflow in a step is an ArithmeticError)
+#: what a solve raises when it breaks down (CVODE's setup errors are RuntimeErrors, SciPy's
+#: LinAlgError is a ValueError; overflow in a step is an ArithmeticError)
 SOLVER_ERRORS = (RuntimeError, ValueError, ArithmeticError)
 #: a state beyond this magnitude (counts, copies, concentrations) has blown up: nothing in
 #: a body comes near it (3e13 cells, ~1e16 EVs secreted in a year)
@@ -39,9 +46,15 @@ STEEP_HILL = 100.0
 #: processes faster than this (hours) are named as likely causes (3.6 ms)
 FASTEST_PLAUSIBLE_H = 1e-6
 #: a solve has stalled after this many right-hand-side evaluations in a row that moved
-#: less than STALL_SHARE of its span (a healthy year takes ~1,500 evaluations in all)
+#: less than STALL_SHARE of its span (a healthy year takes ~1,000 evaluations in all)
 STALL_CALLS = 2000
 STALL_SHARE = 1e-9
+#: CVODE steps allowed between two output times (the stall watch and the stopwatch stop a
+#: solve that goes nowhere long before)
+MAX_STEPS = 10**7
+#: CVODE's return flags that mean its linear solver failed (-6: setup, -7: solve): with a
+#: direct solver, a singular Newton matrix
+LINEAR_SOLVER_FAILED = (-6, -7)
 
 
 class Stalled(RuntimeError):
@@ -54,6 +67,115 @@ def blown_up(t: float, y: np.ndarray) -> float:
 
 
 blown_up.terminal = True  # type: ignore[attr-defined]
+
+
+def _blown_up_into(t: float, y: np.ndarray, out: np.ndarray) -> None:
+    """:func:`blown_up` as CVODE calls it (writes the event's value into ``out``; two
+    reductions without a temporary array: it runs at every step)."""
+    out[0] = BLOWUP - max(float(y.max()), -float(y.min()))
+
+
+_blown_up_into.terminal = [True]  # type: ignore[attr-defined]
+
+
+@dataclass
+class Result:
+    """What a solve gives (SciPy's layout): times ``t`` (h), states ``y`` (species ×
+    times), right-hand-side evaluations ``nfev``, ``status`` (0: reached the end, 1: a
+    state passed :data:`BLOWUP`, negative: failed), the solver's ``message``, and the
+    time and state of the blow-up (``t_events[0]``, ``y_events[0]``) when there was one."""
+
+    t: np.ndarray
+    y: np.ndarray
+    nfev: int
+    status: int
+    message: str
+    t_events: list[np.ndarray] = field(default_factory=list)
+    y_events: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return self.status >= 0
+
+
+@functools.cache
+def _cvode_class():
+    """scikit-sundae's CVODE, with the OpenBLAS it ships limited to one thread: its
+    threads only wait on each other over Newton matrices of a few hundred rows (a year of
+    aml takes 10 times longer on 2 busy cores with them)."""
+    from sksundae.cvode import CVODE
+    from threadpoolctl import ThreadpoolController
+
+    for lib in ThreadpoolController().lib_controllers:
+        if "scikit_sundae" in lib.filepath:
+            lib.set_num_threads(1)
+    return CVODE
+
+
+def _cvode(rhs: Callable[[float, np.ndarray], np.ndarray], span: tuple[float, float],
+           y0: np.ndarray, t_eval: np.ndarray | None, *, rtol: float, atol: np.ndarray,
+           jac: Callable[[float, np.ndarray], sparse.spmatrix] | None,
+           sparsity: sparse.spmatrix, first_step: float | None) -> Result:
+    """CVODE (BDF, SuperLU_MT over ``sparsity``) of ``rhs`` over ``span`` from ``y0``, with
+    the Jacobian ``jac`` (None: CVODE's finite differences over ``sparsity``), states at
+    the times of ``t_eval`` (None: at every internal step)."""
+    pattern = sparse.csc_matrix(sparsity)
+    pattern.sort_indices()
+    pattern.indices = pattern.indices.astype(np.int32)
+    pattern.indptr = pattern.indptr.astype(np.int32)
+
+    def rhs_into(t: float, y: np.ndarray, out: np.ndarray) -> None:
+        out[:] = rhs(t, y)
+
+    options = dict(rtol=rtol, atol=np.asarray(atol, float), linsolver="sparse",
+                   sparsity=pattern, nthreads=1, max_num_steps=MAX_STEPS,
+                   eventsfn=_blown_up_into, num_events=1)
+    if jac is not None:
+        def jac_into(t: float, y: np.ndarray, yp: np.ndarray, out: np.ndarray) -> None:
+            J = sparse.csc_matrix(jac(t, y))
+            J.sort_indices()
+            if J.nnz != pattern.nnz:  # entries outside the pattern: not in this layout
+                raise ValueError("the Jacobian does not have the solver's sparsity pattern")
+            out[:] = J.data
+
+        options["jacfn"] = jac_into
+    if first_step is not None:
+        options["first_step"] = float(first_step)
+    with warnings.catch_warnings():  # "custom sparse Jacobian ignored for jacfn": intended
+        warnings.simplefilter("ignore", UserWarning)
+        solver = _cvode_class()(rhs_into, **options)
+    if t_eval is None:
+        times = np.array(span, float)
+    else:
+        times = np.union1d([span[0]], np.asarray(t_eval, float))
+    sol = solver.solve(times, np.asarray(y0, float))
+    t, y = np.asarray(sol.t, float), np.asarray(sol.y, float)
+    status = int(sol.status)
+    events: tuple[list, list] = ([], [])
+    if status == 2:  # a root of the event function: a state passed BLOWUP
+        status = 1
+        events = ([np.asarray(sol.t_events, float)], [np.asarray(sol.y_events, float)])
+    else:  # CVODE's other flags: reached the end (>= 0) or failed (< 0)
+        status = 0 if sol.success and status >= 0 else min(status, -1)
+    if t_eval is not None:
+        keep = np.isin(t, np.asarray(t_eval, float))
+        t, y = t[keep], y[keep]
+    message = str(sol.message)
+    if int(sol.status) in LINEAR_SOLVER_FAILED:
+        message += " (singular Newton matrix)"
+    return Result(t=t, y=y.T, nfev=int(sol.nfev), status=status, message=message,
+                  t_events=events[0], y_events=events[1])
+
+
+def _lsoda(rhs: Callable[[float, np.ndarray], np.ndarray], span: tuple[float, float],
+           y0: np.ndarray, t_eval: np.ndarray | None, *, rtol: float,
+           atol: np.ndarray) -> Result:
+    """SciPy's LSODA over ``span``: the last resort, when CVODE failed on the span."""
+    sol = solve_ivp(rhs, span, y0, method="LSODA", t_eval=t_eval, rtol=rtol, atol=atol,
+                    events=blown_up)
+    return Result(t=sol.t, y=sol.y, nfev=int(sol.nfev), status=int(sol.status),
+                  message=str(sol.message), t_events=list(sol.t_events or []),
+                  y_events=list(sol.y_events or []))
 
 
 class Watch:
@@ -96,7 +218,7 @@ class Watch:
                                   f"t = {t:.6g} h")
             du = f(t, u)
             if np.isfinite(du).all():
-                self.last = (t, u)
+                self.last = (t, u.copy())  # CVODE passes a view of its own memory
             elif self.first_bad is None:
                 bad_u = np.flatnonzero(~np.isfinite(u))
                 if bad_u.size:
@@ -114,29 +236,30 @@ def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
           atol: np.ndarray, jac: Callable[[float, np.ndarray], sparse.spmatrix],
           sparsity: sparse.spmatrix, t_eval: np.ndarray | None = None,
           stopwatch: Stopwatch | None = None, relaxing: bool = False,
-          first_step: float | None = None):
-    """``solve_ivp`` of ``f`` over ``span`` (h) from ``y0``: BDF with the exact sparse
-    Jacobian ``jac(t, y)`` (per hour), else BDF with finite differences over the pattern
-    ``sparsity``, else LSODA; a SimulationError naming the likely cause when all fail.
+          first_step: float | None = None) -> Result:
+    """Integrate ``f`` over ``span`` (h) from ``y0``: CVODE with the exact sparse Jacobian
+    ``jac(t, y)`` (per hour, on the pattern ``sparsity``), else CVODE with finite
+    differences over ``sparsity``, else LSODA; a SimulationError naming the likely cause
+    when all fail. States at the times of ``t_eval`` (None: at every step).
     ``relaxing``: this is the relaxation to the healthy steady state. ``first_step`` (h):
-    the step BDF tries first (None: its own choice), e.g. the last step of a solve just
-    before this one (the stochastic engine's coupling steps)."""
+    the step tried first (None: the solver's own choice), e.g. the last step of a solve
+    just before this one (the stochastic engine's coupling steps)."""
     watch = Watch(kin, stopwatch, relaxing, span)
     rhs = watch.wrap(f)
     problems: list[str] = []
-    first = {} if first_step is None else {"first_step": first_step}
-    attempts = (("BDF", "BDF", {"jac": jac, **first}),
-                ("BDF", "BDF (finite-difference Jacobian)", {"jac_sparsity": sparsity}),
-                ("LSODA", "LSODA", {}))
-    for method, label, extra in attempts:
+    attempts = (("CVODE", jac), ("CVODE (finite-difference Jacobian)", None),
+                ("LSODA", None))
+    for label, exact in attempts:
         watch.restart()
         try:
-            # a step the method rejects may hold inf/nan in its difference table (SciPy
-            # then warns from inside BDF); a run that truly fails is caught below by its
-            # non-finite values or status, and retried or reported with its causes
-            with np.errstate(invalid="ignore", over="ignore"):
-                sol = solve_ivp(rhs, span, y0, method=method, t_eval=t_eval, rtol=rtol,
-                                atol=atol, events=blown_up, **extra)
+            # a step the method rejects may hold inf/nan; a run that truly fails is caught
+            # below by its non-finite values or status, and retried or reported
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                if label == "LSODA":
+                    sol = _lsoda(rhs, span, y0, t_eval, rtol=rtol, atol=atol)
+                else:
+                    sol = _cvode(rhs, span, y0, t_eval, rtol=rtol, atol=atol, jac=exact,
+                                 sparsity=sparsity, first_step=first_step)
         except SOLVER_ERRORS as exc:
             problems.append(f"{label}: {exc}")
             continue

@@ -32,7 +32,7 @@ The two are coupled by operator splitting in steps of at most ``coupling_hours``
 :data:`COUPLING_HOURS`, 6 h; steps also end at output times, intervention breakpoints and
 whenever a discrete type reaches the threshold): over a step the discrete events are drawn
 exactly with the continuous state held at its value at the start of the step, then the
-continuous part is integrated over the step (SciPy BDF with the exact sparse Jacobian, as
+continuous part is integrated over the step (CVODE with the exact sparse Jacobian, as
 the well-mixed engine, :func:`.solver.solve`) with each discrete type at its count averaged
 over the step's events and the per-death EVs of the step's discrete deaths released evenly
 over the step (so secretion, linear in the counts, adds up to what the events gave); the

@@ -1,8 +1,11 @@
 """Well-mixed engine: ODEs over marrow and blood, integrated with an implicit solver.
 
 The system is stiff (EV half-life in blood is minutes, cells change over weeks), so it is
-integrated with SciPy's BDF method, the compiled right-hand side and its exact sparse
-Jacobian (:mod:`.compiled`). Interventions split the run into segments at their breakpoints.
+integrated with SUNDIALS' CVODE (BDF; :mod:`.solver`), the compiled right-hand side and its
+exact sparse Jacobian (:mod:`.compiled`), the Newton systems by a sparse LU. The ledger
+counters stay in the system: they are integrated by the same steps and formulas as the
+pools, so the EV balance holds to round-off. Interventions split the run into segments at
+their breakpoints (a new CVODE start at each).
 """
 
 from __future__ import annotations
@@ -159,8 +162,9 @@ def starting_state(kin: Kinetics, equilibrate_first: bool = True,
 
     The steady state is kept in the user's cache folder (``steady``, see
     :mod:`evniche.user_cache`) under a hash of everything it depends on (the network's
-    species, its parameter values, the initial values, the versions of evniche, NumPy and
-    SciPy and the source of the modules that compute it), so a model run again starts from
+    species, its parameter values, the initial values, the versions of evniche, NumPy,
+    SciPy and scikit-sundae (CVODE) and the source of the modules that compute it), so a
+    model run again starts from
     the very numbers it computed before."""
     y = kin.initial_state()
     if not equilibrate_first:
@@ -200,13 +204,15 @@ def _steady_path(kin: Kinetics, y0: np.ndarray):
 
 @functools.cache
 def _code_fingerprint() -> str:
-    """Hash of the source of the modules that compute a steady state: a cached state is
-    never reused by other code, even under the same version number."""
+    """Hash of the source of the modules that compute a steady state and of the version of
+    the solver library (scikit-sundae's CVODE): a cached state is never reused by other
+    code, even under the same version number."""
     import hashlib
+    from importlib.metadata import version
     from pathlib import Path
 
     here = Path(__file__).parent
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(version("scikit-sundae").encode())
     for path in (here / "kinetics.py", here / "compiled.py", here / "wellmixed.py",
                  here / "solver.py", here.parent / "compile" / "network.py"):
         digest.update(path.read_bytes())
