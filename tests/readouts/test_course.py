@@ -185,6 +185,16 @@ def test_other_diseases_are_diagnosed_at_the_who_blast_threshold(disease):
     assert clinical.diagnosis_day(ds) == pytest.approx(2.0) == clinical.takeover_day(ds)
 
 
+@pytest.mark.parametrize(("disease", "noun"), [
+    ("CML", "malignant cells"), ("MM", "malignant cells"), ("T-ALL", "blasts"), (None, "blasts")])
+def test_course_text_names_maturing_clones_malignant_cells_not_blasts(disease, noun):
+    """Chronic-phase CML, myeloma and the lymphomas have few blasts: their clone's share of
+    the marrow is reported as malignant cells (day 2, 20 %: the WHO crossing above)."""
+    text = clinical.course(_presenting(disease))["text"]
+    assert text.startswith(f"Presents on day 2.0 with 20 % marrow {noun} and normal blood "
+                           "output at 90 % of healthy; untreated")
+
+
 def test_aml_blasts_without_cytopenia_are_no_diagnosis():
     ds = course_trajectory(blasts=PRESENTING_BLASTS, mature=[1000] * 11,
                            blood_blasts=[0] * 11, interventions=[])

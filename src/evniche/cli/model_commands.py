@@ -268,7 +268,8 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
     console.print(f"simulated in {wall:.1f} s; EV ledger error "
                   f"{ds.attrs.get('ledger_relative_error', 0):.1e}")
     if resolved.spec.cell_types and ds.attrs.get("leukemic"):
-        console.print("leukemic take-over (blasts ≥ 20% of marrow cells): "
+        console.print(f"leukemic take-over ({clinical.malignant_noun(ds)} ≥ 20% of marrow "
+                      "cells): "
                       + (f"day {takeover:.0f}" if takeover is not None else "not within the run"))
         console.print("clinical course: " + clinical.course(ds)["text"], highlight=False)
     from ..readouts import coagulation

@@ -90,6 +90,10 @@ CYTOPENIA_BELOW = 0.45
 #: Their diagnosis day needs the WHO blast threshold *and* a cytopenia; other diseases
 #: (CML, T-ALL with their leukocytosis) keep the blast threshold alone
 PRESENTS_WITH_CYTOPENIA = frozenset({"AML"})
+#: diseases whose malignant marrow cells are not blasts (chronic leukemias, myeloproliferative
+#: neoplasms, myeloma, lymphomas: their clone matures), so the clinical text says "malignant
+#: cells" where it would say "blasts" for the acute leukemias and MDS
+NOT_BLASTS = frozenset({"CML", "CLL", "MPN", "MM", "mantle cell lymphoma", "ATLL"})
 
 Counts = TypeVar("Counts", xr.DataArray, np.ndarray, float)
 
@@ -634,12 +638,18 @@ def course(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,
             result[key] = value if np.isfinite(value) else None
         marrow = result["mrd_at_remission"]
         result["mrd_negative"] = None if marrow is None else marrow < MRD_NEGATIVE
-    result["text"] = _course_text(result, pct, threshold, blast_limit)
+    result["text"] = _course_text(result, pct, threshold, blast_limit, malignant_noun(ds))
     return result
 
 
+def malignant_noun(ds: xr.Dataset) -> str:
+    """What the run's counted malignant cells are called in clinical words: "blasts", or
+    "malignant cells" for a disease in :data:`NOT_BLASTS` (``ds.attrs["disease"]``)."""
+    return "malignant cells" if str(ds.attrs.get("disease", "")) in NOT_BLASTS else "blasts"
+
+
 def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
-                 blast_limit: float) -> str:
+                 blast_limit: float, noun: str = "blasts") -> str:
     times = pct["time"].values
     end = float(times[-1])
     if c["diagnosis_day"] is None:
@@ -648,7 +658,7 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
             top = f" (highest {pct.values[i]:.2g} % on day {times[i]:.0f})"
         else:
             top = ""
-        what = (f"marrow blasts stay below {threshold:g} %"
+        what = (f"marrow {noun} stay below {threshold:g} %"
                 if c["diagnosis_criteria"] == f"marrow blasts >= {threshold:g} %"
                 else f"{c['diagnosis_criteria']} not reached")
         text = f"No diagnosis: {what} over the {c['days']:g} days simulated{top}"
@@ -656,7 +666,7 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
             text += f"; {_names([t['intervention'] for t in c['therapies']])} given"
         return text + "."
     dx = c["diagnosis_day"]
-    text = f"Presents on day {dx:.1f} with {_at(pct, dx):.0f} % marrow blasts"
+    text = f"Presents on day {dx:.1f} with {_at(pct, dx):.0f} % marrow {noun}"
     if c["output_at_diagnosis"] is not None and np.isfinite(c["output_at_diagnosis"]):
         frac = c["output_at_diagnosis"]
         text += f" and normal blood output at {100 * frac:.0f} % of healthy" + (
@@ -668,7 +678,7 @@ def _course_text(c: dict[str, Any], pct: xr.DataArray, threshold: float,
         later = pct.where(pct["time"] >= dx)
         i = int(np.nanargmin(later.values))
         text += (f"; no complete remission after {_names([t['intervention'] for t in after])}"
-                 f" (marrow blasts lowest {pct.values[i]:.2g} % on day {times[i]:.0f}; "
+                 f" (marrow {noun} lowest {pct.values[i]:.2g} % on day {times[i]:.0f}; "
                  f"CR needs < {blast_limit:g} % with count recovery)")
     else:
         text += f"; complete remission on day {c['remission_day']:.1f}"
