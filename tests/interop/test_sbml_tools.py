@@ -1,8 +1,7 @@
 """Every preset's SBML at the simulators' default settings: COPASI (python-copasi) and
 libRoadRunner each simulate the export and match evniche's well-mixed engine.
 
-Known failures are marked ``xfail(strict=True)`` with the measured reason, so that a fix
-shows up as an unexpected pass (docs/interop.md, "SBML"). Every preset takes minutes on 2
+Every preset takes minutes on 2
 cores (export, evniche, COPASI and a libRoadRunner compile each): the regular suite runs the
 healthy preset, ``EVNICHE_SBML_ALL=1`` runs them all."""
 
@@ -23,15 +22,6 @@ roadrunner = pytest.importorskip("roadrunner")
 DAYS = 3
 #: default settings of both tools (relative 1e-6): their error against evniche (rtol 1e-7)
 MAX_RELATIVE_ERROR = 1e-4
-
-#: (preset, tool) → measured reason it fails at the tool's default settings
-KNOWN = {
-    ("aml", "roadrunner"): "CVODE CV_ERR_FAILURE (error test failed with |h| = hmin) at "
-                           "t ≈ 1e-51 h, from the equilibrated start",
-    ("cml", "roadrunner"): "CVODE CV_ERR_FAILURE at default settings",
-    ("cml", "copasi"): "LSODA: internal step limit (100000) exceeded within the first day",
-}
-
 
 @pytest.fixture(scope="module")
 def runs() -> dict:
@@ -87,9 +77,7 @@ def _roadrunner(text: str):
     return lambda sid: np.asarray(res[:, cols.index(sid)])
 
 
-CASES = [pytest.param(name, tool, id=f"{name}-{tool}",
-                      marks=[pytest.mark.xfail(strict=True, reason=KNOWN[(name, tool)])]
-                      if (name, tool) in KNOWN else [])
+CASES = [pytest.param(name, tool, id=f"{name}-{tool}")
          for name in (preset_names() if os.environ.get("EVNICHE_SBML_ALL") else ["healthy"])
          for tool in ("copasi", "roadrunner")]
 

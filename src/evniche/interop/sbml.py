@@ -213,6 +213,7 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
     if not np.all(np.isfinite(y0)):
         bad = [s.name for s, v in zip(net.species, y0, strict=True) if not math.isfinite(v)]
         raise SimulationError(f"SBML export: initial values are not finite for {', '.join(bad)}")
+    y0 = below_tolerance_as_zero(kin, y0)
     schedule = schedule or Schedule()
     idx = net.index()
     for jump in schedule.jumps:
@@ -250,6 +251,23 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
 
 
 # ---------------------------------------------------------------------------------------
+def below_tolerance_as_zero(kin, y0: np.ndarray) -> np.ndarray:
+    """``y0`` with every value smaller in magnitude than the well-mixed engine's absolute
+    tolerance for its kind of species (1e-6 cells, 1e-3 EVs, 1e-10 copies per cell...:
+    :func:`evniche.engines.wellmixed.tolerances`) set to exactly 0.
+
+    The equilibrated start holds solver residue such as -2e-75 copies per cell or -5e-58
+    EVs where the value is 0. libRoadRunner scales the absolute tolerance of each variable
+    by its initial value when that is not 0 (1e-12 × |value|), so such residue asks for an
+    accuracy of 1e-87 and CVODE fails its error test at t ≈ 1e-51 h; COPASI's LSODA runs
+    out of steps (measured on aml and cml). For evniche these values are 0 within its own
+    tolerance."""
+    from ..engines.wellmixed import tolerances
+
+    floor = tolerances(kin, np.zeros_like(y0), 0.0)
+    return np.where(np.abs(y0) < floor, 0.0, y0)
+
+
 def _describe_model(w: _Writer, net: Network) -> None:
     w.model.setNotes(
         '<body xmlns="http://www.w3.org/1999/xhtml">'
