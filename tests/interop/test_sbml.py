@@ -308,12 +308,13 @@ def test_roadrunner_reproduces_engine_trajectory(rich_net):
     assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
 
 
-def test_interventions_become_events(rich_net):
-    net = rich_net
+def treatment(net) -> Schedule:
+    """Windows of every kind (behavior and uptake factors, removal, infusion) and doses
+    (at t = 0, two at one time, EVs with their ledger entry)."""
     bidx = net.behavior_index()
     pools = [pl.name for pl in net.pools]
     lsc_exo = pools.index("LSC.exosome")
-    schedule = Schedule(
+    return Schedule(
         windows=[
             Window(10 * 24, 22 * 24, behavior_factor={bidx["LSC.secretion:exosome"]: 0.1},
                    uptake_factor={0: 0.5}, label="secretion inhibitor"),
@@ -329,6 +330,11 @@ def test_interventions_become_events(rich_net):
             Jump(12 * 24, "ev:MSC.exosome@blood", 1e10, "ledger:MSC.exosome.administered",
                  label="therapeutic EVs"),
         ])
+
+
+def test_interventions_become_events(rich_net):
+    net = rich_net
+    schedule = treatment(net)
     error, where = compare(net, days=30, schedule=schedule)
     assert error <= MAX_RELATIVE_ERROR, f"relative error {error:.2e} at {where}"
 
@@ -379,6 +385,17 @@ def test_units_are_consistent_with_no_warning(rich_net):
     (unit consistency and modelling practice included)."""
     doc = libsbml.readSBMLFromString(to_sbml(rich_net))
     assert _check(doc, units=True) == []
+    # events of every kind of window and dose, and parameter windows
+    treated = libsbml.readSBMLFromString(to_sbml(rich_net, None, treatment(rich_net)))
+    assert treated.getModel().getNumEvents() >= 6
+    assert _check(treated, units=True) == []
+    extra = [{"name": "set", "start": 5, "options": {"parameter": "f_ery", "value": "0.3",
+                                                     "duration": "10"}}]
+    net, schedule = prepare(str(EXAMPLE), None, extra, 40)
+    windowed = libsbml.readSBMLFromString(to_sbml(net, None, schedule))
+    assert any(windowed.getModel().getEvent(i).getId().startswith("parameters_")
+               for i in range(windowed.getModel().getNumEvents()))
+    assert _check(windowed, units=True) == []
     model = doc.getModel()
     ids = sbml_ids(libsbml.writeSBMLToString(doc))
     assert model.getParameter(ids["k_clear"]).getUnits() == "per_hour"
