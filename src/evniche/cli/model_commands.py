@@ -422,9 +422,10 @@ def export(
              "config/cells.csv and EXPORT_NOTES.txt.")] = None,
     allow_path: AllowOpt = None,
 ) -> None:
-    """Export a model: SBML Level 3 of the well-mixed model (simulable in libRoadRunner,
-    Tellurium and COPASI), or a PhysiCell 1.14 project of a marrow section (EV pools as
-    substrates; docs/interop.md says how to run it)."""
+    """Export a model: SBML Level 3 of the well-mixed model, a reaction network with units
+    (simulable in libRoadRunner, Tellurium and COPASI at their default settings), or a
+    PhysiCell 1.14 project of a marrow section (EV pools as substrates; docs/interop.md
+    says how to run it)."""
     if what not in ("sbml", "physicell"):
         raise EvnicheError(f"unknown export format '{what}'; available: sbml, physicell")
     from ..interop.sbml import export_sbml

@@ -1,21 +1,42 @@
 """SBML export of the well-mixed model: the same ODEs as :class:`~evniche.engines.kinetics.
-Kinetics`, written so that libRoadRunner, Tellurium or COPASI simulate the same trajectory.
+Kinetics`, written as a reaction network that libRoadRunner, Tellurium or COPASI simulate
+at their default settings to the same trajectory.
 
-Layout of the file (SBML Level 3 Version 2, no species, no reactions):
+Layout of the file (SBML Level 3 Version 2; time in hours, counts dimensionless, volumes mL;
+every parameter, species, compartment and formula carries units, so that libSBML's unit
+consistency check has nothing to report):
 
+* compartments ``marrow`` and ``blood`` (mL, the model's volumes), ``plasma`` (the blood
+  volume in litres, for drug concentrations in nM; only with drugs) and ``ledger``, a
+  bookkeeping bin of size 1 with no physical meaning for the EV ledger;
+* every state of the network is a species; there is no rate rule. Counted in amounts
+  (``hasOnlySubstanceUnits``, dimensionless): cells (``cell_*``) and EV pools
+  (``ev_*_marrow``, ``ev_*_blood``) where they live, cell states (``state_*``) and
+  internalized cargo per cell (``cargo_*``, copies per cell) in their cell type's
+  compartment, the EV ledger counters (``ledger_*``: EVs secreted, administered, degraded,
+  cleared, removed, taken up by each target type, counted from t = 0) in ``ledger``. In
+  concentration: cytokines (``cytokine_*``, per mL of marrow) and drugs (``drug_*``, nM in
+  ``plasma``; substance nmol, with the conversion factor ``nmol_per_extent`` = 1 nmol from
+  the dimensionless reaction extent);
+* reactions with kinetic laws (extent per hour): divisions (``division_X``: X → 2 X) and
+  the fates of daughters (``differentiation_X_Y``: X → Y, ``mutation_X``,
+  ``failed_division_X``, ``unassigned_daughters_X``), deaths (``death_X``, with
+  homeostasis and crowding), exits (``exit_X``), kills (``kill_K_T``, the killer a
+  modifier), secretion (``secretion_P``: ∅ → pool + its ``secreted`` counter, the source a
+  modifier), uptake per route (``uptake_P_T_k``: pool → ``uptake:T`` counter),
+  degradation, drainage (marrow → blood), homing (blood → marrow), clearance and removal
+  (pool → counter), cytokine production and decay, state rise and relaxation, cargo
+  delivery, decay and dilution by division, drug infusion and elimination. The daughters'
+  fates sum to evniche's (2·renew·(1 - fail)·(1 - mut) - 1)·p·N. A per-cell quantity (a
+  state, cargo per cell) written as a species keeps evniche's equation; it is not a pool
+  of molecules;
 * every parameter of ``net.params`` is a constant global parameter in evniche's canonical
-  units (hours, counts, mL, µm); its original name is the ``name`` attribute, its unit and
-  provenance are in its notes;
-* every species of the network is a non-constant parameter with one ``RateRule`` holding
-  its whole right-hand side (per hour); ``name`` keeps the evniche species name
-  (``cell:HSC``, ``ev:MSC.exosome@blood``, ``ledger:MSC.exosome.secreted``...);
-* intermediate quantities are parameters set by ``AssignmentRule``: signals (``sig_*``),
-  Hill terms of rules (``hill_*``), rule-combined behaviors (``beh_*``: PhysiCell's
+  units; its original name is the ``name`` attribute, its unit and provenance are in its
+  notes. Intermediate quantities are parameters set by ``AssignmentRule``: signals
+  (``sig_*``), Hill terms (``hill_*``), rule-combined behaviors (``beh_*``: PhysiCell's
   combination of up- and down-regulating rules, one saturation value per rule), feedback
-  ``s_feedback``, niche ``nu_niche``, crowding death ``crowd_death``, homeostatic death
-  factors ``homeostasis_<type>`` ((N / set point)^power), per-cell uptake rates
-  of every route (``r_*``, EVs per target cell per hour) and fluxes (``S_*`` secretion,
-  ``U_*`` uptake, EVs per hour);
+  ``s_feedback``, niche ``nu_niche``, crowding death ``crowd_death``, homeostatic factors
+  ``homeostasis_<type>``, self-renewal ``renew_<type>``, per-cell uptake rates ``r_*``;
 * interventions of a :class:`~evniche.compile.schedule.Schedule` become events: a flag per
   window (``window_k``, 0 or 1) switched at its start and end, the multipliers it carries
   written as ``piecewise`` products of those flags; doses (jumps) add to their species and
@@ -24,7 +45,12 @@ Layout of the file (SBML Level 3 Version 2, no species, no reactions):
   values in force (``parameters_k``) assigns every such parameter its value for the
   segment that starts.
 
-Time is in hours. Simulate from t = 0.
+Initial values smaller than evniche's absolute tolerance are written as 0
+(:func:`below_tolerance_as_zero`). No rate rules: libRoadRunner 2.10 orders its state
+vector rate rules first but builds its per-variable absolute tolerances species first, so in
+a file with both the tolerances land on the wrong variables (measured: mm, atll and all
+then fail at default settings, aml and t_all take 20-90 s instead of 1-2 s). Simulate from
+t = 0.
 """
 
 from __future__ import annotations
@@ -36,7 +62,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ..compile.network import BLOOD, MARROW, ONE, Network
+from ..compile.network import BLOOD, MARROW, ONE, ZERO, Network
 from ..compile.schedule import Schedule
 from ..errors import EvnicheError, SimulationError
 from ..spec.resolve import ResolvedModel
@@ -61,6 +87,8 @@ _UNITS = {
     "per_mL": [("litre", -1, -3, 1.0)],
     "mL_per_hour": [("litre", 1, -3, 1.0), ("second", -1, 0, 3600.0)],
     "nM": [("mole", 1, -9, 1.0), ("litre", -1, 0, 1.0)],
+    "nmol": [("mole", 1, -9, 1.0)],
+    "nM_per_hour": [("mole", 1, -9, 1.0), ("litre", -1, 0, 1.0), ("second", -1, 0, 3600.0)],
     "um": [("metre", 1, -6, 1.0)],
     "um2": [("metre", 2, -6, 1.0)],
     "um2_per_s": [("metre", 2, -6, 1.0), ("second", -1, 0, 1.0)],
@@ -68,15 +96,34 @@ _UNITS = {
     "ug_per_mL": [("gram", 1, -6, 1.0), ("litre", -1, -3, 1.0)],
     "um_per_hour": [("metre", 1, -6, 1.0), ("second", -1, 0, 3600.0)],
 }
-#: unit id of each kind of parameter (evniche.units.CANONICAL) and species unit
+#: unit id of each kind of parameter (evniche.units.CANONICAL)
 _UNIT_OF_KIND = {
     "dimensionless": "dimensionless", "time": "hour", "rate": "per_hour", "length": "um",
     "volume": "mL", "concentration": "per_mL", "clearance": "mL_per_hour", "molar": "nM",
     "diffusivity": "um2_per_s", "area": "um2", "viscosity": "mPa_s", "temperature": "kelvin",
     "mass_concentration": "ug_per_mL", "speed": "um_per_hour",
 }
-_UNIT_OF_SPECIES = {"cell": "dimensionless", "1": "dimensionless", "EV": "dimensionless",
-                    "copies/cell": "dimensionless", "1/mL": "per_mL", "nM": "nM"}
+#: unit of each kind of signal (the quantity a rule's half-maximum is written in)
+_UNIT_OF_SIGNAL = {"cargo": "dimensionless", "uptake": "per_hour", "ev": "per_mL",
+                   "cytokine": "per_mL", "state": "dimensionless", "drug": "nM",
+                   "fraction": "dimensionless"}
+#: compartment of drug concentrations (the blood volume in litres) and the conversion
+#: factor of drug species (nmol per unit of extent, 1)
+PLASMA, DRUG_EXTENT = "plasma", "nmol_per_extent"
+#: unit of the value of each kind of species (doses add to it)
+_UNIT_OF_VALUE = {"cell": "dimensionless", "ev": "dimensionless", "ledger": "dimensionless",
+                  "cytokine": "per_mL", "drug": "nM", "state": "dimensionless",
+                  "cargo": "dimensionless"}
+#: compartment of the EV ledger counters: a bookkeeping bin, not a place
+LEDGER = "ledger"
+
+
+def _lit(value: float, unit: str) -> str:
+    """A number with its unit, in libSBML's infix syntax (``2 dimensionless``)."""
+    return f"{_num(value)} {unit}"
+
+
+ZERO_D, ONE_D = "0 dimensionless", "1 dimensionless"
 
 
 class _Ids:
@@ -105,18 +152,25 @@ def _num(x: float) -> str:
     return repr(float(x))
 
 
-def _sum(terms: list[str]) -> str:
-    return " + ".join(terms) if terms else "0"
+def _sum(terms: list[str], unit: str = "dimensionless") -> str:
+    return " + ".join(terms) if terms else f"0 {unit}"
+
+
+def _html(text: str) -> str:
+    return f'<body xmlns="http://www.w3.org/1999/xhtml">{text}</body>'
 
 
 class _Writer:
-    """Builds the libSBML model; formulas are written in libSBML's L3 infix syntax."""
+    """Builds the libSBML model; formulas are written in libSBML's L3 infix syntax, every
+    number with its unit."""
 
     def __init__(self, libsbml, name: str) -> None:
         self.sbml = libsbml
         self.doc = libsbml.SBMLDocument(3, 2)
         self.model = self.doc.createModel()
         self.ids = _Ids()
+        self.ids.used.update({MARROW, BLOOD, LEDGER, PLASMA, DRUG_EXTENT})
+        self.species_ids: set[str] = set()
         self.model.setId(self.ids.make(f"evniche_{name}"))
         self.model.setName(name)
         for uid, parts in _UNITS.items():
@@ -129,27 +183,62 @@ class _Writer:
                 unit.setScale(scale)
                 unit.setMultiplier(multiplier)
         self.model.setTimeUnits("hour")
+        self.model.setSubstanceUnits("dimensionless")
+        self.model.setExtentUnits("dimensionless")
+        self.model.setVolumeUnits("mL")
         self.settings = libsbml.L3ParserSettings()
         self.settings.setModel(self.model)
         self.settings.setParseCollapseMinus(True)
+        self.settings.setParseUnits(True)
 
     def _check(self, status: int, what: str) -> None:
         if status != self.sbml.LIBSBML_OPERATION_SUCCESS:
             raise SimulationError(f"SBML export: could not set {what} "
                                   f"({self.sbml.OperationReturnValue_toString(status)})")
 
-    def parameter(self, sid: str, name: str, value: float, constant: bool,
-                  notes: str | None = None, units: str | None = None) -> None:
+    def compartment(self, sid: str, name: str, size: float, notes: str,
+                    units: str = "mL") -> None:
+        comp = self.model.createCompartment()
+        self._check(comp.setId(sid), f"id '{sid}'")
+        comp.setName(name)
+        comp.setSpatialDimensions(3)
+        comp.setSize(float(size))
+        comp.setUnits(units)
+        comp.setConstant(True)
+        self._check(comp.setNotes(_html(notes)), f"notes of '{sid}'")
+
+    def species(self, sid: str, name: str, compartment: str, value: float, notes: str,
+                amount: bool = True, units: str = "dimensionless",
+                conversion: str | None = None) -> None:
+        """A species counted in amounts (``amount``, in ``units``) or in concentration per
+        mL; ``conversion``: the parameter that converts a reaction's extent into it."""
+        sp = self.model.createSpecies()
+        self._check(sp.setId(sid), f"id '{sid}'")
+        sp.setName(name)
+        sp.setCompartment(compartment)
+        if amount:
+            sp.setInitialAmount(float(value))
+        else:
+            sp.setInitialConcentration(float(value))
+        sp.setHasOnlySubstanceUnits(amount)
+        sp.setSubstanceUnits(units)
+        if conversion:
+            sp.setConversionFactor(conversion)
+        sp.setBoundaryCondition(False)
+        sp.setConstant(False)
+        self._check(sp.setNotes(_html(notes)), f"notes of '{sid}'")
+        self.species_ids.add(sid)
+
+    def parameter(self, sid: str, name: str, value: float, constant: bool, units: str,
+                  notes: str | None = None) -> None:
         par = self.model.createParameter()
         self._check(par.setId(sid), f"id '{sid}'")
         par.setName(name)
         par.setValue(float(value))
         par.setConstant(constant)
-        if units:
-            par.setUnits(units)
+        self._check(par.setUnits(units), f"the units of '{sid}'")
         if notes:
-            self._check(par.setNotes(f'<body xmlns="http://www.w3.org/1999/xhtml">{notes}</body>'),
-                        f"notes of '{sid}'")
+            self._check(par.setNotes(_html(notes)), f"notes of '{sid}'")
 
     def _math(self, formula: str, what: str):
         ast = self.sbml.parseL3FormulaWithSettings(formula, self.settings)
@@ -158,17 +247,39 @@ class _Writer:
                                   f"{self.sbml.getLastParseL3Error()} in '{formula}'")
         return ast
 
-    def assign(self, sid: str, name: str, formula: str) -> None:
-        """A parameter set by an assignment rule."""
-        self.parameter(sid, name, 0.0, constant=False)
+    def assign(self, sid: str, name: str, formula: str, units: str) -> None:
+        """A parameter (in ``units``) set by an assignment rule."""
+        self.parameter(sid, name, 0.0, constant=False, units=units)
         rule = self.model.createAssignmentRule()
         rule.setVariable(sid)
         self._check(rule.setMath(self._math(formula, sid)), f"the rule of '{sid}'")
 
-    def rate(self, sid: str, formula: str) -> None:
-        rule = self.model.createRateRule()
-        rule.setVariable(sid)
-        self._check(rule.setMath(self._math(formula, sid)), f"the rate rule of '{sid}'")
+    def reaction(self, name: str, reactants: dict[str, int], products: dict[str, int],
+                 law: str, modifiers: tuple[str, ...] = ()) -> str:
+        """An irreversible reaction with kinetic law ``law`` (EVs or cells per hour);
+        reactants and products: species id -> stoichiometry. Every other species the law
+        names is a modifier."""
+        sid = self.ids.make(name)
+        rxn = self.model.createReaction()
+        rxn.setId(sid)
+        rxn.setReversible(False)
+        for sp, n in reactants.items():
+            ref = rxn.createReactant()
+            ref.setSpecies(sp)
+            ref.setStoichiometry(float(n))
+            ref.setConstant(True)
+        for sp, n in products.items():
+            ref = rxn.createProduct()
+            ref.setSpecies(sp)
+            ref.setStoichiometry(float(n))
+            ref.setConstant(True)
+        named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", law))
+        for sp in dict.fromkeys([*modifiers, *sorted(named & self.species_ids)]):
+            if sp not in reactants and sp not in products:
+                rxn.createModifier().setSpecies(sp)
+        self._check(rxn.createKineticLaw().setMath(self._math(law, sid)),
+                    f"the kinetic law of '{sid}'")
+        return sid
 
     def event(self, sid: str, name: str, trigger: str, assignments: list[tuple[str, str]]
               ) -> None:
@@ -189,9 +300,10 @@ class _Writer:
 def to_sbml(net: Network, initial: np.ndarray | None = None,
             schedule: Schedule | None = None) -> str:
     """The SBML (Level 3 Version 2) text of ``net``: the right-hand side of
-    :meth:`Kinetics.rhs` as rate rules, starting from ``initial`` (one value per species of
-    ``net.species``, in evniche's units; default: the model's initial values, before any
-    equilibration) with the interventions of ``schedule`` as events. Doses at t = 0 are
+    :meth:`Kinetics.rhs` as species and reactions, starting from ``initial`` (one value
+    per species of ``net.species``, in evniche's units; default: the model's initial
+    values, before any equilibration; values below evniche's absolute tolerance are
+    written as 0) with the interventions of ``schedule`` as events. Doses at t = 0 are
     added to ``initial`` (the engine applies them before integrating); doses before t = 0
     are ignored, as the engine ignores them. Time unit: hour."""
     try:
@@ -213,6 +325,7 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
     if not np.all(np.isfinite(y0)):
         bad = [s.name for s, v in zip(net.species, y0, strict=True) if not math.isfinite(v)]
         raise SimulationError(f"SBML export: initial values are not finite for {', '.join(bad)}")
+    y0 = below_tolerance_as_zero(kin, y0)
     schedule = schedule or Schedule()
     idx = net.index()
     for jump in schedule.jumps:
@@ -227,16 +340,37 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
 
     w = _Writer(libsbml, net.name)
     _describe_model(w, net)
+    for comp, what in ((MARROW, "bone marrow"), (BLOOD, "peripheral blood")):
+        w.compartment(comp, what, net.params[net.volumes[comp]],
+                      f"<p>volume: parameter {escape(net.volumes[comp])} (mL)</p>")
+    if net.drugs:
+        w.compartment(PLASMA, "plasma", net.params[net.volumes[BLOOD]] / 1000.0,
+                      f"<p>the blood volume (parameter {escape(net.volumes[BLOOD])}) in "
+                      "litres, where drug concentrations (nM) live</p>", units="litre")
+        w.parameter(DRUG_EXTENT, "nmol of drug per unit of reaction extent", 1.0,
+                    constant=True, units="nmol",
+                    notes="<p>conversion factor of the drug species: reaction extents are "
+                          "dimensionless counts, drug amounts nmol</p>")
+    w.compartment(LEDGER, "EV ledger", 1.0,
+                  "<p>a bookkeeping bin for the EV ledger counters (EVs secreted, "
+                  "administered, degraded, cleared, removed and taken up, counted since "
+                  "t = 0); its size means nothing: every species in it is an amount</p>")
     segments = _parameter_segments(net, schedule)
     p = _write_parameters(w, net, segments[0][1] if segments else {},
                           {n for _, v in segments for n in v})
     x = {}  # species name -> id
     for i, sp in enumerate(net.species):
         x[sp.name] = w.ids.make(sp.name.replace(":", "_").replace("@", "_"))
-        w.parameter(x[sp.name], sp.name, y0[i], constant=False,
-                    units=_UNIT_OF_SPECIES.get(sp.unit),
-                    notes=f"<p>{escape(sp.kind)} in {escape(sp.compartment or 'ledger')}, "
-                          f"unit: {escape(sp.unit)}</p>")
+        notes = f"<p>{escape(sp.kind)} in {escape(sp.compartment or 'the ledger')}, " \
+                f"unit: {escape(sp.unit)}</p>"
+        if sp.kind == "drug":
+            w.species(x[sp.name], sp.name, PLASMA, y0[i], notes, amount=False, units="nmol",
+                      conversion=DRUG_EXTENT)
+        elif sp.kind == "cytokine":
+            w.species(x[sp.name], sp.name, MARROW, y0[i], notes, amount=False)
+        else:
+            w.species(x[sp.name], sp.name, LEDGER if sp.kind == "ledger" else sp.compartment,
+                      y0[i], notes)  # cells, EVs, ledger; cell states and cargo per cell
     factors = _write_schedule(w, net, schedule, x)
     _write_parameter_events(w, net, p, segments)
     _write_dynamics(w, net, kin, p, x, factors, {n for _, v in segments for n in v})
@@ -250,14 +384,45 @@ def to_sbml(net: Network, initial: np.ndarray | None = None,
 
 
 # ---------------------------------------------------------------------------------------
+def below_tolerance_as_zero(kin, y0: np.ndarray) -> np.ndarray:
+    """``y0`` with every value smaller in magnitude than the well-mixed engine's absolute
+    tolerance for its kind of species (1e-6 cells, 1e-3 EVs, 1e-10 copies per cell...:
+    :func:`evniche.engines.wellmixed.tolerances`) set to exactly 0.
+
+    The equilibrated start holds solver residue such as -2e-75 copies per cell or -5e-58
+    EVs where the value is 0. libRoadRunner scales the absolute tolerance of each variable
+    by its initial value when that is not 0 (1e-12 × |value|), so such residue asks for an
+    accuracy of 1e-87 and CVODE fails its error test at t ≈ 1e-51 h; COPASI's LSODA runs
+    out of steps (measured on aml and cml). For evniche these values are 0 within its own
+    tolerance."""
+    from ..engines.wellmixed import tolerances
+
+    floor = tolerances(kin, np.zeros_like(y0), 0.0)
+    return np.where(np.abs(y0) < floor, 0.0, y0)
+
+
 def _describe_model(w: _Writer, net: Network) -> None:
-    w.model.setNotes(
-        '<body xmlns="http://www.w3.org/1999/xhtml">'
+    w.model.setNotes(_html(
         f"<p>evniche model '{escape(net.name)}' (digest {escape(net.digest)}, disease "
         f"{escape(net.disease)}), exported by evniche.interop.sbml.</p>"
-        "<p>Time unit: hour. Cells and EVs are counts, volumes mL, lengths µm. Species of "
-        "the network are parameters with rate rules; intermediate quantities are "
-        "parameters with assignment rules.</p></body>")
+        "<p>Time unit: hour. Cells, EVs and copies are dimensionless counts, volumes mL. "
+        "Every state is a species: cells, EV pools, the EV ledger, cell states and cargo "
+        "per cell counted in amounts, cytokines (per mL of marrow) and drugs (nM in "
+        "plasma) in concentration; births, deaths, transitions, kills, "
+        "secretion, uptake, degradation, drainage, homing, clearance and removal are "
+        "reactions, and so are the changes of cell states, cargo per cell and drugs (nM "
+        "in plasma); intermediate quantities are parameters with assignment rules.</p>"))
+
+
+def _unit_of_param(net: Network, name: str) -> str:
+    """SBML unit id of a parameter of ``net.params``: its canonical unit; the structural
+    1 (base of uptake multipliers, the share of a single differentiation target) is
+    dimensionless, the structural 0 (the homing rate of classes without one) per hour."""
+    if name == ONE:
+        return "dimensionless"
+    if name == ZERO:
+        return "per_hour"
+    return _UNIT_OF_KIND[net.model.params.resolved[name].kind]
 
 
 def _parameter_segments(net: Network, schedule: Schedule
@@ -287,7 +452,8 @@ def _write_parameter_events(w: _Writer, net: Network, p: dict[str, str],
     windowed parameter (derived ones included) its value for the segment that starts."""
     for k, (when, values) in enumerate(segments[1:]):
         w.event(w.ids.make(f"parameters_{k}"), f"parameter windows from {_num(when)} h",
-                f"time >= {_num(when)}", [(p[n], _num(v)) for n, v in values.items()])
+                f"time >= {_lit(when, 'hour')}",
+                [(p[n], _lit(v, _unit_of_param(net, n))) for n, v in values.items()])
 
 
 def _write_parameters(w: _Writer, net: Network, initial: dict[str, float],
@@ -299,10 +465,8 @@ def _write_parameters(w: _Writer, net: Network, initial: dict[str, float],
     for name, value in net.params.items():
         value = initial.get(name, value)
         ids[name] = w.ids.make(name)
-        units = None  # structural 0 and 1 stand for quantities of several units
         if name in resolved:
             rp = resolved[name]
-            units = _UNIT_OF_KIND.get(rp.kind)
             notes = (f"<p>value {escape(_num(rp.value))} {escape(rp.canonical_unit)} "
                      f"(written as {escape(_num(rp.value_in_unit))} {escape(rp.unit)})</p>"
                      f"<p>source: {escape(rp.source)}</p>")
@@ -313,8 +477,8 @@ def _write_parameters(w: _Writer, net: Network, initial: dict[str, float],
         if name in varying:
             notes += "<p>changed by parameter windows (scale/set interventions): see the " \
                      "events parameters_*</p>"
-        w.parameter(ids[name], name, value, constant=name not in varying, notes=notes,
-                    units=units)
+        w.parameter(ids[name], name, value, constant=name not in varying,
+                    units=_unit_of_param(net, name), notes=notes)
     return ids
 
 
@@ -336,44 +500,48 @@ def _write_schedule(w: _Writer, net: Network, schedule: Schedule, x: dict[str, s
         label = win.label or f"window {k}"
         on_at_start = win.start <= 0.0
         w.parameter(flag, f"{label} in force", 1.0 if on_at_start else 0.0, constant=False,
+                    units="dimensionless",
                     notes=f"<p>1 between {_num(win.start)} h and {_num(win.end)} h</p>")
         if not on_at_start:
             w.event(w.ids.make(f"{flag}_start"), f"{label} starts",
-                    f"time >= {_num(win.start)}", [(flag, "1")])
+                    f"time >= {_lit(win.start, 'hour')}", [(flag, ONE_D)])
         if math.isfinite(win.end):
-            w.event(w.ids.make(f"{flag}_end"), f"{label} ends", f"time >= {_num(win.end)}",
-                    [(flag, "0")])
+            w.event(w.ids.make(f"{flag}_end"), f"{label} ends", f"time >= {_lit(win.end, 'hour')}",
+                    [(flag, ZERO_D)])
+        on = f"{flag} > 0.5 dimensionless"
         for i, f in win.behavior_factor.items():
-            beh.setdefault(i, []).append(f"piecewise({_num(f)}, {flag} > 0.5, 1)")
+            beh.setdefault(i, []).append(f"piecewise({_lit(f, 'dimensionless')}, {on}, {ONE_D})")
         for i, f in win.uptake_factor.items():
-            upt.setdefault(i, []).append(f"piecewise({_num(f)}, {flag} > 0.5, 1)")
+            upt.setdefault(i, []).append(f"piecewise({_lit(f, 'dimensionless')}, {on}, {ONE_D})")
         for i, r in win.removal_rate.items():
-            rem.setdefault(i, []).append(f"piecewise({_num(r)}, {flag} > 0.5, 0)")
+            rem.setdefault(i, []).append(f"piecewise({_lit(r, 'per_hour')}, {on}, 0 per_hour)")
         for i, r in win.infusion.items():
-            inf.setdefault(i, []).append(f"piecewise({_num(r)}, {flag} > 0.5, 0)")
+            inf.setdefault(i, []).append(
+                f"piecewise({_lit(r, 'nM_per_hour')}, {on}, 0 nM_per_hour)")
     out: dict[str, dict[int, str]] = {"behavior": {}, "uptake": {}, "removal": {},
                                       "infusion": {}}
     drugs = list(net.drugs)
     for i, terms in inf.items():
         out["infusion"][i] = w.ids.make(f"infusion_{drugs[i]}")
         w.assign(out["infusion"][i], f"infusion of {drugs[i]} into plasma (nM/h)",
-                 " + ".join(terms))
+                 " + ".join(terms), "nM_per_hour")
     for i, terms in beh.items():
         out["behavior"][i] = w.ids.make(f"factor_{net.behaviors[i].key}")
         w.assign(out["behavior"][i], f"intervention factor of {net.behaviors[i].key}",
-                 " * ".join(terms))
+                 " * ".join(terms), "dimensionless")
     for i, terms in upt.items():
         route = net.uptakes[i]
         label = f"{net.pools[route.pool].name}->{route.target}#{i}"
         out["uptake"][i] = w.ids.make(f"factor_uptake_{label}")
         w.assign(out["uptake"][i], f"intervention factor of uptake route {label}",
-                 " * ".join(terms))
+                 " * ".join(terms), "dimensionless")
     for i, terms in rem.items():
         out["removal"][i] = w.ids.make(f"removal_{net.pools[i].name}")
         w.assign(out["removal"][i], f"removal rate of {net.pools[i].name} from blood (1/h)",
-                 " + ".join(terms))
+                 " + ".join(terms), "per_hour")
     # one event per dose time: assignments use values from the trigger time, so two events
     # adding to one species at the same instant would overwrite each other
+    kinds = {s.name: s.kind for s in net.species}
     doses: dict[float, dict[str, list[float]]] = {}
     labels: dict[float, list[str]] = {}
     for jump in schedule.jumps:
@@ -385,9 +553,11 @@ def _write_schedule(w: _Writer, net: Network, schedule: Schedule, x: dict[str, s
                 at.setdefault(target, []).append(jump.amount)
         labels.setdefault(jump.time, []).append(jump.label or f"dose of {jump.species}")
     for k, (when, added) in enumerate(sorted(doses.items())):
-        assignments = [(x[name], " + ".join([x[name]] + [_num(a) for a in amounts]))
+        assignments = [(x[name], " + ".join(
+            [x[name]] + [_lit(a, _UNIT_OF_VALUE[kinds[name]]) for a in amounts]))
                        for name, amounts in added.items()]
-        w.event(w.ids.make(f"dose_{k}"), "; ".join(labels[when]), f"time >= {_num(when)}",
+        w.event(w.ids.make(f"dose_{k}"), "; ".join(labels[when]),
+                f"time >= {_lit(when, 'hour')}",
                 assignments)
     return out
 
@@ -412,7 +582,7 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
     n_total = w.ids.make("n_total")
     total = _sum(counted)
     w.assign(n_total, "marrow cells counted for fractions and kills (cells)",
-             f"piecewise({total}, {total} > 0, 1)")
+             f"piecewise({total}, {total} > {ZERO_D}, {ONE_D})", "dimensionless")
 
     # --- signals (uptake:<source> signals see base multipliers times intervention factors)
     base_rate: dict[int, str] = {}
@@ -427,7 +597,7 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
             base_rate[ri] = w.ids.make(f"r_base_{label}")
             w.assign(base_rate[ri], f"uptake of route {label} with base multipliers "
                      "(EVs per cell per hour; seen by uptake signals)",
-                     f"{p[route.rate]} * {mult} * {ev_of(route)} / {vol_of(route)}")
+                     f"{p[route.rate]} * {mult} * {ev_of(route)} / {vol_of(route)}", "per_hour")
         return base_rate[ri]
 
     # Signals are the linear map Kinetics.A of z = [q, r (base per-cell uptake by route),
@@ -456,12 +626,15 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
     A = kin.A.tocsr()
     sig_ids: list[str] = []
     for si, sig in enumerate(net.signals):
+        unit = _UNIT_OF_SIGNAL[sig.kind]
         row = A.getrow(si)
-        terms = [z_term(int(c)) if v == 1.0 else f"{_num(v)} * {z_term(int(c))}"
+        terms = [z_term(int(c)) if v == 1.0 else f"{_lit(v, 'dimensionless')} * {z_term(int(c))}"
                  for c, v in zip(row.indices, row.data, strict=True)]
         sid = w.ids.make(f"sig_{sig.cell_type}_{sig.kind}_{sig.argument}")
-        expr = _sum(terms)
-        w.assign(sid, f"signal {sig.key}", f"piecewise({expr}, {expr} > 0, 0)" if terms else "0")
+        expr = _sum(terms, unit)
+        zero = f"0 {unit}"
+        w.assign(sid, f"signal {sig.key}",
+                 f"piecewise({expr}, {expr} > {zero}, {zero})" if terms else zero, unit)
         sig_ids.append(sid)
 
     # --- behaviors: PhysiCell's combination of Hill terms, generalized to one saturation
@@ -469,73 +642,92 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
     beh: list[str] = []
     for bi, b in enumerate(net.behaviors):
         key = b.key
+        unit = _unit_of_param(net, b.base)
         value = p[b.base]
         for direction, terms in (("up", b.up), ("down", b.down)):
             if not terms:
                 continue
             if direction == "down" and b.up:
                 mid = w.ids.make(f"beh_up_{key}")
-                w.assign(mid, f"{key} after the rules that raise it", value)
+                w.assign(mid, f"{key} after the rules that raise it", value, unit)
                 value = mid
             hills = []
             for k, t in enumerate(terms):
                 hills.append(w.ids.make(f"hill_{key}_{direction}{k}"))
                 w.assign(hills[-1], f"Hill term {k} {direction} of {key}",
-                         f"pow({sig_ids[t.signal]} / {p[t.half_max]}, {p[t.hill_power]})")
+                         f"pow({sig_ids[t.signal]} / {p[t.half_max]}, {p[t.hill_power]})",
+                         "dimensionless")
             pull = _sum([f"{h} * ({p[t.saturation]} - {value})"
                          for h, t in zip(hills, terms, strict=True)])
-            value = f"{value} + ({pull}) / (1 + {_sum(hills)})"
+            value = f"{value} + ({pull}) / ({ONE_D} + {_sum(hills)})"
         if bi in factors["behavior"]:
             value = f"({value}) * {factors['behavior'][bi]}"
         sid = w.ids.make(f"beh_{key}")
-        w.assign(sid, f"behavior {key}", value)
+        w.assign(sid, f"behavior {key}", value, unit)
         beh.append(sid)
 
     # --- hematopoiesis core
     s_fb = nu = crowd = None
     if net.feedback:
         s_fb = w.ids.make("s_feedback")
-        w.assign(s_fb, "systemic feedback s", f"1 / (1 + {p[net.feedback[1]]} * "
-                 f"({_sum([N[c] for c in net.feedback[0]])}))")
+        w.assign(s_fb, "systemic feedback s", f"{ONE_D} / ({ONE_D} + {p[net.feedback[1]]} * "
+                 f"({_sum([N[c] for c in net.feedback[0]])}))", "dimensionless")
     if net.niche:
         nu = w.ids.make("nu_niche")
         members = _sum([N[c] for c in net.niche[0]])
-        w.assign(nu, "joint stem-cell niche signal", f"1 / (1 + ({members}) / {p[net.niche[1]]})")
+        w.assign(nu, "joint stem-cell niche signal",
+                 f"{ONE_D} / ({ONE_D} + ({members}) / {p[net.niche[1]]})", "dimensionless")
     crowd_members: set[str] = set()
     if net.crowding and (net.params[net.crowding[2]] or net.crowding[2] in varying):
         members, cap, crate, cpow = net.crowding
         crowd_members = set(members)
         crowd = w.ids.make("crowd_death")
+        total = _sum([N[c] for c in members])
         w.assign(crowd, "extra death rate from marrow crowding (1/h)",
-                 f"{p[crate]} * pow(({_sum([N[c] for c in members])}) / {p[cap]}, {p[cpow]})")
+                 f"{p[crate]} * pow(piecewise({total}, {total} > {ZERO_D}, {ZERO_D}) "
+                 f"/ {p[cap]}, {p[cpow]})", "per_hour")
+
+    dying: dict[str, list[str]] = {c.name: [] for c in net.cells}  # dying cells per hour
+
+    def reaction(name: str, law: str, reactants: dict[str, int], products: dict[str, int],
+                 modifiers: tuple[str, ...] = ()) -> None:
+        w.reaction(name, reactants, products, law, modifiers)
 
     prolif: dict[str, str | None] = {}
-    renew: dict[str, str] = {}
-    dN: dict[str, list[str]] = {c.name: [] for c in net.cells}
-    dying: dict[str, list[str]] = {c.name: [] for c in net.cells}  # dying cells per hour
-    success: dict[str, str] = {}  # share of divisions that do not fail
     for c in net.cells:
         prolif[c.name] = beh[c.proliferation] if c.proliferation is not None else None
+        n = N[c.name]
         if prolif[c.name] is not None:
-            factors_r = [beh[c.self_renewal]] if c.self_renewal is not None else ["0"]
+            factors_r = [beh[c.self_renewal]] if c.self_renewal is not None else [ZERO_D]
             if c.feedback and s_fb:
                 factors_r.append(s_fb)
             if c.niche and nu:
                 factors_r.append(nu)
-            renew[c.name] = w.ids.make(f"renew_{c.name}")
-            w.assign(renew[c.name], f"self-renewal probability of {c.name}",
-                     " * ".join(factors_r))
-            kept = f" * (1 - {beh[c.mutation[1]]})" if c.mutation else ""
+            renew = w.ids.make(f"renew_{c.name}")
+            w.assign(renew, f"self-renewal probability of {c.name}", " * ".join(factors_r),
+                     "dimensionless")
+            # one division: the mother becomes two daughters of its type (X -> 2 X); each
+            # daughter then fails (dies), mutates, or differentiates unless it self-renews
+            divisions = f"{prolif[c.name]} * {n}"
+            reaction(f"division_{c.name}", divisions, {n: 1}, {n: 2})
+            ok = kept = ""
             if c.division_failure is not None:
-                ok = f"(1 - {beh[c.division_failure]})"
-                success[c.name] = ok
-                dN[c.name].append(f"(2 * {renew[c.name]} * {ok}{kept} - 1) * "
-                                  f"{prolif[c.name]} * {N[c.name]}")
-                dying[c.name].append(f"2 * {beh[c.division_failure]} * {prolif[c.name]} * "
-                                     f"{N[c.name]}")
-            else:
-                dN[c.name].append(f"(2 * {renew[c.name]}{kept} - 1) * {prolif[c.name]} * "
-                                  f"{N[c.name]}")
+                law = f"2 dimensionless * {beh[c.division_failure]} * {divisions}"
+                reaction(f"failed_division_{c.name}", law, {n: 1}, {})
+                dying[c.name].append(law)
+                ok = f" * ({ONE_D} - {beh[c.division_failure]})"
+            if c.mutation:
+                target, mut = c.mutation[0], beh[c.mutation[1]]
+                reaction(f"mutation_{c.name}", f"2 dimensionless{ok} * {mut} * {divisions}",
+                         {n: 1}, {N[target]: 1})
+                kept = f" * ({ONE_D} - {mut})"
+            committed = f"2 dimensionless * ({ONE_D} - {renew}){ok}{kept} * {divisions}"
+            for target, fraction in c.differentiation:
+                share = "" if fraction == ONE else f" * {p[fraction]}"
+                reaction(f"differentiation_{c.name}_{target}", f"{committed}{share}",
+                         {n: 1}, {N[target]: 1})
+            if not c.differentiation:
+                reaction(f"unassigned_daughters_{c.name}", committed, {n: 1}, {})
         loss = []
         if c.death is not None:
             death = beh[c.death]
@@ -543,8 +735,8 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
                 point, power = c.homeostasis
                 h = w.ids.make(f"homeostasis_{c.name}")
                 w.assign(h, f"homeostatic factor on the death rate of {c.name}",
-                         f"pow(piecewise({N[c.name]}, {N[c.name]} > 0, 0) / {p[point]}, "
-                         f"{p[power]})")
+                         f"pow(piecewise({n}, {n} > {ZERO_D}, {ZERO_D}) / {p[point]}, "
+                         f"{p[power]})", "dimensionless")
                 death = f"{death} * {h}"
             loss.append(death)
         if c.drug_death is not None:  # added after homeostasis (compile.network)
@@ -552,46 +744,26 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         if c.name in crowd_members and crowd:
             loss.append(crowd)
         if loss:
-            dying[c.name].append(f"({_sum(loss)}) * {N[c.name]}")
+            law = f"({_sum(loss)}) * {n}"
+            reaction(f"death_{c.name}", law, {n: 1}, {})
+            dying[c.name].append(law)
         if c.exit is not None:
-            loss.append(beh[c.exit])
-            if c.exit_to is not None:
-                dN[c.exit_to].append(f"{beh[c.exit]} * {N[c.name]}")
-        if loss:
-            dN[c.name].append(f"-({_sum(loss)}) * {N[c.name]}")
-    for c in net.cells:
-        if prolif[c.name] is None:
-            continue
-        ok = f" * {success[c.name]}" if c.name in success else ""
-        kept = f" * (1 - {beh[c.mutation[1]]})" if c.mutation else ""
-        for target, fraction in c.differentiation:
-            share = "" if fraction == ONE else f" * {p[fraction]}"
-            dN[target].append(f"2 * (1 - {renew[c.name]}){ok}{kept}{share} * "
-                              f"{prolif[c.name]} * {N[c.name]}")
-        if c.mutation:
-            dN[c.mutation[0]].append(f"2{ok} * {beh[c.mutation[1]]} * {prolif[c.name]} * "
-                                     f"{N[c.name]}")
+            reaction(f"exit_{c.name}", f"{beh[c.exit]} * {n}", {n: 1},
+                     {N[c.exit_to]: 1} if c.exit_to is not None else {})
     for k in net.kills:
-        kill = f"{beh[k.behavior]} * {N[k.killer]} * {N[k.target]} / {n_total}"
-        dN[k.target].append(f"-{kill}")
-        dying[k.target].append(kill)
-    for c in net.cells:
-        w.rate(N[c.name], _sum(dN[c.name]).replace("+ -", "- "))
+        law = f"{beh[k.behavior]} * {N[k.killer]} * {N[k.target]} / {n_total}"
+        reaction(f"kill_{k.killer}_{k.target}", law, {N[k.target]: 1}, {}, (N[k.killer],))
+        dying[k.target].append(law)
 
     # --- states relax to their rule-set targets
     for s in net.states:
         xs = x[f"state:{s.cell_type}.{s.var}"]
-        w.rate(xs, f"({beh[s.target]} - {xs}) / {p[s.relaxation]}")
+        label = f"{s.cell_type}_{s.var}"
+        reaction(f"state_rise_{label}", f"{beh[s.target]} / {p[s.relaxation]}", {}, {xs: 1})
+        reaction(f"state_relaxation_{label}", f"{xs} / {p[s.relaxation]}", {xs: 1}, {})
 
-    # --- EV pools: secretion, uptake per route, fates; the ledger
-    S: list[str] = []
-    for pl in net.pools:
-        sid = w.ids.make(f"S_{pl.name}")
-        flux = f"({_sum(dying[pl.source])})" if pl.per_death else N[pl.source]
-        w.assign(sid, f"secretion of {pl.name} (EVs per hour)", f"{beh[pl.secretion]} * {flux}")
-        S.append(sid)
+    # --- EV pools: secretion, uptake per route, fates; the ledger counts what moved
     r_ids: list[str] = []
-    U: list[str] = []
     for ri, route in enumerate(net.uptakes):
         label = f"{net.pools[route.pool].name}->{route.target}#{ri}"
         mult = beh[route.multiplier]
@@ -599,38 +771,32 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
             mult = f"{mult} * {factors['uptake'][ri]}"
         r_ids.append(w.ids.make(f"r_{label}"))
         w.assign(r_ids[-1], f"uptake of route {label} (EVs per target cell per hour)",
-                 f"{p[route.rate]} * {mult} * {ev_of(route)} / {vol_of(route)}")
-        U.append(w.ids.make(f"U_{label}"))
-        w.assign(U[-1], f"uptake of route {label} (EVs per hour)",
-                 f"{r_ids[-1]} * {N[route.target]}")
+                 f"{p[route.rate]} * {mult} * {ev_of(route)} / {vol_of(route)}", "per_hour")
     for pi, pl in enumerate(net.pools):
-        vc = net.classes[pl.vesicle_class]
-        deg, drain, clear, home = (p[vc.degradation], p[vc.drainage], p[vc.clearance],
-                                   p[vc.homing])
-        rem = factors["removal"].get(pi)
-        up_m = [U[ri] for ri, r in enumerate(net.uptakes)
-                if r.pool == pi and cells[r.target].compartment == MARROW]
-        up_b = [U[ri] for ri, r in enumerate(net.uptakes)
-                if r.pool == pi and cells[r.target].compartment != MARROW]
-        in_marrow = pl.compartment == MARROW
-        m_terms = ([S[pi]] if in_marrow else []) + [f"-({_sum(up_m)})"] * bool(up_m) + [
-            f"-({deg} + {drain}) * {Em[pi]}", f"{home} * {Eb[pi]}"]
-        fates = " + ".join([clear, home] + ([rem] if rem else []))
-        b_terms = ([] if in_marrow else [S[pi]]) + [f"-({_sum(up_b)})"] * bool(up_b) + [
-            f"{drain} * {Em[pi]}", f"-({fates}) * {Eb[pi]}"]
-        w.rate(Em[pi], _sum(m_terms).replace("+ -", "- "))
-        w.rate(Eb[pi], _sum(b_terms).replace("+ -", "- "))
         led = {t: x[f"ledger:{pl.name}.{t}"]
                for t in ("secreted", "administered", "degraded", "cleared", "removed")}
-        w.rate(led["secreted"], S[pi])
-        w.rate(led["administered"], "0")
-        w.rate(led["degraded"], f"{deg} * {Em[pi]}")
-        w.rate(led["cleared"], f"{clear} * {Eb[pi]}")
-        w.rate(led["removed"], f"{rem} * {Eb[pi]}" if rem else "0")
-        for target in net.pool_targets(pi):
-            w.rate(x[f"ledger:{pl.name}.uptake:{target}"],
-                   _sum([U[ri] for ri, r in enumerate(net.uptakes)
-                         if r.pool == pi and r.target == target]))
+        em, eb = Em[pi], Eb[pi]
+        src = N[pl.source]
+        flux = f"({_sum(dying[pl.source], 'per_hour')})" if pl.per_death else src
+        reaction(f"secretion_{pl.name}", f"{beh[pl.secretion]} * {flux}", {},
+                 {em if pl.compartment == MARROW else eb: 1, led["secreted"]: 1}, (src,))
+        for ri, r in enumerate(net.uptakes):
+            if r.pool == pi:
+                target = N[r.target]
+                reaction(f"uptake_{pl.name}_{r.target}_{ri}", f"{r_ids[ri]} * {target}",
+                         {ev_of(r): 1}, {x[f"ledger:{pl.name}.uptake:{r.target}"]: 1},
+                         (target,))
+        vc = net.classes[pl.vesicle_class]
+        reaction(f"degradation_{pl.name}", f"{p[vc.degradation]} * {em}", {em: 1},
+                 {led["degraded"]: 1})
+        reaction(f"drainage_{pl.name}", f"{p[vc.drainage]} * {em}", {em: 1}, {eb: 1})
+        if vc.homing != ZERO or vc.homing in varying:
+            reaction(f"homing_{pl.name}", f"{p[vc.homing]} * {eb}", {eb: 1}, {em: 1})
+        reaction(f"clearance_{pl.name}", f"{p[vc.clearance]} * {eb}", {eb: 1},
+                 {led["cleared"]: 1})
+        if pi in factors["removal"]:
+            reaction(f"removal_{pl.name}", f"{factors['removal'][pi]} * {eb}", {eb: 1},
+                     {led["removed"]: 1})
 
     # --- internalized cargo per cell: delivery, decay, dilution by division
     for q in net.cargo_states:
@@ -638,20 +804,30 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         delivered = [f"{p[net.pools[r.pool].cargo[q.cargo]]} * {r_ids[ri]}"
                      for ri, r in enumerate(net.uptakes)
                      if r.target == q.cell_type and q.cargo in net.pools[r.pool].cargo]
-        losses = p[q.decay] + (f" + {prolif[q.cell_type]}" if prolif[q.cell_type] else "")
-        w.rate(xq, f"{_sum(delivered)} - ({losses}) * {xq}")
+        label = f"{q.cell_type}_{q.cargo}"
+        if delivered:
+            reaction(f"cargo_delivery_{label}", _sum(delivered), {}, {xq: 1})
+        reaction(f"cargo_decay_{label}", f"{p[q.decay]} * {xq}", {xq: 1}, {})
+        if prolif[q.cell_type]:
+            reaction(f"cargo_dilution_{label}", f"{prolif[q.cell_type]} * {xq}", {xq: 1}, {})
 
-    # --- cytokines (per mL of marrow) and drugs (plasma)
+    # --- cytokines (per mL of marrow: the species' compartment) and drugs (plasma, nM)
     for name, decay in net.cytokines.items():
         xc = x[f"cytokine:{name}"]
-        prod = [f"{beh[pr.behavior]} * {N[pr.cell_type]}" for pr in net.productions
-                if pr.cytokine == name]
-        made = f"({_sum(prod)}) / {vol[MARROW]} - " if prod else "-"
-        w.rate(xc, f"{made}{p[decay]} * {xc}")
+        for pr in net.productions:
+            if pr.cytokine == name:
+                reaction(f"production_{pr.cell_type}_{name}",
+                         f"{beh[pr.behavior]} * {N[pr.cell_type]}", {}, {xc: 1},
+                         (N[pr.cell_type],))
+        reaction(f"decay_{name}", f"{p[decay]} * {xc} * {MARROW}", {xc: 1}, {})
     for i, (name, elim) in enumerate(net.drugs.items()):
         xd = x[f"drug:{name}"]
         infusion = factors["infusion"].get(i)
-        w.rate(xd, f"{infusion} - {p[elim]} * {xd}" if infusion else f"-{p[elim]} * {xd}")
+        if infusion:
+            reaction(f"infusion_{name}", f"{infusion} * {PLASMA} / {DRUG_EXTENT}", {},
+                     {xd: 1})
+        reaction(f"elimination_{name}", f"{p[elim]} * {xd} * {PLASMA} / {DRUG_EXTENT}",
+                 {xd: 1}, {})
 
 
 # ---------------------------------------------------------------------------------------
