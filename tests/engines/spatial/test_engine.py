@@ -49,7 +49,7 @@ def test_ledger_closes_and_dataset_has_the_snapshots(model, tmp_path):
 
 def test_decay_follows_the_exponential(model):
     net = compile_model(model)
-    r = engine.Run(net, 1.0, 0, Schedule(), engine._options(
+    r = engine.Run(net, 1.0, 0, Schedule(), engine.validated_options(net,
         {**SMALL, "params": {"sec": 0.0, "up": 0.0, "kdrain": 0.0}}))
     r.fields[:] = 3.0
     for k in range(8):

@@ -31,7 +31,7 @@ from ...errors import SimulationError
 from ...files import replacing
 
 if TYPE_CHECKING:
-    from .engine import Run
+    from .state import Section
 
 #: compression of the snapshot fields in NetCDF (smooth fields compress well)
 ENCODING = {"zlib": True, "complevel": 4, "shuffle": True}
@@ -40,7 +40,7 @@ ENCODING = {"zlib": True, "complevel": 4, "shuffle": True}
 class Snapshots:
     """Collects snapshots of a run."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Section) -> None:
         self.run = run
         self.days: list[float] = []
         self.fields: list[np.ndarray] = []  # whole grid, float32 (F, nz, ny, nx)
