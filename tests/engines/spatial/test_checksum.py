@@ -39,6 +39,16 @@ VARIABLES = ("cells", "ev", "cargo_per_cell", "behavior", "ledger", "communicati
              "niche_fraction", "field_snapshot", "agent_x", "agent_y", "agent_type")
 
 
+def slot_cargo(run: engine.Run) -> np.ndarray:
+    """The agents' cargo (agents, network cargo slots), zero in other types' slots."""
+    a = run.agents
+    full = np.zeros((a.n, len(run.net.cargo_states)))
+    slots = run.cargo_global[a.type]  # (agents, columns)
+    own = slots >= 0
+    full[np.nonzero(own)[0], slots[own]] = a.cargo[own]
+    return full
+
+
 def digest(name: str) -> str:
     """sha256 over the run's final fields and agents and its Dataset's main variables."""
     preset, days, seed, options = CASES[name]
@@ -47,7 +57,7 @@ def digest(name: str) -> str:
     ds = run.execute(None)
     a = run.agents
     h = hashlib.sha256()
-    for array in (run.fields, a.type, a.pos, a.cycle, a.cargo, a.state, run.w, run.Eb,
+    for array in (run.fields, a.type, a.pos, a.cycle, slot_cargo(run), a.state, run.w, run.Eb,
                   *(ds[v].values for v in VARIABLES if v in ds)):
         h.update(np.ascontiguousarray(array).tobytes())
     return h.hexdigest()

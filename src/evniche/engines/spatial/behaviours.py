@@ -147,7 +147,7 @@ def _columns(run: Section, tr, idx, conc, part, base_mult, n_total) -> np.ndarra
     out = np.zeros((idx.size, tr.cols_kind.size))
     for j, (kind, k) in enumerate(zip(tr.cols_kind, tr.cols_index, strict=True)):
         if kind == rules.Q:
-            out[:, j] = a.cargo[idx, k]
+            out[:, j] = a.cargo[idx, run.cargo_col[k]]
         elif kind == rules.R:
             if kin.r_marrow[k]:
                 out[:, j] = kin.r_rate[k] * base_mult[k] * conc[kin.r_pool[k], idx]

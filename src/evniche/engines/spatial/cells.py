@@ -85,8 +85,10 @@ def advance(run: Section, vox, conc, prolif, renew, loss, state_target, kill_rat
     if kin.q_decay.size and n:
         k = kin.q_decay
         spread = np.where(k > 0, -np.expm1(-k * dt) / np.where(k > 0, k * dt, 1.0), 1.0)
-        a.cargo = np.where(run.cargo_own[a.type], a.cargo * np.exp(-k * dt)
-                           + delivered * spread, 0.0)
+        column = np.maximum(run.cargo_global, 0)  # (type, column): the cargo slot
+        decay, spread = np.exp(-k * dt)[column], spread[column]
+        a.cargo = np.where(run.cargo_own[a.type], a.cargo * decay[a.type]
+                           + delivered * spread[a.type], 0.0)
     if kin.s_tau.size and n:
         relaxed = state_target + (a.state - state_target) * np.exp(-dt / kin.s_tau)[None, :]
         a.state = np.where(run.state_own[a.type], relaxed, a.state)

@@ -173,7 +173,7 @@ def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.nda
     """Fields and blood over one step, in ``run.substeps`` sub-steps of reaction (exact
     for constant rates), diffusion and blood (one compiled call, :mod:`.fields`).
     ``uptake`` = (route, agent, rate 1/h) entries of marrow uptake. Returns cargo copies
-    delivered per real cell, per agent and cargo slot."""
+    delivered per real cell, per agent and cargo column (see ``Section.cargo_global``)."""
     kin, npl, nvox = run.kin, run.npl, run.n_vox
     h = run.dt / run.substeps
     n = vox.size
@@ -217,7 +217,11 @@ def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.nda
         per_cell = sparse.csr_matrix(
             (taken / run.w[run.agents.type[up_agent]], (up_agent, up_route)),
             shape=(n, nr))
-        return np.asarray((per_cell @ run.Q_marrow_T).todense())
+        got = (per_cell @ run.Q_marrow_T).tocoo()
+        own = run.cargo_type[got.col] == run.agents.type[got.row]
+        out = np.zeros_like(run.agents.cargo)
+        out[got.row[own], run.cargo_col[got.col[own]]] = got.data[own]
+        return out
     return np.zeros_like(run.agents.cargo)
 
 

@@ -55,7 +55,7 @@ class Snapshots:
             self.s_slot[cidx[st.cell_type], self.state_vars.index(st.var)] = i
         self.q_slot = np.full((len(net.cells), len(self.cargo_names)), -1)
         for i, q in enumerate(net.cargo_states):
-            self.q_slot[cidx[q.cell_type], self.cargo_names.index(q.cargo)] = i
+            self.q_slot[cidx[q.cell_type], self.cargo_names.index(q.cargo)] = run.cargo_col[i]
 
     def take(self, day: float) -> None:
         run = self.run

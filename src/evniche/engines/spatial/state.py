@@ -181,12 +181,23 @@ class Section:
                                       if s.cell_type == c.name], int) for c in net.cells]
         self.cargo_slots = [np.array([i for i, q in enumerate(net.cargo_states)
                                       if q.cell_type == c.name], int) for c in net.cells]
-        #: (cell type, slot): whether an agent of the type uses the cargo / state slot
-        self.cargo_own = np.zeros((len(net.cells), len(net.cargo_states)), bool)
+        #: agents keep their own type's cargo only: column j of an agent of type t holds
+        #: the network's cargo slot ``cargo_global[t, j]`` (-1: unused); ``cargo_col`` is
+        #: the column of each cargo slot in its type's agents, ``cargo_type`` its type
+        width = max((s.size for s in self.cargo_slots), default=0)
+        self.cargo_global = np.full((len(net.cells), width), -1, np.int64)
+        self.cargo_col = np.zeros(len(net.cargo_states), np.int64)
+        self.cargo_type = np.zeros(len(net.cargo_states), np.int64)
+        self.cargo_cols = [np.arange(s.size) for s in self.cargo_slots]
+        #: (cell type, column / slot): whether an agent of the type uses the cargo column /
+        #: state slot
         self.state_own = np.zeros((len(net.cells), len(net.states)), bool)
         for t in range(len(net.cells)):
-            self.cargo_own[t, self.cargo_slots[t]] = True
+            self.cargo_global[t, :self.cargo_slots[t].size] = self.cargo_slots[t]
+            self.cargo_col[self.cargo_slots[t]] = self.cargo_cols[t]
+            self.cargo_type[self.cargo_slots[t]] = t
             self.state_own[t, self.state_slots[t]] = True
+        self.cargo_own = self.cargo_global >= 0
         cidx = net.cell_index()
         # differentiation targets of each type and the cumulative fractions that pick one
         self.diff_targets = [np.array([cidx[t] for t, _ in c.differentiation], int)
@@ -221,14 +232,14 @@ class Section:
             parents = [j for j in range(len(net.cells))
                        if i in self.diff_targets[j] and n_t[j] > 0]
             self.w[i] = self.w[parents[0]] if parents else 1.0
-        Xs, Qs = len(net.states), len(net.cargo_states)
+        Xs, Qs = len(net.states), self.cargo_global.shape[1]
         parts = []
         for t in np.flatnonzero(n_t):
             pos = geometry.place(self.geom, int(n_t[t]), self.placement[t], self.rng)
             st = np.zeros((n_t[t], Xs))
             st[:, self.state_slots[t]] = y[kin.i_state[self.state_slots[t]]]
             cg = np.zeros((n_t[t], Qs))
-            cg[:, self.cargo_slots[t]] = y[kin.i_cargo[self.cargo_slots[t]]]
+            cg[:, self.cargo_cols[t]] = y[kin.i_cargo[self.cargo_slots[t]]]
             parts.append(ag.Agents(np.full(n_t[t], t, np.int32), pos,
                                    self.rng.random(n_t[t]) * 24.0, cg, st))
         self.agents = ag.Agents.concat(parts) if parts else ag.Agents(
@@ -266,7 +277,7 @@ class Section:
                     y[kin.i_state[self.state_slots[t]]] = a.state[sel][:, self.state_slots[t]
                                                                        ].mean(axis=0)
                 if self.cargo_slots[t].size:
-                    y[kin.i_cargo[self.cargo_slots[t]]] = a.cargo[sel][:, self.cargo_slots[t]
+                    y[kin.i_cargo[self.cargo_slots[t]]] = a.cargo[sel][:, self.cargo_cols[t]
                                                                        ].mean(axis=0)
             elif self.cargo_slots[t].size:
                 y[kin.i_cargo[self.cargo_slots[t]]] = 0.0
