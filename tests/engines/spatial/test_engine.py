@@ -4,6 +4,7 @@ limit, and the Dataset it returns."""
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import evniche
@@ -45,6 +46,23 @@ def test_ledger_closes_and_dataset_has_the_snapshots(model, tmp_path):
     assert float(ds["communication"].sel(source="MSC", target="HSC").isel(time=-1)) > 0
     assert (tmp_path / "snap" / "fields.zarr").is_dir()
     assert (tmp_path / "snap" / "agents.parquet").stat().st_size > 0
+    # the rows streamed to agents.parquet are the agents pictured in the Dataset
+    rows = pd.read_parquet(tmp_path / "snap" / "agents.parquet")
+    for s, day in enumerate(ds["snapshot_day"].values):
+        x = ds["agent_x"].values[s]
+        np.testing.assert_array_equal(rows[rows["day"] == day]["x_um"].values,
+                                      x[~np.isnan(x)])
+    assert not [p for p in (tmp_path / "snap").iterdir() if p.name.startswith(".")]
+
+
+def test_a_failed_run_leaves_no_partial_snapshot_file(model, tmp_path, monkeypatch):
+    def fail(self, t):
+        raise SimulationError("stopped in a step")
+
+    monkeypatch.setattr(engine.Run, "step", fail)
+    with pytest.raises(SimulationError, match="stopped"):
+        run(model, snapshot_dir=str(tmp_path / "snap"))
+    assert list((tmp_path / "snap").iterdir()) == []
 
 
 def test_decay_follows_the_exponential(model):

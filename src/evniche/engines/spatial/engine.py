@@ -140,6 +140,16 @@ class Run(Section):
 
     # ------------------------------------------------------------------ the run
     def execute(self, progress: Callable[[float], None] | None) -> xr.Dataset:
+        """Run to the end; the Trajectory Dataset with the section snapshots (written under
+        ``snapshot_dir`` when given; a run that fails leaves no partial snapshot file)."""
+        snaps = Snapshots(self)
+        try:
+            return self._execute(progress, snaps)
+        finally:
+            snaps.close()
+
+    def _execute(self, progress: Callable[[float], None] | None,
+                 snaps: Snapshots) -> xr.Dataset:
         t_end = self.days * 24.0
         n_steps = int(np.ceil(t_end / self.dt - 1e-9))
         out_every = max(int(round(float(self.o["output_hours"]) / self.dt)), 1)
@@ -152,7 +162,6 @@ class Run(Section):
         frame_steps = {int(round(s)) for s in np.linspace(0, n_steps, frames)} if frames > 1 \
             else set()
         snap_steps = chosen_steps | frame_steps
-        snaps = Snapshots(self)
         times, ys, behs, niche = [], [], [], []
         done_jumps: set[int] = set()
         self.beh_now = self.kin.parts(self.y0)["beh"]
@@ -214,7 +223,7 @@ class Run(Section):
         ds.attrs["section_days"] = ";".join(f"{s * self.dt / 24.0:g}"
                                             for s in sorted(chosen_steps))
         if self.o["snapshot_dir"]:
-            snaps.write(self.o["snapshot_dir"])
+            snaps.write()
             ds.attrs["snapshot_dir"] = str(self.o["snapshot_dir"])
         return ds
 
