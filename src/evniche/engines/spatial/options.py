@@ -142,6 +142,7 @@ def _options(options: dict) -> dict:
     for key, (kind, positive) in NUMBERS.items():
         if out[key] is not None:
             out[key] = _number(key, out[key], kind, positive)
+    _agents_per_voxel(out)
     if out["snapshot_days"] is not None:
         try:
             days = [float(d) for d in np.atleast_1d(out["snapshot_days"])]
@@ -157,6 +158,28 @@ def _options(options: dict) -> dict:
         raise SimulationError("spatial option placement: expected {cell type: uniform|"
                               f"perivascular|hsc|sinusoid|bone}}, got {out['placement']!r}")
     return out
+
+
+#: the most agents the ``agents`` option may ask for per voxel of the section. Assumption:
+#: agents are sampling particles with a cell's radius and contact mechanics; their
+#: neighbour work per agent grows with the agents per voxel (at 100 per 10-µm voxel a step
+#: of 1e6 agents took minutes), and a 10-µm voxel holds about one real cell
+MAX_AGENTS_PER_VOXEL = 32
+
+
+def _agents_per_voxel(out: dict) -> None:
+    """Refuse an ``agents`` target above :data:`MAX_AGENTS_PER_VOXEL` per voxel, naming a
+    section that would hold it."""
+    nz, ny, nx = geometry.grid_shape(out["geometry"])
+    voxels = nz * ny * nx
+    agents = out["agents"]
+    if agents > MAX_AGENTS_PER_VOXEL * voxels:
+        dx = out["geometry"].dx_um
+        side = np.sqrt(agents / (nz * MAX_AGENTS_PER_VOXEL)) * dx
+        raise SimulationError(
+            f"spatial option agents: {agents} agents in {voxels} voxels are "
+            f"{agents / voxels:.3g} per voxel, more than {MAX_AGENTS_PER_VOXEL}: enlarge the "
+            f"section (size_um, at least {side:.0f} µm square) or ask for fewer agents")
 
 
 #: keys of one cell type's ``retention`` entry: (whether it must be ≤ 1, default)
