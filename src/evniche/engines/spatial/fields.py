@@ -166,7 +166,13 @@ def exact_factors(lam: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np
     lam = np.asarray(lam, dtype=float)
     pos = lam > 0
     inv = np.divide(1.0, lam, out=np.zeros_like(lam), where=pos)
-    return np.exp(-lam * h), np.where(pos, -np.expm1(-lam * h) * inv, h), inv
+    x = np.negative(lam * h)  # in place from here: one (pools × voxels) array at a time
+    e = np.exp(x)
+    np.expm1(x, out=x)
+    np.negative(x, out=x)
+    x *= inv
+    x[~pos] = h
+    return e, x, inv
 
 
 def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.ndarray:
@@ -184,7 +190,9 @@ def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.nda
     if flat.size:
         lam += np.bincount(flat, up_rate, minlength=npl * nvox).reshape(npl, nvox)
     e, frac, inv_lam = exact_factors(lam, h)
+    del lam
     sec = np.ascontiguousarray(sec_rate[:npl])
+    src = np.multiply(sec, frac, out=frac)  # what the source adds over a sub-step
     lost = np.zeros((npl, run.n_vox))
     cyt_e, cyt_frac, _ = exact_factors(kin.cyt_decay, h)
     S_b, lam_routes, lam_b, rem = blood_rates(run, rem, beh_pop, N, upt_f)
@@ -192,7 +200,7 @@ def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.nda
     run.blood_taken = np.zeros(nr)
     secreted_b, cleared, removed = np.zeros(npl), np.zeros(npl), np.zeros(npl)
     d = run.diffuser
-    args = (run.fields, npl, run.substeps, h, inv_lam, e, sec * frac, sec * h,
+    args = (run.fields, npl, run.substeps, h, inv_lam, e, src, sec * h,
             cyt_e, cyt_frac, np.ascontiguousarray(sec_rate[npl:]),
             kin.pl_drain.astype(float), run.sin_idx, run.sin_rate, run.vox_amount,
             d.alpha, d.fx, d.fy, d.fz, d.stiff_mask,
@@ -202,7 +210,10 @@ def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.nda
             run.led_uptake)
     threads.run(lambda share, shares: advance(*args, share, shares),
                 run.fields.size * run.substeps, "fields")
-    share_sum = lost * inv_lam  # Σ over sub-steps of lost/λ (λ constant over the step)
+    args = ()  # frees the step's factors
+    del e, src
+    share_sum = np.multiply(lost, inv_lam, out=lost)  # Σ over sub-steps of lost/λ (λ
+    del inv_lam  # constant over the step)
     run.led["secreted"] += secreted_b
     run.led["cleared"] += cleared
     run.led["removed"] += removed

@@ -150,9 +150,10 @@ class Snapshots:
             n = snap["type"].size
             ax[s, :n], ay[s, :n], at[s, :n] = snap["x"], snap["y"], snap["type"]
         self.agents = []  # now in the arrays above
-        fields = (np.stack(self.sections) if self.sections
-                  else np.zeros((0, len(run.field_names), ny, nx), np.float32))
-        self.sections = [fields[s] for s in range(S)]  # views: the zarr writer reads them
+        fields = np.zeros((S, len(run.field_names), ny, nx), np.float32)
+        for s in range(S):  # one section at a time: the list's arrays become views
+            fields[s] = self.sections[s]
+            self.sections[s] = fields[s]
         ds = ds.assign(
             field_snapshot=(("snapshot", "field", "y", "x"), fields),
             agent_x=(("snapshot", "agent"), ax),
