@@ -109,6 +109,8 @@ def test_bad_options_are_named(model):
         run(model, dt_hours=0)
     with pytest.raises(SimulationError, match="chemoattractant"):
         run(model, chemoattractant="CXCL99")
-    # 120 µm × 120 µm in 10-µm voxels: 144 voxels hold at most 32 × 144 = 4,608 agents
-    with pytest.raises(SimulationError, match=r"agents: 4609 agents in 144 voxels.*more than 32"):
+    # 120 µm × 120 µm holds 144 cells of 10 µm: at most 32 × 144 = 4,608 agents
+    with pytest.raises(SimulationError, match=r"agents: 4609 agents in a section of 144 cells"
+                                              r" of 10 µm .*more than 32.*120-µm square"):
         run(model, agents=4609)
+    run(model, days=0.25, agents=4608, min_agents=1)  # at the bound: runs

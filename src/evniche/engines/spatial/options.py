@@ -142,7 +142,7 @@ def _options(options: dict) -> dict:
     for key, (kind, positive) in NUMBERS.items():
         if out[key] is not None:
             out[key] = _number(key, out[key], kind, positive)
-    _agents_per_voxel(out)
+    _agents_per_cell(out)
     if out["snapshot_days"] is not None:
         try:
             days = [float(d) for d in np.atleast_1d(out["snapshot_days"])]
@@ -160,26 +160,30 @@ def _options(options: dict) -> dict:
     return out
 
 
-#: the most agents the ``agents`` option may ask for per voxel of the section. Assumption:
-#: agents are sampling particles with a cell's radius and contact mechanics; their
-#: neighbour work per agent grows with the agents per voxel (at 100 per 10-µm voxel a step
-#: of 1e6 agents took minutes), and a 10-µm voxel holds about one real cell
-MAX_AGENTS_PER_VOXEL = 32
+#: the most agents the ``agents`` option may ask for per cell footprint of the section (its
+#: area over (2·cell_radius_um)² in 2-D, its volume over (2·cell_radius_um)³ in 3-D).
+#: Assumption: agents are sampling particles with a cell's radius and contact mechanics;
+#: their neighbour work per agent grows with the agents per footprint (at 100 per 10-µm
+#: cell a step of 1e6 agents took minutes), and a footprint holds one real cell
+MAX_AGENTS_PER_CELL = 32
 
 
-def _agents_per_voxel(out: dict) -> None:
-    """Refuse an ``agents`` target above :data:`MAX_AGENTS_PER_VOXEL` per voxel, naming a
-    section that would hold it."""
+def _agents_per_cell(out: dict) -> None:
+    """Refuse an ``agents`` target above :data:`MAX_AGENTS_PER_CELL` per cell footprint of
+    the section, naming a section that would hold it."""
     nz, ny, nx = geometry.grid_shape(out["geometry"])
-    voxels = nz * ny * nx
+    dx, cell = out["geometry"].dx_um, 2.0 * float(out["cell_radius_um"])
+    dims = 3 if nz > 1 else 2
+    cells = nz * ny * nx * (dx / cell) ** dims
     agents = out["agents"]
-    if agents > MAX_AGENTS_PER_VOXEL * voxels:
-        dx = out["geometry"].dx_um
-        side = np.sqrt(agents / (nz * MAX_AGENTS_PER_VOXEL)) * dx
+    if agents > MAX_AGENTS_PER_CELL * cells:
+        side = (agents / MAX_AGENTS_PER_CELL) ** (1 / dims) * cell
+        shape = "square" if dims == 2 else "cube"
         raise SimulationError(
-            f"spatial option agents: {agents} agents in {voxels} voxels are "
-            f"{agents / voxels:.3g} per voxel, more than {MAX_AGENTS_PER_VOXEL}: enlarge the "
-            f"section (size_um, at least {side:.0f} µm square) or ask for fewer agents")
+            f"spatial option agents: {agents} agents in a section of {cells:.4g} cells of "
+            f"{cell:g} µm are {agents / cells:.3g} per cell, more than {MAX_AGENTS_PER_CELL}: "
+            f"enlarge the section (size_um, at least a {side:.0f}-µm {shape}) or ask for "
+            "fewer agents")
 
 
 #: keys of one cell type's ``retention`` entry: (whether it must be ≤ 1, default)
