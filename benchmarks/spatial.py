@@ -111,10 +111,25 @@ def whole_run(n_agents: int, days: float, n_threads: int | None) -> dict:
     """A whole aml run at ``n_agents`` agents (one per voxel) in this process; for
     :func:`child_run`."""
     import evniche
-    from evniche.engines.spatial import engine
+    from evniche.engines.spatial import behaviours, cells, engine, fields
 
-    steps = {"time": 0.0, "agent_steps": 0}
+    steps = {"time": 0.0, "agent_steps": 0, "behaviours": 0.0, "fields": 0.0, "cells": 0.0}
     step = engine.Run.step
+
+    def phase(module, name: str, label: str) -> None:
+        inner = getattr(module, name)
+
+        def timed_phase(*args, **kwargs):
+            start = time.perf_counter()
+            out = inner(*args, **kwargs)
+            steps[label] += time.perf_counter() - start
+            return out
+
+        setattr(module, name, timed_phase)
+
+    phase(behaviours, "evaluate", "behaviours")
+    phase(fields, "react", "fields")
+    phase(cells, "advance", "cells")
 
     def timed(self, t):
         start = time.perf_counter()
@@ -133,6 +148,7 @@ def whole_run(n_agents: int, days: float, n_threads: int | None) -> dict:
         ds.to_netcdf(Path(tmp) / "trajectory.nc")
     return {"agents": n_agents, "wall": time.perf_counter() - start,
             "step_time": steps["time"], "agent_steps": steps["agent_steps"],
+            "phases": {k: steps[k] for k in ("behaviours", "fields", "cells")},
             "final": int(ds.attrs["agents_final"]), "fields": int(ds.sizes["field"]),
             "substeps": int(ds.attrs["field_substeps"]),
             "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
@@ -271,12 +287,13 @@ def report(args: argparse.Namespace) -> None:
     print(f"whole aml runs, one agent per 10-µm voxel (2-D), {args.run_days:g} days, default "
           "snapshots written; each in a child process")
     head = (f"{'agents':>9} {'fields':>6} {'sub-steps':>9} {'wall s':>8} {'in steps s':>10} "
-            f"{'agent-steps/s':>14} {'peak RSS GB':>12}")
+            f"{'behaviours/fields/cells s':>26} {'agent-steps/s':>14} {'peak RSS GB':>12}")
     print(head)
     print("-" * len(head))
     for w in whole:
         print(f"{w['agents']:>9.0e} {w['fields']:>6d} {w['substeps']:>9d} {w['wall']:>8.1f} "
-              f"{w['step_time']:>10.1f} {w['agent_steps'] / w['step_time']:>14.3e} "
+              f"{w['step_time']:>10.1f} {'/'.join(f'{v:.1f}' for v in w['phases'].values()):>26} "
+              f"{w['agent_steps'] / w['step_time']:>14.3e} "
               f"{w['peak_gb']:>12.2f}")
     print()
     print(f"whole run at the rules sample's scale: 1,300 agents at the start "

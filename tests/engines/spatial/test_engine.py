@@ -53,6 +53,11 @@ def test_ledger_closes_and_dataset_has_the_snapshots(model, tmp_path):
         np.testing.assert_array_equal(rows[rows["day"] == day]["x_um"].values,
                                       x[~np.isnan(x)])
     assert not [p for p in (tmp_path / "snap").iterdir() if p.name.startswith(".")]
+    import xarray as xr
+
+    with xr.open_zarr(tmp_path / "snap" / "fields.zarr") as zarr:
+        np.testing.assert_array_equal(zarr["field"].values[:, :, 0],
+                                      ds["field_snapshot"].values)
 
 
 def test_a_failed_run_leaves_no_partial_snapshot_file(model, tmp_path, monkeypatch):

@@ -151,9 +151,10 @@ class Snapshots:
             ax[s, :n], ay[s, :n], at[s, :n] = snap["x"], snap["y"], snap["type"]
         self.agents = []  # now in the arrays above
         fields = np.zeros((S, len(run.field_names), ny, nx), np.float32)
-        for s in range(S):  # one section at a time: the list's arrays become views
+        for s in range(S):  # one section at a time, each freed once copied
             fields[s] = self.sections[s]
             self.sections[s] = fields[s]
+        self.stacked = fields  # what fields.zarr holds in 2-D (a view, not a copy)
         ds = ds.assign(
             field_snapshot=(("snapshot", "field", "y", "x"), fields),
             agent_x=(("snapshot", "agent"), ax),
@@ -196,9 +197,16 @@ class Snapshots:
         g = run.geom
         nz, ny, nx = g.shape
         F = len(run.field_names)
-        grids = self.grids if nz > 1 else [f[:, None] for f in self.sections]
-        fields = (np.stack(grids) if grids else np.zeros((0, F, nz, ny, nx), np.float32))
-        self.grids = []
+        if nz == 1:  # the sections are the whole grid: no copy
+            stacked = getattr(self, "stacked", None)  # set by attach
+            if stacked is None:
+                stacked = (np.stack(self.sections) if self.sections
+                           else np.zeros((0, F, ny, nx), np.float32))
+            fields = stacked[:, :, None]
+        else:
+            fields = (np.stack(self.grids) if self.grids
+                      else np.zeros((0, F, nz, ny, nx), np.float32))
+            self.grids = []
         centre = (np.arange(max(nz, ny, nx)) + 0.5) * g.dx
         ds = xr.Dataset(
             {"field": (("snapshot", "field_name", "z", "y", "x"), fields,
