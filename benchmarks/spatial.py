@@ -13,6 +13,13 @@ agent and 8 fields (medians over repeats, after a warm-up call that compiles):
 * memory: bytes per agent of the agent arrays (8 cargo and 8 state slots), and the
   process's peak resident memory after the largest case (agents and fields held at once).
 
+Whole runs of the aml preset (``--agents``, default 1e5 and 1e6; ``--quick``: 1e5) at one
+agent per 10-µm voxel (a square 2-D section of ``agents`` voxels), ``--run-days`` simulated
+days (default 0.125: 6 cell steps) with the default snapshots written to a temporary
+folder, each in a child process: its peak resident memory (the whole run: set-up, fields,
+snapshots, outputs) and the full cell step's rate (agents × steps / time in the steps:
+behaviours, fields, cells, motion).
+
 Then a whole run at the scale of PhysiCell's rules sample: ~1,300 agents, 5 fields (4 EV
 pools and CXCL12), 5 simulated days, on a 1 mm × 1 mm section of 20 µm voxels (median
 wall time of ``--repeats`` runs, compilation excluded).
@@ -25,8 +32,11 @@ the same run. The machine is shared: timings are noisy; rerun to see the spread.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,6 +105,64 @@ def case(n_agents: int, repeats: int, rng: np.random.Generator) -> dict:
     return {"agents": n_agents, "voxels": side * side, "diff": updates / t_diff,
             "numpy": updates / t_np, "agent_steps": n_agents / t_agents,
             "bytes_per_agent": a.nbytes() / n_agents}
+
+
+def whole_run(n_agents: int, days: float, n_threads: int | None) -> dict:
+    """A whole aml run at ``n_agents`` agents (one per voxel) in this process; for
+    :func:`child_run`."""
+    import evniche
+    from evniche.engines.spatial import behaviours, cells, engine, fields
+
+    steps = {"time": 0.0, "agent_steps": 0, "behaviours": 0.0, "fields": 0.0, "cells": 0.0}
+    step = engine.Run.step
+
+    def phase(module, name: str, label: str) -> None:
+        inner = getattr(module, name)
+
+        def timed_phase(*args, **kwargs):
+            start = time.perf_counter()
+            out = inner(*args, **kwargs)
+            steps[label] += time.perf_counter() - start
+            return out
+
+        setattr(module, name, timed_phase)
+
+    phase(behaviours, "evaluate", "behaviours")
+    phase(fields, "react", "fields")
+    phase(cells, "advance", "cells")
+
+    def timed(self, t):
+        start = time.perf_counter()
+        n = self.agents.n
+        step(self, t)
+        steps["time"] += time.perf_counter() - start
+        steps["agent_steps"] += n
+
+    engine.Run.step = timed
+    side = float(np.sqrt(n_agents) * 10.0)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = evniche.simulate("aml", days=days, engine="spatial", seed=0, agents=n_agents,
+                              size_um=(side, side), snapshot_dir=tmp, threads=n_threads,
+                              allow_large=True)
+        ds.to_netcdf(Path(tmp) / "trajectory.nc")
+    return {"agents": n_agents, "wall": time.perf_counter() - start,
+            "step_time": steps["time"], "agent_steps": steps["agent_steps"],
+            "phases": {k: steps[k] for k in ("behaviours", "fields", "cells")},
+            "final": int(ds.attrs["agents_final"]), "fields": int(ds.sizes["field"]),
+            "substeps": int(ds.attrs["field_substeps"]),
+            "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+
+
+def child_run(n_agents: int, days: float, n_threads: int | None) -> dict:
+    """:func:`whole_run` in a child process (its own peak resident memory)."""
+    cmd = [sys.executable, __file__, "--child", str(n_agents), str(days)]
+    if n_threads is not None:
+        cmd += ["--threads", str(n_threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", check=False)
+    if done.returncode != 0:
+        sys.exit(f"error: the whole run at {n_agents} agents failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def rules_sample_model() -> dict:
@@ -178,7 +246,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="threads of the compiled kernels (default: the cores)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="repeats of the 5-day run (default 3)")
+    parser.add_argument("--agents", type=float, nargs="+", default=None,
+                        help="agents of the whole aml runs (default 1e5 1e6; --quick: 1e5)")
+    parser.add_argument("--run-days", type=float, default=0.125,
+                        help="simulated days of the whole aml runs (default 0.125)")
+    parser.add_argument("--child", nargs=2, metavar=("AGENTS", "DAYS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(whole_run(int(float(args.child[0])), float(args.child[1]),
+                                   args.threads)))
+        return
     with threads.using(args.threads):
         report(args)
 
@@ -190,6 +267,8 @@ def report(args: argparse.Namespace) -> None:
     reps = {10_000: 21, 100_000: 11, 1_000_000: 5}
     rows = [case(n, reps[n], rng) for n in sizes]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    whole = [child_run(int(n), args.run_days, args.threads) for n in
+             (args.agents or ([1e5] if args.quick else [1e5, 1e6]))]
     run = rules_sample_run(args.repeats)
     print(f"spatial engine benchmark — {FIELDS} fields, 2-D grid, one 10-µm voxel per agent, "
           f"{threads.workers()} thread(s); medians over repeats")
@@ -204,6 +283,18 @@ def report(args: argparse.Namespace) -> None:
               f"{r['bytes_per_agent']:>8.0f}")
     print(f"peak resident memory of this process (largest case: agents and "
           f"{FIELDS} fields held together): {peak_gb:.2f} GB")
+    print()
+    print(f"whole aml runs, one agent per 10-µm voxel (2-D), {args.run_days:g} days, default "
+          "snapshots written; each in a child process")
+    head = (f"{'agents':>9} {'fields':>6} {'sub-steps':>9} {'wall s':>8} {'in steps s':>10} "
+            f"{'behaviours/fields/cells s':>26} {'agent-steps/s':>14} {'peak RSS GB':>12}")
+    print(head)
+    print("-" * len(head))
+    for w in whole:
+        print(f"{w['agents']:>9.0e} {w['fields']:>6d} {w['substeps']:>9d} {w['wall']:>8.1f} "
+              f"{w['step_time']:>10.1f} {'/'.join(f'{v:.1f}' for v in w['phases'].values()):>26} "
+              f"{w['agent_steps'] / w['step_time']:>14.3e} "
+              f"{w['peak_gb']:>12.2f}")
     print()
     print(f"whole run at the rules sample's scale: 1,300 agents at the start "
           f"({run['agents_end']} at the end), {run['fields']} fields, 5 days = "

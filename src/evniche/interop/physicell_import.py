@@ -267,7 +267,7 @@ def _spatial(settings, depth, counts, names, src) -> dict:
     if depth is not None:
         out["depth"] = _param(depth, "um", f"{src}: domain z extent")
     # one agent per cell: enough agents that the engine's sqrt(N) share gives every type
-    # all its cells (see evniche.engines.spatial.engine, _initial_state)
+    # all its cells (see evniche.engines.spatial.state, _initial_state)
     roots = [math.sqrt(n) for n in counts.values() if n > 0]
     out["agents"] = max(1, math.ceil(max(roots, default=1.0) * sum(roots)) + len(roots))
     return out

@@ -4,6 +4,7 @@ limit, and the Dataset it returns."""
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import evniche
@@ -45,11 +46,33 @@ def test_ledger_closes_and_dataset_has_the_snapshots(model, tmp_path):
     assert float(ds["communication"].sel(source="MSC", target="HSC").isel(time=-1)) > 0
     assert (tmp_path / "snap" / "fields.zarr").is_dir()
     assert (tmp_path / "snap" / "agents.parquet").stat().st_size > 0
+    # the rows streamed to agents.parquet are the agents pictured in the Dataset
+    rows = pd.read_parquet(tmp_path / "snap" / "agents.parquet")
+    for s, day in enumerate(ds["snapshot_day"].values):
+        x = ds["agent_x"].values[s]
+        np.testing.assert_array_equal(rows[rows["day"] == day]["x_um"].values,
+                                      x[~np.isnan(x)])
+    assert not [p for p in (tmp_path / "snap").iterdir() if p.name.startswith(".")]
+    import xarray as xr
+
+    with xr.open_zarr(tmp_path / "snap" / "fields.zarr") as zarr:
+        np.testing.assert_array_equal(zarr["field"].values[:, :, 0],
+                                      ds["field_snapshot"].values)
+
+
+def test_a_failed_run_leaves_no_partial_snapshot_file(model, tmp_path, monkeypatch):
+    def fail(self, t):
+        raise SimulationError("stopped in a step")
+
+    monkeypatch.setattr(engine.Run, "step", fail)
+    with pytest.raises(SimulationError, match="stopped"):
+        run(model, snapshot_dir=str(tmp_path / "snap"))
+    assert list((tmp_path / "snap").iterdir()) == []
 
 
 def test_decay_follows_the_exponential(model):
     net = compile_model(model)
-    r = engine.Run(net, 1.0, 0, Schedule(), engine._options(
+    r = engine.Run(net, 1.0, 0, Schedule(), engine.validated_options(net,
         {**SMALL, "params": {"sec": 0.0, "up": 0.0, "kdrain": 0.0}}))
     r.fields[:] = 3.0
     for k in range(8):
@@ -91,3 +114,8 @@ def test_bad_options_are_named(model):
         run(model, dt_hours=0)
     with pytest.raises(SimulationError, match="chemoattractant"):
         run(model, chemoattractant="CXCL99")
+    # 120 µm × 120 µm holds 144 cells of 10 µm: at most 32 × 144 = 4,608 agents
+    with pytest.raises(SimulationError, match=r"agents: 4609 agents in a section of 144 cells"
+                                              r" of 10 µm .*more than 32.*120-µm square"):
+        run(model, agents=4609)
+    run(model, days=0.25, agents=4608, min_agents=1)  # at the bound: runs

@@ -25,14 +25,15 @@ from . import kernel_cache, threads
 class Agents:
     """Structure of arrays of all agents (n agents, Q cargo slots, X state slots).
 
-    ``cargo`` and ``state`` have one column per entry of the network's ``cargo_states``
-    and ``states``; columns of other cell types are unused (zero) for an agent.
+    ``state`` has one column per entry of the network's ``states`` (columns of other cell
+    types unused, zero); ``cargo`` holds only the agent's own type's cargo slots, Q the
+    most of any type (see ``Section.cargo_global``: which slot a column holds).
     """
 
     type: np.ndarray  # int32 (n,)
     pos: np.ndarray  # float64 (n, 3), µm
     cycle: np.ndarray  # float64 (n,), hours since last division
-    cargo: np.ndarray  # float64 (n, Q), internalized copies per cell
+    cargo: np.ndarray  # float64 (n, Q), internalized copies per cell, own slots only
     state: np.ndarray  # float64 (n, X), state variables
     #: int64 (n,): the agent's identity, kept while it lives (-1 or None: new, not numbered
     #: yet; :meth:`number` numbers them)

@@ -8,11 +8,14 @@ the line length, so it is precomputed once per field and axis.
 
 Fields are one C-contiguous ``float64`` array of shape ``(F, nz, ny, nx)``; a 2-D section
 has ``nz == 1`` and no z sweep. Fields are independent, so fields are the parallel work
-items (:mod:`.threads`; the engine always has several, and a section's field stays in one
-core's cache through its sweeps). Lines along x are solved :data:`ROWS` at a time with their
-recurrences interleaved; lines along y and z are swept row by row in memory order. Every
-line is solved by the same arithmetic whichever thread runs it, so the result is bitwise
-the same at any thread count.
+items (:mod:`.threads`; the engine always has several). A field is swept plane by plane:
+each z plane's x and y sweeps and the forward elimination of the z lines through it run
+while the plane is in cache, then one pass back substitutes the z lines (two passes over
+memory per step instead of one per axis). Lines along x are solved :data:`ROWS` at a time
+with their recurrences interleaved; lines along y and z are swept row by row in memory
+order. Every line is solved by the same arithmetic whichever thread runs it and in
+whichever order the lines are taken, so the result is bitwise the same at any thread count
+and as sweeping each axis over the whole field in turn.
 """
 
 from __future__ import annotations
@@ -143,37 +146,53 @@ def _y_lines(s, a, cp, inv):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=kernel_cache.ENABLED, nogil=True)
-def _z_lines(u, y, a, cp, inv):  # pragma: no cover - compiled
-    """Solve the lines along z of row ``y`` of the block ``u`` (nz, ny, nx)."""
-    nz, _, nx = u.shape
-    w = inv[0]
-    for x in range(nx):
-        u[0, y, x] = u[0, y, x] * w
-    for k in range(1, nz):
-        w = inv[k]
+def _z_forward(u, z, a, w):  # pragma: no cover - compiled
+    """Forward elimination of the z lines at plane ``z`` of ``u`` (nz, ny, nx), whose plane
+    ``z - 1`` is already eliminated; ``w`` the plane's 1/denominator."""
+    _, ny, nx = u.shape
+    if z == 0:
+        for j in range(ny):
+            for x in range(nx):
+                u[0, j, x] = u[0, j, x] * w
+        return
+    for j in range(ny):
         for x in range(nx):
-            u[k, y, x] = (u[k, y, x] + a * u[k - 1, y, x]) * w
-    for k in range(nz - 2, -1, -1):
-        c = cp[k]
-        for x in range(nx):
-            u[k, y, x] = u[k, y, x] - c * u[k + 1, y, x]
+            u[z, j, x] = (u[z, j, x] + a * u[z - 1, j, x]) * w
+
+
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
+def _z_backward(u, cp):  # pragma: no cover - compiled
+    """Back substitution of every z line of ``u`` (nz, ny, nx), plane by plane downwards."""
+    nz, ny, nx = u.shape
+    for z in range(nz - 2, -1, -1):
+        c = cp[z]
+        for j in range(ny):
+            for x in range(nx):
+                u[z, j, x] = u[z, j, x] - c * u[z + 1, j, x]
 
 
 @numba.njit(cache=kernel_cache.ENABLED, nogil=True)
 def lod_field(u, a, fx, fy, fz, f):  # pragma: no cover - compiled
     """One LOD step of one field ``u`` (nz, ny, nx) with coefficient ``a``, on the calling
-    thread; ``fx, fy, fz`` are the stacked Thomas factors (2, F, n), ``f`` the field's row."""
+    thread; ``fx, fy, fz`` are the stacked Thomas factors (2, F, n), ``f`` the field's row.
+
+    Plane by plane (z ascending): the x sweep, the y sweep and the z lines' forward
+    elimination, while the plane (and the one below it) are in cache; then one pass of the
+    z back substitution. Two passes over the field instead of three, each line solved by
+    the same arithmetic as sweeping x, y and z one after the other over the whole field.
+    """
     nz, ny, nx = u.shape
-    if nx > 1:
-        for z in range(nz):
+    for z in range(nz):
+        plane = u[z]
+        if nx > 1:
             for y0 in range(0, ny, ROWS):
-                _x_rows(u[z], y0, a, fx[0, f], fx[1, f])
-    if ny > 1:
-        for z in range(nz):
-            _y_lines(u[z], a, fy[0, f], fy[1, f])
+                _x_rows(plane, y0, a, fx[0, f], fx[1, f])
+        if ny > 1:
+            _y_lines(plane, a, fy[0, f], fy[1, f])
+        if nz > 1:
+            _z_forward(u, z, a, fz[1, f, z])
     if nz > 1:
-        for y in range(ny):
-            _z_lines(u, y, a, fz[0, f], fz[1, f])
+        _z_backward(u, fz[0, f])
 
 
 @numba.njit(cache=kernel_cache.ENABLED, nogil=True)

@@ -27,11 +27,17 @@ pools and ledger terms are EV counts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
+from scipy import sparse
 
-from . import kernel_cache
+from . import kernel_cache, threads
 from .diffusion import lod_field
+
+if TYPE_CHECKING:
+    from .state import Section
 
 
 @numba.njit(cache=kernel_cache.ENABLED, nogil=True)
@@ -160,4 +166,88 @@ def exact_factors(lam: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np
     lam = np.asarray(lam, dtype=float)
     pos = lam > 0
     inv = np.divide(1.0, lam, out=np.zeros_like(lam), where=pos)
-    return np.exp(-lam * h), np.where(pos, -np.expm1(-lam * h) * inv, h), inv
+    x = np.negative(lam * h)  # in place from here: one (pools × voxels) array at a time
+    e = np.exp(x)
+    np.expm1(x, out=x)
+    np.negative(x, out=x)
+    x *= inv
+    x[~pos] = h
+    return e, x, inv
+
+
+def react(run: Section, vox, sec_rate, uptake, rem, beh_pop, N, upt_f) -> np.ndarray:
+    """Fields and blood over one step, in ``run.substeps`` sub-steps of reaction (exact
+    for constant rates), diffusion and blood (one compiled call, :mod:`.fields`).
+    ``uptake`` = (route, agent, rate 1/h) entries of marrow uptake. Returns cargo copies
+    delivered per real cell, per agent and cargo column (see ``Section.cargo_global``)."""
+    kin, npl, nvox = run.kin, run.npl, run.n_vox
+    h = run.dt / run.substeps
+    n = vox.size
+    nr = kin.n_routes
+    up_route, up_agent, up_rate = uptake
+    flat = kin.r_pool[up_route] * nvox + vox[up_agent]  # (pool, voxel) of each entry
+    lam = kin.pl_deg[:, None] + kin.pl_drain[:, None] * run.drain_v[None, :]
+    if flat.size:
+        lam += np.bincount(flat, up_rate, minlength=npl * nvox).reshape(npl, nvox)
+    e, frac, inv_lam = exact_factors(lam, h)
+    del lam
+    sec = np.ascontiguousarray(sec_rate[:npl])
+    src = np.multiply(sec, frac, out=frac)  # what the source adds over a sub-step
+    lost = np.zeros((npl, run.n_vox))
+    cyt_e, cyt_frac, _ = exact_factors(kin.cyt_decay, h)
+    S_b, lam_routes, lam_b, rem = blood_rates(run, rem, beh_pop, N, upt_f)
+    e_b, frac_b, _ = exact_factors(lam_b, h)
+    run.blood_taken = np.zeros(nr)
+    secreted_b, cleared, removed = np.zeros(npl), np.zeros(npl), np.zeros(npl)
+    d = run.diffuser
+    args = (run.fields, npl, run.substeps, h, inv_lam, e, src, sec * h,
+            cyt_e, cyt_frac, np.ascontiguousarray(sec_rate[npl:]),
+            kin.pl_drain.astype(float), run.sin_idx, run.sin_rate, run.vox_amount,
+            d.alpha, d.fx, d.fy, d.fz, d.stiff_mask,
+            run.Eb, S_b, e_b, frac_b, lam_b, kin.pl_clear.astype(float),
+            kin.pl_home.astype(float), rem, run.route_pool, lam_routes,
+            run.blood_route, lost, secreted_b, cleared, removed, run.blood_taken,
+            run.led_uptake)
+    threads.run(lambda share, shares: advance(*args, share, shares),
+                run.fields.size * run.substeps, "fields")
+    args = ()  # frees the step's factors
+    del e, src
+    share_sum = np.multiply(lost, inv_lam, out=lost)  # Σ over sub-steps of lost/λ (λ
+    del inv_lam  # constant over the step)
+    run.led["secreted"] += secreted_b
+    run.led["cleared"] += cleared
+    run.led["removed"] += removed
+    run.led["secreted"] += sec.sum(axis=1) * run.dt * run.vox_amount
+    run.led["degraded"] += kin.pl_deg * share_sum.sum(axis=1) * run.vox_amount
+    # EVs (marrow-equivalent) taken up per uptake entry, then per route and per agent
+    taken = up_rate * share_sum.ravel()[flat] * run.vox_amount
+    if nr:
+        run.led_uptake += np.bincount(up_route, taken, minlength=nr)
+    # cargo delivered per real cell (copies), per agent and cargo slot
+    if nr and n and taken.size:
+        per_cell = sparse.csr_matrix(
+            (taken / run.w[run.agents.type[up_agent]], (up_agent, up_route)),
+            shape=(n, nr))
+        got = (per_cell @ run.Q_marrow_T).tocoo()
+        own = run.cargo_type[got.col] == run.agents.type[got.row]
+        out = np.zeros_like(run.agents.cargo)
+        out[got.row[own], run.cargo_col[got.col[own]]] = got.data[own]
+        return out
+    return np.zeros_like(run.agents.cargo)
+
+
+def blood_rates(run: Section, rem, beh_pop, N, upt_f):
+    """Blood secretion (EV/h), uptake rate per route (1/h), total loss rate per pool
+    (1/h) and the removal rate (1/h)."""
+    kin = run.kin
+    S_b = (beh_pop[kin.pl_sec] * np.where(kin.pl_per_death, run.dying_blood[kin.pl_src],
+                                          N[kin.pl_src]) * (1.0 - kin.pl_in_marrow))
+    lam_routes = np.zeros(kin.n_routes)
+    blood_r = ~kin.r_marrow
+    if kin.n_routes:
+        mult = beh_pop[kin.r_mult] * upt_f
+        lam_routes[blood_r] = (kin.r_rate * mult * N[kin.r_target] / run.V_b)[blood_r]
+    lam_up = kin.R_to_pool_b @ lam_routes if kin.n_routes else np.zeros(run.npl)
+    lam = kin.pl_clear + kin.pl_home + rem + lam_up
+    return (np.asarray(S_b, float), lam_routes, np.asarray(lam, float),
+            np.asarray(rem, float))

@@ -2,6 +2,12 @@
 z-slice) and the agents, kept in the Dataset and optionally written to Zarr (fields, the
 whole grid) and Parquet (agents, one row per agent and snapshot).
 
+Memory: a snapshot keeps in memory only what the Dataset holds (the fields' section and
+the agents' x, y and type, float32); the agents' rows for ``agents.parquet`` are streamed
+to a hidden partial file under ``snapshot_dir`` as they are taken (and dropped when there
+is no ``snapshot_dir``); 3-D grids keep the whole grid per snapshot for ``fields.zarr``
+only when there is a ``snapshot_dir``.
+
 In the Dataset (what the report draws): ``field_snapshot(snapshot, field, y, x)``
 (float32, per mL), ``agent_x/agent_y(snapshot, agent)`` (µm, float32, NaN padding),
 ``agent_type(snapshot, agent)`` (index into attribute ``agent_type_names``, -1 padding),
@@ -28,10 +34,10 @@ import numpy as np
 import xarray as xr
 
 from ...errors import SimulationError
-from ...files import replacing
+from ...files import hidden_beside, remove, replacing, swap_in
 
 if TYPE_CHECKING:
-    from .engine import Run
+    from .state import Section
 
 #: compression of the snapshot fields in NetCDF (smooth fields compress well)
 ENCODING = {"zlib": True, "complevel": 4, "shuffle": True}
@@ -40,11 +46,17 @@ ENCODING = {"zlib": True, "complevel": 4, "shuffle": True}
 class Snapshots:
     """Collects snapshots of a run."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Section) -> None:
         self.run = run
         self.days: list[float] = []
-        self.fields: list[np.ndarray] = []  # whole grid, float32 (F, nz, ny, nx)
-        self.agents: list[dict[str, np.ndarray]] = []
+        self.sections: list[np.ndarray] = []  # the fields' section, float32 (F, ny, nx)
+        self.grids: list[np.ndarray] = []  # 3-D with a snapshot_dir: float32 (F, nz, ny, nx)
+        self.agents: list[dict[str, np.ndarray]] = []  # x, y (float32) and type
+        directory = run.o.get("snapshot_dir")
+        self.directory = Path(directory) if directory else None
+        #: the agents' rows, streamed (see the module docstring)
+        self.rows_path: Path | None = None
+        self.writer = None
         net = run.net
         self.state_vars = sorted({s.var for s in net.states})
         self.cargo_names = sorted({q.cargo for q in net.cargo_states})
@@ -55,13 +67,31 @@ class Snapshots:
             self.s_slot[cidx[st.cell_type], self.state_vars.index(st.var)] = i
         self.q_slot = np.full((len(net.cells), len(self.cargo_names)), -1)
         for i, q in enumerate(net.cargo_states):
-            self.q_slot[cidx[q.cell_type], self.cargo_names.index(q.cargo)] = i
+            self.q_slot[cidx[q.cell_type], self.cargo_names.index(q.cargo)] = run.cargo_col[i]
 
     def take(self, day: float) -> None:
+        """Picture the section now (``day``: its time in days)."""
         run = self.run
         a = run.agents
         # identities: agents made since the last snapshot get the next free numbers
         self.next_id = a.number(getattr(self, "next_id", 0))
+        self.days.append(float(day))
+        nz = run.geom.shape[0]
+        self.sections.append(run.fields[:, nz // 2].astype(np.float32))
+        if nz > 1 and self.directory is not None:
+            self.grids.append(run.fields.astype(np.float32))
+        self.agents.append({"x": a.pos[:, 0].astype(np.float32),
+                            "y": a.pos[:, 1].astype(np.float32), "type": a.type.copy()})
+        if self.directory is not None:
+            self._stream_rows(float(day))
+
+    def _stream_rows(self, day: float) -> None:
+        """Append the agents' rows of this snapshot to the partial ``agents.parquet``."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        run = self.run
+        a = run.agents
         rows = np.arange(a.n)[:, None]
 
         def by_name(values: np.ndarray, slot: np.ndarray) -> np.ndarray:
@@ -70,14 +100,41 @@ class Snapshots:
             picked = values[rows, np.maximum(s, 0)] if values.shape[1] else np.zeros(s.shape)
             return np.where(s >= 0, picked, np.nan).astype(np.float32)
 
-        self.days.append(float(day))
-        self.fields.append(run.fields.astype(np.float32))
-        self.agents.append({"pos": a.pos.astype(np.float32), "type": a.type.copy(),
-                            "id": a.id.copy(),
-                            "cycle": a.cycle.astype(np.float32),
-                            "weight": run.w[a.type].astype(float),
-                            "state": by_name(a.state, self.s_slot),
-                            "cargo": by_name(a.cargo, self.q_slot)})
+        names = np.array([c.name for c in run.net.cells], dtype=object)
+        pos = a.pos.astype(np.float32)
+        columns = {"day": np.full(a.n, day), "agent": a.id, "cell_type": names[a.type],
+                   "cells_per_agent": run.w[a.type].astype(float),
+                   "x_um": pos[:, 0], "y_um": pos[:, 1], "z_um": pos[:, 2],
+                   "cycle_h": a.cycle.astype(np.float32)}
+        state, cargo = by_name(a.state, self.s_slot), by_name(a.cargo, self.q_slot)
+        for j, var in enumerate(self.state_vars):
+            columns[f"state:{var}"] = state[:, j]
+        for j, name in enumerate(self.cargo_names):
+            columns[f"cargo:{name}"] = cargo[:, j]
+        schema = pa.schema([(k, pa.string() if k == "cell_type" else
+                             pa.from_numpy_dtype(np.asarray(v).dtype))
+                            for k, v in columns.items()])
+        table = pa.table({k: pa.array(v, type=schema.field(k).type)
+                          for k, v in columns.items()}, schema=schema)
+        try:
+            if self.writer is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.rows_path = hidden_beside(self.directory / "agents.parquet", "partial")
+                self.writer = pq.ParquetWriter(self.rows_path, schema, compression="zstd")
+            self.writer.write_table(table)
+        except OSError as exc:
+            raise SimulationError(f"cannot write the snapshots into {self.directory}: {exc}"
+                                  ) from exc
+
+    def close(self) -> None:
+        """Remove the partial agents' rows of a run that did not finish (no-op after
+        :meth:`write`)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.rows_path is not None:
+            remove(self.rows_path)
+            self.rows_path = None
 
     def attach(self, ds: xr.Dataset) -> xr.Dataset:
         """Add the section variables (see the module docstring) to ``ds``."""
@@ -91,9 +148,13 @@ class Snapshots:
         at = np.full((S, n_max), -1, np.int32)
         for s, snap in enumerate(self.agents):
             n = snap["type"].size
-            ax[s, :n], ay[s, :n], at[s, :n] = snap["pos"][:, 0], snap["pos"][:, 1], snap["type"]
-        fields = (np.stack([f[:, nz // 2] for f in self.fields]) if self.fields
-                  else np.zeros((0, len(run.field_names), ny, nx), np.float32))
+            ax[s, :n], ay[s, :n], at[s, :n] = snap["x"], snap["y"], snap["type"]
+        self.agents = []  # now in the arrays above
+        fields = np.zeros((S, len(run.field_names), ny, nx), np.float32)
+        for s in range(S):  # one section at a time, each freed once copied
+            fields[s] = self.sections[s]
+            self.sections[s] = fields[s]
+        self.stacked = fields  # what fields.zarr holds in 2-D (a view, not a copy)
         ds = ds.assign(
             field_snapshot=(("snapshot", "field", "y", "x"), fields),
             agent_x=(("snapshot", "agent"), ax),
@@ -120,9 +181,10 @@ class Snapshots:
             ds.attrs["section_z_um"] = (nz // 2 + 0.5) * g.dx
         return ds
 
-    def write(self, directory: str | Path) -> None:
-        """Fields to ``fields.zarr`` and agents to ``agents.parquet`` under ``directory``."""
-        out = Path(directory)
+    def write(self) -> None:
+        """Fields to ``fields.zarr`` and the streamed agents' rows to ``agents.parquet`` under
+        the run's ``snapshot_dir``."""
+        out = self.directory
         try:
             out.mkdir(parents=True, exist_ok=True)
             self._zarr(out / "fields.zarr")
@@ -135,8 +197,16 @@ class Snapshots:
         g = run.geom
         nz, ny, nx = g.shape
         F = len(run.field_names)
-        fields = (np.stack(self.fields) if self.fields
-                  else np.zeros((0, F, nz, ny, nx), np.float32))
+        if nz == 1:  # the sections are the whole grid: no copy
+            stacked = getattr(self, "stacked", None)  # set by attach
+            if stacked is None:
+                stacked = (np.stack(self.sections) if self.sections
+                           else np.zeros((0, F, ny, nx), np.float32))
+            fields = stacked[:, :, None]
+        else:
+            fields = (np.stack(self.grids) if self.grids
+                      else np.zeros((0, F, nz, ny, nx), np.float32))
+            self.grids = []
         centre = (np.arange(max(nz, ny, nx)) + 0.5) * g.dx
         ds = xr.Dataset(
             {"field": (("snapshot", "field_name", "z", "y", "x"), fields,
@@ -160,28 +230,13 @@ class Snapshots:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        names = np.array([c.name for c in self.run.net.cells], dtype=object)
-        columns: dict[str, list[np.ndarray]] = {}
-
-        def add(name: str, values: np.ndarray) -> None:
-            columns.setdefault(name, []).append(values)
-
-        for day, snap in zip(self.days, self.agents, strict=True):
-            t = snap["type"]
-            n = t.size
-            add("day", np.full(n, day))
-            add("agent", snap["id"])
-            add("cell_type", names[t])
-            add("cells_per_agent", snap["weight"])
-            for k, axis in enumerate(("x_um", "y_um", "z_um")):
-                add(axis, snap["pos"][:, k])
-            add("cycle_h", snap["cycle"])
-            for j, var in enumerate(self.state_vars):
-                add(f"state:{var}", snap["state"][:, j])
-            for j, cargo in enumerate(self.cargo_names):
-                add(f"cargo:{cargo}", snap["cargo"][:, j])
-        if not columns:
-            columns = {"day": [np.zeros(0)], "cell_type": [np.zeros(0, object)]}
-        table = pa.table({k: pa.array(np.concatenate(v)) for k, v in columns.items()})
-        with replacing(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+        if self.writer is None:  # no snapshot taken: an empty table
+            table = pa.table({"day": pa.array(np.zeros(0)),
+                              "cell_type": pa.array(np.zeros(0, object), pa.string())})
+            with replacing(path) as tmp:
+                pq.write_table(table, tmp, compression="zstd")
+            return
+        self.writer.close()
+        self.writer = None
+        swap_in(self.rows_path, path)
+        self.rows_path = None

@@ -1,0 +1,70 @@
+"""A pinned checksum of short seeded spatial runs: code moves inside the engine must leave
+its results bitwise unchanged.
+
+The digests were computed on the project's machine before the engine was split into
+modules (numpy and Numba as pinned in pyproject.toml). A change of the engine's
+arithmetic or of the order of its random draws changes them; such a change must update
+the digests in the same commit and say why. Another CPU or libm may round differently
+and give other digests: the test then says so instead of passing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+import evniche
+from evniche.compile.network import compile_model
+from evniche.compile.schedule import Schedule
+from evniche.engines.spatial import engine
+
+#: (preset, days, seed, options): the healthy preset (CXCL12 chemotaxis, niche retention,
+#: placement) in 2-D and in a small 3-D block
+CASES = {
+    "healthy-2d": ("healthy", 1.0, 3, {"agents": 300, "size_um": (300.0, 300.0),
+                                       "animation_frames": 0, "snapshot_days": [0.0, 1.0]}),
+    "healthy-3d": ("healthy", 0.5, 4, {"agents": 200, "size_um": (100.0, 100.0, 60.0),
+                                       "dx_um": 10.0, "animation_frames": 2}),
+}
+
+#: sha256 of the arrays listed in :func:`digest`, per case
+PINNED = {
+    "healthy-2d": "4bddbdd0514c943f0ffb4e6897aa3895b38cbbbe71ce720a41a5cb7b6c15205d",
+    "healthy-3d": "d1b0b9fb99ea63fae629910c24476db0a2fc7134881dffd5c61332c2f08dd4f3",
+}
+
+VARIABLES = ("cells", "ev", "cargo_per_cell", "behavior", "ledger", "communication",
+             "niche_fraction", "field_snapshot", "agent_x", "agent_y", "agent_type")
+
+
+def slot_cargo(run: engine.Run) -> np.ndarray:
+    """The agents' cargo (agents, network cargo slots), zero in other types' slots."""
+    a = run.agents
+    full = np.zeros((a.n, len(run.net.cargo_states)))
+    slots = run.cargo_global[a.type]  # (agents, columns)
+    own = slots >= 0
+    full[np.nonzero(own)[0], slots[own]] = a.cargo[own]
+    return full
+
+
+def digest(name: str) -> str:
+    """sha256 over the run's final fields and agents and its Dataset's main variables."""
+    preset, days, seed, options = CASES[name]
+    net = compile_model(evniche.load_model(preset))
+    run = engine.Run(net, days, seed, Schedule(), engine.validated_options(net, options))
+    ds = run.execute(None)
+    a = run.agents
+    h = hashlib.sha256()
+    for array in (run.fields, a.type, a.pos, a.cycle, slot_cargo(run), a.state, run.w, run.Eb,
+                  *(ds[v].values for v in VARIABLES if v in ds)):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_results_are_bitwise_those_pinned(name):
+    assert digest(name) == PINNED[name], (
+        f"{name}: the spatial engine's results changed bitwise (or this machine rounds "
+        "differently from the one that pinned them)")
