@@ -29,10 +29,12 @@ CASES = {
                                        "dx_um": 10.0, "animation_frames": 2}),
 }
 
-#: sha256 of the arrays listed in :func:`digest`, per case
+#: sha256 of the arrays listed in :func:`digest`, per case; re-pinned when the well-mixed
+#: engine moved to CVODE (the healthy steady state the runs start from changed in its last
+#: digits; the spatial engine's code did not change)
 PINNED = {
-    "healthy-2d": "4bddbdd0514c943f0ffb4e6897aa3895b38cbbbe71ce720a41a5cb7b6c15205d",
-    "healthy-3d": "d1b0b9fb99ea63fae629910c24476db0a2fc7134881dffd5c61332c2f08dd4f3",
+    "healthy-2d": "06f74ff119dd50c0fb574ea11134599a0bdaef62bc5d0e2fdb61151c7ffe0b90",
+    "healthy-3d": "099ef7a5ebe59d3bf0363e6c5f2e2810e6bc3ba870d99d529949c346c47ce001",
 }
 
 VARIABLES = ("cells", "ev", "cargo_per_cell", "behavior", "ledger", "communication",

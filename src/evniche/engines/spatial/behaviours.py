@@ -109,8 +109,10 @@ def evaluate(run: Section, t: float) -> Behaviours:
         fail[idx] = col(int(kin.c_fail[t_i]))
         mut[idx] = col(int(kin.c_mut[t_i]))
         exit_rate[idx] = col(int(kin.c_exit[t_i]))
+        # drug-induced death is its own term, outside homeostasis and survival rules
         death = (col(int(kin.c_death[t_i])) * homeo[t_i]
-                 + (crowd if kin.crowd_members[t_i] else 0.0))
+                 + (crowd if kin.crowd_members[t_i] else 0.0)
+                 + col(int(kin.c_drug_death[t_i])))
         loss[idx] = death + exit_rate[idx]
         dying = death + 2.0 * fail[idx] * prolif[idx] + kill_pop[t_i]  # per cell, 1/h
         unit = w * run.n_vox / run.V_m  # concentration per hour per (rate per cell)
@@ -133,7 +135,7 @@ def evaluate(run: Section, t: float) -> Behaviours:
     uptake = tuple(np.concatenate(x) if x else np.zeros(0, dt_) for x, dt_ in
                    ((up_route, np.int64), (up_agent, np.int64), (up_rate, float)))
     # dying cells per hour of each type, for per-death secretion in blood
-    run.dying_blood = (beh_pop[kin.c_death] * homeo
+    run.dying_blood = (beh_pop[kin.c_death] * homeo + beh_pop[kin.c_drug_death]
                        + np.where(kin.crowd_members, crowd, 0.0)
                        + 2.0 * beh_pop[kin.c_fail] * beh_pop[kin.c_prolif] + kill_pop) * N
     return Behaviours(vox, conc, prolif, renew, loss, fail, exit_rate, mut, state_target,

@@ -33,7 +33,7 @@ def blood_cells(run: Section, beh_pop, part, s_fb, nu, crowd, N, homeo) -> None:
         kin.c_niche, nu, 1.0)
     fail = beh_pop[kin.c_fail]
     exit_ = beh_pop[kin.c_exit]
-    loss = (beh_pop[kin.c_death] * homeo + exit_
+    loss = (beh_pop[kin.c_death] * homeo + beh_pop[kin.c_drug_death] + exit_
             + np.where(kin.crowd_members, crowd, 0.0))
     n_total = float(part["n_total"])
     kill = np.zeros(len(run.net.cells))
