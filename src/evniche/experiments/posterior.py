@@ -12,6 +12,12 @@ The contract (written by ``evniche calibrate``): a folder ``DIR`` with
 A posterior made for another model (another name or digest) is refused: its particles
 would set parameters of a model they were not fitted to. Draws are weighted resampling
 with replacement, seeded (the same seed gives the same draw).
+
+Shipped posteriors: a preset may come with a posterior in the package folder
+``evniche/posteriors/PRESET/`` (the same two files, written by ``evniche calibrate PRESET
+--ship``; ``make posteriors`` regenerates all of them). ``evniche run PRESET`` and
+``evniche scenarios run`` use it by default (:func:`shipped_folder`); one made for another
+digest of the preset is not used, with a warning (:func:`stale_message`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from ..errors import EvnicheError
 
 PARQUET = "posterior.parquet"
 META = "posterior.json"
+#: the package folder of the shipped posteriors (one subfolder per preset)
+SHIPPED = "posteriors"
+#: the one command that regenerates every shipped posterior (Makefile target)
+REGENERATE = "make posteriors"
 #: the quantiles every band and credible interval is made of (5 %, 25 %, 50 %, 75 %, 95 %)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -176,3 +186,27 @@ def load_posterior(folder: str | Path) -> Posterior:
         raise EvnicheError(f"{where}: parameter values must be finite numbers")
     return Posterior(folder, str(meta["model"]), str(meta["digest"]), frame[keys].copy(),
                      weights / weights.sum(), meta)
+
+
+def shipped_folder(model: str):
+    """The folder of the posterior shipped for preset ``model`` (``evniche/posteriors/
+    MODEL/`` inside the package, holding both files), or None: no posterior is shipped for
+    it, or ``model`` is a model file rather than a preset name."""
+    from importlib import resources
+
+    from ..spec.loader import preset_names
+
+    if model not in preset_names() or Path(model).exists():  # a file of that name wins
+        return None
+    folder = resources.files("evniche") / SHIPPED / model
+    if (folder / PARQUET).is_file() and (folder / META).is_file():
+        return Path(str(folder))
+    return None
+
+
+def stale_message(model: str, reason: str) -> str:
+    """Why the shipped posterior of preset ``model`` is not used (``reason``: the refusal
+    of :meth:`Posterior.check_model` or :func:`load_posterior`), with how to regenerate it."""
+    return (f"the posterior shipped for preset '{model}' does not fit the model run: "
+            f"{reason}. Regenerate the shipped posteriors with `{REGENERATE}` (after a preset "
+            "change), or pass --posterior none to run the point model without this warning")
