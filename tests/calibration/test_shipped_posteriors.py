@@ -15,6 +15,7 @@ import pytest
 import evniche
 from evniche.cli import main
 from evniche.cli.calibrate import _command_line
+from evniche.cli.model_commands import _shipped_plan
 from evniche.errors import EvnicheError
 from evniche.experiments import posterior as posterior_module
 from evniche.experiments.calibration import ship, work_folder
@@ -97,7 +98,7 @@ def fake_shipped(folder: Path, model, digest: str | None = None) -> Path:
 
 
 def run_tiny(tmp_path, name: str, *extra: str) -> int:
-    return main(["run", str(TINY), "--days", "40", "--out", str(tmp_path / name),
+    return main(["run", str(TINY), "--days", "30", "--out", str(tmp_path / name),
                  "--no-sensitivity", *extra])
 
 
@@ -138,13 +139,17 @@ def test_posterior_none_runs_the_point_model_without_a_word(tiny, tmp_path, monk
         assert not (tmp_path / f"out{digest}" / "ensemble.parquet").exists()
 
 
-def test_other_engines_say_they_run_the_point_model(tiny, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(("engine", "continued", "why"), [
+    ("stochastic", False, "--engine stochastic"), ("spatial", False, "--engine spatial"),
+    ("wellmixed", True, "--from")])
+def test_other_engines_say_they_run_the_point_model(tiny, tmp_path, monkeypatch, capsys,
+                                                     engine, continued, why):
     folder = fake_shipped(tmp_path / "shipped", tiny)
     monkeypatch.setattr(posterior_module, "shipped_folder", lambda model: folder)
-    assert main(["run", str(TINY), "--days", "1", "--out", str(tmp_path / "o"),
-                 "--no-sensitivity", "--no-report", "--engine", "stochastic"]) == 0
+    model, plan = _shipped_plan(str(TINY), tiny, engine, 5, 0, continued)
+    assert model is tiny and plan is None
     err = " ".join(capsys.readouterr().err.split())
-    assert "note:" in err and "with --engine stochastic this is the point model" in err
+    assert "note:" in err and f"with {why} this is the point model" in err
 
 
 # ------------------------------------------------------------------ `calibrate --ship`
