@@ -7,7 +7,9 @@ The contract (written by ``evniche calibrate``): a folder ``DIR`` with
   column ``weight`` (importance weights, normalised to sum 1);
 * ``DIR/posterior.json``: at least ``model`` (the model's name), ``digest`` (the model's
   digest, :attr:`evniche.spec.resolve.ResolvedModel.digest`) and ``parameters``
-  (``{key: {"unit": ..., "range": [low, high]}}``, the prior range in that unit).
+  (``{key: {"unit": ..., "range": [low, high]}}``, the prior range in that unit, or the
+  list ``[{"key": ..., "unit": ..., "prior": ...}, ...]`` that ``evniche calibrate``
+  writes).
 
 A posterior made for another model (another name or digest) is refused: its particles
 would set parameters of a model they were not fitted to. Draws are weighted resampling
@@ -101,6 +103,19 @@ class Posterior:
     def keys(self) -> list[str]:
         return list(self.particles.columns)
 
+    @property
+    def units(self) -> dict[str, str]:
+        """Override key → the unit ``posterior.json`` gives for it, from either form of
+        ``parameters``: ``{key: {"unit": ...}}`` or ``evniche calibrate``'s list of
+        ``{"key": ..., "unit": ...}``."""
+        declared = self.meta.get("parameters") or {}
+        if isinstance(declared, dict):
+            pairs = ((k, v.get("unit") if isinstance(v, dict) else None)
+                     for k, v in declared.items())
+        else:
+            pairs = ((v.get("key"), v.get("unit")) for v in declared if isinstance(v, dict))
+        return {str(k): str(u) for k, u in pairs if k is not None and u is not None}
+
     def check_model(self, resolved) -> None:
         """Refuse this posterior for ``resolved`` (a ResolvedModel) when it was made for
         another model: another name, another digest, or parameters the model lacks or
@@ -121,8 +136,8 @@ class Posterior:
             if name not in params:
                 raise EvnicheError(f"{self.folder / PARQUET}: column '{key}' names no "
                                    f"parameter of model '{resolved.name}'")
-            unit = (self.meta.get("parameters", {}).get(key) or {}).get("unit")
-            if unit is not None and str(unit) != str(params[name].unit):
+            unit = self.units.get(key)
+            if unit is not None and unit != str(params[name].unit):
                 raise EvnicheError(f"{where}: parameters['{key}'] is in '{unit}' but the "
                                    f"model writes {name} in '{params[name].unit}'")
 
@@ -156,9 +171,10 @@ def load_posterior(folder: str | Path) -> Posterior:
     except (OSError, ValueError) as exc:
         raise EvnicheError(f"{folder / META}: not readable JSON ({exc})") from None
     if not isinstance(meta, dict) or not all(k in meta for k in ("model", "digest",
-                                                                  "parameters")):
+                                                                  "parameters")) \
+            or not isinstance(meta["parameters"], dict | list):
         raise EvnicheError(f"{folder / META}: expected an object with 'model', 'digest' and "
-                           "'parameters'")
+                           "'parameters' (a mapping or a list)")
     try:
         frame = pd.read_parquet(folder / PARQUET)
     except FileNotFoundError:
