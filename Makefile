@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 
 # The demo runs aml over its shipped posterior (src/evniche/posteriors/aml/): the report's
 # trajectory plots show the median and 50 %/90 % bands of DEMO_ENSEMBLE members
-DEMO_ENSEMBLE ?= 12
+DEMO_ENSEMBLE ?= 20
 
 demo: $(STAMP)
 	$(BIN)/evniche run aml --days 365 --ensemble $(DEMO_ENSEMBLE) --out demo-output
@@ -23,7 +23,7 @@ demo: $(STAMP)
 # (docs/calibration.md, "Shipped posteriors"). Run it after a preset changes: the test
 # tests/calibration/test_shipped_posteriors.py fails until then. Resumes when interrupted.
 POSTERIOR_BUDGET := --population 8 --generations 1 --predictive 0
-POSTERIOR_aml := --parameters lsc_division_interval,lsc_self_renewal,msc_mv_rate
+POSTERIOR_aml := --parameters blast_self_renewal,blast_death,lsc_division_interval
 
 posteriors: $(STAMP)
 	$(BIN)/evniche calibrate aml --ship $(POSTERIOR_aml) $(POSTERIOR_BUDGET)

@@ -115,6 +115,16 @@ def test_run_uses_the_shipped_posterior_when_it_fits(tiny, tmp_path, monkeypatch
     assert html.count("over the ensemble: median and bands") >= 4
 
 
+def test_a_bad_ensemble_size_is_an_error_not_a_stale_posterior(tiny, tmp_path, monkeypatch,
+                                                                capsys):
+    folder = fake_shipped(tmp_path / "shipped", tiny)
+    monkeypatch.setattr(posterior_module, "shipped_folder", lambda model: folder)
+    assert run_tiny(tmp_path, "out", "--ensemble", "0") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --ensemble must be a whole number >= 1")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_stale_shipped_posterior_warns_and_runs_the_point_model(tiny, tmp_path,
                                                                    monkeypatch, capsys):
     folder = fake_shipped(tmp_path / "stale", tiny, digest="ffffffffffffffff")
@@ -191,6 +201,9 @@ def test_the_recorded_command_makes_the_calibration_again():
         "--generations 2 --max-simulations 30 --days 200 --predictive 4")
 
 
-def test_the_ship_work_folder_is_per_digest():
+def test_the_ship_work_folder_is_per_digest_and_settings():
     digest = str(evniche.load_model("healthy").digest)[:16]
-    assert work_folder("healthy") == Path("build") / "posteriors" / f"healthy-{digest}"
+    folder = work_folder("healthy", "a")
+    assert folder.parent == Path("build") / "posteriors"
+    assert folder.name.startswith(f"healthy-{digest}-") and len(folder.name.split("-")[-1]) == 8
+    assert work_folder("healthy", "a") == folder != work_folder("healthy", "b")

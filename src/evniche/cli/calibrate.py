@@ -45,8 +45,8 @@ def calibrate(
         "--ship", help="MODEL is a preset: install the posterior (posterior.parquet + "
         "posterior.json) as the one shipped with it, in the package folder "
         "evniche/posteriors/MODEL/, which `evniche run MODEL` then uses by default. "
-        "--out defaults to build/posteriors/MODEL-DIGEST (the same command resumes; a "
-        "changed preset starts afresh). `make posteriors` runs this for every shipped "
+        "--out defaults to build/posteriors/MODEL-DIGEST-KEY (the same command resumes; a "
+        "changed preset or budget starts afresh). `make posteriors` runs this for every shipped "
         "posterior (docs/calibration.md)")] = False,
 ) -> None:
     """Calibrate MODEL's assumed parameters against observations by ABC-SMC (pyABC on Dask).
@@ -73,7 +73,8 @@ def calibrate(
         if out is None:
             from ..experiments.calibration import work_folder
 
-            out = work_folder(model)
+            out = work_folder(model, repr((parameters, [str(o) for o in observations or []],
+                                           population, days)))
     elif out is None:
         raise EvnicheError("--out: give the output folder (only --ship has a default)")
     handler = logging.StreamHandler()

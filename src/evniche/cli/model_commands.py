@@ -261,13 +261,15 @@ def _shipped_plan(model: str, resolved: ResolvedModel, engine: str, ensemble: in
              f"runs; with {why} this is the point model (no bands)")
         return resolved, None
     from ..experiments.ensemble import plan as posterior_plan
+    from ..experiments.posterior import load_posterior
 
     try:
-        base, plan = posterior_plan(resolved, str(folder), ensemble, seed)
+        load_posterior(folder).check_model(resolved)
     except EvnicheError as exc:
         warn(f"[bold yellow]warning:[/] {stale_message(model, str(exc))}. Running the point "
              "model (no bands).")
         return resolved, None
+    base, plan = posterior_plan(resolved, str(folder), ensemble, seed)  # refuses --ensemble 0
     plan.label = f"the posterior shipped for preset '{model}' (evniche/posteriors/{model}/)"
     console.print(f"ensemble of {ensemble} from {plan.source} (--posterior none: the point "
                   "model)", highlight=False)

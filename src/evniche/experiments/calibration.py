@@ -374,14 +374,19 @@ def ship(out: str | Path, model: str, root: str | Path | None = None) -> Path:
     return dest
 
 
-def work_folder(model: str) -> Path:
+def work_folder(model: str, settings: str = "") -> Path:
     """The default ``--out`` of ``evniche calibrate PRESET --ship``: ``build/posteriors/
-    PRESET-DIGEST`` (16 hex digits of the preset's digest) under the current folder, so the
-    same command resumes an interrupted calibration of the preset as it is, and starts
-    afresh once the preset changed."""
+    PRESET-DIGEST-KEY`` under the current folder (DIGEST: 16 hex digits of the preset's
+    digest; KEY: 8 hex digits of the SHA-256 of ``settings``, the options that define the
+    calibration: parameters, observations, population, days). The same command resumes an
+    interrupted calibration (also with more --generations); a changed preset or budget
+    starts a fresh folder."""
+    import hashlib
+
     from ..spec.loader import load_model
 
-    return Path("build") / "posteriors" / f"{model}-{str(load_model(model).digest)[:16]}"
+    key = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:8]
+    return Path("build") / "posteriors" / f"{model}-{str(load_model(model).digest)[:16]}-{key}"
 
 
 def transition(priors: list[Prior], population: int):
