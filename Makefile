@@ -22,7 +22,7 @@ demo: $(STAMP)
 # Regenerate every shipped posterior (src/evniche/posteriors/PRESET/) with a small budget
 # (docs/calibration.md, "Shipped posteriors"). Run it after a preset changes: the test
 # tests/calibration/test_shipped_posteriors.py fails until then. Resumes when interrupted.
-POSTERIOR_BUDGET := --population 8 --generations 1 --predictive 0
+POSTERIOR_BUDGET := --population 8 --generations 2 --predictive 0
 POSTERIOR_aml := --parameters blast_self_renewal,blast_death,lsc_division_interval
 
 posteriors: $(STAMP)
