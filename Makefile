@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean
+.PHONY: demo posteriors test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,9 +11,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The demo runs aml over its shipped posterior (src/evniche/posteriors/aml/): the report's
+# trajectory plots show the median and 50 %/90 % bands of DEMO_ENSEMBLE members
+DEMO_ENSEMBLE ?= 20
+
 demo: $(STAMP)
-	$(BIN)/evniche run aml --days 365 --out demo-output
+	$(BIN)/evniche run aml --days 365 --ensemble $(DEMO_ENSEMBLE) --out demo-output
 	@echo "Report: demo-output/report.html"
+
+# Regenerate every shipped posterior (src/evniche/posteriors/PRESET/) with a small budget
+# (docs/calibration.md, "Shipped posteriors"). Run it after a preset changes: the test
+# tests/calibration/test_shipped_posteriors.py fails until then. Resumes when interrupted.
+POSTERIOR_BUDGET := --population 8 --generations 2 --predictive 0
+POSTERIOR_aml := --parameters blast_self_renewal,blast_death,lsc_division_interval
+
+posteriors: $(STAMP)
+	$(BIN)/evniche calibrate aml --ship $(POSTERIOR_aml) $(POSTERIOR_BUDGET)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -85,7 +85,8 @@ def test_recovers_the_parameter_that_made_the_observation(synthetic, tmp_path):
 
 def test_posterior_files_follow_the_contract(synthetic, tmp_path):
     info = calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec", "kdrain"],
-                     population=4, generations=1, sampler=single_core(), predictive=0)
+                     population=4, generations=1, sampler=single_core(), predictive=0,
+                     command="evniche calibrate tiny.yaml --population 4")
     frame = pd.read_parquet(tmp_path / "posterior.parquet")
     assert list(frame.columns) == ["parameters.sec", "parameters.kdrain", "weight"]
     assert len(frame) == 4
@@ -106,6 +107,8 @@ def test_posterior_files_follow_the_contract(synthetic, tmp_path):
     assert stored["generations"] == 1 and len(stored["epsilons"]) == 1
     assert 0 < stored["acceptance_rates"][0] <= 1
     assert stored["simulations"] >= 4
+    assert stored["command"] == "evniche calibrate tiny.yaml --population 4"
+    assert stored["max_simulations"] is None
 
 
 def test_small_population_in_more_dimensions_runs(synthetic, tmp_path):

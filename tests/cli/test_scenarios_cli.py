@@ -51,7 +51,8 @@ def test_table_fits_the_width_and_keeps_whole_names(monkeypatch, width):
 
 def test_scenarios_run_in_a_pipe_prints_the_whole_table():
     proc = subprocess.run([sys.executable, "-m", "evniche.cli", "scenarios", "run",
-                           "aml-evs-lower-kitl"], capture_output=True, text=True, encoding="utf-8",
+                           "aml-evs-lower-kitl", "--posterior", "none"], capture_output=True,
+                          text=True, encoding="utf-8",
                           timeout=300,
                           env={"PATH": "/usr/bin:/bin", "COLUMNS": ""})
     assert proc.returncode == 0, proc.stderr

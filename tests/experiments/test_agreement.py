@@ -126,6 +126,9 @@ def test_a_shipped_posterior_is_used_and_a_stale_one_skipped(tmp_path_factory, m
     s = _chemo(model, -1)
     draws = draws_for(s, None, 4, seed=0, ensemble_n=3)
     assert draws.label.startswith("posterior") and len(draws.draws) == 3
+    # `scenarios run --posterior none`: the shipped posterior is not looked at
+    unshipped = draws_for(s, None, 4, seed=0, ensemble_n=3, shipped=False)
+    assert "prior predictive" in unshipped.label and "shipped" not in unshipped.label
     # the one particle is a drug 10^5 times weaker: the finding is contradicted under it
     a = answer(s, draws, runner)
     assert a.contradicted and not a.errors

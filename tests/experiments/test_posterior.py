@@ -157,3 +157,24 @@ def test_members_refuse_an_option_they_would_not_use(tiny):
         simulate_members(tiny, [{"parameters.p_lsc": 0.02}], 5, engine="spatial")
     with pytest.raises(EvnicheError, match="'parameters.NAME'"):
         simulate_members(tiny, [{"p_lsc": 0.02}], 5)
+
+
+def test_the_parameter_list_calibrate_writes_is_read_for_units(tiny, tmp_path):
+    folder = write_posterior(tmp_path / "l", tiny)
+    meta = json.loads((folder / "posterior.json").read_text(encoding="utf-8"))
+    listed = [{"name": "p_lsc", "key": "parameters.p_lsc", "unit": "1/h"},
+              {"name": "a_lsc", "key": "parameters.a_lsc", "unit": "dimensionless"}]
+    (folder / "posterior.json").write_text(json.dumps({**meta, "parameters": listed}),
+                                           encoding="utf-8")
+    post = load_posterior(folder)
+    assert post.units == {"parameters.p_lsc": "1/h", "parameters.a_lsc": "dimensionless"}
+    post.check_model(tiny)
+    listed[0]["unit"] = "1/day"
+    (folder / "posterior.json").write_text(json.dumps({**meta, "parameters": listed}),
+                                           encoding="utf-8")
+    with pytest.raises(EvnicheError, match="parameters\\['parameters.p_lsc'\\] is in '1/day'"):
+        load_posterior(folder).check_model(tiny)
+    (folder / "posterior.json").write_text(json.dumps({**meta, "parameters": 3}),
+                                           encoding="utf-8")
+    with pytest.raises(EvnicheError, match="'parameters' \\(a mapping or a list\\)"):
+        load_posterior(folder)

@@ -11,9 +11,10 @@ import typer
 
 def calibrate(
     model: Annotated[str, typer.Argument(help="a preset name or a model file")],
-    out: Annotated[Path, typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="output folder: history.db (pyABC), posterior.parquet, "
-        "posterior.json, report.html; running the same command again resumes it")],
+        "posterior.json, report.html; running the same command again resumes it "
+        "(required, except with --ship)")] = None,
     observations: Annotated[list[Path] | None, typer.Option(
         "--observations", help="a folder (or file) of observation records; repeat for "
         "several (default: the records shipped with evniche); the records with a condition "
@@ -40,6 +41,13 @@ def calibrate(
     predictive: Annotated[int, typer.Option(
         "--predictive", help="posterior draws simulated again for the report's "
         "posterior-predictive plots (0: none)")] = 4,
+    ship: Annotated[bool, typer.Option(
+        "--ship", help="MODEL is a preset: install the posterior (posterior.parquet + "
+        "posterior.json) as the one shipped with it, in the package folder "
+        "evniche/posteriors/MODEL/, which `evniche run MODEL` then uses by default. "
+        "--out defaults to build/posteriors/MODEL-DIGEST-KEY (the same command resumes; a "
+        "changed preset or budget starts afresh). `make posteriors` runs this for every shipped "
+        "posterior (docs/calibration.md)")] = False,
 ) -> None:
     """Calibrate MODEL's assumed parameters against observations by ABC-SMC (pyABC on Dask).
 
@@ -54,6 +62,21 @@ def calibrate(
 
     if workers is not None and workers <= 0:
         raise EvnicheError(f"--workers: must be > 0, got {workers}")
+    command = _command_line(model, out, observations, parameters, population, generations,
+                            max_simulations, days, predictive, ship)
+    if ship:
+        from ..spec.loader import preset_names
+
+        if model not in preset_names():
+            raise EvnicheError(f"--ship: '{model}' is not a preset; only presets ship a "
+                               f"posterior (presets: {', '.join(preset_names())})")
+        if out is None:
+            from ..experiments.calibration import work_folder
+
+            out = work_folder(model, repr((parameters, [str(o) for o in observations or []],
+                                           population, days)))
+    elif out is None:
+        raise EvnicheError("--out: give the output folder (only --ship has a default)")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logging.getLogger("evniche.calibration").addHandler(handler)
@@ -75,13 +98,43 @@ def calibrate(
                                population=population, generations=generations,
                                max_simulations=max_simulations, days=days,
                                sampler=_Deferred(lazy_sampler), predictive=predictive,
-                               progress=say)
+                               progress=say, command=command)
     finally:
         if sampler is not None:
             sampler.client.close()
     typer.echo(f"{info['generations']} generation(s), {info['simulations']} simulations, "
                f"epsilon {info['epsilons'][-1]:.4g}; posterior in {out}/posterior.parquet, "
                f"report in {out}/report.html")
+    if ship:
+        from ..experiments.calibration import ship as install
+
+        typer.echo(f"shipped with preset '{model}': {install(out, model)}")
+
+
+def _command_line(model: str, out: Path | None, observations: list[Path] | None,
+                  parameters: str | None, population: int, generations: int,
+                  max_simulations: int | None, days: float | None, predictive: int,
+                  ship: bool) -> str:
+    """The command that makes this calibration again (``evniche calibrate …``, every
+    option that changes the result spelled out; the cluster options do not)."""
+    import shlex
+
+    words = ["evniche", "calibrate", model]
+    if out is not None:
+        words += ["--out", str(out)]
+    for folder in observations or []:
+        words += ["--observations", str(folder)]
+    if parameters is not None:
+        words += ["--parameters", parameters]
+    words += ["--population", str(population), "--generations", str(generations)]
+    if max_simulations is not None:
+        words += ["--max-simulations", str(max_simulations)]
+    if days is not None:
+        words += ["--days", f"{days:g}"]
+    words += ["--predictive", str(predictive)]
+    if ship:
+        words.append("--ship")
+    return shlex.join(words)
 
 
 class _Deferred:

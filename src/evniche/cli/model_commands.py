@@ -170,16 +170,19 @@ def run(
         "--time-limit", metavar="SECONDS",
         help="Stop a simulation that takes longer than this (wall clock; the run and each "
              "sensitivity run separately) with an error saying how far it got.")] = 600.0,
-    posterior: Annotated[Path | None, typer.Option(
-        "--posterior", metavar="DIR",
+    posterior: Annotated[str | None, typer.Option(
+        "--posterior", metavar="DIR|none",
         help="Run an ensemble drawn from the calibration posterior in DIR (posterior.parquet "
              "+ posterior.json, made for this very model: another name or digest is "
              "refused). trajectory.nc and the single-run sections are the run at the "
              "draws' median parameters; the report adds an uncertainty section (median, "
              "50 %/90 % bands, credible intervals) and OUT/ensemble.parquet holds every "
-             "member. Well-mixed engine only; see docs/uncertainty.md.")] = None,
+             "member. Default: the posterior shipped with a preset (evniche/posteriors/"
+             "PRESET/), when there is one and it was made for the preset as it is now (if "
+             "not: a warning, and the point model runs); 'none': the point model. "
+             "Well-mixed engine only; see docs/uncertainty.md.")] = None,
     ensemble: Annotated[int, typer.Option(
-        "--ensemble", metavar="N", help="Members drawn from --posterior (weighted "
+        "--ensemble", metavar="N", help="Members drawn from the posterior (weighted "
         "resampling seeded by --seed: the same seed draws the same members).")] = 50,
     from_: Annotated[str | None, typer.Option(
         "--from", metavar="DIR@DAY",
@@ -197,7 +200,7 @@ def run(
     if from_ is not None:
         from ..engines.restart import parse_from, saved_state
 
-        if engine != "wellmixed" or posterior is not None:
+        if engine != "wellmixed" or posterior not in (None, "none"):
             raise EvnicheError("--from continues a well-mixed run (no --engine spatial, no "
                                "--posterior)")
         folder, day = parse_from(from_)
@@ -210,12 +213,15 @@ def run(
     resolved = load_model(model, overrides=_overrides(set_), allow_paths=allow_path or ())
     _print_retractions(resolved)
     plan = None
-    if posterior is not None:
+    if posterior is not None and posterior != "none":
         if engine != "wellmixed":
             raise EvnicheError("--posterior runs the well-mixed engine only")
         from ..experiments.ensemble import plan as posterior_plan
 
-        resolved, plan = posterior_plan(resolved, str(posterior), ensemble, seed)
+        resolved, plan = posterior_plan(resolved, posterior, ensemble, seed)
+    elif posterior is None:
+        resolved, plan = _shipped_plan(model, resolved, engine, ensemble, seed,
+                                       continued=start is not None)
     options = _spatial_options(spatial, engine)
     options.update(_stochastic_options(stochastic, engine))
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
@@ -235,6 +241,39 @@ def run(
                             report, sensitivity, allow_large, time_limit, plan)
     files = sorted(p.name for p in out.iterdir())
     console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
+
+
+def _shipped_plan(model: str, resolved: ResolvedModel, engine: str, ensemble: int,
+                  seed: int, continued: bool):
+    """(model, plan) for ``evniche run PRESET`` without --posterior: an ensemble from the
+    posterior shipped with the preset when there is one and it fits the model as loaded;
+    otherwise (model, None), with a warning on stderr when a shipped posterior is not used
+    (never silently)."""
+    from ..experiments.posterior import shipped_folder, stale_message
+
+    folder = shipped_folder(model)
+    if folder is None:
+        return resolved, None
+    warn = Console(stderr=True, soft_wrap=True, highlight=False).print
+    if engine != "wellmixed" or continued:
+        why = "--from" if continued else f"--engine {engine}"
+        warn(f"[yellow]note:[/] the posterior shipped for preset '{model}' is for well-mixed "
+             f"runs; with {why} this is the point model (no bands)")
+        return resolved, None
+    from ..experiments.ensemble import plan as posterior_plan
+    from ..experiments.posterior import load_posterior
+
+    try:
+        load_posterior(folder).check_model(resolved)
+    except EvnicheError as exc:
+        warn(f"[bold yellow]warning:[/] {stale_message(model, str(exc))}. Running the point "
+             "model (no bands).")
+        return resolved, None
+    base, plan = posterior_plan(resolved, str(folder), ensemble, seed)  # refuses --ensemble 0
+    plan.label = f"the posterior shipped for preset '{model}' (evniche/posteriors/{model}/)"
+    console.print(f"ensemble of {ensemble} from {plan.source} (--posterior none: the point "
+                  "model)", highlight=False)
+    return base, plan
 
 
 def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float, seed: int,

@@ -119,10 +119,12 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
         = None,
         report: Annotated[Path | None, typer.Option("--report", help="write an HTML page "
                                                     "into this directory")] = None,
-        posterior: Annotated[Path | None, typer.Option(
-            "--posterior", metavar="DIR",
+        posterior: Annotated[str | None, typer.Option(
+            "--posterior", metavar="DIR|none",
             help="Answer the scenarios whose arms use the posterior's model over draws of "
-                 "the calibration posterior in DIR (see docs/uncertainty.md).")] = None,
+                 "the calibration posterior in DIR (see docs/uncertainty.md). Default: the "
+                 "posterior shipped with a scenario's preset, when there is one; 'none': "
+                 "no posterior (the prior predictive or the point model).")] = None,
         ensemble: Annotated[int, typer.Option(
             "--ensemble", metavar="N", help="Draws per scenario from --posterior (or from a "
             "posterior shipped with the preset).")] = 20,
@@ -150,10 +152,11 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
     if ensemble < 1 or prior_draws < 0:
         raise EvnicheError("--ensemble must be >= 1 and --prior-draws >= 0")
     chosen = select(names or [])
-    draws = None if posterior is None else posterior_draws(str(posterior), ensemble, seed)
+    given = posterior not in (None, "none")
+    draws = posterior_draws(str(posterior), ensemble, seed) if given else None
     answers = answer_all(chosen, draws, prior_draws, seed, progress=lambda a: console.print(
         f"{a.scenario.name}: P = {a.p:.2f}, {a.verdict}", highlight=False),
-        ensemble_n=ensemble)
+        ensemble_n=ensemble, shipped=posterior != "none")
     findings = [a for a in answers if a.kind == "finding"]
     proposals = [a for a in answers if a.kind == "proposal"]
     if findings:

@@ -274,7 +274,7 @@ def result_table(folder: Path) -> tuple[str, list[dict[str, Any]]]:
     rows = []
     for key in post.keys:
         q = post.quantiles(key)
-        unit = (post.meta.get("parameters", {}).get(key) or {}).get("unit", "")
+        unit = post.units.get(key, "")
         rows.append({"parameter": key.split(".", 1)[1], "unit": unit,
                      **{f"q{p}": float(f"{v:.4g}") for p, v in
                         zip((5, 25, 50, 75, 95), q, strict=True)}})

@@ -163,26 +163,24 @@ class Answer:
 
 def shipped_posterior(model: str):
     """The posterior folder shipped for preset ``model`` (``evniche/posteriors/MODEL/``
-    inside the package) or None."""
-    from importlib import resources
+    inside the package) or None (:func:`evniche.experiments.posterior.shipped_folder`)."""
+    from .posterior import shipped_folder
 
-    folder = resources.files("evniche") / "posteriors" / model
-    if folder.is_dir() and (folder / "posterior.parquet").is_file():
-        return folder
-    return None
+    return shipped_folder(model)
 
 
 def draws_for(scenario: Scenario, posterior: Draws | None, prior_n: int,
-              seed: int = 0, ensemble_n: int = 20) -> Draws:
+              seed: int = 0, ensemble_n: int = 20, shipped: bool = True) -> Draws:
     """The ensemble a scenario is answered over: the posterior given when it applies to one
     of its arms, else a posterior shipped for the treatment arm's preset (``ensemble_n``
     draws; one made for an older version of the preset is skipped, and the label says
-    so), else the prior predictive over its uncertain parameters, else the point model."""
+    so; none when ``shipped`` is false), else the prior predictive over its uncertain
+    parameters, else the point model."""
     arms = (scenario.treatment, scenario.control)
     if posterior is not None and any(_applies(posterior, a) for a in arms):
         return posterior
     note = ""
-    shipped = shipped_posterior(scenario.treatment.model)
+    shipped = shipped_posterior(scenario.treatment.model) if shipped else None
     if posterior is None and shipped is not None:
         try:
             return posterior_draws(str(shipped), ensemble_n, seed, scenario.treatment.model)
@@ -214,12 +212,12 @@ def answer(scenario: Scenario, draws: Draws, runner: Runner | None = None,
 def answer_all(scenarios: Sequence[Scenario], posterior: Draws | None = None,
                prior_n: int = PRIOR_DRAWS, seed: int = 0, runner: Runner | None = None,
                progress: Callable[[Answer], None] | None = None,
-               ensemble_n: int = 20) -> list[Answer]:
+               ensemble_n: int = 20, shipped: bool = True) -> list[Answer]:
     """Every scenario over its ensemble (:func:`draws_for`)."""
     runner = runner or Runner()
     out = []
     for s in scenarios:
-        a = answer(s, draws_for(s, posterior, prior_n, seed, ensemble_n), runner)
+        a = answer(s, draws_for(s, posterior, prior_n, seed, ensemble_n, shipped), runner)
         if progress:
             progress(a)
         out.append(a)

@@ -257,7 +257,8 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
               generations: int = 2, max_simulations: int | None = None,
               days: float | None = None, sampler: Any = None,
               simulate_options: dict | None = None, predictive: int = 4,
-              progress: Callable[[str], None] | None = None) -> dict:
+              progress: Callable[[str], None] | None = None,
+              command: str | None = None) -> dict:
     """Run (or resume) an ABC-SMC calibration of ``model`` into the folder ``out``.
 
     ``generations`` is the total number of generations wanted: a folder that already
@@ -267,6 +268,8 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     sampler or a function making one (default: a Dask sampler on a LocalCluster, see
     :func:`dask_sampler`).
     ``predictive`` posterior draws are simulated again for the report (``report.html``).
+    ``command``: the command line that made the calibration, recorded in
+    ``posterior.json`` (``command``) so that the posterior says how to make it again.
     Returns the contents of ``posterior.json``."""
     import pyabc
 
@@ -330,7 +333,8 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     if history.max_t < 0:
         raise EvnicheError("no generation finished (every particle was rejected, or the "
                            "simulation budget ran out first)")
-    info = write_posterior(out, history, resolved, priors, records, settings)
+    info = write_posterior(out, history, resolved, priors, records, settings,
+                           {"max_simulations": max_simulations, "command": command})
     from .calibration_report import predictive as redraw
     from .calibration_report import write_report
 
@@ -339,6 +343,50 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     write_report(out, info, frame, priors, generations_table(history),
                  redraw(objective, frame, predictive))
     return info
+
+
+def ship(out: str | Path, model: str, root: str | Path | None = None) -> Path:
+    """Install the posterior of the calibration in ``out`` as the one shipped with preset
+    ``model``: copy ``posterior.parquet`` and ``posterior.json`` (nothing else: the history
+    and the report stay in ``out``) into the package folder ``evniche/posteriors/MODEL/``
+    (in a development install, src/evniche/posteriors/MODEL/), adding ``regenerate`` (the
+    command that remakes every shipped posterior) to the JSON. ``root``: the folder of the
+    shipped posteriors (default: the package's). Returns the preset's folder."""
+    import shutil
+    from importlib import resources
+
+    from ..spec.loader import preset_names
+    from .posterior import REGENERATE, SHIPPED
+
+    out = Path(out)
+    if model not in preset_names():
+        raise EvnicheError(f"--ship: '{model}' is not a preset; only presets ship a posterior "
+                           f"(presets: {', '.join(preset_names())})")
+    info = json.loads((out / POSTERIOR_INFO).read_text(encoding="utf-8"))
+    if info.get("model_source") != model:
+        raise EvnicheError(f"--ship: {out} holds a calibration of '{info.get('model_source')}'"
+                           f", not of preset '{model}'")
+    dest = Path(str(resources.files("evniche") / SHIPPED if root is None else root)) / model
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out / POSTERIOR_TABLE, dest / POSTERIOR_TABLE)
+    info["regenerate"] = REGENERATE
+    (dest / POSTERIOR_INFO).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return dest
+
+
+def work_folder(model: str, settings: str = "") -> Path:
+    """The default ``--out`` of ``evniche calibrate PRESET --ship``: ``build/posteriors/
+    PRESET-DIGEST-KEY`` under the current folder (DIGEST: 16 hex digits of the preset's
+    digest; KEY: 8 hex digits of the SHA-256 of ``settings``, the options that define the
+    calibration: parameters, observations, population, days). The same command resumes an
+    interrupted calibration (also with more --generations); a changed preset or budget
+    starts a fresh folder."""
+    import hashlib
+
+    from ..spec.loader import load_model
+
+    key = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:8]
+    return Path("build") / "posteriors" / f"{model}-{str(load_model(model).digest)[:16]}-{key}"
 
 
 def transition(priors: list[Prior], population: int):
@@ -400,8 +448,9 @@ def posterior_frame(history, priors: list[Prior]):
 
 
 def write_posterior(out: Path, history, model, priors: list[Prior], records: list,
-                    settings: Settings) -> dict:
-    """Write ``posterior.parquet`` and ``posterior.json`` into ``out``; return the JSON."""
+                    settings: Settings, extra: dict | None = None) -> dict:
+    """Write ``posterior.parquet`` and ``posterior.json`` into ``out``; return the JSON.
+    ``extra`` (e.g. ``max_simulations``, ``command``) is added to the JSON."""
     import pyabc
 
     from .. import __version__ as evniche_version
@@ -427,6 +476,7 @@ def write_posterior(out: Path, history, model, priors: list[Prior], records: lis
         "acceptance_rates": [g["acceptance_rate"] for g in gens],
         "ess": [g["ess"] for g in gens],
         "simulations": int(history.total_nr_simulations),
+        **(extra or {}),
     }
     (out / POSTERIOR_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info

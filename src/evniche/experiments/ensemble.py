@@ -236,10 +236,12 @@ class PosteriorPlan:
     draws: list[dict[str, float]]
     base: object  # the ResolvedModel the posterior was checked against
     median: dict[str, float]
+    label: str = ""  # what the posterior is, when not just its folder (a shipped one)
 
     @property
     def source(self) -> str:
-        return f"the posterior in {self.folder} (seed {self.seed})"
+        what = self.label or f"the posterior in {self.folder}"
+        return f"{what} (seed {self.seed})"
 
 
 def plan(resolved, folder: str, n: int, seed: int):

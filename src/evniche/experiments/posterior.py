@@ -7,11 +7,19 @@ The contract (written by ``evniche calibrate``): a folder ``DIR`` with
   column ``weight`` (importance weights, normalised to sum 1);
 * ``DIR/posterior.json``: at least ``model`` (the model's name), ``digest`` (the model's
   digest, :attr:`evniche.spec.resolve.ResolvedModel.digest`) and ``parameters``
-  (``{key: {"unit": ..., "range": [low, high]}}``, the prior range in that unit).
+  (``{key: {"unit": ..., "range": [low, high]}}``, the prior range in that unit, or the
+  list ``[{"key": ..., "unit": ..., "prior": ...}, ...]`` that ``evniche calibrate``
+  writes).
 
 A posterior made for another model (another name or digest) is refused: its particles
 would set parameters of a model they were not fitted to. Draws are weighted resampling
 with replacement, seeded (the same seed gives the same draw).
+
+Shipped posteriors: a preset may come with a posterior in the package folder
+``evniche/posteriors/PRESET/`` (the same two files, written by ``evniche calibrate PRESET
+--ship``; ``make posteriors`` regenerates all of them). ``evniche run PRESET`` and
+``evniche scenarios run`` use it by default (:func:`shipped_folder`); one made for another
+digest of the preset is not used, with a warning (:func:`stale_message`).
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from ..errors import EvnicheError
 
 PARQUET = "posterior.parquet"
 META = "posterior.json"
+#: the package folder of the shipped posteriors (one subfolder per preset)
+SHIPPED = "posteriors"
+#: the one command that regenerates every shipped posterior (Makefile target)
+REGENERATE = "make posteriors"
 #: the quantiles every band and credible interval is made of (5 %, 25 %, 50 %, 75 %, 95 %)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -91,6 +103,19 @@ class Posterior:
     def keys(self) -> list[str]:
         return list(self.particles.columns)
 
+    @property
+    def units(self) -> dict[str, str]:
+        """Override key → the unit ``posterior.json`` gives for it, from either form of
+        ``parameters``: ``{key: {"unit": ...}}`` or ``evniche calibrate``'s list of
+        ``{"key": ..., "unit": ...}``."""
+        declared = self.meta.get("parameters") or {}
+        if isinstance(declared, dict):
+            pairs = ((k, v.get("unit") if isinstance(v, dict) else None)
+                     for k, v in declared.items())
+        else:
+            pairs = ((v.get("key"), v.get("unit")) for v in declared if isinstance(v, dict))
+        return {str(k): str(u) for k, u in pairs if k is not None and u is not None}
+
     def check_model(self, resolved) -> None:
         """Refuse this posterior for ``resolved`` (a ResolvedModel) when it was made for
         another model: another name, another digest, or parameters the model lacks or
@@ -111,8 +136,8 @@ class Posterior:
             if name not in params:
                 raise EvnicheError(f"{self.folder / PARQUET}: column '{key}' names no "
                                    f"parameter of model '{resolved.name}'")
-            unit = (self.meta.get("parameters", {}).get(key) or {}).get("unit")
-            if unit is not None and str(unit) != str(params[name].unit):
+            unit = self.units.get(key)
+            if unit is not None and unit != str(params[name].unit):
                 raise EvnicheError(f"{where}: parameters['{key}'] is in '{unit}' but the "
                                    f"model writes {name} in '{params[name].unit}'")
 
@@ -146,9 +171,10 @@ def load_posterior(folder: str | Path) -> Posterior:
     except (OSError, ValueError) as exc:
         raise EvnicheError(f"{folder / META}: not readable JSON ({exc})") from None
     if not isinstance(meta, dict) or not all(k in meta for k in ("model", "digest",
-                                                                  "parameters")):
+                                                                  "parameters")) \
+            or not isinstance(meta["parameters"], dict | list):
         raise EvnicheError(f"{folder / META}: expected an object with 'model', 'digest' and "
-                           "'parameters'")
+                           "'parameters' (a mapping or a list)")
     try:
         frame = pd.read_parquet(folder / PARQUET)
     except FileNotFoundError:
@@ -176,3 +202,27 @@ def load_posterior(folder: str | Path) -> Posterior:
         raise EvnicheError(f"{where}: parameter values must be finite numbers")
     return Posterior(folder, str(meta["model"]), str(meta["digest"]), frame[keys].copy(),
                      weights / weights.sum(), meta)
+
+
+def shipped_folder(model: str):
+    """The folder of the posterior shipped for preset ``model`` (``evniche/posteriors/
+    MODEL/`` inside the package, holding both files), or None: no posterior is shipped for
+    it, or ``model`` is a model file rather than a preset name."""
+    from importlib import resources
+
+    from ..spec.loader import preset_names
+
+    if model not in preset_names() or Path(model).exists():  # a file of that name wins
+        return None
+    folder = resources.files("evniche") / SHIPPED / model
+    if (folder / PARQUET).is_file() and (folder / META).is_file():
+        return Path(str(folder))
+    return None
+
+
+def stale_message(model: str, reason: str) -> str:
+    """Why the shipped posterior of preset ``model`` is not used (``reason``: the refusal
+    of :meth:`Posterior.check_model` or :func:`load_posterior`), with how to regenerate it."""
+    return (f"the posterior shipped for preset '{model}' does not fit the model run: "
+            f"{reason}. Regenerate the shipped posteriors with `{REGENERATE}` (after a preset "
+            "change), or pass --posterior none to run the point model without this warning")
