@@ -71,9 +71,12 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *,
     n = default_workers() if workers is None else workers
     if not isinstance(n, int) or n < 1:
         raise EvnicheError(f"--workers must be a whole number >= 1, got {workers}")
-    # the scheduler's HTTP server on a free local port: never a clash with another cluster
+    # the scheduler's HTTP server on a free local port: never a clash with another cluster;
+    # the workers' own logs only at CRITICAL: a task's error reaches the caller through its
+    # future, and at shutdown a worker's last heartbeat to the closed scheduler would print
+    # a traceback ("Failed to communicate with scheduler during heartbeat") after every run
     local = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                         dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     client = Client(local)
     try:
         yield client
