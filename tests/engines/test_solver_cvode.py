@@ -78,3 +78,19 @@ def test_the_ledger_closes_with_cvode(runs):
     # and CVODE did the integration: fewer right-hand-side evaluations than BDF
     assert cvode.attrs["rhs_evaluations"] < bdf.attrs["rhs_evaluations"]
 
+
+
+def test_a_segment_a_round_off_long_is_one_euler_step_not_a_crash():
+    """An intervention window ending 2 h after a fractional day left a last segment of
+    ~1e-12 h (5323.906829028658 → ...659 h, measured): CVODE refuses it and scikit-sundae
+    1.2.0 crashed the process. It is one forward-Euler step: y0 + f(t0, y0)·Δt."""
+    from evniche.compile.network import compile_model
+    from evniche.engines.kinetics import Kinetics
+
+    kin = Kinetics(compile_model(evniche.load_model("aml")))
+    y0 = kin.initial_state()
+    span = (5323.906829028658, 5323.906829028659)
+    sol = solver.solve(kin, kin.rhs, span, y0, rtol=1e-7, atol=np.full(kin.n, 1e-6),
+                       jac=None, sparsity=None, t_eval=np.array([span[1]]))
+    assert sol.success and sol.message.startswith("one Euler step")
+    np.testing.assert_allclose(sol.y[:, -1], y0 + kin.rhs(span[0], y0) * (span[1] - span[0]))

@@ -98,6 +98,25 @@ class Result:
         return self.status >= 0
 
 
+#: a span shorter than this share of its end time (h) is stepped once by forward Euler:
+#: CVODE refuses a span within a few round-off units of its start ("tout too close to t0")
+#: and scikit-sundae 1.2.0 then crashes the process; segment ends computed from fractional
+#: days can differ by 1e-12 h
+TINY_SPAN = 1e-9
+
+
+def _euler(rhs: Callable[[float, np.ndarray], np.ndarray], span: tuple[float, float],
+           y0: np.ndarray, t_eval: np.ndarray | None) -> Result:
+    """One forward-Euler step over a span shorter than :data:`TINY_SPAN` of its end: the
+    states at ``t_eval`` (None: both ends) on that line. Linear invariants (the EV
+    ledger's balance) hold exactly, as in any linear multistep method."""
+    y0 = np.asarray(y0, float)
+    slope = rhs(span[0], y0)
+    t = np.array(span, float) if t_eval is None else np.asarray(t_eval, float)
+    y = y0[:, None] + slope[:, None] * (t - span[0])[None, :]
+    return Result(t=t, y=y, nfev=1, status=0, message="one Euler step over a tiny span")
+
+
 @functools.cache
 def _cvode_class():
     """scikit-sundae's CVODE, with the OpenBLAS it ships limited to one thread: its
@@ -246,6 +265,10 @@ def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
     just before this one (the stochastic engine's coupling steps)."""
     watch = Watch(kin, stopwatch, relaxing, span)
     rhs = watch.wrap(f)
+    if abs(span[1] - span[0]) <= TINY_SPAN * max(1.0, abs(span[0]), abs(span[1])):
+        sol = _euler(rhs, span, y0, t_eval)
+        if np.isfinite(sol.y).all():
+            return sol
     problems: list[str] = []
     attempts = (("CVODE", jac), ("CVODE (finite-difference Jacobian)", None),
                 ("LSODA", None))
