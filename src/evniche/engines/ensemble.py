@@ -143,11 +143,20 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     values = ParameterValues(model, net)
     sets = [values.canonical(dict(o), f"simulate_many: overrides[{i}]")
             for i, o in enumerate(overrides)]
+    base = None
+    if equilibrate_first and sets:  # every set relaxes from the model's steady state
+        from .kinetics import Kinetics
+        from .wellmixed import starting_state
+
+        try:
+            base = starting_state(Kinetics(net), True)
+        except EvnicheError:
+            base = None  # each set relaxes from the initial values, and fails on its own
     out: list[Any] = []
     for i, params in enumerate(sets):
         try:
             ds = _run(model, net, params, days, interventions, rtol, output_hours,
-                      equilibrate_first, wall_limit_s)
+                      equilibrate_first, wall_limit_s, base)
             out.append(ds if readout is None else readout(ds))
         except EvnicheError as exc:
             if errors == "raise":
@@ -161,7 +170,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
 
 def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
          interventions: list | None, rtol: float, output_hours: float,
-         equilibrate_first: bool, wall_limit_s: float | None = None):
+         equilibrate_first: bool, wall_limit_s: float | None = None,
+         relax_from=None):
     """One run of the compiled ``net`` with parameter values ``params``: its Dataset."""
     import json
     import time
@@ -175,7 +185,7 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
                               + list(interventions or []), days)
     sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
                               output_hours=output_hours, equilibrate_first=equilibrate_first,
-                              wall_limit_s=wall_limit_s)
+                              wall_limit_s=wall_limit_s, relax_from=relax_from)
     beh, sig = wellmixed.behaviors_signals(sol, days)
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,
