@@ -87,6 +87,11 @@ def test_failed_runs_are_recorded_when_asked():
                          equilibrate_first=False)
     assert isinstance(runs[0], EvnicheError) and "grows without bound" in str(runs[0])
     assert not isinstance(runs[1], Exception)
+    # a set that fails the check is recorded in its place too (a Dask chunk's rows)
+    checked = simulate_many(TINY, [{"no_such": 1.0}, {}], days=1, errors="record",
+                            equilibrate_first=False)
+    assert isinstance(checked[0], EvnicheError) and "'no_such'" in str(checked[0])
+    assert not isinstance(checked[1], Exception)
     with pytest.raises(EvnicheError, match=r"overrides\[0\] .*grows without bound"):
         simulate_many(TINY, [{"p1": 10.0, "a1": 1.0}], days=2, equilibrate_first=False)
 

@@ -128,7 +128,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     ``interventions`` are added to the model's own. ``errors``: ``"raise"`` stops at the
     first run that fails (a SimulationError naming the set); ``"record"`` puts the
     exception in that run's place and goes on. Parameter sets are checked (names, finite
-    values, plausible ranges) before any run starts. ``wall_limit_s``: each run's
+    values, plausible ranges) before any run starts (with ``"record"``, a set that fails
+    the check gets its error in its place and the others run). ``wall_limit_s``: each run's
     wall-clock limit (s; a run past it fails with a SimulationError); ``advance`` is called
     after each run (a progress bar's step)."""
     if errors not in ("raise", "record"):
@@ -141,8 +142,14 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
         model = load_model(model)
     net, _ = prepare(model, None, interventions, days)
     values = ParameterValues(model, net)
-    sets = [values.canonical(dict(o), f"simulate_many: overrides[{i}]")
-            for i, o in enumerate(overrides)]
+    sets: list[dict[str, float] | EvnicheError] = []
+    for i, o in enumerate(overrides):
+        try:
+            sets.append(values.canonical(dict(o), f"simulate_many: overrides[{i}]"))
+        except EvnicheError as exc:
+            if errors == "raise":
+                raise
+            sets.append(exc)  # recorded in this set's place; the others still run
     base = None
     if equilibrate_first and sets:  # every set relaxes from the model's steady state
         from .kinetics import Kinetics
@@ -154,6 +161,11 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
             base = None  # each set relaxes from the initial values, and fails on its own
     out: list[Any] = []
     for i, params in enumerate(sets):
+        if isinstance(params, EvnicheError):
+            out.append(params)
+            if advance is not None:
+                advance()
+            continue
         try:
             ds = _run(model, net, params, days, interventions, rtol, output_hours,
                       equilibrate_first, wall_limit_s, base)
