@@ -117,3 +117,12 @@ def test_relaxing_from_the_base_steady_state_reaches_the_same_steady_state(tmp_p
     cold = starting_state(other, True)
     assert np.max(np.abs(warm - base) / (np.abs(base) + 1.0)) > 1e-3  # it did move
     np.testing.assert_allclose(warm, cold, rtol=1e-6, atol=1e-6)
+
+
+def test_members_that_are_only_read_leave_out_the_restart_state():
+    full, slim = (simulate_many(TINY, [{"sec": 250.0}], days=3, restartable=keep)[0]
+                  for keep in (True, False))
+    assert "state_vector" in full and "state_vector" not in slim
+    assert "initial_state_vector" not in slim
+    np.testing.assert_array_equal(slim.cells.values, full.cells.values)
+    np.testing.assert_array_equal(slim.ev.values, full.ev.values)

@@ -116,7 +116,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
                   interventions: list | None = None, rtol: float = 1e-7,
                   output_hours: float = 24.0, equilibrate_first: bool = True,
                   errors: str = "raise", wall_limit_s: float | None = None,
-                  advance: Callable[[], None] | None = None) -> list[Any]:
+                  advance: Callable[[], None] | None = None,
+                  restartable: bool = True) -> list[Any]:
     """Run the well-mixed engine on ``model`` once per parameter set of ``overrides`` (each
     a mapping of parameter name → value in that parameter's file unit; ``{}`` runs the model
     as it is) for ``days`` days, and return one result per set, in order.
@@ -131,7 +132,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     values, plausible ranges) before any run starts (with ``"record"``, a set that fails
     the check gets its error in its place and the others run). ``wall_limit_s``: each run's
     wall-clock limit (s; a run past it fails with a SimulationError); ``advance`` is called
-    after each run (a progress bar's step)."""
+    after each run (a progress bar's step). ``restartable=False``: the Datasets leave out
+    the state vectors a run is continued from (:mod:`.restart`), which only readouts read."""
     if errors not in ("raise", "record"):
         raise EvnicheError(f"simulate_many: errors must be 'raise' or 'record', got "
                            f"{errors!r}")
@@ -168,7 +170,7 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
             continue
         try:
             ds = _run(model, net, params, days, interventions, rtol, output_hours,
-                      equilibrate_first, wall_limit_s, base)
+                      equilibrate_first, wall_limit_s, base, restartable)
             out.append(ds if readout is None else readout(ds))
         except EvnicheError as exc:
             if errors == "raise":
@@ -183,7 +185,7 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
 def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
          interventions: list | None, rtol: float, output_hours: float,
          equilibrate_first: bool, wall_limit_s: float | None = None,
-         relax_from=None):
+         relax_from=None, restartable: bool = True):
     """One run of the compiled ``net`` with parameter values ``params``: its Dataset."""
     import json
     import time
@@ -202,7 +204,7 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,
                            "rhs_evaluations": sol.n_rhs}, signals=sig, params=sol.kinetics.p,
-                          initial=sol.initial)
+                          initial=sol.initial, restartable=restartable)
     ds.attrs["wall_seconds"] = time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())
     return ds

@@ -179,7 +179,8 @@ def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             results = simulate_many(model, names, ensemble.days, errors="record",
-                                    wall_limit_s=ensemble.wall_limit_s, **ensemble.options)
+                                    wall_limit_s=ensemble.wall_limit_s, restartable=False,
+                                    **ensemble.options)
         except EvnicheError as exc:  # what no row gets past (the model, the days)
             results = [exc] * len(names)
     yield from results
