@@ -4,7 +4,9 @@
 interventions' schedule), then for each parameter set only recomputes the parameter
 values (canonical units, formulas of derived parameters included), the schedule (doses and
 infusion rates may depend on parameters), the healthy steady state (cached on disk like any
-run's, see :func:`.wellmixed.starting_state`) and the integration. The compiled right-hand
+run's, see :func:`.wellmixed.starting_state`; relaxed from the unchanged model's steady
+state, which is computed or read once, so a set near it needs few solver steps) and the
+integration. The compiled right-hand
 side (:mod:`.compiled`) and its Jacobian pattern are shared by every run. For calibration,
 virtual cohorts and sensitivity runs of the well-mixed engine::
 
@@ -116,7 +118,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
                   interventions: list | None = None, rtol: float = 1e-7,
                   output_hours: float = 24.0, equilibrate_first: bool = True,
                   errors: str = "raise", wall_limit_s: float | None = None,
-                  advance: Callable[[], None] | None = None) -> list[Any]:
+                  advance: Callable[[], None] | None = None,
+                  restartable: bool = True) -> list[Any]:
     """Run the well-mixed engine on ``model`` once per parameter set of ``overrides`` (each
     a mapping of parameter name → value in that parameter's file unit; ``{}`` runs the model
     as it is) for ``days`` days, and return one result per set, in order.
@@ -128,9 +131,11 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     ``interventions`` are added to the model's own. ``errors``: ``"raise"`` stops at the
     first run that fails (a SimulationError naming the set); ``"record"`` puts the
     exception in that run's place and goes on. Parameter sets are checked (names, finite
-    values, plausible ranges) before any run starts. ``wall_limit_s``: each run's
+    values, plausible ranges) before any run starts (with ``"record"``, a set that fails
+    the check gets its error in its place and the others run). ``wall_limit_s``: each run's
     wall-clock limit (s; a run past it fails with a SimulationError); ``advance`` is called
-    after each run (a progress bar's step)."""
+    after each run (a progress bar's step). ``restartable=False``: the Datasets leave out
+    the state vectors a run is continued from (:mod:`.restart`), which only readouts read."""
     if errors not in ("raise", "record"):
         raise EvnicheError(f"simulate_many: errors must be 'raise' or 'record', got "
                            f"{errors!r}")
@@ -141,13 +146,33 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
         model = load_model(model)
     net, _ = prepare(model, None, interventions, days)
     values = ParameterValues(model, net)
-    sets = [values.canonical(dict(o), f"simulate_many: overrides[{i}]")
-            for i, o in enumerate(overrides)]
+    sets: list[dict[str, float] | EvnicheError] = []
+    for i, o in enumerate(overrides):
+        try:
+            sets.append(values.canonical(dict(o), f"simulate_many: overrides[{i}]"))
+        except EvnicheError as exc:
+            if errors == "raise":
+                raise
+            sets.append(exc)  # recorded in this set's place; the others still run
+    base = None
+    if equilibrate_first and sets:  # every set relaxes from the model's steady state
+        from .kinetics import Kinetics
+        from .wellmixed import starting_state
+
+        try:
+            base = starting_state(Kinetics(net), True)
+        except EvnicheError:
+            base = None  # each set relaxes from the initial values, and fails on its own
     out: list[Any] = []
     for i, params in enumerate(sets):
+        if isinstance(params, EvnicheError):
+            out.append(params)
+            if advance is not None:
+                advance()
+            continue
         try:
             ds = _run(model, net, params, days, interventions, rtol, output_hours,
-                      equilibrate_first, wall_limit_s)
+                      equilibrate_first, wall_limit_s, base, restartable)
             out.append(ds if readout is None else readout(ds))
         except EvnicheError as exc:
             if errors == "raise":
@@ -161,7 +186,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
 
 def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
          interventions: list | None, rtol: float, output_hours: float,
-         equilibrate_first: bool, wall_limit_s: float | None = None):
+         equilibrate_first: bool, wall_limit_s: float | None = None,
+         relax_from=None, restartable: bool = True):
     """One run of the compiled ``net`` with parameter values ``params``: its Dataset."""
     import json
     import time
@@ -175,12 +201,12 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
                               + list(interventions or []), days)
     sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
                               output_hours=output_hours, equilibrate_first=equilibrate_first,
-                              wall_limit_s=wall_limit_s)
+                              wall_limit_s=wall_limit_s, relax_from=relax_from)
     beh, sig = wellmixed.behaviors_signals(sol, days)
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,
                            "rhs_evaluations": sol.n_rhs}, signals=sig, params=sol.kinetics.p,
-                          initial=sol.initial)
+                          initial=sol.initial, restartable=restartable)
     ds.attrs["wall_seconds"] = time.perf_counter() - start
     ds.attrs["interventions"] = json.dumps(schedule.timeline())
     return ds

@@ -86,12 +86,13 @@ def _rule_variables(net: Network, signals: np.ndarray, params: dict[str, float]
 def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarray,
           engine: str, seed: int, extra_attrs: dict | None = None,
           signals: np.ndarray | None = None, params: dict[str, float] | None = None,
-          initial: np.ndarray | None = None) -> xr.Dataset:
+          initial: np.ndarray | None = None, restartable: bool = True) -> xr.Dataset:
     """Assemble a Dataset from states ``y`` (time × species) of ``net``.
 
     A well-mixed trajectory also keeps the full state (``state_vector(time, species)``) and the
     state the run started from (``initial``, default ``y[0]``), so that a run can be
-    continued from any saved time (:mod:`evniche.engines.restart`).
+    continued from any saved time (:mod:`evniche.engines.restart`); ``restartable=False``
+    leaves them out (an ensemble member that is only read).
 
     ``signals`` (time × ``net.signals``), when given, are the signal values the rules
     combined into ``behaviors``; they are stored per rule as ``rule_signals``, with the
@@ -210,7 +211,7 @@ def build(net: Network, t_hours: np.ndarray, y: np.ndarray, behaviors: np.ndarra
     ds["cargo_per_cell"].attrs["units"] = "copies/cell"
     if "rule_signals" in ds:
         ds["rule_signals"].attrs["units"] = "canonical unit of each rule's signal"
-    if engine == "wellmixed":
+    if engine == "wellmixed" and restartable:
         from .restart import attach
 
         ds = attach(ds, [s.name for s in net.species], y,

@@ -173,19 +173,20 @@ def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
         raise EvnicheError(f"ensemble options {', '.join(sorted(unknown))} are not engine "
                            f"options; expected some of {', '.join(ENGINE_OPTIONS)}")
     model = load_model(ensemble.model)
-    passed = dict(ensemble.options)
-    for overrides in rows:
-        names = {_parameter_name(key): value for key, value in overrides.items()}
-        # NumPy/SciPy overflow warnings of a run at the edge of the ranges would print
-        # from every worker; a run that really fails says why in its error instead
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                result = simulate_many(model, [names], ensemble.days,
-                                       wall_limit_s=ensemble.wall_limit_s, **passed)[0]
-            except EvnicheError as exc:
-                result = exc
-        yield result
+    names = [{_parameter_name(key): value for key, value in overrides.items()}
+             for overrides in rows]
+    # one call for the chunk: the network and schedule are compiled once, not per row.
+    # NumPy/SciPy overflow warnings of a run at the edge of the ranges would print
+    # from every worker; a run that really fails says why in its error instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            results = simulate_many(model, names, ensemble.days, errors="record",
+                                    wall_limit_s=ensemble.wall_limit_s, restartable=False,
+                                    **ensemble.options)
+        except EvnicheError as exc:  # what no row gets past (the model, the days)
+            results = [exc] * len(names)
+    yield from results
 
 
 def _parameter_name(key: str) -> str:
