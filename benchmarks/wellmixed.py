@@ -102,7 +102,7 @@ def rr_setup(rr, net, atol, ids, rtol: float) -> None:
     rr.integrator.relative_tolerance = rtol
     rr.integrator.maximum_num_steps = 10**6
     for sp, tol in zip(net.species, atol, strict=True):
-        rr.integrator.setIndividualTolerance(ids[sp.name], float(tol))
+        rr.integrator.setIndividualTolerance(_species_id(ids[sp.name]), float(tol))
     rr.timeCourseSelections = ["time"] + [ids[sp.name] for sp in net.species]
 
 
@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                    "rr.integrator.maximum_num_steps = 10**6\n"
                    f"ids = {[ids[sp.name] for sp in net.species]!r}\n"
                    f"atol = np.load({str(Path(tmp) / 'atol.npy')!r})\n"
-                   "for i, a in zip(ids, atol): rr.integrator.setIndividualTolerance(i, "
-                   "float(a))\n"
+                   "for i, a in zip(ids, atol): rr.integrator.setIndividualTolerance("
+                   "i.strip('[]'), float(a))\n"
                    "rr.timeCourseSelections = ['time'] + ids\n"
                    f"rr.simulate(times={times!r})\n"
                    "print(time.perf_counter() - t)\n")
@@ -328,11 +328,22 @@ def _worker_cpu(client) -> float:
 
 
 def _ids(text: str) -> dict[str, str]:
+    """evniche species name -> the libRoadRunner selection of the same value: the SBML
+    species' id for one counted in amounts, ``[id]`` for one in concentration."""
     import libsbml
 
     model = libsbml.readSBMLFromString(text).getModel()
-    return {model.getParameter(i).getName(): model.getParameter(i).getId()
-            for i in range(model.getNumParameters())}
+    out = {}
+    for i in range(model.getNumSpecies()):
+        sp = model.getSpecies(i)
+        out[sp.getName()] = (sp.getId() if sp.getHasOnlySubstanceUnits()
+                             else f"[{sp.getId()}]")
+    return out
+
+
+def _species_id(selection: str) -> str:
+    """The SBML id inside a selection (``[id]`` or ``id``)."""
+    return selection.strip("[]")
 
 
 if __name__ == "__main__":
