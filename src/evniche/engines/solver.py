@@ -266,9 +266,12 @@ def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
     watch = Watch(kin, stopwatch, relaxing, span)
     rhs = watch.wrap(f)
     if abs(span[1] - span[0]) <= TINY_SPAN * max(1.0, abs(span[0]), abs(span[1])):
-        sol = _euler(rhs, span, y0, t_eval)
+        sol = _euler(rhs, span, y0, t_eval)  # CVODE would crash on such a span
         if np.isfinite(sol.y).all():
             return sol
+        raise SimulationError(diagnose(kin, watch, span, ["one Euler step over a span of "
+                                                          f"{span[1] - span[0]:.3g} h: "
+                                                          "non-finite values"]))
     problems: list[str] = []
     attempts = (("CVODE", jac), ("CVODE (finite-difference Jacobian)", None),
                 ("LSODA", None))
