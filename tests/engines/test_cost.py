@@ -106,3 +106,17 @@ def test_simulate_refuses_before_the_engine_starts(monkeypatch):
 def test_a_negative_seed_is_refused_by_the_spatial_engine_too():
     with pytest.raises(SimulationError, match=r"\[0, 2\*\*63\)"):
         evniche.simulate(TINY_SPATIAL, days=1, seed=-1, engine="spatial", **SMALL)
+
+
+def test_the_spatial_estimate_counts_whole_3d_grids_only_when_they_are_written(tmp_path):
+    net = prepare(TINY_SPATIAL)[0]
+    flat = cost.estimate(net, 1.0, "spatial", SMALL)
+    deep = {**SMALL, "size_um": (120.0, 120.0, 50.0)}  # 5 planes of 10 µm
+    kept = cost.estimate(net, 1.0, "spatial", deep)
+    written = cost.estimate(net, 1.0, "spatial", {**deep, "snapshot_dir": str(tmp_path)})
+    # without a snapshot_dir a 3-D run keeps the middle section only, as a 2-D run does
+    assert kept.output_bytes == flat.output_bytes
+    # with one, each snapshot keeps the 4 other planes of every field too (float32)
+    snapshots = 4 + 16  # the default snapshot days and animation frames
+    planes = 4 * (len(net.pools) + len(net.cytokines)) * 12 * 12 * 4.0
+    assert written.output_bytes - kept.output_bytes == snapshots * planes

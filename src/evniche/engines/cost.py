@@ -3,8 +3,10 @@
 Before any engine starts, :func:`estimate` sizes the results a run keeps in memory (and
 then writes): the trajectory (one sample every ``output_hours``, each holding every
 variable of the Trajectory, 8 bytes a number) and, for the spatial engine, the section
-snapshots (every field on every voxel, 4 bytes a number, and up to twice the target
-number of agents with their state). :func:`check` refuses a run that would
+snapshots as :mod:`evniche.engines.spatial.snapshots` keeps them (every field on the
+middle section, or on the whole grid in 3-D when snapshots are written, 4 bytes a number,
+and the position and type of up to twice the target number of agents; the agents' other
+columns stream to disk). :func:`check` refuses a run that would
 
 * simulate more than :data:`MAX_DAYS` days (100 years: longer than a human life),
 * keep more than :data:`MAX_OUTPUT_BYTES` (2 GiB) of results, or
@@ -141,18 +143,21 @@ def _spatial(net: Network, days: float, options: dict) -> Cost:
     samples = steps // every + 2
     per = trajectory_bytes_per_sample(net, "spatial")
     nz, ny, nx = grid_shape(opts["geometry"])
-    voxels = nz * ny * nx
     n_fields = len(net.pools) + len(net.cytokines)
     chosen = opts["snapshot_days"]
     snapshots = (4 if chosen is None else len(chosen)) + int(opts["animation_frames"])
     agents = 2 * int(opts["agents"])  # a type is thinned once it holds twice its target
-    columns = 9 + len({s.var for s in net.states}) + len({q.cargo for q in net.cargo_states})
-    field_bytes = n_fields * voxels * 4.0 * snapshots
-    agent_bytes = agents * columns * 4.0 * snapshots
+    # what engines.spatial.snapshots keeps per snapshot: the fields' middle section and the
+    # agents' x, y (float32) and type (int32), and in 3-D with a snapshot_dir the whole
+    # grid for fields.zarr; the agents' other columns stream to agents.parquet
+    grids = nz > 1 and opts.get("snapshot_dir") is not None
+    field_bytes = n_fields * ny * nx * (nz if grids else 1) * 4.0 * snapshots
+    agent_bytes = agents * 12.0 * snapshots
     total = samples * float(per) + field_bytes + agent_bytes
+    kept = f"{n_fields} fields × {ny * nx * (nz if grids else 1):.3g} voxels"
     return Cost(days, "spatial", samples, total, steps,
                 detail=f"{samples:.3g} samples × {per / 1024:.3g} KiB, {snapshots} snapshots "
-                       f"of {n_fields} fields × {voxels:.3g} voxels and ≤ {agents:.3g} agents")
+                       f"of {kept} and ≤ {agents:.3g} agents")
 
 
 def memory_bytes() -> int | None:
