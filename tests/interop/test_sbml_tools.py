@@ -132,13 +132,8 @@ def _compare(names: list[str], ref: np.ndarray, floor: np.ndarray, other: np.nda
 
 #: a treated run: daily imatinib doses from day 1 (events adding to a drug in plasma)
 TREATED = "cml+imatinib@1"
-#: (preset, tool) → the measured reason it fails at the tool's default settings
-KNOWN = {
-    ("aml", "roadrunner"): "CVODE error test fails with |h| = hmin at t ≈ 0.0015 h since the "
-    "merges of 2026-11-30 (the old aml.yaml fails too, so most likely the start's last "
-    "digits from the CVODE steady state); COPASI runs it, and setting the constant "
-    "cargo:MPP.miR-222-3p (2.2e-4 copies per cell) to 0 lets libRoadRunner run: open",
-}
+#: (preset, tool) → the measured reason it fails at the tool's default settings (none now)
+KNOWN: dict[tuple[str, str], str] = {}
 CASES = [pytest.param(name, tool, id=f"{name}-{tool}",
                       marks=[pytest.mark.xfail(strict=True, reason=KNOWN[name, tool])]
                       if (name, tool) in KNOWN else [])
