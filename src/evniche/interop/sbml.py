@@ -45,6 +45,12 @@ consistency check has nothing to report):
   values in force (``parameters_k``) assigns every such parameter its value for the
   segment that starts.
 
+Floors at zero (signals, the cell counts of homeostasis and crowding) are ``max(x, 0)``,
+never ``piecewise``: libRoadRunner restarts CVODE whenever a piecewise condition changes,
+with tolerances scaled by the current amounts (:func:`_at_least_zero`). The only
+``piecewise`` left in rules and kinetic laws are window factors (flags changed by events)
+and the guard of ``n_total``.
+
 Initial values smaller than evniche's absolute tolerance are written as 0
 (:func:`below_tolerance_as_zero`). No rate rules: libRoadRunner 2.10 orders its state
 vector rate rules first but builds its per-variable absolute tolerances species first, so in
