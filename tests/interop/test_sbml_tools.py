@@ -4,8 +4,9 @@ species (cells, EV pools, EV ledger, cargo per cell, states, cytokines, drugs), 
 libSBML's unit consistency check reports nothing.
 
 Every preset takes seconds to a minute on 2 cores (export, evniche, a libRoadRunner
-compile): the regular suite runs the healthy preset, ``EVNICHE_SBML_ALL=1`` runs them all
-(docs/interop.md, "SBML", has the measured table)."""
+compile): the regular suite runs the healthy preset and a treated cml run,
+``EVNICHE_SBML_ALL=1`` runs them all and aml under 7+3 induction (docs/interop.md, "SBML",
+has the measured table)."""
 
 from __future__ import annotations
 
@@ -133,13 +134,17 @@ def _compare(names: list[str], ref: np.ndarray, floor: np.ndarray, other: np.nda
 
 #: a treated run: daily imatinib doses from day 1 (events adding to a drug in plasma)
 TREATED = "cml+imatinib@1"
+#: with EVNICHE_SBML_ALL, the largest export under 7+3 induction from day 1 too (daily dose
+#: events, two drugs; libRoadRunner restarts at each dose and runs)
+INDUCTION = "aml+induction_7_3@1"
 #: (preset, tool) → the measured reason it fails at the tool's default settings (none now)
 KNOWN: dict[tuple[str, str], str] = {}
 CASES = [pytest.param(name, tool, id=f"{name}-{tool}",
                       marks=[pytest.mark.xfail(strict=True, reason=KNOWN[name, tool])]
                       if (name, tool) in KNOWN else [])
          for name in [*(preset_names() if os.environ.get("EVNICHE_SBML_ALL") else
-                        ["healthy"]), TREATED]
+                        ["healthy"]), TREATED,
+                      *([INDUCTION] if os.environ.get("EVNICHE_SBML_ALL") else [])]
          for tool in ("copasi", "roadrunner")]
 
 
