@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from sbml_conditions import GUARDED, continuous_conditions, floors
 
 import evniche
 from evniche.compile.network import compile_model
@@ -405,6 +406,26 @@ def test_units_are_consistent_with_no_warning(rich_net):
     assert model.getCompartment("plasma").getUnits() == "litre"
     assert model.getCompartment("marrow").getUnits() == "mL"
     assert model.getTimeUnits() == "hour"
+
+
+def test_no_condition_restarts_roadrunner_between_events(rich_net):
+    """The floors at zero (signals, homeostasis, crowding) are ``max``, not ``piecewise``:
+    libRoadRunner restarts CVODE at each change of a piecewise condition with tolerances of
+    1e-12 × the current amounts, and a floor of a signal that starts at 0 changed at
+    t ≈ 1e-33 h, which failed the aml export. What remains are window flags (changed by
+    events only) and the guard of ``n_total``."""
+    for schedule in (None, treatment(rich_net)):
+        text = to_sbml(rich_net, None, schedule)
+        assert continuous_conditions(text) == []
+        model = libsbml.readSBMLFromString(text).getModel()
+        assert floors(text) >= len(rich_net.signals) + 1  # signals, homeostasis, crowding
+        assert all(model.getRule(g) is not None for g in GUARDED)
+    # the check sees a floor written the old way, as a piecewise of a species
+    hsc = sbml_ids(text)["cell:HSC"]
+    law = libsbml.parseL3Formula(f"piecewise({hsc}, {hsc} > 0, 0)")
+    doc = libsbml.readSBMLFromString(text)
+    doc.getModel().getReaction(0).getKineticLaw().setMath(law)
+    assert len(continuous_conditions(libsbml.writeSBMLToString(doc))) == 1
 
 
 def test_network_is_written_as_species_and_reactions(rich_net):

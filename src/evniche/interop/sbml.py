@@ -45,6 +45,12 @@ consistency check has nothing to report):
   values in force (``parameters_k``) assigns every such parameter its value for the
   segment that starts.
 
+Floors at zero (signals, the cell counts of homeostasis and crowding) are ``max(x, 0)``,
+never ``piecewise``: libRoadRunner restarts CVODE whenever a piecewise condition changes,
+with tolerances scaled by the current amounts (:func:`_at_least_zero`). The only
+``piecewise`` left in rules and kinetic laws are window factors (flags changed by events)
+and the guard of ``n_total``.
+
 Initial values smaller than evniche's absolute tolerance are written as 0
 (:func:`below_tolerance_as_zero`). No rate rules: libRoadRunner 2.10 orders its state
 vector rate rules first but builds its per-variable absolute tolerances species first, so in
@@ -124,6 +130,18 @@ def _lit(value: float, unit: str) -> str:
 
 
 ZERO_D, ONE_D = "0 dimensionless", "1 dimensionless"
+
+
+def _at_least_zero(expr: str, unit: str = "dimensionless") -> str:
+    """``expr`` floored at zero, as evniche floors signals and population sizes, written
+    ``max(expr, 0)`` and not as a ``piecewise``: libRoadRunner watches the condition of every
+    ``piecewise`` in a rule or kinetic law as a root and, each time one changes, restarts
+    CVODE with absolute tolerances recomputed as 1e-12 × each species' current amount. A
+    floor whose argument starts at exactly 0 (the uptake of the leukemic seed's EVs, the
+    cargo they carry) changes at t ≈ 1e-33 h, when the species that grow from 0 hold 1e-69
+    and less, and the tolerances (down to 1e-146) that follow fail CVODE's error test at
+    t ≈ 0.0015 h (measured on aml with libRoadRunner 2.10)."""
+    return f"max({expr}, 0 {unit})"
 
 
 class _Ids:
@@ -634,7 +652,7 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         expr = _sum(terms, unit)
         zero = f"0 {unit}"
         w.assign(sid, f"signal {sig.key}",
-                 f"piecewise({expr}, {expr} > {zero}, {zero})" if terms else zero, unit)
+                 _at_least_zero(expr, unit) if terms else zero, unit)
         sig_ids.append(sid)
 
     # --- behaviors: PhysiCell's combination of Hill terms, generalized to one saturation
@@ -684,7 +702,7 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         crowd = w.ids.make("crowd_death")
         total = _sum([N[c] for c in members])
         w.assign(crowd, "extra death rate from marrow crowding (1/h)",
-                 f"{p[crate]} * pow(piecewise({total}, {total} > {ZERO_D}, {ZERO_D}) "
+                 f"{p[crate]} * pow({_at_least_zero(total)} "
                  f"/ {p[cap]}, {p[cpow]})", "per_hour")
 
     dying: dict[str, list[str]] = {c.name: [] for c in net.cells}  # dying cells per hour
@@ -735,7 +753,7 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
                 point, power = c.homeostasis
                 h = w.ids.make(f"homeostasis_{c.name}")
                 w.assign(h, f"homeostatic factor on the death rate of {c.name}",
-                         f"pow(piecewise({n}, {n} > {ZERO_D}, {ZERO_D}) / {p[point]}, "
+                         f"pow({_at_least_zero(n)} / {p[point]}, "
                          f"{p[power]})", "dimensionless")
                 death = f"{death} * {h}"
             loss.append(death)
