@@ -132,3 +132,14 @@ def test_the_help_states_the_limits_the_run_enforces(capsys):
     assert f"at most {cost.MAX_DAYS:.0f}" in text
     assert f"results above {cost.MAX_OUTPUT_BYTES // 1024**3} GiB" in text
     assert "--allow-large" in text
+
+
+def test_a_remission_start_without_remission_is_refused_before_writing(tmp_path, capsys):
+    """consolidation@remission with no therapy before it: the run with the other
+    interventions (none) reaches no complete remission, so nothing is written and the
+    one error line names the intervention and why (no CR, no consolidation)."""
+    out = tmp_path / "out"
+    refused(capsys, ["run", TINY_LEUKEMIA, "--out", str(out), "--days=30",
+                     "--intervene", "heparin@remission", *QUICK],
+            "heparin@remission", "no complete remission", "not consolidated")
+    assert not out.exists()

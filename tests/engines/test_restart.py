@@ -16,9 +16,13 @@ from evniche.errors import EvnicheError, SimulationError
 
 TINY = Path(__file__).resolve().parent / "spatial" / "tiny.yaml"
 #: a continued run restarts the adaptive solver at the saved day: equal within its tolerance
-#: (rtol 1e-7 per step; the EVs delivered per day, differences of two ledger readings, differ
-#: by up to 1.1e-5 between a continued and an uninterrupted CVODE run)
+#: (rtol 1e-7 per step)
 RTOL = 2e-5
+#: the EVs delivered per day are differences of two cumulative ledger readings, each within
+#: the solver's tolerance of a total that grows over the run: with the aml preset's leukemia
+#: growing from day 0 (founder blasts, docs/sources/clinical-course.md item 15) they differ
+#: by up to 3.4e-5 between a continued and an uninterrupted run on days 40-90
+RTOL_DELIVERED = 5e-5
 
 
 def _close(a: xr.DataArray, b: xr.DataArray) -> float:
@@ -48,7 +52,7 @@ def test_continued_run_equals_the_uninterrupted_one(aml) -> None:
     # its second (no interval before it), so the continued run's first day is its own
     later = slice(1, None)
     assert _close(tail.communication.isel(time=later), cont.communication.isel(time=later)) \
-        < RTOL
+        < RTOL_DELIVERED
     # the ledger stays closed from the run's own origin
     assert cont.attrs["ledger_relative_error"] < 1e-9
     assert "day 40" in cont.attrs["continued_from"]

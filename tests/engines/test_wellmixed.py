@@ -57,9 +57,12 @@ def test_leukemic_takeover_emerges_and_normal_output_falls(aml_year):
     assert float(reprog.max()) > 0.5
 
 
-def test_no_takeover_without_leukemic_stem_cells():
+def test_no_takeover_without_leukemic_founders():
+    # the aml preset starts with LSCs and blasts (blast_seed): none of either, no leukemia
     ds = evniche.simulate("aml", days=365, overrides={"parameters.lsc_seed.value": 0,
-                                                     "parameters.lsc_seed.range": [0, 1000]})
+                                                     "parameters.lsc_seed.range": [0, 1000],
+                                                     "parameters.blast_seed.value": 0,
+                                                     "parameters.blast_seed.range": [0, 1e7]})
     assert clinical.takeover_day(ds) is None
     assert float(ds.cells.sel(cell_type="blast").max()) < 1.0  # round-off only
 

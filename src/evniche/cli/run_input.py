@@ -1,6 +1,7 @@
 """What ``evniche run`` is given, checked before anything is written or run: the days, the
-seed, the engine, the interventions (each option within its declared range) and the cost
-of the run (see :mod:`evniche.engines.cost`)."""
+seed, the engine, the interventions (each option within its declared range; starts written
+``diagnosis[+N]`` or ``remission[+N]`` resolved by extra runs) and the cost of the run
+(see :mod:`evniche.engines.cost`)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,17 @@ def checked_interventions(resolved: ResolvedModel, texts: list[str] | None, *, d
                           announce: Callable[[str], None] | None = None) -> list[dict]:
     """The ``--intervene`` texts parsed, once the whole run has been checked: an error
     names the ``--intervene`` text it comes from. Starts written ``diagnosis[+N]`` are
-    resolved from the untreated run (sized first); ``announce`` is told each resolved day."""
+    resolved from the untreated run (sized first), then starts written ``remission[+N]``
+    from the run with the other interventions (its complete-remission day); ``announce``
+    is told each resolved day."""
     from .. import engines
-    from ..compile.interventions import diagnosis_offset, parse_intervention, resolve_diagnosis
+    from ..compile.interventions import (
+        diagnosis_offset,
+        parse_intervention,
+        remission_offset,
+        resolve_diagnosis,
+        resolve_remission,
+    )
     from ..engines import cost
 
     days = cost.check_days(days)
@@ -41,6 +50,15 @@ def checked_interventions(resolved: ResolvedModel, texts: list[str] | None, *, d
             if before["start"] != after["start"] and announce is not None:
                 announce(f"{text}: diagnosis of the untreated run → starts on day "
                          f"{after['start']:g}")
+    if any(remission_offset(it["start"], "start") is not None for it in interventions):
+        before_cr = interventions
+        interventions = resolve_remission(
+            interventions, resolved, days, engine=engine, seed=seed,
+            **{k: v for k, v in options.items() if k != "snapshot_dir"})
+        for text, before, after in zip(texts, before_cr, interventions, strict=True):
+            if before["start"] != after["start"] and announce is not None:
+                announce(f"{text}: complete remission of the run with the other "
+                         f"interventions → starts on day {after['start']:g}")
     try:
         net, _ = engines.prepare(resolved, None, interventions, days)
     except ModelError as exc:

@@ -753,6 +753,11 @@ def _start_hours(item: Intervention | dict, where: str, net: Network) -> float:
                              "an untreated run: resolve it first with evniche.compile."
                              "interventions.resolve_diagnosis (evniche run does)",
                              f"{where}.start")
+        if remission_offset(start, f"{where}.start") is not None:
+            raise ModelError(f"start '{start}' counts from the complete-remission day, known "
+                             "only after a treated run: resolve it first with evniche.compile."
+                             "interventions.resolve_remission (evniche run does)",
+                             f"{where}.start")
         if start in net.params:
             return net.params[start]
         if start in net.model.spec.parameters:
@@ -846,15 +851,15 @@ def _check_parameter_windows(net: Network, schedule: Schedule, days: float | Non
 
 
 _DIAGNOSIS = re.compile(r"^\s*diagnosis\b\s*(.*)$", re.IGNORECASE)
+_REMISSION = re.compile(r"^\s*remission\b\s*(.*)$", re.IGNORECASE)
 
 
-def diagnosis_offset(start: object, where: str = "start") -> float | None:
-    """Days after diagnosis for a start written ``diagnosis`` or ``diagnosis+N`` (N days,
-    or a number with a time unit: ``diagnosis+12h``, ``diagnosis + 5 weeks``); ``None``
-    for any other start. A malformed offset is a ModelError naming ``where``."""
+def _event_offset(start: object, pattern: re.Pattern, event: str, where: str) -> float | None:
+    """Days after ``event`` for a start written ``EVENT`` or ``EVENT+N``; ``None`` for any
+    other start; a malformed offset is a ModelError naming ``where``."""
     if not isinstance(start, str):
         return None
-    m = _DIAGNOSIS.match(start)
+    m = pattern.match(start)
     if not m:
         return None
     rest = m.group(1).strip()
@@ -862,9 +867,61 @@ def diagnosis_offset(start: object, where: str = "start") -> float | None:
         return 0.0
     q = _QUANTITY.match(rest[1:]) if rest.startswith("+") else None
     if q is None or q.group(1).startswith(("-", "+")):
-        raise ModelError(f"expected 'diagnosis' or 'diagnosis+N' (N days after diagnosis, or "
+        raise ModelError(f"expected '{event}' or '{event}+N' (N days after {event}, or "
                          f"a number with a time unit), got '{start.strip()}'", where)
     return to_canonical(float(q.group(1)), q.group(2).strip() or "day", "time", where) / 24.0
+
+
+def diagnosis_offset(start: object, where: str = "start") -> float | None:
+    """Days after diagnosis for a start written ``diagnosis`` or ``diagnosis+N`` (N days,
+    or a number with a time unit: ``diagnosis+12h``, ``diagnosis + 5 weeks``); ``None``
+    for any other start. A malformed offset is a ModelError naming ``where``."""
+    return _event_offset(start, _DIAGNOSIS, "diagnosis", where)
+
+
+def remission_offset(start: object, where: str = "start") -> float | None:
+    """Days after complete remission for a start written ``remission`` or ``remission+N``
+    (as :func:`diagnosis_offset`); ``None`` for any other start."""
+    return _event_offset(start, _REMISSION, "remission", where)
+
+
+def resolve_remission(interventions: list, model, days: float, **options) -> list:
+    """``interventions`` with every start written ``remission[+N]`` replaced by a day.
+
+    Consolidation follows a documented complete remission (CR with count recovery, ELN;
+    docs/sources/clinical-course.md item 15): the remission day is that of the run of
+    ``model`` for ``days`` with the other ``interventions`` (whose starts must be days
+    already: resolve ``diagnosis`` first), by :func:`evniche.readouts.clinical.
+    remission_day`, interpolated between samples; the offset N (days) is added.
+    Interventions without such a start are returned as they are; none: no run. A run
+    that reaches no CR is an EvnicheError (a patient without remission is not
+    consolidated: leave the intervention out or give a day number). ``options`` go to
+    :func:`evniche.engines.simulate`."""
+    from ..engines import prepare, simulate
+    from ..errors import EvnicheError
+    from ..readouts.clinical import course
+
+    offsets = [remission_offset(it.get("start"), f"interventions[{i}].start")
+               if isinstance(it, dict) else None for i, it in enumerate(interventions)]
+    if all(o is None for o in offsets):
+        return list(interventions)
+    others = [it for it, o in zip(interventions, offsets, strict=True) if o is None]
+    # refuse a bad name or option before the treated run: the offsets stand in as starts
+    prepare(model, None, [it if o is None else {**it, "start": o}
+                          for it, o in zip(interventions, offsets, strict=True)], days)
+    treated = simulate(model, days=days, interventions=others, **options)
+    c = course(treated)
+    if c["remission_day"] is None:
+        first = next(it for it, o in zip(interventions, offsets, strict=True) if o is not None)
+        given = ", ".join(f"{it.get('name')}@{it.get('start'):g}" for it in others
+                          if isinstance(it.get("start"), (int, float))) or "no therapy"
+        raise EvnicheError(
+            f"{first.get('name')}@{first.get('start')}: the run with {given} reaches no "
+            f"complete remission within {days:g} days ({c['text']}); a patient without "
+            "remission is not consolidated: leave it out or give a day number")
+    day = float(c["remission_day"])
+    return [it if o is None else {**it, "start": day + o}
+            for it, o in zip(interventions, offsets, strict=True)]
 
 
 def resolve_diagnosis(interventions: list, model, days: float,
@@ -894,8 +951,12 @@ def resolve_diagnosis(interventions: list, model, days: float,
     if all(o is None for o in offsets):
         return list(interventions)
     # refuse a bad name or option before the untreated run: the offsets stand in as starts
-    prepare(model, None, [it if o is None else {**it, "start": o}
-                          for it, o in zip(interventions, offsets, strict=True)], days)
+    # (those of starts after remission too, resolved later by resolve_remission)
+    stand_in = [remission_offset(it.get("start")) if isinstance(it, dict) else None
+                for it in interventions]
+    prepare(model, None, [it if o is None and r is None else {**it, "start": o or r or 0.0}
+                          for it, o, r in zip(interventions, offsets, stand_in, strict=True)],
+            days)
     untreated = simulate(model, days=days, **options)
     pct = blast_percent(untreated)
     hit = diagnosis_sample(untreated, threshold)
@@ -915,7 +976,8 @@ def parse_intervention(text: str) -> dict:
     """Parse ``NAME@DAY[:key=value,…]`` (the ``--intervene`` option) into a dict.
 
     ``DAY`` is a number of days or a number with a time unit (``12h``), or ``diagnosis``
-    / ``diagnosis+N`` (N days or with a unit), kept as text for :func:`resolve_diagnosis`.
+    / ``diagnosis+N`` (N days or with a unit), kept as text for :func:`resolve_diagnosis`,
+    or ``remission`` / ``remission+N``, kept as text for :func:`resolve_remission`.
     Values keep their units as text (``flow=40 mL/min``) and are checked when the schedule
     is built; lists use ``+`` or ``;`` (``targets=blast+LSC``).
     """
@@ -929,10 +991,11 @@ def parse_intervention(text: str) -> dict:
     lookup(name)
     m = _QUANTITY.match(day)
     start: float | str
-    if diagnosis_offset(day, where) is not None:
+    if diagnosis_offset(day, where) is not None or remission_offset(day, where) is not None:
         start = day.strip()
     elif not m:
-        raise ModelError(f"'{day.strip()}' is not a day number or 'diagnosis[+N]'", where)
+        raise ModelError(f"'{day.strip()}' is not a day number, 'diagnosis[+N]' or "
+                         "'remission[+N]'", where)
     else:
         start = float(m.group(1)) if not m.group(2).strip() else day.strip()
     options: dict[str, str] = {}
