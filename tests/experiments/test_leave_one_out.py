@@ -213,3 +213,29 @@ def test_tables_show_p_agree_with_and_without_the_own_observations():
            "0.25 without; still reproduced: no" in text
     assert "free-finding: its" not in text
     assert "the verdict does not rest on it" in text
+
+
+# ------------------------------------------------------------------------- shipped
+
+
+def _shipped_bases():
+    from evniche.experiments.posterior import shipped_folder as base_folder
+    from evniche.spec.loader import preset_names
+
+    return [(p, base_folder(p)) for p in preset_names() if base_folder(p) is not None]
+
+
+@pytest.mark.parametrize(("preset", "folder"), _shipped_bases())
+def test_each_finding_in_a_shipped_fit_ships_its_leave_one_out_posterior(preset, folder):
+    from evniche.experiments.leave_one_out import linked_findings, shipped_folder
+
+    base = read_meta(folder)
+    for scenario, fitted in linked_findings(preset, base):
+        loo = shipped_folder(preset, scenario.name)
+        why = fits(loo, base, fitted)
+        assert not why, (f"the leave-one-out posterior of '{scenario.name}' does not fit "
+                         f"({why}); regenerate: `make posteriors`, then commit "
+                         "src/evniche/posteriors/")
+        meta = read_meta(loo)
+        assert meta["finding"] == scenario.name and meta["regenerate"] == "make posteriors"
+        assert "--leave-one-out" in meta["command"].split()

@@ -173,8 +173,10 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
                  "posterior again over the leave-one-out posterior (the same calibration "
                  "without those records): the one shipped next to the preset's posterior "
                  "(`make posteriors`), else a refit now (minutes; resumable in "
-                 "build/posteriors/). The findings table then gives P(agree) with → "
-                 "without them and whether the finding is still reproduced "
+                 "build/posteriors/). The table 'findings without their own "
+                 "observations' (and --report's findings table) then gives P(agree) with "
+                 "and without them and whether the finding is still reproduced; without "
+                 "this option it says only whether they are in the fit "
                  "(docs/calibration.md, 'Leave one out').")] = False) -> None:
     """Run scenarios: findings get P(agree) over an ensemble, proposals P(effect ≥ threshold).
 
