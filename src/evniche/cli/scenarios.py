@@ -207,7 +207,7 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
         console.print(findings_table(findings))
         console.print(left_out_table(left_out))
         for line in left_out_lines(left_out):
-            console.print(line, highlight=False, soft_wrap=True)
+            console.print(line, highlight=False)
     if proposals:
         console.print(proposals_table(proposals))
     anchors = {f"{a.name} ({a.description})": r.anchors[a.name]
