@@ -239,3 +239,16 @@ def test_each_finding_in_a_shipped_fit_ships_its_leave_one_out_posterior(preset,
         meta = read_meta(loo)
         assert meta["finding"] == scenario.name and meta["regenerate"] == "make posteriors"
         assert "--leave-one-out" in meta["command"].split()
+
+
+def test_report_page_names_the_own_records_and_a_failed_refit(tmp_path):
+    from evniche.experiments.scenario_report import write_report
+
+    s = _scenario("kept-finding", ("OBS-A", "OBS-B"))
+    r = ScenarioResult(s, error="not simulated in this test")
+    page = write_report([r], tmp_path, [Answer(s, "posterior P", [r])],
+                        [LeftOut(s, ("OBS-A",), 0.0, error="refit failed")]
+                        ).read_text(encoding="utf-8")
+    assert "own observation records (the same published result): OBS-A, OBS-B" in page
+    assert "<th>without own observations</th>" in page
+    assert "title='left out: OBS-A; refit failed'>error</td>" in page

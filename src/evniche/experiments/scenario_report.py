@@ -171,6 +171,9 @@ def write_report(results: list[ScenarioResult], directory: str | Path,
         sections.append(
             f"<h2 id='{html.escape(r.scenario.name)}'>{html.escape(r.scenario.name)}</h2>"
             f"<p>{html.escape(r.scenario.finding)} ({html.escape(row['kb'])})</p>"
+            + (f"<p>own observation records (the same published result): "
+               f"{html.escape(', '.join(r.scenario.observations))}</p>"
+               if r.scenario.observations else "") +
             f"<p>treatment: {_arm(s.treatment)}<br>control: {_arm(s.control)}<br>"
             f"readout: {html.escape(row['readout'])}, {html.escape(s.readout.summary)}"
             f"{' over days ' + html.escape(str(s.readout.window)) if s.readout.window else ''}"
