@@ -128,8 +128,9 @@ def left_out_lines(left_out) -> list[str]:
     for row in left_out:
         if not row.fitted:
             continue
-        what = (f"P(agree) {row.p_with:.2f} with, {row.p_without:.2f} without; still "
-                f"reproduced: {row.still}; leave-one-out posterior {row.posterior}"
+        what = (f"P(agree) {row.p_with:.2f} with, {row.p_without:.2f} without (effect "
+                f"{_interval(row.without.effect_q)}); still reproduced: {row.still}; "
+                f"leave-one-out posterior {row.posterior}"
                 if row.without is not None else (row.error or "not run: add --leave-one-out"))
         lines.append(f"{row.scenario.name}: its observation(s) {', '.join(row.fitted)} are in "
                      f"the fit; {what}")

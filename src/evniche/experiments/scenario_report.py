@@ -87,7 +87,10 @@ def _left_out_cell(row) -> str:
     if not row.fitted:
         return ("<td title='its observation is not in the fit: the verdict does not rest on "
                 "it'>not in fit</td>")
-    title = html.escape(f"left out: {', '.join(row.fitted)}"
+    effect = "" if row.without is None else \
+        f"; effect without them {_pct(row.without.effect_q[2])} (90 % CrI " \
+        f"{_pct(row.without.effect_q[0])} – {_pct(row.without.effect_q[4])})"
+    title = html.escape(f"left out: {', '.join(row.fitted)}" + effect
                         + (f"; {row.error}" if row.error else "")
                         + (f"; posterior {row.posterior}" if row.posterior else ""))
     cls = {"yes": "ok", "no": "bad"}.get(row.still, "err")
