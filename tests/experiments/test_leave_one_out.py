@@ -25,6 +25,7 @@ from evniche.experiments.leave_one_out import (
     LeftOut,
     check_links,
     fits,
+    in_fit,
     read_meta,
     refit,
     standing,
@@ -133,7 +134,9 @@ def seeded():
     np.random.set_state(state)  # noqa: NPY002
 
 
-def test_refit_leaves_out_exactly_the_linked_record(two_records, tmp_path, seeded):
+def test_refit_leaves_out_exactly_the_linked_record(two_records, tmp_path, seeded,
+                                                   monkeypatch):
+    from evniche.experiments import leave_one_out
 
     def sampler():
         return pyabc.sampler.SingleCoreSampler(check_max_eval=True)
@@ -143,9 +146,21 @@ def test_refit_leaves_out_exactly_the_linked_record(two_records, tmp_path, seede
               generations=2, sampler=sampler(), predictive=0)
     meta = read_meta(base)
     assert [o["id"] for o in meta["observations"]] == ["SYN-COUNT", "SYN-SIZE"]
-    out = refit(meta, ["SYN-COUNT"], tmp_path / "loo", observations=[two_records],
-                sampler=sampler())
+    # shipped as `evniche calibrate PRESET --ship --leave-one-out` does, for a finding
+    # linked to SYN-COUNT (the refit's work folder lands in build/ of the current folder)
+    finding = _scenario("tiny-finding", ("SYN-COUNT",))
+    monkeypatch.setattr(leave_one_out, "linked_findings",
+                        lambda model, base_meta: [(finding, in_fit(finding, base_meta))])
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "posteriors"
+    (root / "tiny" / "leave-one-out" / "gone-finding").mkdir(parents=True)
+    shipped = leave_one_out.ship_all("tiny", base, observations=[two_records],
+                                     sampler=sampler, root=root, command="make it")
+    out = root / "tiny" / "leave-one-out" / "tiny-finding"
+    assert shipped == [out]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-finding"]  # stale: gone
     loo = read_meta(out)
+    assert loo["finding"] == "tiny-finding" and loo["command"] == "make it"
     assert [o["id"] for o in loo["observations"]] == ["SYN-SIZE"]
     assert loo["left_out"] == ["SYN-COUNT"]
     assert loo["population"] == 6
