@@ -184,9 +184,12 @@ HSPC = ("HSC", "MPP", "progenitor")
 #: values ...) compared to healthy c[ontrols]": the direction and the disease's median.
 #: ALL and ATLL are not in that sentence (the T-ALL record cites another source, seed 000
 #: [34-38]), so they have none.
-PLASMA_EV_RECORDS = {model: (f"PAT-1-{model.upper()}-above-healthy",
-                             f"PAT-1-{model.upper()}-serum-MV")
-                     for model in ("aml", "cml", "cll", "mm")}
+PLASMA_EV_RECORDS = {
+    "aml": ("PAT-1-AML-above-healthy", "PAT-1-AML-serum-MV"),
+    "cml": ("PAT-1-CML-above-healthy", "PAT-1-CML-serum-MV"),
+    "cll": ("PAT-1-CLL-above-healthy", "PAT-1-CLL-serum-MV"),
+    "mm": ("PAT-1-MM-above-healthy", "PAT-1-MM-serum-MV"),
+}
 #: why a scenario is a finding (Scenario.reason)
 FINDING_LAB = "a published experiment (cells, xenografts or patient samples) the model must " \
     "reproduce"
