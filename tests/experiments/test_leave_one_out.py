@@ -159,6 +159,8 @@ def test_refit_leaves_out_exactly_the_linked_record(two_records, tmp_path, seede
     out = root / "tiny" / "leave-one-out" / "tiny-finding"
     assert shipped == [out]
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-finding"]  # stale: gone
+    work = list((tmp_path / "build" / "posteriors").iterdir())  # the refit, kept in build/
+    assert len(work) == 1 and work[0].name.startswith("tiny.yaml-")
     loo = read_meta(out)
     assert loo["finding"] == "tiny-finding" and loo["command"] == "make it"
     assert [o["id"] for o in loo["observations"]] == ["SYN-SIZE"]

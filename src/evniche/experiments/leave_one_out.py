@@ -147,9 +147,10 @@ def refit(base: dict, left_out: Sequence[str], out: str | Path | None = None, *,
                            "the same way (regenerate it first)")
     # the records added since the base fit stay out too: the refit differs only by left_out
     dropped = list(left_out) + [o for o in present if o not in fitted]
-    if out is None:
-        out = work_folder(model, repr((FOLDER, settings["parameters"], _kept(base, left_out),
-                                       settings["population"], settings["days"])))
+    if out is None:  # by its name only: a model file's absolute path would leave build/
+        out = Path("build") / "posteriors" / work_folder(model, repr((
+            FOLDER, settings["parameters"], _kept(base, left_out), settings["population"],
+            settings["days"]))).name
     out = Path(out)
     say = progress or (lambda _: None)
     say(f"refitting '{model}' without {', '.join(left_out)} into {out}")
