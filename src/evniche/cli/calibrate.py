@@ -48,6 +48,11 @@ def calibrate(
         "--out defaults to build/posteriors/MODEL-DIGEST-KEY (the same command resumes; a "
         "changed preset or budget starts afresh). `make posteriors` runs this for every shipped "
         "posterior (docs/calibration.md)")] = False,
+    leave_one_out: Annotated[bool, typer.Option(
+        "--leave-one-out", help="with --ship: then calibrate again, with the same budget, "
+        "once per finding whose own observation records are in the fit, without them, and "
+        "ship each as evniche/posteriors/MODEL/leave-one-out/FINDING/ (`evniche scenarios "
+        "run --leave-one-out` answers the finding over it; docs/calibration.md)")] = False,
 ) -> None:
     """Calibrate MODEL's assumed parameters against observations by ABC-SMC (pyABC on Dask).
 
@@ -62,8 +67,13 @@ def calibrate(
 
     if workers is not None and workers <= 0:
         raise EvnicheError(f"--workers: must be > 0, got {workers}")
+    if leave_one_out and not ship:
+        raise EvnicheError("--leave-one-out: only with --ship (it ships the leave-one-out "
+                           "posteriors next to the shipped one)")
     command = _command_line(model, out, observations, parameters, population, generations,
                             max_simulations, days, predictive, ship)
+    if leave_one_out:
+        command += " --leave-one-out"
     if ship:
         from ..spec.loader import preset_names
 
@@ -90,8 +100,13 @@ def calibrate(
 
     def lazy_sampler():
         nonlocal sampler
-        sampler = dask_sampler(scheduler, workers)
-        return sampler
+        if sampler is None:
+            sampler = dask_sampler(scheduler, workers)
+            return sampler
+        # a fresh sampler on the same cluster for each leave-one-out refit
+        from pyabc.sampler import DaskDistributedSampler
+
+        return DaskDistributedSampler(dask_client=sampler.client, batch_size=1)
 
     try:
         info = run_calibration(model, out, observations=observations, parameters=names,
@@ -99,16 +114,26 @@ def calibrate(
                                max_simulations=max_simulations, days=days,
                                sampler=_Deferred(lazy_sampler), predictive=predictive,
                                progress=say, command=command)
+        typer.echo(f"{info['generations']} generation(s), {info['simulations']} simulations,"
+                   f" epsilon {info['epsilons'][-1]:.4g}; posterior in {out}/posterior.parquet"
+                   f", report in {out}/report.html")
+        if ship:
+            from ..experiments.calibration import ship as install
+
+            typer.echo(f"shipped with preset '{model}': {install(out, model)}")
+        if leave_one_out:
+            from ..experiments.leave_one_out import ship_all
+
+            shipped = ship_all(model, out, observations=observations,
+                               sampler=_Deferred(lazy_sampler), progress=say, command=command)
+            for folder in shipped:
+                typer.echo(f"shipped leave-one-out posterior: {folder}")
+            if not shipped:
+                typer.echo(f"no finding's own observation is in the fit of '{model}': no "
+                           "leave-one-out posterior to ship")
     finally:
         if sampler is not None:
             sampler.client.close()
-    typer.echo(f"{info['generations']} generation(s), {info['simulations']} simulations, "
-               f"epsilon {info['epsilons'][-1]:.4g}; posterior in {out}/posterior.parquet, "
-               f"report in {out}/report.html")
-    if ship:
-        from ..experiments.calibration import ship as install
-
-        typer.echo(f"shipped with preset '{model}': {install(out, model)}")
 
 
 def _command_line(model: str, out: Path | None, observations: list[Path] | None,

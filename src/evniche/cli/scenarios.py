@@ -104,6 +104,39 @@ def findings_table(answers) -> Table:
                    "findings (published results the model must reproduce)", status=3)
 
 
+def left_out_table(left_out) -> Table:
+    """Per finding (:class:`evniche.experiments.leave_one_out.LeftOut`): how many of its
+    own observation records are in the fit of its posterior, P(agree) with them and
+    without them (the leave-one-out posterior) and whether it is still reproduced."""
+    rows = []
+    for row in left_out:
+        without = "–" if row.without is None else f"{row.p_without:.2f}"
+        rows.append((row.scenario.name, str(len(row.fitted)) if row.fitted else "none",
+                     f"{row.p_with:.2f}", without, row.still))
+    return _folded(("own obs. in fit", "P(agree)", "without them", "still reproduced"), rows,
+                   "findings without their own observations (leave one out)")
+
+
+def left_out_lines(left_out) -> list[str]:
+    """Under the leave-one-out table: what it means, and per finding whose observations
+    are in the fit which records were left out and over which posterior."""
+    from ..experiments.leave_one_out import NOT_IN_FIT
+
+    lines = ["without them: P(agree) over the same calibration refitted without the "
+             "finding's own observation records (--leave-one-out); 'not in the fit': "
+             f"{NOT_IN_FIT}"]
+    for row in left_out:
+        if not row.fitted:
+            continue
+        what = (f"P(agree) {row.p_with:.2f} with, {row.p_without:.2f} without (effect "
+                f"{_interval(row.without.effect_q)}); still reproduced: {row.still}; "
+                f"leave-one-out posterior {row.posterior}"
+                if row.without is not None else (row.error or "not run: add --leave-one-out"))
+        lines.append(f"{row.scenario.name}: its observation(s) {', '.join(row.fitted)} are in "
+                     f"the fit; {what}")
+    return lines
+
+
 def proposals_table(answers) -> Table:
     """Proposals: P(effect ≥ threshold) and the effect (median [90 % CrI]); no verdict."""
     from ..experiments.scenarios import wanted
@@ -134,7 +167,18 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
                  "that declare uncertain parameters (0: the point model everywhere, P is "
                  "then 0 or 1).")] = 8,
         seed: Annotated[int, typer.Option(help="Seed of the draws (same seed, same "
-                                               "draws).")] = 0) -> None:
+                                               "draws).")] = 0,
+        leave_one_out: Annotated[bool, typer.Option(
+            "--leave-one-out",
+            help="Answer each finding whose own observation records are in the fit of its "
+                 "posterior again over the leave-one-out posterior (the same calibration "
+                 "without those records): the one shipped next to the preset's posterior "
+                 "(`make posteriors`), else a refit now (minutes; resumable in "
+                 "build/posteriors/). The table 'findings without their own "
+                 "observations' (and --report's findings table) then gives P(agree) with "
+                 "and without them and whether the finding is still reproduced; without "
+                 "this option it says only whether they are in the fit "
+                 "(docs/calibration.md, 'Leave one out').")] = False) -> None:
     """Run scenarios: findings get P(agree) over an ensemble, proposals P(effect ≥ threshold).
 
     effect = (treatment − control) / |control|; a member agrees when the effect has the
@@ -159,8 +203,12 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
         ensemble_n=ensemble, shipped=posterior != "none")
     findings = [a for a in answers if a.kind == "finding"]
     proposals = [a for a in answers if a.kind == "proposal"]
+    left_out = _left_out(findings, leave_one_out, ensemble, seed)
     if findings:
         console.print(findings_table(findings))
+        console.print(left_out_table(left_out))
+        for line in left_out_lines(left_out):
+            console.print(line, highlight=False)
     if proposals:
         console.print(proposals_table(proposals))
     anchors = {f"{a.name} ({a.description})": r.anchors[a.name]
@@ -184,7 +232,37 @@ def run(names: Annotated[list[str] | None, typer.Argument(help="scenarios (defau
         for error in a.errors:
             console.print(f"{a.scenario.name}: {error}", highlight=False, soft_wrap=True)
     if report is not None:
-        path = write_report([a.point for a in answers], report, answers)
+        path = write_report([a.point for a in answers], report, answers, left_out)
         console.print(f"report: {path}", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
+
+
+def _left_out(findings, run: bool, ensemble: int, seed: int) -> list:
+    """Each finding's standing without its own observations: answered over its
+    leave-one-out posterior when ``run`` (a refit, when one is needed, runs on a Dask
+    LocalCluster that is closed afterwards), else only whether they are in the fit."""
+    from ..experiments.leave_one_out import answer_without, standing
+
+    if not run:
+        return standing(findings)
+    client = None
+
+    def sampler():
+        nonlocal client
+        from pyabc.sampler import DaskDistributedSampler
+
+        from ..experiments.calibration import dask_sampler
+
+        if client is None:
+            client = dask_sampler().client
+        return DaskDistributedSampler(dask_client=client, batch_size=1)
+
+    def say(line: str) -> None:
+        console.print(line, highlight=False, soft_wrap=True)
+
+    try:
+        return answer_without(findings, ensemble, seed, sampler=sampler, progress=say)
+    finally:
+        if client is not None:
+            client.close()

@@ -49,6 +49,8 @@ class Draws:
     label: str
     draws: tuple[dict[str, float], ...]
     model: str | None = None
+    #: the posterior folder the draws come from (None: prior predictive or point model)
+    folder: str | None = None
 
 
 POINT = Draws("point model (P is 0 or 1)", ())
@@ -93,7 +95,7 @@ def posterior_draws(folder: str, n: int, seed: int = 0, source: str | None = Non
     source = source or post.model
     post.check_model(load_model(source))
     return Draws(f"posterior {folder}, {n} draws (seed {seed})",
-                 tuple(post.draw(n, seed)), source)
+                 tuple(post.draw(n, seed)), source, str(folder))
 
 
 def _applies(draws: Draws, arm: Arm) -> bool:
@@ -119,6 +121,8 @@ class Answer:
     scenario: Scenario
     source: str
     members: list[ScenarioResult] = field(default_factory=list)
+    #: the posterior folder of the ensemble (None: prior predictive or point model)
+    folder: str | None = None
 
     @property
     def kind(self) -> str:
@@ -197,7 +201,7 @@ def answer(scenario: Scenario, draws: Draws, runner: Runner | None = None,
            advance: Callable[[], None] | None = None) -> Answer:
     """Run ``scenario`` once per draw (once for the point model)."""
     runner = runner or Runner()
-    out = Answer(scenario, draws.label)
+    out = Answer(scenario, draws.label, folder=draws.folder)
     for draw in draws.draws or (None,):
         member = scenario if draw is None else with_draw(scenario, draws, draw)
         # a member's runs are its own: a fresh cache each, so memory stays one member's

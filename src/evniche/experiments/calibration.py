@@ -239,6 +239,21 @@ def select_records(records: Iterable, model: str) -> list:
     return [r for r in records if any(same(c.preset) for c in r.conditions)]
 
 
+def without(records: list, leave_out: Iterable[str], model: str) -> list:
+    """``records`` less those whose id is in ``leave_out``; an id that is not among them is
+    an EvnicheError naming it, and so is leaving out every record."""
+    gone = set(leave_out)
+    unknown = sorted(gone - {r.id for r in records})
+    if unknown:
+        raise EvnicheError(f"leave out {', '.join(unknown)}: not an observation record on "
+                           f"'{model}' (records: {', '.join(r.id for r in records)})")
+    kept = [r for r in records if r.id not in gone]
+    if not kept:
+        raise EvnicheError(f"leave out {', '.join(sorted(gone))}: no record on '{model}' "
+                           "would be left to fit")
+    return kept
+
+
 def with_horizon(records: list, days: float | None) -> list:
     """The records with every condition's run length set to ``days`` (None: as written)."""
     if days is None:
@@ -258,7 +273,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
               days: float | None = None, sampler: Any = None,
               simulate_options: dict | None = None, predictive: int = 4,
               progress: Callable[[str], None] | None = None,
-              command: str | None = None) -> dict:
+              command: str | None = None, leave_out: Iterable[str] = ()) -> dict:
     """Run (or resume) an ABC-SMC calibration of ``model`` into the folder ``out``.
 
     ``generations`` is the total number of generations wanted: a folder that already
@@ -270,6 +285,8 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     ``predictive`` posterior draws are simulated again for the report (``report.html``).
     ``command``: the command line that made the calibration, recorded in
     ``posterior.json`` (``command``) so that the posterior says how to make it again.
+    ``leave_out``: ids of records on ``model`` to leave out of the fit (each must be one of
+    them; :mod:`evniche.experiments.leave_one_out`).
     Returns the contents of ``posterior.json``."""
     import pyabc
 
@@ -292,6 +309,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     if not records:
         where = "the shipped records" if folders is None else ", ".join(map(str, folders))
         raise EvnicheError(f"no observation in {where} has a condition on '{model}'")
+    records = without(records, leave_out, model)
     records = with_horizon(records, days)
     settings = Settings(model, resolved.digest, [p.name for p in priors],
                         [r.id for r in records], int(population), days)

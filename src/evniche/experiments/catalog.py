@@ -177,6 +177,19 @@ def _cml_untreated_state(ds: xr.Dataset, net) -> float | None:
 
 
 HSPC = ("HSC", "MPP", "progenitor")
+#: the observation records that state a "more plasma EVs than healthy" finding's published
+#: result (Scenario.observations), reviewed by hand: both quote the one sentence of Caivano
+#: 2014 (ASH abstract, Blood 124(21):2917; ev_parameters.md B, the finding's reference) —
+#: "MVs count was significantly higher in patients with CLL, ..., MM, AML and CML (median
+#: values ...) compared to healthy c[ontrols]": the direction and the disease's median.
+#: ALL and ATLL are not in that sentence (the T-ALL record cites another source, seed 000
+#: [34-38]), so they have none.
+PLASMA_EV_RECORDS = {
+    "aml": ("PAT-1-AML-above-healthy", "PAT-1-AML-serum-MV"),
+    "cml": ("PAT-1-CML-above-healthy", "PAT-1-CML-serum-MV"),
+    "cll": ("PAT-1-CLL-above-healthy", "PAT-1-CLL-serum-MV"),
+    "mm": ("PAT-1-MM-above-healthy", "PAT-1-MM-serum-MV"),
+}
 #: why a scenario is a finding (Scenario.reason)
 FINDING_LAB = "a published experiment (cells, xenografts or patient samples) the model must " \
     "reproduce"
@@ -416,7 +429,7 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
                 Arm(model), Arm("healthy"),
                 Readout("plasma EVs", "EV/mL", _plasma_evs),
                 expected=+1, margin=0.05, days=days, group="biomarker", risk=risk,
-                reason=FINDING_PATIENTS),
+                reason=FINDING_PATIENTS, observations=PLASMA_EV_RECORDS.get(model, ())),
             Scenario(
                 f"{model}-more-plasma-mir155",
                 f"Patients with {model.upper()} have more EV-borne miR-155 in plasma",

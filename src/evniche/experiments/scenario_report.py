@@ -80,10 +80,32 @@ def _pct(x: float) -> str:
     return "–" if math.isnan(x) else f"{x * 100:+.3g} %"
 
 
-def answer_tables(answers) -> str:
-    """The findings table (P(agree), effect and its 90 % credible interval, verdict) and
-    the proposals table (P(effect ≥ threshold), effect and interval), as HTML."""
+def _left_out_cell(row) -> str:
+    """A finding's 'without its own observations' cell (:class:`LeftOut` or None)."""
+    if row is None:
+        return "<td>–</td>"
+    if not row.fitted:
+        return ("<td title='its observation is not in the fit: the verdict does not rest on "
+                "it'>not in fit</td>")
+    effect = "" if row.without is None else \
+        f"; effect without them {_pct(row.without.effect_q[2])} (90 % CrI " \
+        f"{_pct(row.without.effect_q[0])} – {_pct(row.without.effect_q[4])})"
+    title = html.escape(f"left out: {', '.join(row.fitted)}" + effect
+                        + (f"; {row.error}" if row.error else "")
+                        + (f"; posterior {row.posterior}" if row.posterior else ""))
+    cls = {"yes": "ok", "no": "bad"}.get(row.still, "err")
+    return f"<td class='{cls}' title='{title}'>{html.escape(row.cell())}</td>"
+
+
+def answer_tables(answers, left_out=None) -> str:
+    """The findings table (P(agree), effect and its 90 % credible interval, verdict and,
+    with ``left_out`` (:class:`evniche.experiments.leave_one_out.LeftOut` per finding),
+    P(agree) without the finding's own observations in the fit) and the proposals table
+    (P(effect ≥ threshold), effect and interval), as HTML."""
     from .agreement import CONTRADICTED_BELOW
+    from .leave_one_out import NOT_IN_FIT
+
+    loo = None if left_out is None else {r.scenario.name: r for r in left_out}
 
     def row(a, last: str) -> str:
         q = a.effect_q
@@ -96,14 +118,22 @@ def answer_tables(answers) -> str:
 
     head = ("<tr><th>scenario</th><th>why this kind</th><th>ensemble</th><th>n</th>"
             "<th>{p}</th><th>effect (median)</th><th>90 % CrI</th><th>{w}</th>{v}</tr>")
-    findings = [row(a, f"<td class='{'bad' if a.contradicted else 'ok'}'>{a.verdict}</td>")
+    findings = [row(a, f"<td class='{'bad' if a.contradicted else 'ok'}'>{a.verdict}</td>"
+                    + ("" if loo is None else _left_out_cell(loo.get(a.scenario.name))))
                 for a in answers if a.kind == "finding"]
+    loo_head = "" if loo is None else "<th>without own observations</th>"
+    loo_text = "" if loo is None else (
+        " Without own observations: P(agree) with → without the finding's own observation "
+        "records in the fit (the same calibration refitted without them; <code>evniche "
+        "scenarios run --leave-one-out</code>) and whether it is still reproduced; 'not in "
+        f"fit': {html.escape(NOT_IN_FIT)}.")
     proposals = [row(a, "") for a in answers if a.kind == "proposal"]
     return (f"<h2>Findings: published results the model must reproduce</h2><p>P(agree): the "
             f"share of ensemble members whose effect has the expected sign and at least the "
             f"margin; contradicted when P(agree) &lt; {CONTRADICTED_BELOW:g}. With the point "
-            f"model (n = 1) P is 0 or 1.</p><table>"
-            + head.format(p="P(agree)", w="wanted", v="<th>verdict</th>") + "".join(findings)
+            f"model (n = 1) P is 0 or 1.{loo_text}</p><table>"
+            + head.format(p="P(agree)", w="wanted", v="<th>verdict</th>" + loo_head)
+            + "".join(findings)
             + "</table><h2>Proposals: the reviews' hypotheses (no pass/fail)</h2><p>P(effect "
             "≥ threshold): the share of members whose effect reaches the threshold in the "
             "expected direction.</p><table>"
@@ -112,10 +142,11 @@ def answer_tables(answers) -> str:
 
 
 def write_report(results: list[ScenarioResult], directory: str | Path,
-                 answers: list | None = None) -> Path:
+                 answers: list | None = None, left_out: list | None = None) -> Path:
     """Write ``index.html`` into ``directory`` (created) and return its path; ``answers``
     (:class:`evniche.experiments.agreement.Answer`, one per result) add the findings and
-    proposals tables at the top."""
+    proposals tables at the top, ``left_out`` (:class:`evniche.experiments.leave_one_out.
+    LeftOut`) the findings' column without their own observations."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     rows, sections = [], []
@@ -143,6 +174,9 @@ def write_report(results: list[ScenarioResult], directory: str | Path,
         sections.append(
             f"<h2 id='{html.escape(r.scenario.name)}'>{html.escape(r.scenario.name)}</h2>"
             f"<p>{html.escape(r.scenario.finding)} ({html.escape(row['kb'])})</p>"
+            + (f"<p>own observation records (the same published result): "
+               f"{html.escape(', '.join(r.scenario.observations))}</p>"
+               if r.scenario.observations else "") +
             f"<p>treatment: {_arm(s.treatment)}<br>control: {_arm(s.control)}<br>"
             f"readout: {html.escape(row['readout'])}, {html.escape(s.readout.summary)}"
             f"{' over days ' + html.escape(str(s.readout.window)) if s.readout.window else ''}"
@@ -166,7 +200,7 @@ plasma EV tissue factor in the treatment arm over the control arm — the coagul
 the reviews warn of (seed 000 [68]; knowledge base risk-hypercoagulation); administered
 EVs are counted at their bolus peak.</p>
 {f'<p>Anchored days:</p><ul>{anchor_text}</ul>' if anchor_text else ''}
-{answer_tables(answers) if answers else ''}
+{answer_tables(answers, left_out) if answers else ''}
 <h2>First member of each scenario (the point model without an ensemble)</h2>
 <table><tr><th>scenario</th><th>finding</th><th>reference</th><th>readout</th>
 <th>control</th><th>treatment</th><th>effect</th><th>wanted</th>

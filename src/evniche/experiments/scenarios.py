@@ -161,6 +161,10 @@ class Scenario:
     reason: str = ""
     #: parameters whose plausible ranges the prior predictive spans (no posterior given)
     uncertain: tuple[str, ...] = ()
+    #: ids of the observation records that state the same published result (linked by hand
+    #: against the record's source; a calibration fitted to them cannot be said to
+    #: reproduce the finding on its own: :mod:`evniche.experiments.leave_one_out`)
+    observations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
