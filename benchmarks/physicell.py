@@ -1,7 +1,8 @@
 """evniche's spatial engine beside PhysiCell 1.14.2, both built and measured in this run.
 
     python benchmarks/physicell.py [--quick] [--repeats K] [--days D] [--threads N]
-                                   [--anchor TARBALL] [--build DIR]
+                                   [--anchor TARBALL] [--build DIR] [--baseline CHECKOUT]
+                                   [--diffusion-only]
 
 The anchor is PhysiCell 1.14.2's source (``../shared/anchors/physicell/PhysiCell-1.14.2.tar.gz``
 beside the project, or ``--anchor``), unpacked and built with g++ -O3 -fopenmp (PhysiCell's
@@ -17,7 +18,11 @@ Two comparisons, same work on both sides:
   step (0.01 min, PhysiCell's default ``dt_diffusion``), the same start and the same scheme
   (backward-Euler LOD, Thomas algorithm, zero-flux edges). Voxel-substrate updates per second
   (median over repeats, set-up excluded on both sides) and the largest relative difference of
-  the two results after the timed steps, which shows the accuracy is the same.
+  the two results after the timed steps, which shows the accuracy is the same. With
+  ``--baseline CHECKOUT`` (another evniche checkout, e.g. the main branch), that checkout's
+  solver is timed too, interleaved with both sides repeat by repeat, beside its largest
+  relative difference from this one's; each row prints the load average during it (the
+  machine may be shared). ``--diffusion-only`` stops after this comparison.
 * **The rules sample's scale**: PhysiCell's ``rules_sample`` (1,300 cells, 5 substrates, a
   1 mm × 1 mm 2-D domain of 20 µm voxels) run for ``--days`` simulated days with its saves
   off, beside evniche's spatial engine on a model of the same scale (``spatial.py``'s
@@ -31,6 +36,7 @@ Two comparisons, same work on both sides:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -126,30 +132,64 @@ def start_fields(n: int, fields: int) -> np.ndarray:
     return np.stack([1.0 + np.sin(0.1 * i + 0.2 * j + 0.3 * k + f) for f in range(fields)])
 
 
-def diffusion_pair(binary: Path, n: int, steps: int, repeats: int, n_threads: int) -> dict:
-    """Medians of BioFVM and evniche on an n³ grid, and the two results' difference."""
-    anchor_s, ours_s = [], []
+def baseline_diffuser(checkout: Path) -> type:
+    """The :class:`Diffuser` of another checkout (``--baseline``, e.g. the main branch's
+    before a change), loaded as a module of this package so its relative imports resolve."""
+    path = checkout / "src" / "evniche" / "engines" / "spatial" / "diffusion.py"
+    if not path.is_file():
+        sys.exit(f"error: --baseline {checkout}: expected a checkout of evniche with {path}")
+    name = "evniche.engines.spatial._baseline_diffusion"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.Diffuser
+
+
+def timed_steps(diffuser, n: int, steps: int) -> tuple[float, np.ndarray]:
+    """Wall seconds of ``steps`` LOD steps of the start fields on an n³ grid (after one
+    untimed step: the driver's set-up step, and Numba's compilation) and the result."""
+    u = start_fields(n, FIELDS)
+    diffuser.step(u)
+    start = time.perf_counter()
+    for _ in range(steps):
+        diffuser.step(u)
+    return time.perf_counter() - start, u
+
+
+def diffusion_pair(binary: Path, n: int, steps: int, repeats: int, n_threads: int,
+                   baseline: type | None = None) -> dict:
+    """Medians of BioFVM and evniche (and of ``baseline``'s solver, when given) on an n³
+    grid, interleaved repeat by repeat, and the results' largest relative differences."""
+    anchor_s, ours_s, before_s = [], [], []
+    args = ((n, n, n), DX_UM, np.full(FIELDS, D_UM2_MIN * 60.0), DT_MIN / 60.0)
+    diffuser = Diffuser(*args)
+    before = baseline(*args) if baseline is not None else None
+    load = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "field0.bin"
         for _ in range(repeats):
+            load.append(os.getloadavg()[0])
             wall = run([str(binary), str(n), str(FIELDS), str(steps), str(n_threads),
                         str(DX_UM), str(D_UM2_MIN), str(DT_MIN), str(out)], Path(tmp),
                        "BioFVM's diffusion driver")
             anchor_s.append(float(wall.strip().splitlines()[-1]))
+            wall, u = timed_steps(diffuser, n, steps)
+            ours_s.append(wall)
+            if before is not None:
+                wall, u_before = timed_steps(before, n, steps)
+                before_s.append(wall)
         anchor_field = np.fromfile(out).reshape(n, n, n)
-    diffuser = Diffuser((n, n, n), DX_UM, np.full(FIELDS, D_UM2_MIN * 60.0), DT_MIN / 60.0)
-    for _ in range(repeats):
-        u = start_fields(n, FIELDS)
-        diffuser.step(u)  # as the driver's set-up step (and Numba's compilation), not timed
-        start = time.perf_counter()
-        for _ in range(steps):
-            diffuser.step(u)
-        ours_s.append(time.perf_counter() - start)
     updates = FIELDS * n**3 * steps
-    difference = float(np.max(np.abs(u[0] - anchor_field) / np.abs(anchor_field)))
-    return {"n": n, "anchor": updates / float(np.median(anchor_s)),
-            "ours": updates / float(np.median(ours_s)), "difference": difference,
-            "anchor_s": anchor_s, "ours_s": ours_s}
+    result = {"n": n, "anchor": updates / float(np.median(anchor_s)),
+              "ours": updates / float(np.median(ours_s)),
+              "difference": float(np.max(np.abs(u[0] - anchor_field) / np.abs(anchor_field))),
+              "anchor_s": anchor_s, "ours_s": ours_s, "load": float(np.median(load))}
+    if before is not None:
+        result["before"] = updates / float(np.median(before_s))
+        result["before_s"] = before_s
+        result["before_difference"] = float(np.max(np.abs(u - u_before) / np.abs(u_before)))
+    return result
 
 
 def physicell_rules_run(project: Path, days: float, n_threads: int) -> dict:
@@ -200,6 +240,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2,
                         help="threads on both sides (default 2)")
     parser.add_argument("--anchor", default=str(ANCHOR), help="PhysiCell 1.14.2's tarball")
+    parser.add_argument("--baseline", default=None,
+                        help="another evniche checkout (e.g. the main branch) whose diffusion "
+                             "solver is timed beside this one's, interleaved")
+    parser.add_argument("--diffusion-only", action="store_true",
+                        help="the 3-D diffusion comparison only (no rules-sample runs)")
     parser.add_argument("--build", default=None,
                         help="build folder (default: the user cache's anchors/physicell-1.14.2)")
     args = parser.parse_args(argv)
@@ -209,21 +254,34 @@ def main(argv: list[str] | None = None) -> None:
     folder = build_folder(args.build)
     tarball = Path(args.anchor)
     binary = biofvm_driver(folder, tarball)
-    project = rules_sample_project(folder, tarball)
+    project = None if args.diffusion_only else rules_sample_project(folder, tarball)
     print(f"evniche vs PhysiCell 1.14.2 (built here) — {args.threads} thread(s) on both sides, "
           f"medians of {repeats}")
     print(f"3-D diffusion: {FIELDS} fields, {DX_UM:g}-µm voxels, D = {D_UM2_MIN:g} µm²/min, "
           f"dt = {DT_MIN:g} min, backward-Euler LOD on both sides")
+    before = baseline_diffuser(Path(args.baseline)) if args.baseline else None
     head = (f"{'grid':>6} {'BioFVM vox-subst/s':>19} {'evniche vox-subst/s':>20} "
-            f"{'ratio':>7} {'max rel. difference':>20}")
+            f"{'ratio':>7} {'max rel. difference':>20} {'load':>5}")
+    if before is not None:
+        head += f" {'before vox-subst/s':>19} {'now/before':>10} {'vs before':>9}"
     print(head)
     print("-" * len(head), flush=True)
     grids = [(50, 40)] if args.quick else [(50, 40), (100, 10)]
     with threads.using(args.threads):
         for n, steps in grids:
-            r = diffusion_pair(binary, n, steps, repeats, args.threads)
-            print(f"{r['n']:>5}³ {r['anchor']:>19.3e} {r['ours']:>20.3e} "
-                  f"{r['ours'] / r['anchor']:>6.2f}x {r['difference']:>20.1e}", flush=True)
+            r = diffusion_pair(binary, n, steps, repeats, args.threads, before)
+            line = (f"{r['n']:>5}³ {r['anchor']:>19.3e} {r['ours']:>20.3e} "
+                    f"{r['ours'] / r['anchor']:>6.2f}x {r['difference']:>20.1e} "
+                    f"{r['load']:>5.1f}")
+            if before is not None:
+                line += (f" {r['before']:>19.3e} {r['ours'] / r['before']:>9.2f}x "
+                         f"{r['before_difference']:>9.1e}")
+            print(line, flush=True)
+        if before is not None:
+            print(f"before: {args.baseline}'s solver, interleaved with both sides repeat by "
+                  "repeat; load: the 1-minute load average (median over the repeats)")
+        if args.diffusion_only:
+            return
         print()
         print(f"rules sample's scale, {args.days:g} simulated day(s): 1,300 cells, 5 fields, "
               f"1 mm × 1 mm in 20-µm voxels", flush=True)

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
+from scipy import linalg
 
+from evniche.engines.spatial import threads
 from evniche.engines.spatial.diffusion import Diffuser
 
 
@@ -45,11 +47,10 @@ def test_three_dimensional_point_source_is_isotropic():
     assert u[0, m, m, m + 3] == pytest.approx(u[0, m, m + 3, m], rel=1e-12)
 
 
-def axis_sweeps(u, alpha):
-    """The LOD step as x, y and z sweeps each over the whole field in turn (the solver's
-    order before its sweeps were fused plane by plane), in plain NumPy: the reference."""
-    from evniche.engines.spatial.diffusion import factorize
-
+def reference_lod(u, alpha):
+    """The LOD step by a straightforward reference: each line along x, then y, then z
+    solved on its own as the banded system (I - α·L) v = u with zero-flux ends
+    (scipy.linalg.solve_banded), independent of the solver's factors and sweep order."""
     u = u.copy()
     for f in range(u.shape[0]):
         a = alpha[f]
@@ -57,26 +58,46 @@ def axis_sweeps(u, alpha):
             n = u.shape[axis]
             if n == 1:
                 continue
-            cp, inv = factorize(np.array([a]), n)
-            s = np.moveaxis(u[f:f + 1], axis, -1)  # a view: writes go to u
-            p = s[..., 0] * inv[0, 0]
-            s[..., 0] = p
-            for i in range(1, n):
-                p = (s[..., i] + a * p) * inv[0, i]
-                s[..., i] = p
-            for i in range(n - 2, -1, -1):
-                p = s[..., i] - cp[0, i] * p
-                s[..., i] = p
+            bands = np.zeros((3, n))
+            bands[0, 1:] = bands[2, :-1] = -a
+            bands[1] = 1.0 + 2.0 * a
+            bands[1, 0] = bands[1, -1] = 1.0 + a
+            lines = np.moveaxis(u[f], axis - 1, -1)  # a view: writes go to u
+            flat = lines.reshape(-1, n)
+            solved = linalg.solve_banded((1, 1), bands, flat.T).T
+            lines[...] = solved.reshape(lines.shape)
     return u
 
 
-@pytest.mark.parametrize("shape", [(1, 13, 17), (9, 1, 11), (7, 19, 1), (12, 23, 10)])
-def test_fused_sweeps_equal_sweeping_each_axis_in_turn(shape):
+SHAPES = [(1, 13, 17), (9, 1, 11), (7, 19, 1), (12, 23, 10), (1, 40, 3), (5, 8, 16),
+          (20, 30, 25)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sweeps_agree_with_a_reference_solve_of_each_line(shape):
+    # random fields, α from 0.0075 to 1 per step; sizes that are and are not multiples of
+    # the x sweep's row blocks, 2-D sections, and single-voxel axes
     rng = np.random.default_rng(5)
     u = rng.random((3, *shape))
-    D = np.array([0.3, 40.0, 7.0])  # α from 0.0075 to 1 per step
+    D = np.array([0.3, 40.0, 7.0])
     diff = Diffuser(shape, 2.0, D, 0.1)
-    expected = axis_sweeps(u, diff.alpha)
+    expected = reference_lod(u, diff.alpha)
     diff.step(u)
-    np.testing.assert_allclose(u, expected, rtol=1e-14, atol=0)
-    assert np.array_equal(u, expected)  # same arithmetic per line: bitwise
+    np.testing.assert_allclose(u, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(16, 24, 20), (1, 64, 48)])
+def test_many_fields_agree_with_the_reference_at_one_and_two_threads(shape, monkeypatch):
+    monkeypatch.setattr(threads, "FIELD_VALUES", 0)  # force the parallel path
+    rng = np.random.default_rng(11)
+    u = 1.0 + rng.random((5, *shape))
+    D = np.array([0.3, 4.0, 40.0, 400.0, 7.0])  # α up to 10 per step
+    diff = Diffuser(shape, 2.0, D, 0.1)
+    expected = reference_lod(u, diff.alpha)
+    one, two = u.copy(), u.copy()
+    with threads.using(1):
+        diff.step(one)
+    with threads.using(2):
+        diff.step(two)
+    assert np.array_equal(one, two)  # each field is solved by the same instructions
+    np.testing.assert_allclose(one, expected, rtol=1e-12, atol=0)

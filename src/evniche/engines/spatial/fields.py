@@ -8,7 +8,10 @@ substeps``. Each sub-step, in this order (operator splitting):
    in sinusoid voxels, uptake by the voxel's agents) becomes ``c·e^{-λh} + S·(1 -
    e^{-λh})/λ``; what is lost is split between the sinks in proportion to their rates,
    which keeps the EV ledger exact. Cytokines: production and decay, likewise;
-2. diffusion (:mod:`.diffusion`, backward-Euler LOD sweeps);
+2. diffusion (:mod:`.diffusion`, backward-Euler LOD sweeps; its kernels are compiled into
+   this module's, and Numba's disk cache keys a kernel on its own source file only, so a
+   change of :mod:`.diffusion`'s kernels must come with an edit here, or stale cached
+   kernels keep the old sweeps);
 3. the pool's blood compartment: EVs drained from the sinusoid voxels in this sub-step and
    blood secretion in; clearance, homing, removal (interventions) and uptake by blood
    cells out, exact for constant inflow; homed EVs go back into the sinusoid voxels,
