@@ -208,3 +208,14 @@ def test_patients_take_the_posterior_particles_for_the_parameters_it_holds(tmp_p
     pat = frame[frame["arm"] == "patient"]
     assert set(pat["param.p_lsc"]) <= {0.015, 0.03}  # never the population's uniform draw
     assert pat["param.sec_lsc"].nunique() == pat["subject"].nunique()  # the rest still drawn
+
+
+def test_a_variation_of_a_derived_parameter_is_refused_and_the_defaults_fit_aml():
+    aml = evniche.load_model("aml")
+    derived = (population.Variation("blast_self_renewal", "uniform", 0.66, 0.8,
+                                    "assumption: test", arms=("patient",)),)
+    with pytest.raises(EvnicheError, match="variation of blast_self_renewal.*derives it"):
+        cohort.make_settings(aml, variations=derived)
+    # every default variation the aml preset has is one of its free parameters
+    settings = cohort.make_settings(aml, days=2.0)
+    assert "blast_doubling_at_relapse" in {v.parameter for v in settings.variations}

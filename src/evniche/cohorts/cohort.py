@@ -174,13 +174,20 @@ def make_settings(model, *, days: float = 365.0, seed: int = 0, monitoring: bool
 
 
 def _check_ranges(model, variations: Sequence[population.Variation]) -> None:
-    """Refuse a variation whose bounds leave its parameter's plausible range."""
+    """Refuse a variation of a derived parameter, or whose bounds leave its parameter's
+    plausible range."""
     from ..engines import prepare
     from ..engines.ensemble import ParameterValues
 
     net, _ = prepare(model)
     values = ParameterValues(model, net)
+    raw = model.raw.get("parameters") or {}
     for v in variations:
+        if isinstance(raw.get(v.parameter), dict) and "expr" in raw[v.parameter]:
+            raise EvnicheError(f"population: variation of {v.parameter}: model "
+                               f"'{model.name}' derives it (expr: "
+                               f"{raw[v.parameter]['expr']}); vary a parameter it is "
+                               "derived from")
         if v.parameter in model.params.resolved:
             for bound in (v.low, v.high):
                 values.canonical({v.parameter: bound}, f"population: variation of "

@@ -87,12 +87,12 @@ DEFAULT: tuple[Variation, ...] = (
     Variation("lsc_self_renewal", "uniform", 0.8, 0.95,
               "assumption: the aml preset's plausible range (LSCs out-renew HSCs)",
               arms=("patient",)),
-    Variation("blast_self_renewal", "uniform", 0.66, 0.8,
-              "assumption: the aml preset's plausible range [0.5, 0.8] cut at 0.66, below "
-              "which the untreated disease does not reach diagnosis within about a year (the "
-              "preset's own note: renewal 0.66 moves diagnosis to day ~378); a cohort is of "
-              "diagnosed patients, and such draws cost 10x a diagnosed one to simulate. "
-              "Draws that still reach no diagnosis in the horizon are counted and replaced",
+    Variation("blast_doubling_at_relapse", "uniform", 11.0, 14.0,
+              "doi:10.1182/blood-2009-04-212530 (Ommen 2010, O11): the medians of the "
+              "leukemic clone's doubling at molecular relapse by subtype (NPM1c 11, PML-RARA "
+              "12, RUNX1-RUNX1T1 14 days) read as the spread between patients (assumption; "
+              "the slow CBFB-MYH11 36 days is left out, as in the preset); the aml preset "
+              "derives blast self-renewal from it",
               arms=("patient",)),
     Variation("leukemic_secretion_fold", "uniform", 2.0, 10.0,
               "research: ev_parameters.md A (cancer vs normal EV secretion usually quoted "
