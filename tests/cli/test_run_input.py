@@ -134,12 +134,24 @@ def test_the_help_states_the_limits_the_run_enforces(capsys):
     assert "--allow-large" in text
 
 
-def test_a_remission_start_without_remission_is_refused_before_writing(tmp_path, capsys):
+def test_a_remission_start_without_remission_is_not_given_and_the_report_says_so(
+        tmp_path, capsys):
     """consolidation@remission with no therapy before it: the run with the other
-    interventions (none) reaches no complete remission, so nothing is written and the
-    one error line names the intervention and why (no CR, no consolidation)."""
+    interventions (none) reaches no complete remission, so it is not given (a patient
+    without remission is not consolidated): the console says so and the run and its
+    report record it, and the trajectory is that of the run without it."""
+    import json
+
+    import xarray as xr
+
     out = tmp_path / "out"
-    refused(capsys, ["run", TINY_LEUKEMIA, "--out", str(out), "--days=30",
-                     "--intervene", "heparin@remission", *QUICK],
-            "heparin@remission", "no complete remission", "not consolidated")
-    assert not out.exists()
+    assert main(["run", TINY_LEUKEMIA, "--out", str(out), "--days=30", "--no-sensitivity",
+                 "--intervene", "heparin@remission"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "not given: heparin@remission" in printed
+    assert "not consolidated" in printed
+    with xr.open_dataset(out / "trajectory.nc") as ds:
+        assert "heparin@remission" in ds.attrs["interventions_not_given"]
+        assert json.loads(ds.attrs["interventions"]) == []  # the run without it
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "interventions asked for" in html and "not consolidated" in html

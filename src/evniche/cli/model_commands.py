@@ -136,7 +136,8 @@ def run(
              "blasts, for AML with cytopenia: the day the patient presents; one extra "
              "run), or 'remission' / 'remission+N' (N days after the complete remission "
              "of the run with the other interventions, e.g. consolidation@remission after "
-             "induction_7_3@diagnosis; one extra run; no remission is an error). Each "
+             "induction_7_3@diagnosis; one extra run; without a remission it is not "
+             "given, and the report says so). Each "
              "option must lie within its declared range. "
              "scale@DAY:parameter=P,factor=F[,duration=D] multiplies a model parameter, "
              "set@DAY:parameter=P,value='V UNIT'[,duration=D] replaces it (parameters "
@@ -229,9 +230,10 @@ def run(
     options.update(_stochastic_options(stochastic, engine))
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
     # of the run: refused before anything is written
+    not_given: list[str] = []
     interventions = checked_interventions(
         resolved, intervene, days=days, seed=seed, engine=engine, options=options,
-        allow_large=allow_large,
+        allow_large=allow_large, not_given=not_given,
         announce=lambda text: console.print(text, highlight=False))
     from ..store.runs import RunWriter
 
@@ -241,7 +243,7 @@ def run(
         if start is not None:
             options["start"] = start
         _simulate_and_write(writer, resolved, days, seed, engine, interventions, options,
-                            report, sensitivity, allow_large, time_limit, plan)
+                            report, sensitivity, allow_large, time_limit, plan, not_given)
     files = sorted(p.name for p in out.iterdir())
     console.print(f"[green]wrote[/] {out}: {', '.join(files)}", highlight=False)
 
@@ -283,9 +285,11 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
                         engine: str,
                         interventions: list, options: dict, report: bool,
                         sensitivity: bool, allow_large: bool = False,
-                        time_limit: float | None = None, plan=None) -> None:
+                        time_limit: float | None = None, plan=None,
+                        not_given: list[str] | None = None) -> None:
     """The body of ``evniche run``: simulate, print the readouts, write every file into
-    ``writer.staging`` (a :class:`evniche.store.runs.RunWriter`)."""
+    ``writer.staging`` (a :class:`evniche.store.runs.RunWriter`). ``not_given``: why
+    interventions asked for were not given (attribute ``interventions_not_given``)."""
     import time
 
     from .. import engines
@@ -305,6 +309,8 @@ def _simulate_and_write(writer: RunWriter, resolved: ResolvedModel, days: float,
     wall = time.perf_counter() - start
     from ..readouts import clinical
 
+    if not_given:
+        ds.attrs["interventions_not_given"] = "; ".join(not_given)
     writer.write(ds, wall)
     takeover = clinical.takeover_day(ds)
     console.print(f"simulated in {wall:.1f} s; EV ledger error "

@@ -16,14 +16,17 @@ _ENTRY = re.compile(r"^interventions\[(\d+)\](?: \([^)]*\))?\.?")
 
 def checked_interventions(resolved: ResolvedModel, texts: list[str] | None, *, days: float,
                           seed: int, engine: str, options: dict, allow_large: bool,
-                          announce: Callable[[str], None] | None = None) -> list[dict]:
+                          announce: Callable[[str], None] | None = None,
+                          not_given: list[str] | None = None) -> list[dict]:
     """The ``--intervene`` texts parsed, once the whole run has been checked: an error
     names the ``--intervene`` text it comes from. Starts written ``diagnosis[+N]`` are
     resolved from the untreated run (sized first), then starts written ``remission[+N]``
     from the run with the other interventions (its complete-remission day); ``announce``
-    is told each resolved day."""
+    is told each resolved day. When that run reaches no remission, the interventions that
+    wait for it are not given: why is announced and appended to ``not_given``."""
     from .. import engines
     from ..compile.interventions import (
+        NoRemission,
         diagnosis_offset,
         parse_intervention,
         remission_offset,
@@ -52,13 +55,23 @@ def checked_interventions(resolved: ResolvedModel, texts: list[str] | None, *, d
                          f"{after['start']:g}")
     if any(remission_offset(it["start"], "start") is not None for it in interventions):
         before_cr = interventions
-        interventions = resolve_remission(
-            interventions, resolved, days, engine=engine, seed=seed,
-            **{k: v for k, v in options.items() if k != "snapshot_dir"})
-        for text, before, after in zip(texts, before_cr, interventions, strict=True):
-            if before["start"] != after["start"] and announce is not None:
-                announce(f"{text}: complete remission of the run with the other "
-                         f"interventions → starts on day {after['start']:g}")
+        try:
+            interventions = resolve_remission(
+                interventions, resolved, days, engine=engine, seed=seed,
+                **{k: v for k, v in options.items() if k != "snapshot_dir"})
+        except NoRemission as exc:
+            interventions = exc.given
+            texts = [t for t, it in zip(texts, before_cr, strict=True)
+                     if remission_offset(it["start"], "start") is None]
+            if not_given is not None:
+                not_given.append(f"not given: {exc}")
+            if announce is not None:
+                announce(f"[yellow]not given:[/] {exc}")
+        else:
+            for text, before, after in zip(texts, before_cr, interventions, strict=True):
+                if before["start"] != after["start"] and announce is not None:
+                    announce(f"{text}: complete remission of the run with the other "
+                             f"interventions → starts on day {after['start']:g}")
     try:
         net, _ = engines.prepare(resolved, None, interventions, days)
     except ModelError as exc:

@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..errors import ModelError
+from ..errors import EvnicheError, ModelError
 from ..spec.model import Intervention
 from ..spec.parameters import Parameter
 from ..units import DESCRIPTION, to_canonical
@@ -885,6 +885,15 @@ def remission_offset(start: object, where: str = "start") -> float | None:
     return _event_offset(start, _REMISSION, "remission", where)
 
 
+class NoRemission(EvnicheError):
+    """The run with the other interventions reaches no complete remission, so those that
+    start at remission are not given: ``given`` holds the others (starts as days)."""
+
+    def __init__(self, message: str, given: list) -> None:
+        super().__init__(message)
+        self.given = given
+
+
 def resolve_remission(interventions: list, model, days: float, **options) -> list:
     """``interventions`` with every start written ``remission[+N]`` replaced by a day.
 
@@ -894,11 +903,10 @@ def resolve_remission(interventions: list, model, days: float, **options) -> lis
     already: resolve ``diagnosis`` first), by :func:`evniche.readouts.clinical.
     remission_day`, interpolated between samples; the offset N (days) is added.
     Interventions without such a start are returned as they are; none: no run. A run
-    that reaches no CR is an EvnicheError (a patient without remission is not
-    consolidated: leave the intervention out or give a day number). ``options`` go to
+    that reaches no CR raises :class:`NoRemission` (a patient without remission is not
+    consolidated), which holds the interventions that are given. ``options`` go to
     :func:`evniche.engines.simulate`."""
     from ..engines import prepare, simulate
-    from ..errors import EvnicheError
     from ..readouts.clinical import course
 
     offsets = [remission_offset(it.get("start"), f"interventions[{i}].start")
@@ -912,13 +920,14 @@ def resolve_remission(interventions: list, model, days: float, **options) -> lis
     treated = simulate(model, days=days, interventions=others, **options)
     c = course(treated)
     if c["remission_day"] is None:
-        first = next(it for it, o in zip(interventions, offsets, strict=True) if o is not None)
+        waiting = ", ".join(f"{it.get('name')}@{it.get('start')}" for it, o
+                            in zip(interventions, offsets, strict=True) if o is not None)
         given = ", ".join(f"{it.get('name')}@{it.get('start'):g}" for it in others
                           if isinstance(it.get("start"), (int, float))) or "no therapy"
-        raise EvnicheError(
-            f"{first.get('name')}@{first.get('start')}: the run with {given} reaches no "
-            f"complete remission within {days:g} days ({c['text']}); a patient without "
-            "remission is not consolidated: leave it out or give a day number")
+        raise NoRemission(
+            f"{waiting}: the run with {given} reaches no complete remission within "
+            f"{days:g} days ({c['text']}); a patient without remission is not "
+            "consolidated", others)
     day = float(c["remission_day"])
     return [it if o is None else {**it, "start": day + o}
             for it, o in zip(interventions, offsets, strict=True)]

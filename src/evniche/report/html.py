@@ -219,7 +219,9 @@ def _course(ds: xr.Dataset) -> dict[str, Any]:
                  ("lowest normal blood output",
                   "–" if c["lowest_output"] is None else
                   f"{100 * c['lowest_output']:.3g} % of day 0, day "
-                  f"{c['lowest_output_day']:.0f}")],
+                  f"{c['lowest_output_day']:.0f}")]
+        + ([("interventions asked for", str(ds.attrs["interventions_not_given"]))]
+           if ds.attrs.get("interventions_not_given") else []),
         "recovery": f"{100 * clinical.COUNT_RECOVERY:g}",
         "remission_blasts": f"{clinical.REMISSION_BLASTS:g}",
         "blood_limit": f"{clinical.BLOOD_BLAST_LIMIT:g}",
