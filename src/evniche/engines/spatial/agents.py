@@ -59,6 +59,27 @@ class Agents:
                       np.concatenate([p.state for p in parts]),
                       np.concatenate([p.ids() for p in parts]))
 
+    def kept(self, index: np.ndarray | None, parts: list[Agents]) -> Agents:
+        """The agents ``index`` (None: all) followed by ``parts``: ``concat([take(index),
+        *parts])`` with each array written once (one allocation per array)."""
+        if index is None:
+            return Agents.concat([self, *parts])
+        m = int(index.size)
+        total = m + sum(p.n for p in parts)
+
+        def gathered(mine: np.ndarray, theirs: list[np.ndarray]) -> np.ndarray:
+            out = np.empty((total, *mine.shape[1:]), mine.dtype)
+            np.take(mine, index, axis=0, out=out[:m])
+            k = m
+            for arr in theirs:
+                out[k:k + arr.shape[0]] = arr
+                k += arr.shape[0]
+            return out
+
+        return Agents(*(gathered(getattr(self, f), [getattr(p, f) for p in parts])
+                        for f in ("type", "pos", "cycle", "cargo", "state")),
+                      gathered(self.ids(), [p.ids() for p in parts]))
+
     def number(self, next_id: int) -> int:
         """Give every agent without an identity the next free numbers (in index order);
         return the next free number."""

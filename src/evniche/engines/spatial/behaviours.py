@@ -25,7 +25,8 @@ class Behaviours:
     """What one step's behaviours give the fields and the cells (per agent unless said)."""
 
     vox: np.ndarray  # voxel of each agent
-    conc: np.ndarray  # (fields, agents) concentrations at the agents
+    chem: np.ndarray | None  # the chemoattractant at the agents at the step's start (None:
+    # no chemoattractant)
     prolif: np.ndarray  # division rate (1/h)
     renew: np.ndarray  # self-renewal probability of a division
     loss: np.ndarray  # death + exit rate (1/h)
@@ -68,7 +69,10 @@ def evaluate(run: Section, t: float) -> Behaviours:
     nt = len(net.cells)
     vox = run.geom.voxel_of(a.pos) if n else np.zeros(0, np.int64)
     Fl = run.fields.reshape(run.fields.shape[0], run.n_vox)
-    conc = Fl[:, vox]  # (F, n) concentrations at the agents
+    # concentrations at the agents are gathered per type and field where a rule reads them
+    # (all fields at all agents would be a (fields × agents) copy per step); motion reads
+    # the chemoattractant as it was at the step's start
+    chem = None if run.chem_field is None else Fl[run.chem_field, vox]
     # per-agent behaviors, type by type
     prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
     fail, exit_rate, mut = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -92,7 +96,7 @@ def evaluate(run: Section, t: float) -> Behaviours:
         if idx.size == 0 or not run.marrow_type[t_i]:
             continue
         tr = run.tr[t_i]
-        cols = _columns(run, tr, idx, conc, part, base_mult, n_total)
+        cols = _columns(run, tr, idx, Fl, vox[idx], part, base_mult, n_total)
         B = rules.evaluate(tr, cols, beh_f)
         local = {int(g): k for k, g in enumerate(tr.beh)}
         beh_sum[tr.beh] += B.sum(axis=0)
@@ -138,13 +142,14 @@ def evaluate(run: Section, t: float) -> Behaviours:
     run.dying_blood = (beh_pop[kin.c_death] * homeo + beh_pop[kin.c_drug_death]
                        + np.where(kin.crowd_members, crowd, 0.0)
                        + 2.0 * beh_pop[kin.c_fail] * beh_pop[kin.c_prolif] + kill_pop) * N
-    return Behaviours(vox, conc, prolif, renew, loss, fail, exit_rate, mut, state_target,
+    return Behaviours(vox, chem, prolif, renew, loss, fail, exit_rate, mut, state_target,
                       kill_rate, sec_rate, uptake, beh_pop, part, N, n_total, s_fb, nu, crowd,
                       homeo, upt_f, rem)
 
 
-def _columns(run: Section, tr, idx, conc, part, base_mult, n_total) -> np.ndarray:
-    """The z columns a type's signals need, per agent (see rules.py)."""
+def _columns(run: Section, tr, idx, Fl, vox_t, part, base_mult, n_total) -> np.ndarray:
+    """The z columns a type's signals need, per agent ``idx`` of the type (see rules.py);
+    ``Fl`` the fields (fields, voxels), ``vox_t`` the agents' voxels."""
     kin, a = run.kin, run.agents
     out = np.zeros((idx.size, tr.cols_kind.size))
     for j, (kind, k) in enumerate(zip(tr.cols_kind, tr.cols_index, strict=True)):
@@ -152,13 +157,13 @@ def _columns(run: Section, tr, idx, conc, part, base_mult, n_total) -> np.ndarra
             out[:, j] = a.cargo[idx, run.cargo_col[k]]
         elif kind == rules.R:
             if kin.r_marrow[k]:
-                out[:, j] = kin.r_rate[k] * base_mult[k] * conc[kin.r_pool[k], idx]
+                out[:, j] = kin.r_rate[k] * base_mult[k] * Fl[kin.r_pool[k], vox_t]
             else:
                 out[:, j] = part["r"][k]
         elif kind == rules.E:
-            out[:, j] = conc[k, idx] if k < run.npl else run.Eb[k - run.npl] / run.V_b
+            out[:, j] = Fl[k, vox_t] if k < run.npl else run.Eb[k - run.npl] / run.V_b
         elif kind == rules.C:
-            out[:, j] = conc[run.npl + k, idx]
+            out[:, j] = Fl[run.npl + k, vox_t]
         elif kind == rules.X:
             out[:, j] = a.state[idx, k]
         elif kind == rules.D:

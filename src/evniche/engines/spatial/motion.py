@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from .state import Section
 
 
-def displace(run: Section, vox: np.ndarray, conc: np.ndarray) -> np.ndarray:
+def displace(run: Section, vox: np.ndarray, attractant: np.ndarray | None) -> np.ndarray:
     """New positions (agents, 3) of ``run``'s agents after one step; ``vox`` their voxels,
-    ``conc`` (fields, agents) the concentrations there."""
+    ``attractant`` the chemoattractant there at the step's start (None: no chemoattractant)."""
     a, o, dt = run.agents, run.o, run.dt
     n = a.n
     if n == 0:
@@ -44,7 +44,7 @@ def displace(run: Section, vox: np.ndarray, conc: np.ndarray) -> np.ndarray:
         speed = np.where(np.isnan(own), float(o["chemotaxis_um_h"]), own) * sens * chem
         drift = (grads * np.where(norm > 0, speed / np.where(norm > 0, norm, 1.0), 0.0)).T
         ref = float(C.mean())
-        cc = conc[run.chem_field]
+        cc = attractant
         if ref > 0:
             retention = np.where(chem, 1.0 / (1.0 + cc / ref), 1.0)
     mobility = np.ones(n)
