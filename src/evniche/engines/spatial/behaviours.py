@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import agents as ag
 from . import rules
 
 if TYPE_CHECKING:
@@ -88,15 +89,16 @@ def evaluate(run: Section, t: float) -> Behaviours:
     kill_rate = np.zeros((kin.k_beh.size, n))
     beh_sum = np.zeros(kin.n_beh)
     beh_cnt = np.zeros(kin.n_beh)
-    order = np.argsort(a.type, kind="stable")
-    bounds = np.searchsorted(a.type[order], np.arange(nt + 1))
+    groups = a.groups(nt)
+    scratch = np.zeros(run.n_vox)
     base_mult = kin.b_base[kin.r_mult] * upt_f if kin.n_routes else np.zeros(0)
     for t_i in range(nt):
-        idx = order[bounds[t_i]:bounds[t_i + 1]]
+        idx = groups[t_i]
         if idx.size == 0 or not run.marrow_type[t_i]:
             continue
         tr = run.tr[t_i]
-        cols = _columns(run, tr, idx, Fl, vox[idx], part, base_mult, n_total)
+        vox_t = vox[idx]
+        cols = _columns(run, tr, idx, Fl, vox_t, part, base_mult, n_total)
         B = rules.evaluate(tr, cols, beh_f)
         local = {int(g): k for k, g in enumerate(tr.beh)}
         beh_sum[tr.beh] += B.sum(axis=0)
@@ -122,10 +124,10 @@ def evaluate(run: Section, t: float) -> Behaviours:
         unit = w * run.n_vox / run.V_m  # concentration per hour per (rate per cell)
         for p in np.flatnonzero(kin.pl_src == t_i):
             per_cell = col(int(kin.pl_sec[p])) * (dying if kin.pl_per_death[p] else 1.0)
-            sec_rate[p] += np.bincount(vox[idx], per_cell * unit, minlength=run.n_vox)
+            ag.add_by_voxel(sec_rate[p], vox_t, per_cell * unit, scratch)
         for k in np.flatnonzero(kin.pr_cell == t_i):
-            sec_rate[run.npl + kin.pr_cyt[k]] += np.bincount(
-                vox[idx], col(int(kin.pr_beh[k])) * unit, minlength=run.n_vox)
+            ag.add_by_voxel(sec_rate[run.npl + kin.pr_cyt[k]], vox_t,
+                            col(int(kin.pr_beh[k])) * unit, scratch)
         for ri in np.flatnonzero((kin.r_target == t_i) & kin.r_marrow):
             up_route.append(np.full(idx.size, ri))
             up_agent.append(idx)

@@ -158,9 +158,10 @@ def advance(run: Section, vox, chem, prolif, renew, loss, state_target, kill_rat
     diff_idx = np.flatnonzero(differentiates)
     mean_state: dict[int, np.ndarray] = {}
     if diff_idx.size or run.mut_to.max(initial=-1) >= 0:
+        groups = a.groups(nt)
         for t in range(nt):
-            sel = a.type == t
-            mean_state[t] = a.state[sel].mean(axis=0) if sel.any() else run.baseline(t)
+            sel = groups[t]
+            mean_state[t] = a.state[sel].mean(axis=0) if sel.size else run.baseline(t)
     if diff_idx.size:
         # the target: u2 is uniform on [f + (1 - f)·a, 1) on a differentiation, so its
         # rescaled value picks a target with the targets' fractions

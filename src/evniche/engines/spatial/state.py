@@ -270,9 +270,11 @@ class Section:
         N = counts * self.w
         m = self.marrow_type
         y[kin.i_cell[m]] = N[m]
+        groups = a.groups(nt)
         for t in np.flatnonzero(m):
-            sel = a.type == t
-            if sel.any():
+            sel = groups[t]
+            if sel.size:
+                # rows, then columns: the layout (and so the sums' order) of the mean
                 if self.state_slots[t].size:
                     y[kin.i_state[self.state_slots[t]]] = a.state[sel][:, self.state_slots[t]
                                                                        ].mean(axis=0)
