@@ -8,8 +8,9 @@ it. The default count keeps what the fastest local sink takes per sub-step at or
 ``max_substep_loss`` (0.1). Measured here against a 16× finer reference, on the tiny model
 over one cell step: the field and the blood pool are within ``max_substep_loss / 2``
 (relative) at the default count, and the error doubles when the count is halved, so fewer
-sub-steps would cost accuracy in proportion (aml, 2,000 agents, one step, measured
-2026-11-30: relative field error 0.033 at its 38 sub-steps, 0.13 at 10, 0.65 at 2).
+sub-steps would cost accuracy in proportion (aml, 2,000 agents in 400 × 400 µm, default
+34 sub-steps, one step, measured 2026-11-30: relative field error 0.033 at 38 sub-steps,
+0.13 at 10, 0.67 at 2; the blood pools 0.038, 0.15, 0.65).
 """
 
 from __future__ import annotations

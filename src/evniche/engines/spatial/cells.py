@@ -107,9 +107,7 @@ def advance(run: Section, vox, chem, prolif, renew, loss, state_target, kill_rat
     # of counted marrow cells within reach (the local share, as N_killer / N_total)
     hazard = np.zeros(n)
     w_agent = run.w[a.type] if n else np.zeros(0)
-    grid = ag.bin_agents(a.pos, max(float(run.o["kill_reach_um"]),
-                                    2.5 * float(run.o["cell_radius_um"])),
-                         run.geom.extent) if n else None
+    grid = None  # binned when a marrow type kills by contact
     for k in range(kin.k_beh.size):
         tgt = a.type == kin.k_target[k]
         if not tgt.any():
@@ -117,6 +115,10 @@ def advance(run: Section, vox, chem, prolif, renew, loss, state_target, kill_rat
         if run.marrow_type[kin.k_killer[k]]:
             num = kill_rate[k] * w_agent
             den = np.where(kin.c_counted[a.type], w_agent, 0.0)
+            if grid is None:
+                grid = ag.bin_agents(a.pos, max(float(run.o["kill_reach_um"]),
+                                                2.5 * float(run.o["cell_radius_um"])),
+                                     run.geom.extent)
             hazard += ag.neighbor_ratio(a.pos, num, den, tgt, grid,
                                         float(run.o["kill_reach_um"]))
         else:
