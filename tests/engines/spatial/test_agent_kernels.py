@@ -69,3 +69,21 @@ def test_cargo_and_state_kernels_are_the_numpy_forms(parallel, monkeypatch):
     threads.run(lambda s, k: cells._relax(state, types, s_own, target, factor,
                                           *threads.span(n, s, k)), n, "agents")
     assert state.tobytes() == want.tobytes()
+
+
+def test_kept_writes_over_the_arrays_it_is_given_and_never_over_its_sources():
+    rng = np.random.default_rng(6)
+    a, b, spare = _agents(rng, 40), _agents(rng, 5, ids=False), _agents(rng, 60)
+    index = np.flatnonzero(rng.random(40) < 0.7)
+    want = ag.Agents.concat([a.take(index), b])
+    got = a.kept(index, [b], into=spare)
+    for f in ("type", "pos", "cycle", "cargo", "state", "id"):
+        assert np.array_equal(getattr(got, f), getattr(want, f)), f
+        assert np.shares_memory(getattr(got, f), getattr(spare, f)), f
+    small = _agents(rng, 3)  # too small to hold them: fresh arrays
+    fresh = a.kept(index, [b], into=small)
+    assert not np.shares_memory(fresh.cargo, small.cargo)
+    assert np.array_equal(fresh.cargo, want.cargo)
+    same = a.kept(index, [b], into=a)  # its own arrays are its sources: never written over
+    assert np.array_equal(same.cargo, want.cargo)
+    assert not np.shares_memory(same.cargo, a.cargo)

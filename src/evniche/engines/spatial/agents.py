@@ -59,16 +59,28 @@ class Agents:
                       np.concatenate([p.state for p in parts]),
                       np.concatenate([p.ids() for p in parts]))
 
-    def kept(self, index: np.ndarray | None, parts: list[Agents]) -> Agents:
+    def kept(self, index: np.ndarray | None, parts: list[Agents],
+             into: Agents | None = None) -> Agents:
         """The agents ``index`` (None: all) followed by ``parts``: ``concat([take(index),
-        *parts])`` with each array written once (one allocation per array)."""
+        *parts])`` with each array written once. ``into``: agents whose arrays nothing uses
+        any more (the step before last's): an array of theirs large enough is written over
+        (its pages are mapped already; fresh ones cost a page fault each), the others are
+        allocated with 1/32 spare rows so that the next reuse fits a growing population."""
         if index is None:
             return Agents.concat([self, *parts])
         m = int(index.size)
         total = m + sum(p.n for p in parts)
 
-        def gathered(mine: np.ndarray, theirs: list[np.ndarray]) -> np.ndarray:
-            out = np.empty((total, *mine.shape[1:]), mine.dtype)
+        def gathered(name: str, mine: np.ndarray, theirs: list[np.ndarray]) -> np.ndarray:
+            old = None if into is None else getattr(into, name)
+            base = old if old is None or old.base is None else old.base
+            if (isinstance(base, np.ndarray) and base.dtype == mine.dtype
+                    and base.shape[1:] == mine.shape[1:] and base.shape[0] >= total
+                    and base.flags.c_contiguous
+                    and not any(np.may_share_memory(base, x) for x in (mine, *theirs))):
+                out = base[:total]
+            else:
+                out = np.empty((total + total // 32, *mine.shape[1:]), mine.dtype)[:total]
             np.take(mine, index, axis=0, out=out[:m])
             k = m
             for arr in theirs:
@@ -76,9 +88,9 @@ class Agents:
                 k += arr.shape[0]
             return out
 
-        return Agents(*(gathered(getattr(self, f), [getattr(p, f) for p in parts])
+        return Agents(*(gathered(f, getattr(self, f), [getattr(p, f) for p in parts])
                         for f in ("type", "pos", "cycle", "cargo", "state")),
-                      gathered(self.ids(), [p.ids() for p in parts]))
+                      gathered("id", self.ids(), [p.ids() for p in parts]))
 
     def number(self, next_id: int) -> int:
         """Give every agent without an identity the next free numbers (in index order);

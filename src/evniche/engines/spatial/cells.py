@@ -224,7 +224,10 @@ def advance(run: Section, vox, chem, prolif, renew, loss, state_target, kill_rat
     keep = ~(dies | differentiates)
     moved = motion.displace(run, vox, chem)
     a.pos = moved
-    run.agents = a.kept(np.flatnonzero(keep), new_parts)
+    # the step before last's agents' arrays are written over (see Agents.kept): nothing
+    # holds them (snapshots and the population view copy what they keep)
+    run.agents = a.kept(np.flatnonzero(keep), new_parts, getattr(run, "spare_agents", None))
+    run.spare_agents = a
     reweight(run)
 
 
