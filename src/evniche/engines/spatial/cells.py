@@ -226,7 +226,7 @@ def advance(run: Section, vox, chem, prolif, renew, loss, state_target, kill_rat
     a.pos = moved
     # the step before last's agents' arrays are written over (see Agents.kept): nothing
     # holds them (snapshots and the population view copy what they keep)
-    run.agents = a.kept(np.flatnonzero(keep), new_parts, getattr(run, "spare_agents", None))
+    run.agents = a.kept(np.flatnonzero(keep), new_parts, run.spare_agents)
     run.spare_agents = a
     reweight(run)
 
