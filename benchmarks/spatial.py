@@ -17,8 +17,12 @@ Whole runs of the aml preset (``--agents``, default 1e5 and 1e6; ``--quick``: 1e
 agent per 10-µm voxel (a square 2-D section of ``agents`` voxels), ``--run-days`` simulated
 days (default 0.125: 6 cell steps) with the default snapshots written to a temporary
 folder, each in a child process: its peak resident memory (the whole run: set-up, fields,
-snapshots, outputs) and the full cell step's rate (agents × steps / time in the steps:
-behaviours, fields, cells, motion).
+snapshots, outputs) and two rates against the 2e6 agent-steps/s target, agents × steps /
+time: the agents' work per step (the cell step without the fields: neither the compiled
+reaction-diffusion-blood sub-steps nor the per-voxel coupling that prepares them and books
+their ledger) and the full step including them; then the
+time per step of each part (rules and behaviours, field coupling, field sub-steps,
+neighbour sums, motion, cells) and of the snapshots.
 
 Then a whole run at the scale of PhysiCell's rules sample: ~1,300 agents, 5 fields (4 EV
 pools and CXCL12), 5 simulated days, on a 1 mm × 1 mm section of 20 µm voxels (median
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -107,39 +112,85 @@ def case(n_agents: int, repeats: int, rng: np.random.Generator) -> dict:
             "bytes_per_agent": a.nbytes() / n_agents}
 
 
-def whole_run(n_agents: int, days: float, n_threads: int | None) -> dict:
-    """A whole aml run at ``n_agents`` agents (one per voxel) in this process; for
-    :func:`child_run`."""
-    import evniche
-    from evniche.engines.spatial import behaviours, cells, engine, fields
+#: the cell step's parts timed by :func:`whole_run` (seconds summed over the run's steps)
+PARTS = ("behaviours", "coupling", "substeps", "neighbours", "motion", "cells")
+PART_NAMES = {
+    "behaviours": "rules and behaviours (population view, per-agent rules, secretion)",
+    "coupling": "field coupling (loss rates, exact factors, ledger, cargo delivered)",
+    "substeps": "field sub-steps (compiled reaction, diffusion and blood)",
+    "neighbours": "contact-killing neighbour sums",
+    "motion": "motion (chemotaxis, binning, contact forces)",
+    "cells": "cells (cargo, states, fates, daughters, reweighting, bookkeeping)",
+}
 
-    steps = {"time": 0.0, "agent_steps": 0, "behaviours": 0.0, "fields": 0.0, "cells": 0.0}
+
+def whole_run(n_agents: int, days: float, n_threads: int | None) -> dict:
+    """A whole aml run at ``n_agents`` agents (one per voxel) in this process, after a
+    small run that loads the compiled kernels; for :func:`child_run`. Times the cell
+    step's parts (:data:`PARTS`: each part's time net of the parts timed inside it) and
+    the snapshots (taken between steps)."""
+    import evniche
+    from evniche.engines.spatial import agents as ag
+    from evniche.engines.spatial import behaviours, cells, engine, fields, motion, snapshots
+
+    side = float(np.sqrt(n_agents) * 10.0)
+    with tempfile.TemporaryDirectory() as tmp:  # loads (or compiles) every kernel
+        evniche.simulate("aml", days=0.05, engine="spatial", seed=0, agents=400,
+                         size_um=(200.0, 200.0), snapshot_dir=tmp, threads=n_threads)
+    spent = dict.fromkeys(("time", "snapshots", *PARTS), 0.0)
+    steps = {"agent_steps": 0, "n": 0}
+    inner: list[str] = []  # the parts being timed, innermost last
+
+    def timed(owner, name: str, label: str) -> None:
+        function = getattr(owner, name)
+
+        def timed_part(*args, **kwargs):
+            inner.append(label)
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                took = time.perf_counter() - start
+                inner.pop()
+                spent[label] += took
+                if inner:  # not the enclosing part's own time
+                    spent[inner[-1]] -= took
+
+        setattr(owner, name, timed_part)
+
+    run_shares = threads.run
+
+    def fields_run(task, work, kind):  # the compiled sub-steps: the parallel field call
+        if kind != "fields" or not inner:
+            return run_shares(task, work, kind)
+        inner.append("substeps")
+        start = time.perf_counter()
+        try:
+            return run_shares(task, work, kind)
+        finally:
+            took = time.perf_counter() - start
+            inner.pop()
+            spent["substeps"] += took
+            spent[inner[-1]] -= took
+
+    timed(behaviours, "evaluate", "behaviours")
+    timed(fields, "react", "coupling")
+    threads.run = fields_run
+    timed(cells, "advance", "cells")
+    timed(motion, "displace", "motion")
+    timed(ag, "neighbor_ratio", "neighbours")
+    timed(snapshots.Snapshots, "take", "snapshots")
     step = engine.Run.step
 
-    def phase(module, name: str, label: str) -> None:
-        inner = getattr(module, name)
-
-        def timed_phase(*args, **kwargs):
-            start = time.perf_counter()
-            out = inner(*args, **kwargs)
-            steps[label] += time.perf_counter() - start
-            return out
-
-        setattr(module, name, timed_phase)
-
-    phase(behaviours, "evaluate", "behaviours")
-    phase(fields, "react", "fields")
-    phase(cells, "advance", "cells")
-
-    def timed(self, t):
+    def timed_step(self, t):
         start = time.perf_counter()
         n = self.agents.n
         step(self, t)
-        steps["time"] += time.perf_counter() - start
+        spent["time"] += time.perf_counter() - start
         steps["agent_steps"] += n
+        steps["n"] += 1
 
-    engine.Run.step = timed
-    side = float(np.sqrt(n_agents) * 10.0)
+    engine.Run.step = timed_step
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         ds = evniche.simulate("aml", days=days, engine="spatial", seed=0, agents=n_agents,
@@ -147,11 +198,13 @@ def whole_run(n_agents: int, days: float, n_threads: int | None) -> dict:
                               allow_large=True)
         ds.to_netcdf(Path(tmp) / "trajectory.nc")
     return {"agents": n_agents, "wall": time.perf_counter() - start,
-            "step_time": steps["time"], "agent_steps": steps["agent_steps"],
-            "phases": {k: steps[k] for k in ("behaviours", "fields", "cells")},
+            "step_time": spent["time"], "agent_steps": steps["agent_steps"],
+            "steps": steps["n"], "parts": {k: spent[k] for k in PARTS},
+            "snapshots": spent["snapshots"],
             "final": int(ds.attrs["agents_final"]), "fields": int(ds.sizes["field"]),
             "substeps": int(ds.attrs["field_substeps"]),
-            "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+            "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+            "load": os.getloadavg()[0]}
 
 
 def child_run(n_agents: int, days: float, n_threads: int | None) -> dict:
@@ -285,16 +338,31 @@ def report(args: argparse.Namespace) -> None:
           f"{FIELDS} fields held together): {peak_gb:.2f} GB")
     print()
     print(f"whole aml runs, one agent per 10-µm voxel (2-D), {args.run_days:g} days, default "
-          "snapshots written; each in a child process")
-    head = (f"{'agents':>9} {'fields':>6} {'sub-steps':>9} {'wall s':>8} {'in steps s':>10} "
-            f"{'behaviours/fields/cells s':>26} {'agent-steps/s':>14} {'peak RSS GB':>12}")
+          "snapshots written; each in a child process (kernels loaded first)")
+    head = (f"{'agents':>9} {'fields':>6} {'sub-steps':>9} {'steps':>5} {'wall s':>8} "
+            f"{'s/step':>7} {'agent work/s':>13} {'full step/s':>12} {'target':>7} "
+            f"{'peak RSS GB':>12} {'load':>5}")
     print(head)
     print("-" * len(head))
     for w in whole:
-        print(f"{w['agents']:>9.0e} {w['fields']:>6d} {w['substeps']:>9d} {w['wall']:>8.1f} "
-              f"{w['step_time']:>10.1f} {'/'.join(f'{v:.1f}' for v in w['phases'].values()):>26} "
-              f"{w['agent_steps'] / w['step_time']:>14.3e} "
-              f"{w['peak_gb']:>12.2f}")
+        agent_time = w["step_time"] - w["parts"]["substeps"] - w["parts"]["coupling"]
+        print(f"{w['agents']:>9.0e} {w['fields']:>6d} {w['substeps']:>9d} {w['steps']:>5d} "
+              f"{w['wall']:>8.1f} {w['step_time'] / w['steps']:>7.2f} "
+              f"{w['agent_steps'] / agent_time:>13.3e} "
+              f"{w['agent_steps'] / w['step_time']:>12.3e} {2e6:>7.0e} "
+              f"{w['peak_gb']:>12.2f} {w['load']:>5.1f}")
+    print("agent work/s: agent-steps per second of the agents' parts of the cell step "
+          "(rules and behaviours, neighbour sums, motion, cells; without the field coupling "
+          "and the field sub-steps); full step/s: the whole cell step, fields included "
+          "(target ≥ 2e6 agent-steps/s for each). load: the 1-min load average at the end "
+          "of the run")
+    for w in whole:
+        per = {k: v / w["steps"] for k, v in w["parts"].items()}
+        other = w["step_time"] / w["steps"] - sum(per.values())
+        print(f"  {w['agents']:.0e} agents, seconds per step: "
+              + "; ".join(f"{PART_NAMES[k]} {v:.2f}" for k, v in per.items())
+              + f"; other (blood cells, drug) {other:.2f}; snapshots (between steps) "
+              f"{w['snapshots'] / w['steps']:.2f}")
     print()
     print(f"whole run at the rules sample's scale: 1,300 agents at the start "
           f"({run['agents_end']} at the end), {run['fields']} fields, 5 days = "

@@ -59,6 +59,39 @@ class Agents:
                       np.concatenate([p.state for p in parts]),
                       np.concatenate([p.ids() for p in parts]))
 
+    def kept(self, index: np.ndarray | None, parts: list[Agents],
+             into: Agents | None = None) -> Agents:
+        """The agents ``index`` (None: all) followed by ``parts``: ``concat([take(index),
+        *parts])`` with each array written once. ``into``: agents whose arrays nothing uses
+        any more (the step before last's): an array of theirs large enough is written over
+        (its pages are mapped already; fresh ones cost a page fault each), the others are
+        allocated with 1/32 spare rows so that the next reuse fits a growing population."""
+        if index is None:
+            return Agents.concat([self, *parts])
+        m = int(index.size)
+        total = m + sum(p.n for p in parts)
+
+        def gathered(name: str, mine: np.ndarray, theirs: list[np.ndarray]) -> np.ndarray:
+            old = None if into is None else getattr(into, name)
+            base = old if old is None or old.base is None else old.base
+            if (isinstance(base, np.ndarray) and base.dtype == mine.dtype
+                    and base.shape[1:] == mine.shape[1:] and base.shape[0] >= total
+                    and base.flags.c_contiguous
+                    and not any(np.may_share_memory(base, x) for x in (mine, *theirs))):
+                out = base[:total]
+            else:
+                out = np.empty((total + total // 32, *mine.shape[1:]), mine.dtype)[:total]
+            np.take(mine, index, axis=0, out=out[:m])
+            k = m
+            for arr in theirs:
+                out[k:k + arr.shape[0]] = arr
+                k += arr.shape[0]
+            return out
+
+        return Agents(*(gathered(f, getattr(self, f), [getattr(p, f) for p in parts])
+                        for f in ("type", "pos", "cycle", "cargo", "state")),
+                      gathered("id", self.ids(), [p.ids() for p in parts]))
+
     def number(self, next_id: int) -> int:
         """Give every agent without an identity the next free numbers (in index order);
         return the next free number."""
@@ -68,8 +101,37 @@ class Agents:
         self.id = ids
         return next_id + int(new.size)
 
+    def groups(self, n_types: int) -> list[np.ndarray]:
+        """The agents of each type ``0 … n_types-1``, as ascending indices (one stable sort
+        instead of a mask over all agents per type)."""
+        order = np.argsort(self.type, kind="stable")
+        bounds = np.searchsorted(self.type[order], np.arange(n_types + 1))
+        return [order[bounds[t]:bounds[t + 1]] for t in range(n_types)]
+
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.type, self.pos, self.cycle, self.cargo, self.state))
+
+
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
+def _add_by_voxel(row, vox, values, scratch):  # pragma: no cover - compiled
+    """``row += bincount(vox, values, minlength=row.size)`` without the full-length
+    temporary: the sums are formed in ``scratch`` (zeros, left zero) in the same order."""
+    for i in range(vox.size):
+        scratch[vox[i]] += values[i]
+    for i in range(vox.size):
+        v = vox[i]
+        if scratch[v] != 0.0:  # a zero sum leaves row as bincount's + 0.0 does
+            row[v] += scratch[v]
+            scratch[v] = 0.0
+
+
+def add_by_voxel(row: np.ndarray, vox: np.ndarray, values: np.ndarray,
+                 scratch: np.ndarray) -> None:
+    """Add ``values`` (one per agent) to ``row`` (one per voxel) at the agents' voxels
+    ``vox``, as ``row += np.bincount(vox, values, minlength=row.size)`` does, bitwise;
+    ``scratch`` is a zero array as long as ``row`` and is left zero."""
+    _add_by_voxel(row, np.ascontiguousarray(vox, dtype=np.int64),
+                  np.ascontiguousarray(values, dtype=float), scratch)
 
 
 @dataclass

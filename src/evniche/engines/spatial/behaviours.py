@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import agents as ag
 from . import rules
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ class Behaviours:
     """What one step's behaviours give the fields and the cells (per agent unless said)."""
 
     vox: np.ndarray  # voxel of each agent
-    conc: np.ndarray  # (fields, agents) concentrations at the agents
+    chem: np.ndarray | None  # the chemoattractant at the agents at the step's start (None:
+    # no chemoattractant)
     prolif: np.ndarray  # division rate (1/h)
     renew: np.ndarray  # self-renewal probability of a division
     loss: np.ndarray  # death + exit rate (1/h)
@@ -68,7 +70,10 @@ def evaluate(run: Section, t: float) -> Behaviours:
     nt = len(net.cells)
     vox = run.geom.voxel_of(a.pos) if n else np.zeros(0, np.int64)
     Fl = run.fields.reshape(run.fields.shape[0], run.n_vox)
-    conc = Fl[:, vox]  # (F, n) concentrations at the agents
+    # concentrations at the agents are gathered per type and field where a rule reads them
+    # (all fields at all agents would be a (fields × agents) copy per step); motion reads
+    # the chemoattractant as it was at the step's start
+    chem = None if run.chem_field is None else Fl[run.chem_field, vox]
     # per-agent behaviors, type by type
     prolif, renew, loss = np.zeros(n), np.zeros(n), np.zeros(n)
     fail, exit_rate, mut = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -84,15 +89,16 @@ def evaluate(run: Section, t: float) -> Behaviours:
     kill_rate = np.zeros((kin.k_beh.size, n))
     beh_sum = np.zeros(kin.n_beh)
     beh_cnt = np.zeros(kin.n_beh)
-    order = np.argsort(a.type, kind="stable")
-    bounds = np.searchsorted(a.type[order], np.arange(nt + 1))
+    groups = a.groups(nt)
+    scratch = np.zeros(run.n_vox)
     base_mult = kin.b_base[kin.r_mult] * upt_f if kin.n_routes else np.zeros(0)
     for t_i in range(nt):
-        idx = order[bounds[t_i]:bounds[t_i + 1]]
+        idx = groups[t_i]
         if idx.size == 0 or not run.marrow_type[t_i]:
             continue
         tr = run.tr[t_i]
-        cols = _columns(run, tr, idx, conc, part, base_mult, n_total)
+        vox_t = vox[idx]
+        cols = _columns(run, tr, idx, Fl, vox_t, part, base_mult, n_total)
         B = rules.evaluate(tr, cols, beh_f)
         local = {int(g): k for k, g in enumerate(tr.beh)}
         beh_sum[tr.beh] += B.sum(axis=0)
@@ -118,10 +124,10 @@ def evaluate(run: Section, t: float) -> Behaviours:
         unit = w * run.n_vox / run.V_m  # concentration per hour per (rate per cell)
         for p in np.flatnonzero(kin.pl_src == t_i):
             per_cell = col(int(kin.pl_sec[p])) * (dying if kin.pl_per_death[p] else 1.0)
-            sec_rate[p] += np.bincount(vox[idx], per_cell * unit, minlength=run.n_vox)
+            ag.add_by_voxel(sec_rate[p], vox_t, per_cell * unit, scratch)
         for k in np.flatnonzero(kin.pr_cell == t_i):
-            sec_rate[run.npl + kin.pr_cyt[k]] += np.bincount(
-                vox[idx], col(int(kin.pr_beh[k])) * unit, minlength=run.n_vox)
+            ag.add_by_voxel(sec_rate[run.npl + kin.pr_cyt[k]], vox_t,
+                            col(int(kin.pr_beh[k])) * unit, scratch)
         for ri in np.flatnonzero((kin.r_target == t_i) & kin.r_marrow):
             up_route.append(np.full(idx.size, ri))
             up_agent.append(idx)
@@ -138,13 +144,14 @@ def evaluate(run: Section, t: float) -> Behaviours:
     run.dying_blood = (beh_pop[kin.c_death] * homeo + beh_pop[kin.c_drug_death]
                        + np.where(kin.crowd_members, crowd, 0.0)
                        + 2.0 * beh_pop[kin.c_fail] * beh_pop[kin.c_prolif] + kill_pop) * N
-    return Behaviours(vox, conc, prolif, renew, loss, fail, exit_rate, mut, state_target,
+    return Behaviours(vox, chem, prolif, renew, loss, fail, exit_rate, mut, state_target,
                       kill_rate, sec_rate, uptake, beh_pop, part, N, n_total, s_fb, nu, crowd,
                       homeo, upt_f, rem)
 
 
-def _columns(run: Section, tr, idx, conc, part, base_mult, n_total) -> np.ndarray:
-    """The z columns a type's signals need, per agent (see rules.py)."""
+def _columns(run: Section, tr, idx, Fl, vox_t, part, base_mult, n_total) -> np.ndarray:
+    """The z columns a type's signals need, per agent ``idx`` of the type (see rules.py);
+    ``Fl`` the fields (fields, voxels), ``vox_t`` the agents' voxels."""
     kin, a = run.kin, run.agents
     out = np.zeros((idx.size, tr.cols_kind.size))
     for j, (kind, k) in enumerate(zip(tr.cols_kind, tr.cols_index, strict=True)):
@@ -152,13 +159,13 @@ def _columns(run: Section, tr, idx, conc, part, base_mult, n_total) -> np.ndarra
             out[:, j] = a.cargo[idx, run.cargo_col[k]]
         elif kind == rules.R:
             if kin.r_marrow[k]:
-                out[:, j] = kin.r_rate[k] * base_mult[k] * conc[kin.r_pool[k], idx]
+                out[:, j] = kin.r_rate[k] * base_mult[k] * Fl[kin.r_pool[k], vox_t]
             else:
                 out[:, j] = part["r"][k]
         elif kind == rules.E:
-            out[:, j] = conc[k, idx] if k < run.npl else run.Eb[k - run.npl] / run.V_b
+            out[:, j] = Fl[k, vox_t] if k < run.npl else run.Eb[k - run.npl] / run.V_b
         elif kind == rules.C:
-            out[:, j] = conc[run.npl + k, idx]
+            out[:, j] = Fl[run.npl + k, vox_t]
         elif kind == rules.X:
             out[:, j] = a.state[idx, k]
         elif kind == rules.D:

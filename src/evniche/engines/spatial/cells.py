@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from . import agents as ag
-from . import motion
+from . import kernel_cache, motion, threads
 
 if TYPE_CHECKING:
     from .state import Section
@@ -73,11 +74,12 @@ def blood_cells(run: Section, beh_pop, part, s_fb, nu, crowd, N, homeo) -> None:
                                                         if k > 0 else inp * dt)
 
 
-def advance(run: Section, vox, conc, prolif, renew, loss, state_target, kill_rate, delivered,
+def advance(run: Section, vox, chem, prolif, renew, loss, state_target, kill_rate, delivered,
             N, n_total, beh_pop, fail, exit_rate, mut) -> None:
-    """Marrow agents over one step (see the module docstring): ``vox``, ``conc`` the
-    agents' voxels and concentrations there, the per-agent rates and probabilities of
-    :class:`.behaviours.Behaviours`, ``delivered`` cargo copies per real cell."""
+    """Marrow agents over one step (see the module docstring): ``vox``, ``chem`` the
+    agents' voxels and the chemoattractant there at the step's start, the per-agent rates
+    and probabilities of :class:`.behaviours.Behaviours`, ``delivered`` cargo copies per
+    real cell."""
     kin, net, a, dt, rng = run.kin, run.net, run.agents, run.dt, run.rng
     n = a.n
     nt = len(net.cells)
@@ -87,19 +89,25 @@ def advance(run: Section, vox, conc, prolif, renew, loss, state_target, kill_rat
         spread = np.where(k > 0, -np.expm1(-k * dt) / np.where(k > 0, k * dt, 1.0), 1.0)
         column = np.maximum(run.cargo_global, 0)  # (type, column): the cargo slot
         decay, spread = np.exp(-k * dt)[column], spread[column]
-        a.cargo = np.where(run.cargo_own[a.type], a.cargo * decay[a.type]
-                           + delivered * spread[a.type], 0.0)
+        cargo = np.ascontiguousarray(a.cargo)
+        threads.run(lambda share, shares: _cargo(
+            cargo, a.type, run.cargo_own, decay, np.ascontiguousarray(delivered), spread,
+            *threads.span(n, share, shares)), n, "agents")
+        a.cargo = cargo
     if kin.s_tau.size and n:
-        relaxed = state_target + (a.state - state_target) * np.exp(-dt / kin.s_tau)[None, :]
-        a.state = np.where(run.state_own[a.type], relaxed, a.state)
-    a.cycle = a.cycle + dt
+        state = np.ascontiguousarray(a.state)
+        factor = np.exp(-dt / kin.s_tau)
+        target = np.ascontiguousarray(state_target, dtype=float)
+        threads.run(lambda share, shares: _relax(
+            state, a.type, run.state_own, target, factor, *threads.span(n, share, shares)),
+            n, "agents")
+        a.state = state
+    a.cycle += dt
     # contact killing: hazard = Σ kill rate × weight of killers within reach / Σ weight
     # of counted marrow cells within reach (the local share, as N_killer / N_total)
     hazard = np.zeros(n)
     w_agent = run.w[a.type] if n else np.zeros(0)
-    grid = ag.bin_agents(a.pos, max(float(run.o["kill_reach_um"]),
-                                    2.5 * float(run.o["cell_radius_um"])),
-                         run.geom.extent) if n else None
+    grid = None  # binned when a marrow type kills by contact
     for k in range(kin.k_beh.size):
         tgt = a.type == kin.k_target[k]
         if not tgt.any():
@@ -107,6 +115,10 @@ def advance(run: Section, vox, conc, prolif, renew, loss, state_target, kill_rat
         if run.marrow_type[kin.k_killer[k]]:
             num = kill_rate[k] * w_agent
             den = np.where(kin.c_counted[a.type], w_agent, 0.0)
+            if grid is None:
+                grid = ag.bin_agents(a.pos, max(float(run.o["kill_reach_um"]),
+                                                2.5 * float(run.o["cell_radius_um"])),
+                                     run.geom.extent)
             hazard += ag.neighbor_ratio(a.pos, num, den, tgt, grid,
                                         float(run.o["kill_reach_um"]))
         else:
@@ -148,9 +160,10 @@ def advance(run: Section, vox, conc, prolif, renew, loss, state_target, kill_rat
     diff_idx = np.flatnonzero(differentiates)
     mean_state: dict[int, np.ndarray] = {}
     if diff_idx.size or run.mut_to.max(initial=-1) >= 0:
+        groups = a.groups(nt)
         for t in range(nt):
-            sel = a.type == t
-            mean_state[t] = a.state[sel].mean(axis=0) if sel.any() else run.baseline(t)
+            sel = groups[t]
+            mean_state[t] = a.state[sel].mean(axis=0) if sel.size else run.baseline(t)
     if diff_idx.size:
         # the target: u2 is uniform on [f + (1 - f)·a, 1) on a differentiation, so its
         # rescaled value picks a target with the targets' fractions
@@ -209,11 +222,38 @@ def advance(run: Section, vox, conc, prolif, renew, loss, state_target, kill_rat
                                    a.state[ren].copy()))
     # motion of the surviving, non-differentiated agents
     keep = ~(dies | differentiates)
-    moved = motion.displace(run, vox, conc)
+    moved = motion.displace(run, vox, chem)
     a.pos = moved
-    survivors = a.take(np.flatnonzero(keep))
-    run.agents = ag.Agents.concat([survivors, *new_parts])
+    # the step before last's agents' arrays are written over (see Agents.kept): nothing
+    # holds them (snapshots and the population view copy what they keep)
+    run.agents = a.kept(np.flatnonzero(keep), new_parts, run.spare_agents)
+    run.spare_agents = a
     reweight(run)
+
+
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
+def _cargo(cargo, types, own, decay, delivered, spread, k0, k1):  # pragma: no cover - compiled
+    """Agents ``k0 … k1-1``, in place: ``cargo · decay + delivered · spread`` in the
+    columns their type owns (``own``, per type and column; ``decay`` and ``spread`` per
+    type and column as well), 0 elsewhere."""
+    for i in range(k0, k1):
+        t = types[i]
+        for j in range(cargo.shape[1]):
+            if own[t, j]:
+                cargo[i, j] = cargo[i, j] * decay[t, j] + delivered[i, j] * spread[t, j]
+            else:
+                cargo[i, j] = 0.0
+
+
+@numba.njit(cache=kernel_cache.ENABLED, nogil=True)
+def _relax(state, types, own, target, factor, k0, k1):  # pragma: no cover - compiled
+    """Agents ``k0 … k1-1``, in place: the state slots their type owns relax to ``target``
+    by ``factor = e^{-dt/τ}`` (per slot): ``target + (state - target) · factor``."""
+    for i in range(k0, k1):
+        t = types[i]
+        for j in range(state.shape[1]):
+            if own[t, j]:
+                state[i, j] = target[i, j] + (state[i, j] - target[i, j]) * factor[j]
 
 
 def daughters(run: Section, src: np.ndarray, dst: np.ndarray, k_new: np.ndarray,
@@ -268,6 +308,6 @@ def reweight(run: Section) -> None:
             extra.append(dup)
             run.w[t] *= 0.5
     if drop.any() or extra:
-        run.agents = ag.Agents.concat([a.take(np.flatnonzero(~drop)), *extra])
+        run.agents = a.kept(np.flatnonzero(~drop) if drop.any() else None, extra)
 
 # ------------------------------------------------------------------ jumps

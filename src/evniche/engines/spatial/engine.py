@@ -88,7 +88,7 @@ class Run(Section):
         delivered = fields.react(self, b.vox, b.sec_rate, b.uptake, b.rem, b.beh_pop, b.N,
                                  b.upt_f)
         cells.blood_cells(self, b.beh_pop, b.part, b.s_fb, b.nu, b.crowd, b.N, b.homeo)
-        cells.advance(self, b.vox, b.conc, b.prolif, b.renew, b.loss, b.state_target,
+        cells.advance(self, b.vox, b.chem, b.prolif, b.renew, b.loss, b.state_target,
                       b.kill_rate, delivered, b.N, b.n_total, b.beh_pop, b.fail, b.exit_rate,
                       b.mut)
         if self.drug.size:

@@ -245,6 +245,9 @@ class Section:
         self.agents = ag.Agents.concat(parts) if parts else ag.Agents(
             np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0), np.zeros((0, Qs)),
             np.zeros((0, Xs)))
+        #: the step before last's agents, whose arrays the next step writes over
+        #: (:meth:`.agents.Agents.kept`)
+        self.spare_agents: ag.Agents | None = None
         # population state of blood cell types (counts, states, cargo) lives in y_blood
         self.y_blood = y.copy()
         F = self.npl + self.ncyt
@@ -270,9 +273,11 @@ class Section:
         N = counts * self.w
         m = self.marrow_type
         y[kin.i_cell[m]] = N[m]
+        groups = a.groups(nt)
         for t in np.flatnonzero(m):
-            sel = a.type == t
-            if sel.any():
+            sel = groups[t]
+            if sel.size:
+                # rows, then columns: the layout (and so the sums' order) of the mean
                 if self.state_slots[t].size:
                     y[kin.i_state[self.state_slots[t]]] = a.state[sel][:, self.state_slots[t]
                                                                        ].mean(axis=0)
