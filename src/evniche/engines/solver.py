@@ -314,9 +314,15 @@ def solve(kin: Kinetics, f: Callable[[float, np.ndarray], np.ndarray],
                     sol = _lsoda(rhs, span, y0, t_eval, rtol=rtol, atol=atol)
                 else:
                     watch.beyond = False
-                    sol = _cvode(rhs, span, y0, t_eval, rtol=rtol, atol=atol, jac=exact,
-                                 sparsity=sparsity, first_step=first_step, events=False)
-                    if watch.beyond or _past_blowup(sol.y):  # again, stopping there
+                    try:
+                        sol = _cvode(rhs, span, y0, t_eval, rtol=rtol, atol=atol,
+                                     jac=exact, sparsity=sparsity, first_step=first_step,
+                                     events=False)
+                    except SOLVER_ERRORS:
+                        if not watch.beyond:
+                            raise
+                    # a state past BLOWUP: solved again with the event, which stops there
+                    if watch.beyond or _past_blowup(sol.y):
                         watch.restart()
                         sol = _cvode(rhs, span, y0, t_eval, rtol=rtol, atol=atol, jac=exact,
                                      sparsity=sparsity, first_step=first_step, events=True)
