@@ -121,7 +121,8 @@ def test_a_run_past_its_time_limit_stops_with_how_far_it_got():
 def test_the_time_limit_covers_the_relaxation_to_steady_state(monkeypatch):
     from evniche.engines import wellmixed
 
-    monkeypatch.setattr(wellmixed, "_steady_path", lambda kin, y0: None)  # no cached state
+    monkeypatch.setattr(wellmixed, "_steady_path", lambda *args: None)  # no cached state
+    monkeypatch.setattr(wellmixed, "_RECENT", {})
     with pytest.raises(SimulationError, match="time limit.*while relaxing"):
         engines.simulate(tiny(), days=5, wall_limit_s=1e-9)
 

@@ -155,9 +155,15 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     return y
 
 
+#: steady states this process computed or read, by cache file and key (newest last)
+_RECENT: dict[str, np.ndarray] = {}
+#: how many :data:`_RECENT` keeps
+RECENT_STATES = 64
+
+
 def starting_state(kin: Kinetics, equilibrate_first: bool = True,
                    stopwatch: Stopwatch | None = None,
-                   relax_from: np.ndarray | None = None) -> np.ndarray:
+                   relax_from: np.ndarray | None = None, keep: bool = True) -> np.ndarray:
     """Where a run starts: the model's initial values or, with ``equilibrate_first``,
     the healthy steady state (:func:`equilibrate`) with the leukemic seeds put back.
 
@@ -171,45 +177,62 @@ def starting_state(kin: Kinetics, equilibrate_first: bool = True,
     species, its parameter values, the initial values, the versions of evniche, NumPy,
     SciPy and scikit-sundae (CVODE) and the source of the modules that compute it), so a
     model run again starts from
-    the very numbers it computed before."""
+    the very numbers it computed before. The last :data:`RECENT_STATES` of them are also
+    kept in memory (runs of one parameter set with other interventions share one).
+    ``keep=False`` writes nothing to the cache folder (a calibration's particles, each
+    its own parameter set, would fill it with states never read again)."""
     y = kin.initial_state()
     if not equilibrate_first:
         return y
     leukemic = kin.i_cell[[kin.net.cell_index()[c] for c in kin.net.leukemic]]
     seeds = {i: y[i] for i in leukemic}
-    path = _steady_path(kin, y)
-    cached = _read_steady(path, y.size)
+    key = _steady_key(kin, y)
+    path = _steady_path(kin, y, key)
+    key = f"{path or ''}:{key}"  # in memory as a copy of that cache folder's file
+    cached = _RECENT.pop(key, None)
+    if cached is None:
+        cached = _read_steady(path, y.size)
     if cached is None:
         guess = y if relax_from is None else np.asarray(relax_from, float)
         if guess.shape != y.shape:
             raise SimulationError(f"relax_from has {guess.size} state variables; the "
                                   f"model has {y.size}")
         cached = equilibrate(kin, guess, stopwatch=stopwatch)
-        _write_steady(path, cached)
+        if keep:
+            _write_steady(path, cached)
+    _RECENT[key] = cached
+    while len(_RECENT) > RECENT_STATES:
+        _RECENT.pop(next(iter(_RECENT)))
     y = cached.copy()
     for i, v in seeds.items():
         y[i] = v
     return y
 
 
-def _steady_path(kin: Kinetics, y0: np.ndarray):
-    """Cache file of the steady state of ``kin`` from ``y0`` (None: no cache folder)."""
+def _steady_key(kin: Kinetics, y0: np.ndarray) -> str:
+    """What the steady state of ``kin`` from ``y0`` depends on, hashed (hex)."""
     import hashlib
     import json
 
     import scipy
 
     from .. import __version__
+
+    return hashlib.sha256(json.dumps(
+        [__version__, np.__version__, scipy.__version__, _code_fingerprint(), kin.net.digest,
+         [s.name for s in kin.net.species], sorted((k, repr(float(v))) for k, v in kin.p.items()),
+         y0.tobytes().hex()]).encode()).hexdigest()
+
+
+def _steady_path(kin: Kinetics, y0: np.ndarray, key: str | None = None):
+    """Cache file of the steady state of ``kin`` from ``y0`` (None: no cache folder);
+    ``key``: its :func:`_steady_key`, when known."""
     from ..user_cache import folder
 
     where = folder("steady")
     if where is None:
         return None
-    key = hashlib.sha256(json.dumps(
-        [__version__, np.__version__, scipy.__version__, _code_fingerprint(), kin.net.digest,
-         [s.name for s in kin.net.species], sorted((k, repr(float(v))) for k, v in kin.p.items()),
-         y0.tobytes().hex()]).encode()).hexdigest()
-    return where / f"{key}.npy"
+    return where / f"{key or _steady_key(kin, y0)}.npy"
 
 
 @functools.cache
@@ -259,7 +282,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               rtol: float = 1e-7, equilibrate_first: bool = True,
               progress: Callable[[float], None] | None = None,
               wall_limit_s: float | None = None, start=None,
-              relax_from: np.ndarray | None = None) -> Solution:
+              relax_from: np.ndarray | None = None, keep_steady: bool = True) -> Solution:
     """Integrate ``net`` for ``days`` and return states every ``output_hours``.
 
     ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
@@ -267,7 +290,8 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     A failing solve is retried once with another method (:func:`.solver.solve`).
     ``start``: a :class:`evniche.engines.restart.SavedState`: continue from its day and
     state (``days`` is still counted from the run's day 0). ``relax_from``: where the
-    relaxation to the steady state starts (:func:`starting_state`)."""
+    relaxation to the steady state starts; ``keep_steady``: whether a steady state computed
+    here goes to the cache folder (:func:`starting_state`'s ``keep``)."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
@@ -282,7 +306,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
                                   f"continues from ({start.day:g})")
         y, y_initial = start.y.copy(), start.initial.copy()
     else:
-        y = starting_state(kin, equilibrate_first, stopwatch, relax_from)
+        y = starting_state(kin, equilibrate_first, stopwatch, relax_from, keep_steady)
         y_initial = y.copy()
     t_end = days * 24.0
     grid = np.arange(0.0, t_end + 1e-9, output_hours)
