@@ -187,8 +187,9 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
 def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
          interventions: list | None, rtol: float, output_hours: float,
          equilibrate_first: bool, wall_limit_s: float | None = None,
-         relax_from=None, restartable: bool = True):
-    """One run of the compiled ``net`` with parameter values ``params``: its Dataset."""
+         relax_from=None, restartable: bool = True, keep_steady: bool = True):
+    """One run of the compiled ``net`` with parameter values ``params``: its Dataset.
+    ``keep_steady``: whether its steady state goes to the cache folder."""
     import json
     import time
 
@@ -201,7 +202,8 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
                               + list(interventions or []), days)
     sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
                               output_hours=output_hours, equilibrate_first=equilibrate_first,
-                              wall_limit_s=wall_limit_s, relax_from=relax_from)
+                              wall_limit_s=wall_limit_s, relax_from=relax_from,
+                              keep_steady=keep_steady)
     beh, sig = wellmixed.behaviors_signals(sol, days)
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,
