@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import root
 
 from ..compile.network import Network
 from ..compile.schedule import Schedule
@@ -107,11 +106,21 @@ def ledger_tolerances(kin: Kinetics, y: np.ndarray, atol: np.ndarray, rtol: floa
     return out
 
 
+#: Newton's method on the steady state: at most this many iterations, converged once a step
+#: moves no free species by more than NEWTON_STEP of its scale (|value| + atol)
+NEWTON_ITERATIONS = 12
+NEWTON_STEP = 1e-10
+
+
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
-                rtol: float = 1e-8, stopwatch: Stopwatch | None = None) -> np.ndarray:
+                rtol: float = 1e-8, stopwatch: Stopwatch | None = None,
+                newton_first: bool = False) -> np.ndarray:
     """The healthy steady state: leukemic populations removed, the rest relaxed by a long
     integration and polished by Newton's method. Ledger entries are reset to zero.
-    ``stopwatch``: the run's wall-clock limit, if any."""
+    ``stopwatch``: the run's wall-clock limit, if any. ``newton_first``: ``y0`` is the
+    steady state of nearby parameter values (an ensemble's): Newton's method is tried from
+    there first and the relaxation starts where it converged (a state that is already
+    steady relaxes in a few steps; an unstable one is left by the relaxation as before)."""
     y = y0.copy()
     leukemic = [kin.net.cell_index()[c] for c in kin.net.leukemic]
     y[kin.i_cell[leukemic]] = 0.0
@@ -121,38 +130,65 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     # leukemic populations stay exactly absent (round-off must not seed them)
     healthy = CompiledKinetics(kin, held=kin.i_cell[leukemic])
     healthy_rhs, healthy_jac = healthy.segment()
-    sol = solve(kin, healthy_rhs, (0.0, years * 8766.0), y, rtol=rtol,
+    if newton_first:
+        moved = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free), rtol,
+                        reach=np.inf)
+        if moved is not None:
+            y = moved
+    end = years * 8766.0
+    sol = solve(kin, healthy_rhs, (0.0, end), y, rtol=rtol,
                 atol=tolerances(kin, y, rtol), jac=healthy_jac,
-                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True)
+                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True,
+                t_eval=np.array([end / 2, end]))  # the steps are CVODE's own either way
     y = sol.y[:, -1].copy()
-    # species that nothing changes (a pool without kinetics) stay where they are: their rows
-    # of the Jacobian are empty, and Newton's method would move them freely
-    probe = np.abs(y) * (1.0 + 0.1 * np.random.default_rng(0).random(y.size)) + 1.0
-    inert = (healthy_rhs(0.0, y) == 0.0) & (healthy_rhs(0.0, probe) == 0.0)
-    free = free[~inert[free]]
-    scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
-
-    def residual(u: np.ndarray) -> np.ndarray:
-        full = y.copy()
-        full[free] = u * scale
-        return healthy_rhs(0.0, full)[free] / scale * 1e3
-
-    def residual_jac(u: np.ndarray) -> np.ndarray:
-        full = y.copy()
-        full[free] = u * scale
-        J = healthy_jac(0.0, full)[free][:, free].toarray()
-        return J * scale[None, :] / scale[:, None] * 1e3
-
-    polished = root(residual, y[free] / scale, jac=residual_jac, method="hybr")
     # keep the polish only where it refines the relaxed state: Newton can also converge to
     # another steady state (e.g. the trivial one without hematopoiesis)
-    if polished.success and np.all(polished.x >= -1e-9) and np.max(
-            np.abs(polished.x * scale - y[free]) / scale) < 1e-3:
-        y[free] = polished.x * scale
+    polished = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free), rtol)
+    if polished is not None:
+        y = polished
     for i, s in enumerate(kin.net.species):
         if s.kind == "ledger":
             y[i] = 0.0
     return y
+
+
+def _moving(rhs: Callable, y: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The species of ``free`` that something changes: a pool without kinetics stays where
+    it is (its rows of the Jacobian are empty, and Newton's method would move it freely)."""
+    probe = np.abs(y) * (1.0 + 0.1 * np.random.default_rng(0).random(y.size)) + 1.0
+    inert = (rhs(0.0, y) == 0.0) & (rhs(0.0, probe) == 0.0)
+    return free[~inert[free]]
+
+
+def _newton(kin: Kinetics, rhs: Callable, jac: Callable, y: np.ndarray, free: np.ndarray,
+            rtol: float, reach: float = 1e-3) -> np.ndarray | None:
+    """``y`` with its ``free`` species moved to where ``rhs`` vanishes by Newton's method
+    (the sparse exact Jacobian, sparse LU), or None when it does not converge within
+    :data:`NEWTON_ITERATIONS`, goes negative (below -1e-9 of a species' scale) or moves a
+    species by more than ``reach`` of its scale from ``y`` (another steady state)."""
+    from scipy.sparse.linalg import splu
+
+    if not free.size:
+        return y.copy()
+    scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
+    out = y.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(NEWTON_ITERATIONS):
+            try:
+                step = splu(jac(0.0, out)[free][:, free].tocsc()).solve(-rhs(0.0, out)[free])
+            except (RuntimeError, ValueError):  # a singular matrix
+                return None
+            if not np.all(np.isfinite(step)):
+                return None
+            out[free] += step
+            if np.max(np.abs(step) / scale) < NEWTON_STEP:
+                break
+        else:
+            return None
+    change = np.abs(out[free] - y[free]) / scale
+    if np.all(out[free] / scale >= -1e-9) and np.max(change) < reach:
+        return out
+    return None
 
 
 #: steady states this process computed or read, by cache file and key (newest last)
@@ -197,7 +233,8 @@ def starting_state(kin: Kinetics, equilibrate_first: bool = True,
         if guess.shape != y.shape:
             raise SimulationError(f"relax_from has {guess.size} state variables; the "
                                   f"model has {y.size}")
-        cached = equilibrate(kin, guess, stopwatch=stopwatch)
+        cached = equilibrate(kin, guess, stopwatch=stopwatch,
+                             newton_first=relax_from is not None)
         if keep:
             _write_steady(path, cached)
     _RECENT[key] = cached
