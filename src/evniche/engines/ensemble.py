@@ -4,9 +4,9 @@
 interventions' schedule), then for each parameter set only recomputes the parameter
 values (canonical units, formulas of derived parameters included), the schedule (doses and
 infusion rates may depend on parameters), the healthy steady state (cached on disk like any
-run's, see :func:`.wellmixed.starting_state`; relaxed from the unchanged model's steady
-state, which is computed or read once, so a set near it needs few solver steps) and the
-integration. The compiled right-hand
+run's, see :func:`.wellmixed.starting_state`; found by Newton's method from the unchanged
+model's steady state, which is computed or read once, then relaxed from there, so a set
+near it needs few solver steps) and the integration. The compiled right-hand
 side (:mod:`.compiled`) and its Jacobian pattern are shared by every run. For calibration,
 virtual cohorts and sensitivity runs of the well-mixed engine::
 

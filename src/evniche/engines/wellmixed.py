@@ -133,7 +133,11 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     if newton_first:
         moved = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free), rtol,
                         reach=np.inf)
-        if moved is not None:
+        # only a state of the same kind (every species within a factor of 10 of where it
+        # was): Newton's method may also find the trivial or another, unstable, state
+        atol = tolerances(kin, y, rtol)
+        if moved is not None and np.all(moved[free] <= 10.0 * (np.abs(y[free]) + atol[free])) \
+                and np.all(moved[free] >= 0.1 * np.abs(y[free]) - atol[free]):
             y = moved
     end = years * 8766.0
     sol = solve(kin, healthy_rhs, (0.0, end), y, rtol=rtol,
