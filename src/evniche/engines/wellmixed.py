@@ -120,7 +120,9 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     ``stopwatch``: the run's wall-clock limit, if any. ``newton_first``: ``y0`` is the
     steady state of nearby parameter values (an ensemble's): Newton's method is tried from
     there first and the relaxation starts where it converged (a state that is already
-    steady relaxes in a few steps; an unstable one is left by the relaxation as before)."""
+    steady relaxes in a few steps; an unstable one is left by the relaxation as before) and
+    the polish is a sparse Newton; without it the state is made as it always was (a lone
+    run's, bitwise: the spatial engine's pinned results start from it)."""
     y = y0.copy()
     leukemic = [kin.net.cell_index()[c] for c in kin.net.leukemic]
     y[kin.i_cell[leukemic]] = 0.0
@@ -140,16 +142,22 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
                 and np.all(moved[free] >= 0.1 * np.abs(y[free]) - atol[free]):
             y = moved
     end = years * 8766.0
+    # (with newton_first only the last state is kept: CVODE's normal mode, the same steps)
     sol = solve(kin, healthy_rhs, (0.0, end), y, rtol=rtol,
                 atol=tolerances(kin, y, rtol), jac=healthy_jac,
                 sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True,
-                t_eval=np.array([end / 2, end]))  # the steps are CVODE's own either way
+                t_eval=np.array([end / 2, end]) if newton_first else None)
     y = sol.y[:, -1].copy()
     # keep the polish only where it refines the relaxed state: Newton can also converge to
     # another steady state (e.g. the trivial one without hematopoiesis)
-    polished = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free), rtol)
-    if polished is not None:
-        y = polished
+    if newton_first:  # the sparse Newton (a few ms)
+        polished = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free),
+                           rtol)
+        if polished is not None:
+            y = polished
+    else:  # MINPACK's hybr on the dense Jacobian, as a lone run's state was always made
+        y = _hybr_polish(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free),
+                         rtol)
     for i, s in enumerate(kin.net.species):
         if s.kind == "ledger":
             y[i] = 0.0
@@ -162,6 +170,33 @@ def _moving(rhs: Callable, y: np.ndarray, free: np.ndarray) -> np.ndarray:
     probe = np.abs(y) * (1.0 + 0.1 * np.random.default_rng(0).random(y.size)) + 1.0
     inert = (rhs(0.0, y) == 0.0) & (rhs(0.0, probe) == 0.0)
     return free[~inert[free]]
+
+
+def _hybr_polish(kin: Kinetics, rhs: Callable, jac: Callable, y: np.ndarray,
+                 free: np.ndarray, rtol: float) -> np.ndarray:
+    """``y`` polished by MINPACK's hybr (scaled residual, dense Jacobian) where it converges
+    to a non-negative state within 1e-3 of each species' scale; else ``y``."""
+    from scipy.optimize import root
+
+    scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
+
+    def residual(u: np.ndarray) -> np.ndarray:
+        full = y.copy()
+        full[free] = u * scale
+        return rhs(0.0, full)[free] / scale * 1e3
+
+    def residual_jac(u: np.ndarray) -> np.ndarray:
+        full = y.copy()
+        full[free] = u * scale
+        J = jac(0.0, full)[free][:, free].toarray()
+        return J * scale[None, :] / scale[:, None] * 1e3
+
+    polished = root(residual, y[free] / scale, jac=residual_jac, method="hybr")
+    out = y.copy()
+    if polished.success and np.all(polished.x >= -1e-9) and np.max(
+            np.abs(polished.x * scale - y[free]) / scale) < 1e-3:
+        out[free] = polished.x * scale
+    return out
 
 
 def _newton(kin: Kinetics, rhs: Callable, jac: Callable, y: np.ndarray, free: np.ndarray,
