@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sensitivity.py
 	$(BIN)/python benchmarks/thrombin.py
 	$(BIN)/python benchmarks/stochastic.py
+	$(BIN)/python benchmarks/calibration.py
 
 # 10,000 mutated models: load + compile each, simulate a sample; 0 unhandled, 0 hangs wanted
 fuzz: $(STAMP)

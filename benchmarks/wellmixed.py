@@ -2,7 +2,7 @@
 in-process ensembles; one table.
 
     python benchmarks/wellmixed.py [--model aml] [--days 365] [--repeats 5] [--rtol 1e-7]
-                                   [--ensemble 100]
+                                   [--ensemble 100] [--ensemble-repeats 3] [--ensemble-only]
 
 ``--model`` is a preset name or a path to a model file. Both simulators start from the
 same state, the one ``evniche simulate`` starts from (the equilibrated healthy marrow plus
@@ -31,13 +31,17 @@ each per repetition), so a change of load hits both alike:
 
 The ensemble rows run ``--ensemble`` parameter sets (two parameters drawn within their
 plausible ranges, so each set needs its own steady state: the relaxation is included) and
-give model-years per second: :func:`evniche.engines.ensemble.simulate_many` in this
-process (after a one-day warm-up run that loads the compiled kernels), then the path of
-calibration and sensitivity runs
+give model-years per second, the median of ``--ensemble-repeats`` repetitions, each on
+sets of its own (so no steady state is read from a cache): a single run per set beside
+them (``evniche.simulate`` with the set as overrides: load, compile, relax from the initial
+values, integrate, build the Dataset; 3 sets per repetition),
+:func:`evniche.engines.ensemble.simulate_many` in this process (after a one-day warm-up
+run that loads the compiled kernels), then the path of calibration and sensitivity runs
 (:func:`evniche.experiments.distribute.evaluate`, scalar readouts per run) on a Dask
-``LocalCluster`` of 1 and of 2 worker processes (each warmed up on two other sets first),
-with the speed-up of 2 workers over 1. The target is 1,000 AML-years within 60 s on 2
-cores.
+``LocalCluster`` of 1 and of 2 worker processes (each warmed up on other sets first), with
+the speed-up of 2 workers over 1, the CPU time per run and the load average (1 min) beside
+each row. The target is 1,000 AML-years within 60 s on 2 cores. ``--ensemble-only`` runs
+these rows alone.
 
 It also prints the number of states, the engine's right-hand-side evaluations, and how far
 evniche's and RoadRunner's final states are apart (largest relative difference over
@@ -115,7 +119,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="relative tolerance of both solvers (evniche's default 1e-7)")
     parser.add_argument("--ensemble", type=int, default=100,
                         help="parameter sets of the ensemble rows (0: none)")
+    parser.add_argument("--ensemble-repeats", type=int, default=3,
+                        help="repetitions of the ensemble rows, each on sets of its own "
+                             "(the rows give the median)")
+    parser.add_argument("--ensemble-only", action="store_true",
+                        help="only the ensemble rows (no libRoadRunner comparison)")
     args = parser.parse_args(argv)
+    if args.ensemble_only:
+        if args.ensemble <= 0:
+            print("--ensemble-only needs --ensemble > 0", file=sys.stderr)
+            return 2
+        ensemble(args)
+        return 0
     try:
         import roadrunner
     except ImportError:
@@ -245,76 +260,102 @@ def _parameter_sets(model, n: int, seed: int) -> tuple[list[str], list[dict[str,
 
 
 def ensemble(args) -> None:
-    """Model-years per second on ``args.ensemble`` parameter sets: in this process
-    (simulate_many), then on Dask LocalClusters of 1 and 2 worker processes."""
+    """Model-years per second on ``args.ensemble`` parameter sets: a single run per set
+    (:func:`evniche.simulate`), then in this process (simulate_many), then on Dask
+    LocalClusters of 1 and 2 worker processes; the median of ``args.ensemble_repeats``
+    repetitions, each on sets of its own (no steady state is ever read from a cache)."""
     from evniche.engines.ensemble import simulate_many
     from evniche.experiments import distribute
     from evniche.readouts import scalars
 
     model = evniche.load_model(args.model)
-    ranged, sets = _parameter_sets(model, args.ensemble, 2026)
-    years = args.ensemble * args.days / 365.25
+    repeats = max(1, args.ensemble_repeats)
+    ranged, _ = _parameter_sets(model, 1, 2026)
+    draws = [_parameter_sets(model, args.ensemble, 2026 + r)[1] for r in range(repeats)]
+    years = args.days / 365.25
     old = os.environ.get("XDG_CACHE_HOME")
-    rates: dict[str, float] = {}
-    cpu: dict[str, float] = {}  # CPU seconds per run (all workers together)
+    rates: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}  # CPU seconds per run (all workers together)
+    loads: dict[str, list[float]] = {}
+    failed: dict[str, int] = {}
+
+    def record(label: str, n_runs: int, wall: float, used: float, bad: int) -> None:
+        rates.setdefault(label, []).append(n_runs * years / wall)
+        cpu.setdefault(label, []).append(used / n_runs)
+        loads.setdefault(label, []).append(os.getloadavg()[0])
+        failed[label] = failed.get(label, 0) + bad
+
     try:
         _, warm = _parameter_sets(model, 4, 7)
         with tempfile.TemporaryDirectory() as cache:  # kernels loaded; its cache dropped
             os.environ["XDG_CACHE_HOME"] = cache
             simulate_many(model, warm[:1], days=1.0, errors="record")
-        # every set relaxes to its own steady state (nothing cached; workers inherit this)
-        with tempfile.TemporaryDirectory() as cache:
-            os.environ["XDG_CACHE_HOME"] = cache
-            c, t = time.process_time(), time.perf_counter()
-            out = simulate_many(model, sets, days=args.days, rtol=args.rtol,
-                                readout=lambda ds: float(ds.cells.isel(time=-1).sum()),
-                                errors="record")
-            wall = time.perf_counter() - t
-            cpu["1 process (simulate_many)"] = (time.process_time() - c) / args.ensemble
-        failed = sum(isinstance(v, Exception) for v in out)
-        rates["1 process (simulate_many)"] = years / wall
-        print(f"ensemble: {args.ensemble} parameter sets of {', '.join(ranged)} "
-              f"({failed} failed), {args.days:g} days each, steady state included")
+        single = "single run (evniche.simulate)"
+        for r in range(repeats):
+            for one in draws[r][:3]:  # load, compile, relax from the initial values, run
+                with tempfile.TemporaryDirectory() as cache:
+                    os.environ["XDG_CACHE_HOME"] = cache
+                    c, t = time.process_time(), time.perf_counter()
+                    try:
+                        evniche.simulate(args.model, days=args.days, rtol=args.rtol,
+                                         overrides={f"parameters.{k}.value": v
+                                                    for k, v in one.items()})
+                        bad = 0
+                    except evniche.errors.EvnicheError:
+                        bad = 1
+                    record(single, 1, time.perf_counter() - t, time.process_time() - c, bad)
+            with tempfile.TemporaryDirectory() as cache:  # every set relaxes to its own state
+                os.environ["XDG_CACHE_HOME"] = cache
+                c, t = time.process_time(), time.perf_counter()
+                out = simulate_many(model, draws[r], days=args.days, rtol=args.rtol,
+                                    readout=lambda ds: float(ds.cells.isel(time=-1).sum()),
+                                    errors="record", restartable=False)
+                record("1 process (simulate_many)", args.ensemble, time.perf_counter() - t,
+                       time.process_time() - c, sum(isinstance(v, Exception) for v in out))
+        print(f"ensemble: {args.ensemble} parameter sets of {', '.join(ranged)} per "
+              f"repetition, {repeats} repetitions on sets of their own, {args.days:g} days "
+              f"each, steady state included")
         spec = distribute.Ensemble(model=model.raw, days=args.days,
                                    readouts=tuple(scalars.BUILTIN.values()),
                                    options={"rtol": args.rtol})
-        rows = [{f"parameters.{k}.value": v for k, v in one.items()} for one in sets]
-        warm_rows = [{f"parameters.{k}.value": v for k, v in one.items()} for one in warm]
+
+        def rows_of(sets):
+            return [{f"parameters.{k}.value": v for k, v in one.items()} for one in sets]
+
         for workers in (1, 2):
+            label = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
             with tempfile.TemporaryDirectory() as cache:
                 os.environ["XDG_CACHE_HOME"] = cache
                 with distribute.cluster(workers=workers) as client:
-                    distribute.evaluate(spec, warm_rows, client)  # imports, kernels loaded
-                    before = _worker_cpu(client)
-                    t = time.perf_counter()
-                    table = distribute.evaluate(spec, rows, client)
-                    wall = time.perf_counter() - t
-                    used = _worker_cpu(client) - before
-            failed = int((table["error"] != "").sum())
-            label = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
-            rates[label] = years / wall
-            cpu[label] = used / args.ensemble
-            if failed:
-                print(f"  Dask, {workers} workers: {failed} runs failed")
+                    distribute.evaluate(spec, rows_of(warm), client)  # imports, kernels
+                    for r in range(repeats):
+                        before = _worker_cpu(client)
+                        t = time.perf_counter()
+                        table = distribute.evaluate(spec, rows_of(draws[r]), client)
+                        record(label, args.ensemble, time.perf_counter() - t,
+                               _worker_cpu(client) - before, int((table["error"] != "").sum()))
     finally:
         if old is None:
             os.environ.pop("XDG_CACHE_HOME", None)
         else:
             os.environ["XDG_CACHE_HOME"] = old
-    one = rates["Dask, 1 worker"]
-    print(f"{'':34}{'years/s':>10}{'s/run':>10}{'vs 1 worker':>13}{'1000 years':>12}"
-          f"{'cpu s/run':>11}")
-    for label, rate in rates.items():
-        print(f"{label:34}{rate:10.2f}{args.days / 365.25 / rate:10.3f}{rate / one:13.2f}"
-              f"{TARGET_YEARS / rate:11.0f}s{cpu[label]:11.3f}")
-    two = rates["Dask, 2 workers"]
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    one = median["Dask, 1 worker"]
+    print(f"{'':34}{'years/s':>10}{'min':>8}{'max':>8}{'s/run':>9}{'vs 1 worker':>13}"
+          f"{'1000 years':>12}{'cpu s/run':>11}{'load':>7}{'failed':>8}")
+    for label, rate in median.items():
+        print(f"{label:34}{rate:10.2f}{min(rates[label]):8.2f}{max(rates[label]):8.2f}"
+              f"{years / rate:9.3f}{rate / one:13.2f}{TARGET_YEARS / rate:11.0f}s"
+              f"{statistics.median(cpu[label]):11.3f}{statistics.median(loads[label]):7.1f}"
+              f"{failed[label]:8d}")
+    two = median["Dask, 2 workers"]
+    best = TARGET_YEARS * statistics.median(cpu["Dask, 2 workers"]) / years / 2
     print(f"target: {TARGET_YEARS} years in {TARGET_SECONDS:g} s on 2 cores "
           f"({TARGET_YEARS / TARGET_SECONDS:.1f} years/s); measured on 2 workers: "
           f"{TARGET_YEARS / two:.0f} s ({TARGET_YEARS / two / TARGET_SECONDS:.1f}× the target "
           f"time); speed-up 1 → 2 workers: {two / one:.2f}× ({os.cpu_count()} CPUs, load "
           f"average {os.getloadavg()[0]:.1f}); on 2 otherwise idle cores the CPU time per "
-          f"run gives at best {TARGET_YEARS * cpu['Dask, 2 workers'] * 365.25 / args.days / 2:.0f}"
-          f" s")
+          f"run gives at best {best:.0f} s")
 
 
 def _worker_cpu(client) -> float:

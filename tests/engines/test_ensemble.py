@@ -96,17 +96,28 @@ def test_failed_runs_are_recorded_when_asked():
         simulate_many(TINY, [{"p1": 10.0, "a1": 1.0}], days=2, equilibrate_first=False)
 
 
-def test_relaxing_from_the_base_steady_state_reaches_the_same_steady_state(tmp_path,
+@pytest.fixture(scope="module")
+def aml_base(tmp_path_factory):
+    """aml, its network and its steady state (computed in a cache folder of its own)."""
+    from evniche.engines.kinetics import Kinetics
+    from evniche.engines.wellmixed import starting_state
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        model = load_model("aml")
+        net = compile_model(model)
+        yield model, net, starting_state(Kinetics(net), True)
+
+
+def test_relaxing_from_the_base_steady_state_reaches_the_same_steady_state(aml_base, tmp_path,
                                                                           monkeypatch):
     # aml under another LSC self-renewal and EV half-life: relaxed from the base model's
     # steady state (what simulate_many does) or from the initial values (a lone run)
     from evniche.engines.kinetics import Kinetics
     from evniche.engines.wellmixed import starting_state
 
+    model, net, base = aml_base
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
-    model = load_model("aml")
-    net = compile_model(model)
-    base = starting_state(Kinetics(net), True)
     values = ParameterValues(model, net).canonical(
         {"lsc_self_renewal": 0.9,
          "ev_marrow_half_life": model.params.resolved["ev_marrow_half_life"].value_in_unit
@@ -126,3 +137,29 @@ def test_members_that_are_only_read_leave_out_the_restart_state():
     assert "initial_state_vector" not in slim
     np.testing.assert_array_equal(slim.cells.values, full.cells.values)
     np.testing.assert_array_equal(slim.ev.values, full.ev.values)
+
+
+def test_newton_first_reaches_the_same_steady_state_in_fewer_solver_steps(aml_base,
+                                                                         monkeypatch):
+    # from the base steady state, Newton's method lands on the set's steady state and the
+    # 200-year relaxation from there is a few steps; without it the relaxation does the work
+    from evniche.engines import wellmixed
+    from evniche.engines.kinetics import Kinetics
+
+    model, net, base = aml_base
+    half_life = model.params.resolved["ev_marrow_half_life"].value_in_unit
+    other = Kinetics(net, ParameterValues(model, net).canonical(
+        {"ev_marrow_half_life": half_life * 1.4}))  # the healthy state moves (EV pools)
+    evaluations = []
+    solve = wellmixed.solve
+
+    def counted(*args, **kwargs):
+        sol = solve(*args, **kwargs)
+        evaluations.append(sol.nfev)
+        return sol
+
+    monkeypatch.setattr(wellmixed, "solve", counted)
+    fast = wellmixed.equilibrate(other, base, newton_first=True)
+    slow = wellmixed.equilibrate(other, base)
+    assert evaluations[0] < evaluations[1] / 3
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-9)

@@ -18,7 +18,7 @@ DAYS = 90
 ITEMS = ("cytarabine@20", "plasmapheresis@30:marker=PD-L1", "nsmase2_inhibitor@50")
 
 
-def scipy_bdf(rhs, span, y0, t_eval, *, rtol, atol, jac, sparsity, first_step):
+def scipy_bdf(rhs, span, y0, t_eval, *, rtol, atol, jac, sparsity, first_step, events=True):
     """SciPy's BDF with the exact sparse Jacobian, as the engine integrated before CVODE."""
     sol = solve_ivp(rhs, span, y0, method="BDF", t_eval=t_eval, rtol=rtol, atol=atol,
                     jac=jac, jac_sparsity=None if jac is not None else sparsity)

@@ -121,7 +121,8 @@ def test_a_run_past_its_time_limit_stops_with_how_far_it_got():
 def test_the_time_limit_covers_the_relaxation_to_steady_state(monkeypatch):
     from evniche.engines import wellmixed
 
-    monkeypatch.setattr(wellmixed, "_steady_path", lambda kin, y0: None)  # no cached state
+    monkeypatch.setattr(wellmixed, "_steady_path", lambda *args: None)  # no cached state
+    monkeypatch.setattr(wellmixed, "_RECENT", {})
     with pytest.raises(SimulationError, match="time limit.*while relaxing"):
         engines.simulate(tiny(), days=5, wall_limit_s=1e-9)
 
@@ -166,3 +167,22 @@ def test_a_solve_that_stops_moving_forward_is_retried(monkeypatch):
     ds = engines.simulate(tiny(), days=2, equilibrate_first=False)
     assert calls == [True, False]  # exact Jacobian stalled; finite differences ran it
     assert float(ds.cells.sel(cell_type="HSC").isel(time=-1)) > 0
+
+
+def test_cvode_runs_without_its_event_function_unless_a_state_passes_blowup(monkeypatch):
+    """The blow-up event costs a Python call per step: a run that never comes near BLOWUP
+    solves without it, one that passes it is solved again with it (and stops at 1e30)."""
+    calls = []
+    cvode = solver._cvode
+
+    def recorded(*args, events=True, **kwargs):
+        calls.append(events)
+        return cvode(*args, events=events, **kwargs)
+
+    monkeypatch.setattr(solver, "_cvode", recorded)
+    engines.simulate(tiny(), days=2, equilibrate_first=False)
+    assert calls and not any(calls)
+    calls.clear()
+    with pytest.raises(SimulationError, match="'cell:HSC' reached 1e\\+30"):
+        engines.simulate(tiny(p1=10.0, a1=1.0), days=5, equilibrate_first=False)
+    assert calls == [False, True]

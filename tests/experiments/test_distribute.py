@@ -97,3 +97,30 @@ def test_override_paths_name_their_parameters():
     assert distribute._parameter_name("parameters.p_lsc.value") == "p_lsc"
     assert distribute._parameter_name("cell_types.HSC.proliferation.value") == \
         "cell_types.HSC.proliferation"
+
+
+def test_chunks_of_one_ensemble_load_and_compile_the_model_once(monkeypatch):
+    """A worker runs many chunks of one (scattered) ensemble: the model is loaded and its
+    network compiled on the first chunk only, and the results are those of a fresh load."""
+    from evniche.engines import ensemble as engine
+    from evniche.readouts import scalars
+    from evniche.spec import loader
+
+    model = loader.load_model(str(Path(__file__).with_name("gsa_tiny.yaml")))
+    ens = distribute.Ensemble(model=model.raw, days=3,
+                              readouts=(scalars.BUILTIN["plasma_evs"],))
+    loads, compiles = [], []
+    load_model, prepare = loader.load_model, engine.prepare
+    monkeypatch.setattr(loader, "load_model", lambda *a, **k: loads.append(1) or load_model(
+        *a, **k))
+    monkeypatch.setattr(engine, "prepare", lambda *a, **k: compiles.append(1) or prepare(
+        *a, **k))
+    monkeypatch.setattr(engine, "_PREPARED", {})
+    monkeypatch.setattr(distribute, "_LAST", [None, None])
+    first = distribute.run_chunk([{}], ens)
+    second = distribute.run_chunk([{}], ens)
+    assert (len(loads), len(compiles)) == (1, 1)
+    assert first == second and not first[0]["error"] and first[0]["plasma_evs"] > 0
+    other = distribute.Ensemble(model=dict(model.raw), days=3, readouts=ens.readouts)
+    assert distribute.run_chunk([{}], other) == first  # another mapping: loaded again
+    assert len(loads) == 2

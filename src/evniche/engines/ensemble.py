@@ -4,9 +4,9 @@
 interventions' schedule), then for each parameter set only recomputes the parameter
 values (canonical units, formulas of derived parameters included), the schedule (doses and
 infusion rates may depend on parameters), the healthy steady state (cached on disk like any
-run's, see :func:`.wellmixed.starting_state`; relaxed from the unchanged model's steady
-state, which is computed or read once, so a set near it needs few solver steps) and the
-integration. The compiled right-hand
+run's, see :func:`.wellmixed.starting_state`; found by Newton's method from the unchanged
+model's steady state, which is computed or read once, then relaxed from there, so a set
+near it needs few solver steps) and the integration. The compiled right-hand
 side (:mod:`.compiled`) and its Jacobian pattern are shared by every run. For calibration,
 virtual cohorts and sensitivity runs of the well-mixed engine::
 
@@ -144,8 +144,7 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
         from ..spec.loader import load_model
 
         model = load_model(model)
-    net, _ = prepare(model, None, interventions, days)
-    values = ParameterValues(model, net)
+    net, values, base_of = _prepared(model, interventions, days)
     sets: list[dict[str, float] | EvnicheError] = []
     for i, o in enumerate(overrides):
         try:
@@ -154,15 +153,8 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
             if errors == "raise":
                 raise
             sets.append(exc)  # recorded in this set's place; the others still run
-    base = None
-    if equilibrate_first and sets:  # every set relaxes from the model's steady state
-        from .kinetics import Kinetics
-        from .wellmixed import starting_state
-
-        try:
-            base = starting_state(Kinetics(net), True)
-        except EvnicheError:
-            base = None  # each set relaxes from the initial values, and fails on its own
+    # every set relaxes from the model's steady state
+    base = base_of() if equilibrate_first and sets else None
     out: list[Any] = []
     for i, params in enumerate(sets):
         if isinstance(params, EvnicheError):
@@ -184,11 +176,52 @@ def simulate_many(model: ResolvedModel | str, overrides: Sequence[Mapping[str, f
     return out
 
 
+#: models this process prepared (network, parameter table, steady state), by model digest,
+#: interventions and days; the oldest goes beyond PREPARED_MODELS
+_PREPARED: dict[str, list] = {}
+PREPARED_MODELS = 8
+
+
+def _prepared(model: ResolvedModel, interventions: list | None, days: float
+              ) -> tuple[Network, ParameterValues, Callable[[], Any]]:
+    """The compiled network of ``model`` with ``interventions`` over ``days``, its
+    :class:`ParameterValues` and a function giving its healthy steady state (computed on
+    the first call; None when it fails: each set then relaxes from the initial values and
+    fails on its own), kept for the next call in this process (a Dask worker's next chunk
+    of the same ensemble compiles nothing)."""
+    import json
+
+    key = json.dumps([model.name, model.digest, model.source, interventions or [], days],
+                     sort_keys=True, default=str)
+    entry = _PREPARED.pop(key, None)
+    if entry is None:
+        net, _ = prepare(model, None, interventions, days)
+        entry = [net, ParameterValues(model, net), False, None]
+    _PREPARED[key] = entry
+    while len(_PREPARED) > PREPARED_MODELS:
+        _PREPARED.pop(next(iter(_PREPARED)))
+
+    def base():
+        if not entry[2]:
+            from .kinetics import Kinetics
+            from .wellmixed import starting_state
+
+            try:
+                entry[3] = starting_state(Kinetics(entry[0]), True)
+            except EvnicheError:
+                entry[3] = None
+            entry[2] = True
+        return entry[3]
+
+    return entry[0], entry[1], base
+
+
 def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
          interventions: list | None, rtol: float, output_hours: float,
          equilibrate_first: bool, wall_limit_s: float | None = None,
-         relax_from=None, restartable: bool = True):
-    """One run of the compiled ``net`` with parameter values ``params``: its Dataset."""
+         relax_from=None, restartable: bool = True, keep_steady: bool = True):
+    """One run of the compiled ``net`` with parameter values ``params``: its Dataset.
+    ``keep_steady``: whether its steady state goes to the cache folder."""
     import json
     import time
 
@@ -201,7 +234,8 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
                               + list(interventions or []), days)
     sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
                               output_hours=output_hours, equilibrate_first=equilibrate_first,
-                              wall_limit_s=wall_limit_s, relax_from=relax_from)
+                              wall_limit_s=wall_limit_s, relax_from=relax_from,
+                              keep_steady=keep_steady)
     beh, sig = wellmixed.behaviors_signals(sol, days)
     ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,

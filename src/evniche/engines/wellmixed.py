@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import root
 
 from ..compile.network import Network
 from ..compile.schedule import Schedule
@@ -107,11 +106,23 @@ def ledger_tolerances(kin: Kinetics, y: np.ndarray, atol: np.ndarray, rtol: floa
     return out
 
 
+#: Newton's method on the steady state: at most this many iterations, converged once a step
+#: moves no free species by more than NEWTON_STEP of its scale (|value| + atol)
+NEWTON_ITERATIONS = 12
+NEWTON_STEP = 1e-10
+
+
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
-                rtol: float = 1e-8, stopwatch: Stopwatch | None = None) -> np.ndarray:
+                rtol: float = 1e-8, stopwatch: Stopwatch | None = None,
+                newton_first: bool = False) -> np.ndarray:
     """The healthy steady state: leukemic populations removed, the rest relaxed by a long
     integration and polished by Newton's method. Ledger entries are reset to zero.
-    ``stopwatch``: the run's wall-clock limit, if any."""
+    ``stopwatch``: the run's wall-clock limit, if any. ``newton_first``: ``y0`` is the
+    steady state of nearby parameter values (an ensemble's): Newton's method is tried from
+    there first and the relaxation starts where it converged (a state that is already
+    steady relaxes in a few steps; an unstable one is left by the relaxation as before) and
+    the polish is a sparse Newton; without it the state is made as it always was (a lone
+    run's, bitwise: the spatial engine's pinned results start from it)."""
     y = y0.copy()
     leukemic = [kin.net.cell_index()[c] for c in kin.net.leukemic]
     y[kin.i_cell[leukemic]] = 0.0
@@ -121,43 +132,113 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
     # leukemic populations stay exactly absent (round-off must not seed them)
     healthy = CompiledKinetics(kin, held=kin.i_cell[leukemic])
     healthy_rhs, healthy_jac = healthy.segment()
-    sol = solve(kin, healthy_rhs, (0.0, years * 8766.0), y, rtol=rtol,
+    if newton_first:
+        moved = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free), rtol,
+                        reach=np.inf)
+        # only a state of the same kind (every species within a factor of 10 of where it
+        # was): Newton's method may also find the trivial or another, unstable, state
+        atol = tolerances(kin, y, rtol)
+        if moved is not None and np.all(moved[free] <= 10.0 * (np.abs(y[free]) + atol[free])) \
+                and np.all(moved[free] >= 0.1 * np.abs(y[free]) - atol[free]):
+            y = moved
+    end = years * 8766.0
+    # (with newton_first only the last state is kept: CVODE's normal mode, the same steps)
+    sol = solve(kin, healthy_rhs, (0.0, end), y, rtol=rtol,
                 atol=tolerances(kin, y, rtol), jac=healthy_jac,
-                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True)
+                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True,
+                t_eval=np.array([end / 2, end]) if newton_first else None)
     y = sol.y[:, -1].copy()
-    # species that nothing changes (a pool without kinetics) stay where they are: their rows
-    # of the Jacobian are empty, and Newton's method would move them freely
-    probe = np.abs(y) * (1.0 + 0.1 * np.random.default_rng(0).random(y.size)) + 1.0
-    inert = (healthy_rhs(0.0, y) == 0.0) & (healthy_rhs(0.0, probe) == 0.0)
-    free = free[~inert[free]]
-    scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
-
-    def residual(u: np.ndarray) -> np.ndarray:
-        full = y.copy()
-        full[free] = u * scale
-        return healthy_rhs(0.0, full)[free] / scale * 1e3
-
-    def residual_jac(u: np.ndarray) -> np.ndarray:
-        full = y.copy()
-        full[free] = u * scale
-        J = healthy_jac(0.0, full)[free][:, free].toarray()
-        return J * scale[None, :] / scale[:, None] * 1e3
-
-    polished = root(residual, y[free] / scale, jac=residual_jac, method="hybr")
     # keep the polish only where it refines the relaxed state: Newton can also converge to
     # another steady state (e.g. the trivial one without hematopoiesis)
-    if polished.success and np.all(polished.x >= -1e-9) and np.max(
-            np.abs(polished.x * scale - y[free]) / scale) < 1e-3:
-        y[free] = polished.x * scale
+    if newton_first:  # the sparse Newton (a few ms)
+        polished = _newton(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free),
+                           rtol)
+        if polished is not None:
+            y = polished
+    else:  # MINPACK's hybr on the dense Jacobian, as a lone run's state was always made
+        y = _hybr_polish(kin, healthy_rhs, healthy_jac, y, _moving(healthy_rhs, y, free),
+                         rtol)
     for i, s in enumerate(kin.net.species):
         if s.kind == "ledger":
             y[i] = 0.0
     return y
 
 
+def _moving(rhs: Callable, y: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The species of ``free`` that something changes: a pool without kinetics stays where
+    it is (its rows of the Jacobian are empty, and Newton's method would move it freely)."""
+    probe = np.abs(y) * (1.0 + 0.1 * np.random.default_rng(0).random(y.size)) + 1.0
+    inert = (rhs(0.0, y) == 0.0) & (rhs(0.0, probe) == 0.0)
+    return free[~inert[free]]
+
+
+def _hybr_polish(kin: Kinetics, rhs: Callable, jac: Callable, y: np.ndarray,
+                 free: np.ndarray, rtol: float) -> np.ndarray:
+    """``y`` polished by MINPACK's hybr (scaled residual, dense Jacobian) where it converges
+    to a non-negative state within 1e-3 of each species' scale; else ``y``."""
+    from scipy.optimize import root
+
+    scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
+
+    def residual(u: np.ndarray) -> np.ndarray:
+        full = y.copy()
+        full[free] = u * scale
+        return rhs(0.0, full)[free] / scale * 1e3
+
+    def residual_jac(u: np.ndarray) -> np.ndarray:
+        full = y.copy()
+        full[free] = u * scale
+        J = jac(0.0, full)[free][:, free].toarray()
+        return J * scale[None, :] / scale[:, None] * 1e3
+
+    polished = root(residual, y[free] / scale, jac=residual_jac, method="hybr")
+    out = y.copy()
+    if polished.success and np.all(polished.x >= -1e-9) and np.max(
+            np.abs(polished.x * scale - y[free]) / scale) < 1e-3:
+        out[free] = polished.x * scale
+    return out
+
+
+def _newton(kin: Kinetics, rhs: Callable, jac: Callable, y: np.ndarray, free: np.ndarray,
+            rtol: float, reach: float = 1e-3) -> np.ndarray | None:
+    """``y`` with its ``free`` species moved to where ``rhs`` vanishes by Newton's method
+    (the sparse exact Jacobian, sparse LU), or None when it does not converge within
+    :data:`NEWTON_ITERATIONS`, goes negative (below -1e-9 of a species' scale) or moves a
+    species by more than ``reach`` of its scale from ``y`` (another steady state)."""
+    from scipy.sparse.linalg import splu
+
+    if not free.size:
+        return y.copy()
+    scale = np.abs(y[free]) + tolerances(kin, y, rtol)[free]
+    out = y.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(NEWTON_ITERATIONS):
+            try:
+                step = splu(jac(0.0, out)[free][:, free].tocsc()).solve(-rhs(0.0, out)[free])
+            except (RuntimeError, ValueError):  # a singular matrix
+                return None
+            if not np.all(np.isfinite(step)):
+                return None
+            out[free] += step
+            if np.max(np.abs(step) / scale) < NEWTON_STEP:
+                break
+        else:
+            return None
+    change = np.abs(out[free] - y[free]) / scale
+    if np.all(out[free] / scale >= -1e-9) and np.max(change) < reach:
+        return out
+    return None
+
+
+#: steady states this process computed or read, by cache file and key (newest last)
+_RECENT: dict[str, np.ndarray] = {}
+#: how many :data:`_RECENT` keeps
+RECENT_STATES = 64
+
+
 def starting_state(kin: Kinetics, equilibrate_first: bool = True,
                    stopwatch: Stopwatch | None = None,
-                   relax_from: np.ndarray | None = None) -> np.ndarray:
+                   relax_from: np.ndarray | None = None, keep: bool = True) -> np.ndarray:
     """Where a run starts: the model's initial values or, with ``equilibrate_first``,
     the healthy steady state (:func:`equilibrate`) with the leukemic seeds put back.
 
@@ -171,45 +252,63 @@ def starting_state(kin: Kinetics, equilibrate_first: bool = True,
     species, its parameter values, the initial values, the versions of evniche, NumPy,
     SciPy and scikit-sundae (CVODE) and the source of the modules that compute it), so a
     model run again starts from
-    the very numbers it computed before."""
+    the very numbers it computed before. The last :data:`RECENT_STATES` of them are also
+    kept in memory (runs of one parameter set with other interventions share one).
+    ``keep=False`` writes nothing to the cache folder (a calibration's particles, each
+    its own parameter set, would fill it with states never read again)."""
     y = kin.initial_state()
     if not equilibrate_first:
         return y
     leukemic = kin.i_cell[[kin.net.cell_index()[c] for c in kin.net.leukemic]]
     seeds = {i: y[i] for i in leukemic}
-    path = _steady_path(kin, y)
-    cached = _read_steady(path, y.size)
+    key = _steady_key(kin, y)
+    path = _steady_path(kin, y, key)
+    key = f"{path or ''}:{key}"  # in memory as a copy of that cache folder's file
+    cached = _RECENT.pop(key, None)
+    if cached is None:
+        cached = _read_steady(path, y.size)
     if cached is None:
         guess = y if relax_from is None else np.asarray(relax_from, float)
         if guess.shape != y.shape:
             raise SimulationError(f"relax_from has {guess.size} state variables; the "
                                   f"model has {y.size}")
-        cached = equilibrate(kin, guess, stopwatch=stopwatch)
-        _write_steady(path, cached)
+        cached = equilibrate(kin, guess, stopwatch=stopwatch,
+                             newton_first=relax_from is not None)
+        if keep:
+            _write_steady(path, cached)
+    _RECENT[key] = cached
+    while len(_RECENT) > RECENT_STATES:
+        _RECENT.pop(next(iter(_RECENT)))
     y = cached.copy()
     for i, v in seeds.items():
         y[i] = v
     return y
 
 
-def _steady_path(kin: Kinetics, y0: np.ndarray):
-    """Cache file of the steady state of ``kin`` from ``y0`` (None: no cache folder)."""
+def _steady_key(kin: Kinetics, y0: np.ndarray) -> str:
+    """What the steady state of ``kin`` from ``y0`` depends on, hashed (hex)."""
     import hashlib
     import json
 
     import scipy
 
     from .. import __version__
+
+    return hashlib.sha256(json.dumps(
+        [__version__, np.__version__, scipy.__version__, _code_fingerprint(), kin.net.digest,
+         [s.name for s in kin.net.species], sorted((k, repr(float(v))) for k, v in kin.p.items()),
+         y0.tobytes().hex()]).encode()).hexdigest()
+
+
+def _steady_path(kin: Kinetics, y0: np.ndarray, key: str | None = None):
+    """Cache file of the steady state of ``kin`` from ``y0`` (None: no cache folder);
+    ``key``: its :func:`_steady_key`, when known."""
     from ..user_cache import folder
 
     where = folder("steady")
     if where is None:
         return None
-    key = hashlib.sha256(json.dumps(
-        [__version__, np.__version__, scipy.__version__, _code_fingerprint(), kin.net.digest,
-         [s.name for s in kin.net.species], sorted((k, repr(float(v))) for k, v in kin.p.items()),
-         y0.tobytes().hex()]).encode()).hexdigest()
-    return where / f"{key}.npy"
+    return where / f"{key or _steady_key(kin, y0)}.npy"
 
 
 @functools.cache
@@ -259,7 +358,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               rtol: float = 1e-7, equilibrate_first: bool = True,
               progress: Callable[[float], None] | None = None,
               wall_limit_s: float | None = None, start=None,
-              relax_from: np.ndarray | None = None) -> Solution:
+              relax_from: np.ndarray | None = None, keep_steady: bool = True) -> Solution:
     """Integrate ``net`` for ``days`` and return states every ``output_hours``.
 
     ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
@@ -267,7 +366,8 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     A failing solve is retried once with another method (:func:`.solver.solve`).
     ``start``: a :class:`evniche.engines.restart.SavedState`: continue from its day and
     state (``days`` is still counted from the run's day 0). ``relax_from``: where the
-    relaxation to the steady state starts (:func:`starting_state`)."""
+    relaxation to the steady state starts; ``keep_steady``: whether a steady state computed
+    here goes to the cache folder (:func:`starting_state`'s ``keep``)."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
@@ -282,7 +382,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
                                   f"continues from ({start.day:g})")
         y, y_initial = start.y.copy(), start.initial.copy()
     else:
-        y = starting_state(kin, equilibrate_first, stopwatch, relax_from)
+        y = starting_state(kin, equilibrate_first, stopwatch, relax_from, keep_steady)
         y_initial = y.copy()
     t_end = days * 24.0
     grid = np.arange(0.0, t_end + 1e-9, output_hours)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EvnicheError
+from ..errors import EvnicheError, ModelError
 
 log = logging.getLogger("evniche.calibration")
 
@@ -111,13 +111,71 @@ def _parameter_names(preset: str) -> frozenset[str]:
     return frozenset(load_model(preset).spec.parameters)
 
 
+@dataclass
+class Compiled:
+    """A condition's model compiled once per process (a Dask worker): the model with the
+    record's own overrides, its network (an EV therapy's product included), the parameter
+    table a proposal is applied through, and the steady state of the unchanged model that
+    every proposal's relaxation starts from (None: each relaxes from the initial values)."""
+
+    model: Any
+    net: Any
+    values: Any
+    base: np.ndarray | None
+
+
+#: compiled conditions of this process, by (preset, record overrides, interventions without
+#: their start days, days); the oldest goes beyond COMPILED_CONDITIONS
+_COMPILED: dict[str, Compiled] = {}
+COMPILED_CONDITIONS = 32
+
+
+def compiled(preset: str, overrides: dict[str, Any], interventions: list[dict],
+             days: float) -> Compiled:
+    """The :class:`Compiled` condition: ``preset`` with the record's ``overrides`` and
+    ``interventions`` over ``days``, loaded, checked (the size of a run) and compiled on
+    the first call in this process, kept for the next particles. A start day (which may
+    follow the particle's diagnosis day) changes the schedule, not the network, so it is
+    not part of the key."""
+    from ..engines import cost, prepare
+    from ..engines.ensemble import ParameterValues
+    from ..engines.kinetics import Kinetics
+    from ..engines.wellmixed import starting_state
+    from ..spec.loader import load_model
+
+    shape = [{k: v for k, v in item.items() if k != "start"} for item in interventions]
+    key = json.dumps([preset, overrides, shape, days], sort_keys=True, default=str)
+    found = _COMPILED.pop(key, None)
+    if found is None:
+        model = load_model(preset, overrides=overrides or None)
+        net, _ = prepare(model, None, interventions, days)
+        cost.check(cost.estimate(net, days, "wellmixed", {}), False)
+        try:
+            base = starting_state(Kinetics(net), True)
+        except EvnicheError:
+            base = None  # each proposal relaxes from the initial values and fails on its own
+        found = Compiled(model, net, ParameterValues(model, net), base)
+    _COMPILED[key] = found
+    while len(_COMPILED) > COMPILED_CONDITIONS:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    return found
+
+
 def _simulations_class():
     from ..observations import Simulations
 
     class ModelSimulations(Simulations):
         """Simulations whose ``parameters.NAME`` overrides apply only to the runs of models
         that declare NAME (a disease-over-healthy contrast shares the healthy parameters,
-        the disease's own parameters leave the healthy reference run alone)."""
+        the disease's own parameters leave the healthy reference run alone).
+
+        A run is the well-mixed engine's, as :func:`evniche.simulate` makes it, without
+        loading or compiling the model again: each condition is compiled once per process
+        (:func:`compiled`) and a proposal only changes parameter values
+        (:class:`evniche.engines.ensemble.ParameterValues`), relaxing to its steady state
+        from the unchanged model's (the path of :func:`evniche.simulate_many`). With
+        ``simulate_options`` (another engine, another tolerance) or an override of
+        anything but a parameter, runs go through :func:`evniche.simulate`."""
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -128,6 +186,53 @@ def _simulations_class():
                 return super()._model(preset, overrides)
             finally:
                 self.overrides = saved
+
+        def run(self, preset: str, overrides: dict[str, Any], interventions: list[dict],
+                days: float):
+            proposal = self._proposal(preset, overrides)
+            if proposal is None:
+                return super().run(preset, overrides, interventions, days)
+            from ..engines.ensemble import _run
+
+            condition = compiled(preset, overrides, interventions, days)
+            params = condition.values.canonical(proposal, "calibration")
+            key = json.dumps([preset, sorted((k, repr(v)) for k, v in params.items()),
+                              interventions, days], sort_keys=True, default=str)
+            if key not in self._runs:
+                self._runs[key] = _run(condition.model, condition.net, params, days,
+                                       interventions, 1e-7, 24.0, True,
+                                       relax_from=condition.base, restartable=False,
+                                       keep_steady=False)
+            return self._runs[key]
+
+        def diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float) -> float:
+            """As :meth:`Simulations.diagnosis_day`, read once per run (records read at or
+            after diagnosis ask for it again and again)."""
+            key = json.dumps([preset, overrides, days], sort_keys=True, default=str)
+            days_seen = self.__dict__.setdefault("_diagnosis", {})
+            if key not in days_seen:
+                try:
+                    days_seen[key] = super().diagnosis_day(preset, overrides, days)
+                except (EvnicheError, ModelError) as exc:
+                    days_seen[key] = exc
+            found = days_seen[key]
+            if isinstance(found, Exception):
+                raise found
+            return found
+
+        def _proposal(self, preset: str, overrides: dict[str, Any]
+                      ) -> dict[str, float] | None:
+            """The proposed values (NAME → value in the model file's unit) that apply to
+            ``preset``'s runs, less those the record's ``overrides`` set (the record's
+            win); None when a run must go through evniche.simulate (see the class)."""
+            if self.options or any(not k.startswith("parameters.") for k in self.overrides):
+                return None
+            names = _parameter_names(preset)
+            mine = {k.removeprefix("parameters.").removesuffix(".value"): v
+                    for k, v in self.overrides.items()}
+            set_by_record = {k.split(".")[1] for k in overrides if k.startswith("parameters.")}
+            return {name: v for name, v in mine.items()
+                    if name in names and name not in set_by_record}
 
     return ModelSimulations
 

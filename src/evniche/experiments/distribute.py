@@ -161,8 +161,9 @@ ENGINE_OPTIONS = ("rtol", "output_hours", "equilibrate_first")
 def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
     """One Trajectory per row of overrides (``{"parameters.NAME.value": value}``, or an
     inline parameter's ``PATH.value``), or the :class:`EvnicheError` that stopped that run.
-    The single place an ensemble simulates: the model is loaded once per call (a chunk) and
-    each row only changes parameter values (:func:`evniche.simulate_many`)."""
+    The single place an ensemble simulates: the model is loaded and compiled once per worker
+    (not per chunk) and each row only changes parameter values
+    (:func:`evniche.simulate_many`)."""
     import warnings
 
     from ..engines.ensemble import simulate_many
@@ -172,7 +173,7 @@ def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
     if unknown:
         raise EvnicheError(f"ensemble options {', '.join(sorted(unknown))} are not engine "
                            f"options; expected some of {', '.join(ENGINE_OPTIONS)}")
-    model = load_model(ensemble.model)
+    model = _loaded(ensemble.model, load_model)
     names = [{_parameter_name(key): value for key, value in overrides.items()}
              for overrides in rows]
     # one call for the chunk: the network and schedule are compiled once, not per row.
@@ -187,6 +188,19 @@ def simulate_rows(ensemble: Ensemble, rows: Sequence[Row]) -> Iterator[Any]:
         except EvnicheError as exc:  # what no row gets past (the model, the days)
             results = [exc] * len(names)
     yield from results
+
+
+#: the last model mapping a chunk loaded in this process, and the model (a scattered
+#: ensemble is the same object in every task of a worker: it is loaded once per worker)
+_LAST: list = [None, None]
+
+
+def _loaded(mapping: dict, load: Callable[[dict], Any]) -> Any:
+    """``load(mapping)``, or the model loaded from this very mapping object before."""
+    if _LAST[0] is not mapping:
+        _LAST[1] = load(mapping)
+        _LAST[0] = mapping
+    return _LAST[1]
 
 
 def _parameter_name(key: str) -> str:
