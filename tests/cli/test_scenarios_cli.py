@@ -49,6 +49,32 @@ def test_table_fits_the_width_and_keeps_whole_names(monkeypatch, width):
     assert "-19.8%" in text and "contradicted" in text and "reproduced" in text
 
 
+def test_at_80_columns_an_interval_wraps_and_no_column_is_cut(monkeypatch):
+    """An ensemble's effect with its interval and the TF ratio: every cell is printed
+    whole at 80 columns (the interval may wrap at its spaces; the TF ratio is not cut)."""
+    import dataclasses
+
+    out = io.StringIO()
+    console = Console(width=80, file=out, color_system=None)
+    monkeypatch.setattr(cli_scenarios, "console", console)
+    import xarray as xr
+
+    def series(values):
+        return xr.DataArray(values, dims="time", coords={"time": [0.0, 1.0]})
+
+    members = [dataclasses.replace(_result("pdl1-ev-removal-restores-cd8-killing", 1, e,
+                                           "agree"), risk_control_series=series([1.0, 1.0]),
+                                   risk_treatment_series=series([1.0, 3.17]))
+               for e in (0.101, 0.204, 0.333)]
+    console.print(cli_scenarios.findings_table(
+        [Answer(members[0].scenario, "posterior", members)]))
+    text = out.getvalue()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "…" not in text
+    assert "×3.17" in text
+    assert "+10.1%" in " ".join(text.split()) and "+33.3%" in " ".join(text.split())
+
+
 def test_scenarios_run_in_a_pipe_prints_the_whole_table():
     proc = subprocess.run([sys.executable, "-m", "evniche.cli", "scenarios", "run",
                            "aml-evs-lower-kitl", "--posterior", "none"], capture_output=True,

@@ -69,6 +69,10 @@ def _interval(q) -> str:
     return f"{_effect(q[2])} [{_effect(q[0])}, {_effect(q[4])}]"
 
 
+#: value columns wider than this many characters may wrap in a narrow console
+WRAP_ABOVE = 12
+
+
 def _folded(headers: tuple[str, ...], rows: list[tuple[str, ...]], title: str,
             status: int | None = None) -> Table:
     """A table whose first column (the scenario name) takes the width the others leave,
@@ -79,7 +83,10 @@ def _folded(headers: tuple[str, ...], rows: list[tuple[str, ...]], title: str,
     table = _table(title)
     table.add_column("scenario", overflow="fold", width=name_width)
     for h, w in zip(headers, widths, strict=True):
-        table.add_column(h, justify="right", no_wrap=True, min_width=w)
+        # short cells never wrap; a long one (an effect with its interval) wraps at its
+        # spaces when the console is too narrow, rather than another column being cut
+        table.add_column(h, justify="right", no_wrap=w <= WRAP_ABOVE, overflow="fold",
+                         min_width=min(w, WRAP_ABOVE))
     colour = {"reproduced": "green", "contradicted": "red"}
     for name, *cells in rows:
         if status is not None:
