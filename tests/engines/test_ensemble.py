@@ -163,3 +163,18 @@ def test_newton_first_reaches_the_same_steady_state_in_fewer_solver_steps(aml_ba
     slow = wellmixed.equilibrate(other, base)
     assert evaluations[0] < evaluations[1] / 3
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-9)
+
+
+def test_a_set_whose_derived_parameter_is_not_real_is_an_error_in_its_place():
+    """HSCs that leave the niche faster than they divide (mobilization at its range's top,
+    weak CXCL12 retention, the longest division interval) have a negative outflow, so the
+    amplification per stage, its cube root, is complex: that set is an EvnicheError naming
+    the derived parameter (recorded in its place), not a TypeError from float()."""
+    bad = {"hsc_mobilization_max": 1e-3, "hsc_division_interval": 50,
+           "cxcl12_retention_half_max": 1e8}
+    results = simulate_many("healthy", [bad, {}], 1.0, errors="record")
+    assert isinstance(results[0], EvnicheError)
+    assert "amplification_per_stage" in str(results[0]) and "hsc_outflow" in str(results[0])
+    assert not isinstance(results[1], Exception)
+    with pytest.raises(EvnicheError, match="overrides\\[0\\]: derived parameter"):
+        simulate_many("healthy", [bad], 1.0)

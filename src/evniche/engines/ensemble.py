@@ -89,8 +89,14 @@ class ParameterValues:
             result = self.formulas[name].evaluate(inputs)
             quantity = result if isinstance(result, units.Quantity) else units.Quantity(
                 result, "")
-            values[name] = changed[name] = float(
-                quantity.to(units.CANONICAL[item.kind]).magnitude)
+            magnitude = quantity.to(units.CANONICAL[item.kind]).magnitude
+            if isinstance(magnitude, complex) or not math.isfinite(magnitude):
+                given = ", ".join(f"{other} = {values[other]:.6g}"
+                                  for other in sorted(self.formulas[name].names))
+                raise EvnicheError(f"{where}: derived parameter '{name}' is {magnitude} "
+                                   f"(not a finite real number) with {given} (canonical "
+                                   "units): these values are not a valid model")
+            values[name] = changed[name] = float(magnitude)
         return values
 
 
