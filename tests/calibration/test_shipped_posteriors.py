@@ -194,11 +194,11 @@ def test_calibrate_ship_refuses_a_model_file_and_out_is_required(tmp_path, capsy
 def test_the_recorded_command_makes_the_calibration_again():
     assert _command_line("aml", None, None, "a,b", 8, 1, None, None, 0, True) == (
         "evniche calibrate aml --parameters a,b --population 8 --generations 1 "
-        "--predictive 0 --ship")
+        "--predictive 0 --seed 0 --ship")
     assert _command_line("m y.yaml", Path("o"), [Path("obs")], None, 4, 2, 30, 200.0, 4,
-                         False) == (
+                         False, 7) == (
         "evniche calibrate 'm y.yaml' --out o --observations obs --population 4 "
-        "--generations 2 --max-simulations 30 --days 200 --predictive 4")
+        "--generations 2 --max-simulations 30 --days 200 --predictive 4 --seed 7")
 
 
 def test_the_ship_work_folder_is_per_digest_and_settings():

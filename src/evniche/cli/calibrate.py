@@ -41,6 +41,10 @@ def calibrate(
     predictive: Annotated[int, typer.Option(
         "--predictive", help="posterior draws simulated again for the report's "
         "posterior-predictive plots (0: none)")] = 4,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="seeds the parameter draws: the same seed gives the same posterior "
+        "on any number of workers, and a resumed run the same as an uninterrupted one; a "
+        "resumed run must keep its seed")] = 0,
     ship: Annotated[bool, typer.Option(
         "--ship", help="MODEL is a preset: install the posterior (posterior.parquet + "
         "posterior.json) as the one shipped with it, in the package folder "
@@ -71,7 +75,7 @@ def calibrate(
         raise EvnicheError("--leave-one-out: only with --ship (it ships the leave-one-out "
                            "posteriors next to the shipped one)")
     command = _command_line(model, out, observations, parameters, population, generations,
-                            max_simulations, days, predictive, ship)
+                            max_simulations, days, predictive, ship, seed)
     if leave_one_out:
         command += " --leave-one-out"
     if ship:
@@ -84,7 +88,7 @@ def calibrate(
             from ..experiments.calibration import work_folder
 
             out = work_folder(model, repr((parameters, [str(o) for o in observations or []],
-                                           population, days)))
+                                           population, days, seed)))
     elif out is None:
         raise EvnicheError("--out: give the output folder (only --ship has a default)")
     handler = logging.StreamHandler()
@@ -101,19 +105,19 @@ def calibrate(
     def lazy_sampler():
         nonlocal sampler
         if sampler is None:
-            sampler = dask_sampler(scheduler, workers)
+            sampler = dask_sampler(scheduler, workers, seed)
             return sampler
         # a fresh sampler on the same cluster for each leave-one-out refit
-        from pyabc.sampler import DaskDistributedSampler
+        from ..experiments.seeded_sampler import SeededSampler
 
-        return DaskDistributedSampler(dask_client=sampler.client, batch_size=1)
+        return SeededSampler(sampler.client, seed)
 
     try:
         info = run_calibration(model, out, observations=observations, parameters=names,
                                population=population, generations=generations,
                                max_simulations=max_simulations, days=days,
                                sampler=_Deferred(lazy_sampler), predictive=predictive,
-                               progress=say, command=command)
+                               progress=say, command=command, seed=seed)
         typer.echo(f"{info['generations']} generation(s), {info['simulations']} simulations,"
                    f" epsilon {info['epsilons'][-1]:.4g}; posterior in {out}/posterior.parquet"
                    f", report in {out}/report.html")
@@ -139,7 +143,7 @@ def calibrate(
 def _command_line(model: str, out: Path | None, observations: list[Path] | None,
                   parameters: str | None, population: int, generations: int,
                   max_simulations: int | None, days: float | None, predictive: int,
-                  ship: bool) -> str:
+                  ship: bool, seed: int = 0) -> str:
     """The command that makes this calibration again (``evniche calibrate …``, every
     option that changes the result spelled out; the cluster options do not)."""
     import shlex
@@ -156,7 +160,7 @@ def _command_line(model: str, out: Path | None, observations: list[Path] | None,
         words += ["--max-simulations", str(max_simulations)]
     if days is not None:
         words += ["--days", f"{days:g}"]
-    words += ["--predictive", str(predictive)]
+    words += ["--predictive", str(predictive), "--seed", str(seed)]
     if ship:
         words.append("--ship")
     return shlex.join(words)

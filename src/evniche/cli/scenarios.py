@@ -257,13 +257,12 @@ def _left_out(findings, run: bool, ensemble: int, seed: int) -> list:
 
     def sampler():
         nonlocal client
-        from pyabc.sampler import DaskDistributedSampler
-
         from ..experiments.calibration import dask_sampler
+        from ..experiments.seeded_sampler import SeededSampler
 
         if client is None:
             client = dask_sampler().client
-        return DaskDistributedSampler(dask_client=client, batch_size=1)
+        return SeededSampler(client)  # refit() gives it the base fit's seed
 
     def say(line: str) -> None:
         console.print(line, highlight=False, soft_wrap=True)

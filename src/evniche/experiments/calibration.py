@@ -322,10 +322,12 @@ class Settings:
     observations: list[str]
     population: int
     days: float | None
+    seed: int | None = None
 
     def check_same(self, other: Settings, folder: Path) -> None:
         """Refuse to resume ``folder``'s run under different settings."""
-        for field in ("model", "digest", "parameters", "observations", "population", "days"):
+        for field in ("model", "digest", "parameters", "observations", "population", "days",
+                      "seed"):
             a, b = getattr(self, field), getattr(other, field)
             if a != b:
                 raise EvnicheError(f"{folder}: holds a calibration with a different {field} "
@@ -378,7 +380,8 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
               days: float | None = None, sampler: Any = None,
               simulate_options: dict | None = None, predictive: int = 4,
               progress: Callable[[str], None] | None = None,
-              command: str | None = None, leave_out: Iterable[str] = ()) -> dict:
+              command: str | None = None, leave_out: Iterable[str] = (),
+              seed: int = 0) -> dict:
     """Run (or resume) an ABC-SMC calibration of ``model`` into the folder ``out``.
 
     ``generations`` is the total number of generations wanted: a folder that already
@@ -386,7 +389,10 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     ``max_simulations`` caps the simulations (particles proposed, all generations);
     ``days`` replaces every record condition's run length (days). ``sampler`` is a pyABC
     sampler or a function making one (default: a Dask sampler on a LocalCluster, see
-    :func:`dask_sampler`).
+    :func:`dask_sampler`). ``seed`` seeds the parameter draws of a
+    :class:`~evniche.experiments.seeded_sampler.SeededSampler` (the default sampler, and
+    any a factory makes): the same seed gives the same posterior on any number of workers,
+    resumed or not; a resumed run must use the seed it started with.
     ``predictive`` posterior draws are simulated again for the report (``report.html``).
     ``command``: the command line that made the calibration, recorded in
     ``posterior.json`` (``command``) so that the posterior says how to make it again.
@@ -397,6 +403,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
 
     from ..observations import load
     from ..spec.loader import load_model
+    from .seeded_sampler import SeededSampler
 
     _check_budget("--population", population)
     if population < 2:
@@ -417,7 +424,7 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     records = without(records, leave_out, model)
     records = with_horizon(records, days)
     settings = Settings(model, resolved.digest, [p.name for p in priors],
-                        [r.id for r in records], int(population), days)
+                        [r.id for r in records], int(population), days, int(seed))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / DATABASE
@@ -430,9 +437,11 @@ def calibrate(model: str, out: str | Path, *, observations: Iterable[str | Path]
     prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", lo, hi - lo)
                                   for p in priors for lo, hi in [p.bounds()]})
     if sampler is None:
-        sampler = dask_sampler()
+        sampler = dask_sampler(seed=seed)
     elif not isinstance(sampler, pyabc.sampler.Sampler):
         sampler = sampler()  # a factory: the cluster starts only once the inputs are checked
+    if isinstance(sampler, SeededSampler):
+        sampler.seed = int(seed)
     objective = Objective(records, priors, simulate_options)
     abc = pyabc.ABCSMC(objective, prior, _distance, transitions=transition(priors, population),
                        population_size=int(population), sampler=sampler,
@@ -525,13 +534,15 @@ def transition(priors: list[Prior], population: int):
                                        for p in priors})
 
 
-def dask_sampler(scheduler: str | None = None, workers: int | None = None):
-    """A pyABC DaskDistributedSampler: on the cluster at ``scheduler`` (an address), or on
+def dask_sampler(scheduler: str | None = None, workers: int | None = None,
+                 seed: int = 0):
+    """A seeded pyABC sampler on Dask: on the cluster at ``scheduler`` (an address), or on
     a new LocalCluster with ``workers`` processes (default: the CPU count), 1 thread each."""
     import os
 
     from distributed import Client, LocalCluster
-    from pyabc.sampler import DaskDistributedSampler
+
+    from .seeded_sampler import SeededSampler
 
     if scheduler:
         client = Client(scheduler)
@@ -539,7 +550,7 @@ def dask_sampler(scheduler: str | None = None, workers: int | None = None):
         n = workers or os.cpu_count() or 1
         client = Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                      dashboard_address=":0"))
-    return DaskDistributedSampler(dask_client=client, batch_size=1)
+    return SeededSampler(client, seed)
 
 
 def generations_table(history) -> list[dict]:
@@ -593,6 +604,7 @@ def write_posterior(out: Path, history, model, priors: list[Prior], records: lis
                      "numpy": np.__version__},
         "observations": [{"id": r.id, "source": r.source.ref} for r in records],
         "days": settings.days,
+        "seed": settings.seed,
         "population": settings.population,
         "generations": len(gens),
         "epsilons": [g["epsilon"] for g in gens],

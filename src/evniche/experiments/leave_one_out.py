@@ -79,7 +79,8 @@ def read_meta(folder: str | Path | None) -> dict | None:
 def budget(meta: dict) -> dict[str, Any]:
     """The settings of the calibration that made ``meta`` (its ``posterior.json``), as
     :func:`evniche.experiments.calibration.calibrate` keywords: parameters, population,
-    generations, days. A posterior not written by ``evniche calibrate`` has none."""
+    generations, days, seed (0 for a posterior written before calibrations were seeded).
+    A posterior not written by ``evniche calibrate`` has none."""
     params = meta.get("parameters")
     if not isinstance(params, list) or not all(k in meta for k in ("population",
                                                                     "generations")):
@@ -88,7 +89,7 @@ def budget(meta: dict) -> dict[str, Any]:
                            "generations): it cannot be refitted")
     return {"parameters": [str(p["name"]) for p in params],
             "population": int(meta["population"]), "generations": int(meta["generations"]),
-            "days": meta.get("days")}
+            "days": meta.get("days"), "seed": int(meta.get("seed") or 0)}
 
 
 def _kept(meta: dict, left_out: Sequence[str]) -> list[str]:
@@ -150,14 +151,15 @@ def refit(base: dict, left_out: Sequence[str], out: str | Path | None = None, *,
     if out is None:  # by its name only: a model file's absolute path would leave build/
         out = Path("build") / "posteriors" / work_folder(model, repr((
             FOLDER, settings["parameters"], _kept(base, left_out), settings["population"],
-            settings["days"]))).name
+            settings["days"], settings["seed"]))).name
     out = Path(out)
     say = progress or (lambda _: None)
     say(f"refitting '{model}' without {', '.join(left_out)} into {out}")
     calibrate(model, out, observations=folders, parameters=settings["parameters"],
               population=settings["population"], generations=settings["generations"],
               days=settings["days"], sampler=sampler, predictive=0, progress=say,
-              command=command or base.get("command"), leave_out=dropped)
+              command=command or base.get("command"), leave_out=dropped,
+              seed=settings["seed"])
     info_path = out / POSTERIOR_INFO
     info = json.loads(info_path.read_text(encoding="utf-8"))
     info["left_out"] = sorted(left_out)
