@@ -243,6 +243,25 @@ def test_a_catalog_scenario_given_the_opposite_direction_disagrees():
     assert wrong.effect == right.effect  # the same simulated numbers
 
 
+def test_consolidation_starts_at_the_remission_of_the_induction_run():
+    """induction-7-3-reaches-remission consolidates from the documented CR: the remission
+    anchor is the first sample in CR of the run with 7+3 at diagnosis, the day
+    `evniche run ... consolidation@remission` starts it (resolve_remission)."""
+    from evniche.readouts.clinical import remission_day, remission_sample
+
+    result = run_scenario(catalog()["induction-7-3-reaches-remission"], RUNNER)
+    dx = result.anchors["diagnosis"]
+    induction = Arm("aml", ({"name": "induction_7_3", "start": dx},))
+    treated, _ = RUNNER.run(induction, dx + 60.0)
+    k = remission_sample(treated)
+    assert k is not None
+    assert result.anchors["remission"] == pytest.approx(float(treated["time"].values[k]))
+    assert remission_day(treated) <= result.anchors["remission"]
+    starts = {iv["name"]: iv["start"] for iv in result.resolved.treatment.interventions}
+    assert starts == {"induction_7_3": pytest.approx(dx),
+                      "consolidation": pytest.approx(result.anchors["remission"])}
+
+
 def test_chemotherapy_scenarios_treat_at_diagnosis_of_the_untreated_model():
     from evniche.readouts.clinical import diagnosis_day, takeover_day
 

@@ -13,7 +13,10 @@ Days can be *anchored* to an event of a reference run (:class:`Anchor`): an inte
 start, a readout window or the run length written ``"diagnosis"`` or ``"diagnosis+14"``
 (days) is resolved from the day the reference run reaches the event (e.g. diagnosis: the
 untreated leukemia's blasts reach 20 % of marrow cells). So chemotherapy is given when a
-patient would be diagnosed, whatever day the model's dynamics put that on.
+patient would be diagnosed, whatever day the model's dynamics put that on. An anchor's run
+may itself use the anchors before it: remission is the first sample in complete remission
+of the run with induction at diagnosis, and consolidation starts there (an optional
+anchor: without a remission the consolidation is left out).
 """
 
 from __future__ import annotations
