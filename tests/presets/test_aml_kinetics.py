@@ -221,9 +221,9 @@ def default_patient():
 def test_the_default_patient_reaches_complete_remission_after_7_3(default_patient):
     """The default patient is the median of the resistant-share distribution calibrated
     on O3; more than half of the patients reach CR (78 %), so the median patient does.
-    CR needs ANC >= 1.0e9/L-equivalents, so it comes no earlier than O6's fastest
-    ANC-0.5 recovery (13 days) and, with the recovery calibrated on O6's median (28
-    days at ANC 0.5), within O6's range (51 days)."""
+    CR needs ANC >= 1.0e9/L-equivalents, so it comes no earlier than the ANC-0.5
+    recovery of a leukemia-free marrow, calibrated on O6's median (28 days), and within
+    O6's range (51 days)."""
     _, r = default_patient
     assert CR_RATE > 0.5
     assert r.remission is not None
