@@ -178,6 +178,45 @@ def test_an_anchor_never_reached_is_an_error_naming_it(model_path, runner):
         and "blasts pass 1e30" in result.error
 
 
+def test_an_anchor_runs_its_arm_with_the_anchors_before_it(model_path, runner):
+    """A second anchor's arm and run length may name the first (remission: the run with
+    induction at diagnosis): its reference run gets cytarabine on the first anchor's day,
+    so its day is that of the treated run, not of the untreated one."""
+    first = Anchor("peak", Arm(model_path), _first_day_below(8e6), "blasts below 8e6", 20)
+    second = Anchor("low", Arm(model_path, ({"name": "cytarabine", "start": "peak"},)),
+                    _first_day_below(4e6), "blasts below 4e6", "peak+10")
+    scenario = Scenario("chain", "cytarabine at peak, again when blasts are low", ("test",),
+                        Arm(model_path, ({"name": "cytarabine", "start": "peak"},
+                                         {"name": "cytarabine", "start": "low"})),
+                        Arm(model_path), Readout("blasts", "cells", _cells(["blast"])),
+                        expected=-1, days="peak+12", anchors=(first, second))
+    result = run_scenario(scenario, runner)
+    assert result.error == ""
+    peak = result.anchors["peak"]
+    treated, _ = runner.run(Arm(model_path, ({"name": "cytarabine", "start": peak},)),
+                            peak + 10)
+    assert result.anchors["low"] == pytest.approx(_first_day_below(4e6)(treated, None))
+    starts = [iv["start"] for iv in result.resolved.treatment.interventions]
+    assert starts == [pytest.approx(peak), pytest.approx(result.anchors["low"])]
+
+
+def test_an_anchor_not_required_and_never_reached_leaves_its_interventions_out(
+        model_path, runner):
+    """A patient without remission is not consolidated: an optional anchor that never
+    comes drops the interventions that start at it, and the scenario still runs."""
+    never = Anchor("never", Arm(model_path), lambda ds, net: None, "blasts pass 1e30", 5,
+                   required=False)
+    scenario = Scenario("x", "x", ("test",),
+                        Arm(model_path, ({"name": "cytarabine", "start": 1},
+                                         {"name": "cytarabine", "start": "never"})),
+                        Arm(model_path), Readout("blasts", "cells", _cells(["blast"])),
+                        expected=-1, days=5, anchors=(never,))
+    result = run_scenario(scenario, runner)
+    assert result.error == ""
+    assert result.resolved.treatment.interventions == ({"name": "cytarabine", "start": 1},)
+    assert "never" not in result.anchors
+
+
 def test_summaries():
     import numpy as np
     import xarray as xr
@@ -202,6 +241,25 @@ def test_a_catalog_scenario_given_the_opposite_direction_disagrees():
     assert right.verdict == "agree"
     assert wrong.verdict == "disagree"
     assert wrong.effect == right.effect  # the same simulated numbers
+
+
+def test_consolidation_starts_at_the_remission_of_the_induction_run():
+    """induction-7-3-reaches-remission consolidates from the documented CR: the remission
+    anchor is the first sample in CR of the run with 7+3 at diagnosis, the day
+    `evniche run ... consolidation@remission` starts it (resolve_remission)."""
+    from evniche.readouts.clinical import remission_day, remission_sample
+
+    result = run_scenario(catalog()["induction-7-3-reaches-remission"], RUNNER)
+    dx = result.anchors["diagnosis"]
+    induction = Arm("aml", ({"name": "induction_7_3", "start": dx},))
+    treated, _ = RUNNER.run(induction, dx + 60.0)
+    k = remission_sample(treated)
+    assert k is not None
+    assert result.anchors["remission"] == pytest.approx(float(treated["time"].values[k]))
+    assert remission_day(treated) <= result.anchors["remission"]
+    starts = {iv["name"]: iv["start"] for iv in result.resolved.treatment.interventions}
+    assert starts == {"induction_7_3": pytest.approx(dx),
+                      "consolidation": pytest.approx(result.anchors["remission"])}
 
 
 def test_chemotherapy_scenarios_treat_at_diagnosis_of_the_untreated_model():

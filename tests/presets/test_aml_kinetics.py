@@ -57,13 +57,18 @@ def _doubling_days(params, s):
 def test_blast_growth_in_a_recovered_marrow_is_that_of_molecular_relapse(params):
     """Blast renewal is derived from O11: at the healthy feedback the hand formula gives the
     cited doubling, inside the range of the three markers; in aplasia (s = 1) the same
-    blasts double in under 4 days ((2·0.66 − 1)·p − d − exit, worked out by hand:
-    (0.3194 · 1/32 h − 0.0015 − 0.00038) /h = 0.00810 /h, 3.57 days)."""
+    blasts double in under 3 days. By hand: the feedback at rest s0 = (1 + exit/p) /
+    (2·a_HSC·ν) = (1 + 5.10e-6/1.488e-4) / (2 · 0.8 · 0.818) = 0.7903 (ν calibrated on O6,
+    aml.yaml niche_occupancy); a = (1 + (ln 2/288 h + 0.0015 + 0.00038)/(1/32 h)) /
+    (2 · 0.7903) = 0.7195; in aplasia (2·0.7195 − 1) · 1/32 h − 0.0015 − 0.00038 =
+    0.01184 /h, 2.44 days (3.57 days with ν = 0.75, item 15)."""
     low, high = RELAPSE_DOUBLING_DAYS
     recovered = _doubling_days(params, params["feedback_at_steady_state"])
     assert recovered == pytest.approx(12.0, rel=1e-9)  # PML-RARA's median, the middle
     assert low <= recovered <= high
-    assert _doubling_days(params, 1.0) == pytest.approx(3.57, abs=0.02)
+    assert params["feedback_at_steady_state"] == pytest.approx(0.7903, abs=1e-4)
+    assert params["blast_self_renewal"] == pytest.approx(0.7195, abs=1e-4)
+    assert _doubling_days(params, 1.0) == pytest.approx(2.44, abs=0.01)
 
 
 def test_blast_regrowth_at_low_burden_doubles_as_derived_by_hand(params):
@@ -100,9 +105,16 @@ def test_autonomous_blasts_with_the_same_growth_never_present_with_cytopenia():
     assert float(out.min()) / float(out.isel(time=0)) > CYTOPENIA
 
 
+#: Çiftçiler 2020 (O6): the median of that recovery, the aml preset's calibration target
+#: for niche_occupancy (the stress reserve of normal hematopoiesis)
+RECOVERY_MEDIAN_DAYS = 28.0
+
+
 def test_normal_output_recovers_after_7_3_within_the_cited_range():
     """Without leukemia, 7+3 empties the cycling normal stages and the output recovers to
-    ANC 0.5e9/L-equivalents (1/8 of the healthy output) within 13-51 days (O6)."""
+    ANC 0.5e9/L-equivalents (1/8 of the healthy output) within 13-51 days (O6), at the
+    cited median of 28 days on which niche_occupancy is calibrated (37 days with the
+    healthy preset's 0.75, item 16)."""
     no_leukemia = {"parameters.lsc_seed.range": [0, 1000], "parameters.lsc_seed": 0,
                    "parameters.blast_seed.range": [0, 1.0e7], "parameters.blast_seed": 0}
     start = 5.0
@@ -117,6 +129,7 @@ def test_normal_output_recovers_after_7_3_within_the_cited_range():
     assert back is not None
     low, high = RECOVERY_RANGE_DAYS
     assert low <= back - start <= high
+    assert back - start == pytest.approx(RECOVERY_MEDIAN_DAYS, abs=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +204,49 @@ def test_ev_chemoprotection_does_not_saturate_under_7_3(induction):
     unprotected = h / (1.0 + h)
     failure = float(day2["behaviors"].sel(behavior="blast.division_failure"))
     assert failure == pytest.approx(unprotected, rel=0.03)
+
+
+#: Ohtake 2011 (O3): CR after 7-day cytarabine + anthracycline, 823 of 1057 patients
+CR_RATE = 823 / 1057
+
+
+@pytest.fixture(scope="module")
+def default_patient():
+    from evniche.experiments.induction_response import response
+
+    params = compile_model(evniche.load_model("aml")).params
+    return params, response(params["resistant_share"])
+
+
+def test_the_default_patient_reaches_complete_remission_after_7_3(default_patient):
+    """The default patient is the median of the resistant-share distribution calibrated
+    on O3; more than half of the patients reach CR (78 %), so the median patient does.
+    CR needs ANC >= 1.0e9/L-equivalents, so it comes no earlier than the ANC-0.5
+    recovery of a leukemia-free marrow, calibrated on O6's median (28 days), and within
+    O6's range (51 days)."""
+    _, r = default_patient
+    assert CR_RATE > 0.5
+    assert r.remission is not None
+    low, high = RECOVERY_RANGE_DAYS
+    assert RECOVERY_MEDIAN_DAYS <= r.remission <= high
+    # O5: day-16 marrow blasts median 5 % in patients of whom 72.6 % reached CR
+    assert r.blasts_day16 < 5.0
+
+
+def test_the_default_patient_relapses_after_induction_alone(default_patient):
+    """Without consolidation the remission does not hold: blasts that survive 7+3 regrow
+    (relapse after CR: 35-59 % of CR1 patients, O7, O8, most of them consolidated),
+    so the relapse day follows the CR day."""
+    _, r = default_patient
+    assert r.relapse is not None and r.relapse > r.remission
+
+
+def test_a_patient_at_the_top_of_the_share_distribution_is_refractory(default_patient):
+    """The calibration's premise: the CR threshold share lies between the median (CR)
+    and the top of the distribution, 10^(4·(1 − 0.779)) = 7.6x above the threshold,
+    where 22 % of the patients lie (primary refractory)."""
+    from evniche.experiments.induction_response import response
+
+    low, high = evniche.load_model("aml").params.resolved["resistant_share"].range
+    assert high / low == pytest.approx(1e4)  # four decades
+    assert response(high).remission is None

@@ -20,8 +20,10 @@ from evniche.engines import prepare
 from evniche.errors import EvnicheError, ModelError
 
 #: the hand-made course: blasts < 5 %, output >= 25 % of day 0 and no blood blasts first
-#: together on day 8.5 (test_course.test_diagnosis_remission_and_relapse_days)
+#: together on day 8.5 (test_course.test_diagnosis_remission_and_relapse_days), first seen
+#: at the daily sample of day 9 (on day 8 the count, 20 %, was still short of 25 %)
 COURSE_CR_DAY = 8.5
+COURSE_CR_SAMPLE = 9.0
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,9 @@ def test_resolve_remission_starts_on_the_cr_day_of_the_run_with_the_other_interv
              parse_intervention("heparin@remission+2")]
     resolved = resolve_remission(items, tiny, 20, equilibrate_first=False)
     assert resolved[0] == items[0]
-    assert resolved[1] == {**items[1], "start": COURSE_CR_DAY + 2}
+    # the first sample that documents the CR, as diagnosis starts use the first sample
+    assert resolved[1] == {**items[1], "start": COURSE_CR_SAMPLE + 2}
+    assert COURSE_CR_SAMPLE > COURSE_CR_DAY  # the CR of the treated run comes first
     # one run, given the other interventions only (not the one waiting for the CR)
     assert len(calls) == 1
     assert calls[0]["interventions"] == [items[0]]

@@ -898,16 +898,19 @@ def resolve_remission(interventions: list, model, days: float, **options) -> lis
     """``interventions`` with every start written ``remission[+N]`` replaced by a day.
 
     Consolidation follows a documented complete remission (CR with count recovery, ELN;
-    docs/sources/clinical-course.md item 15): the remission day is that of the run of
+    docs/sources/clinical-course.md items 15-16): the remission day is that of the run of
     ``model`` for ``days`` with the other ``interventions`` (whose starts must be days
-    already: resolve ``diagnosis`` first), by :func:`evniche.readouts.clinical.
-    remission_day`, interpolated between samples; the offset N (days) is added.
+    already: resolve ``diagnosis`` first): the first output sample in CR
+    (:func:`evniche.readouts.clinical.remission_sample`), the day a marrow and a blood
+    count would document it, as ``diagnosis`` is resolved, so that the treated run's CR
+    (interpolated before that sample) comes before the intervention; the offset N (days)
+    is added.
     Interventions without such a start are returned as they are; none: no run. A run
     that reaches no CR raises :class:`NoRemission` (a patient without remission is not
     consolidated), which holds the interventions that are given. ``options`` go to
     :func:`evniche.engines.simulate`."""
     from ..engines import prepare, simulate
-    from ..readouts.clinical import course
+    from ..readouts.clinical import course, remission_sample
 
     offsets = [remission_offset(it.get("start"), f"interventions[{i}].start")
                if isinstance(it, dict) else None for i, it in enumerate(interventions)]
@@ -928,7 +931,7 @@ def resolve_remission(interventions: list, model, days: float, **options) -> lis
             f"{waiting}: the run with {given} reaches no complete remission within "
             f"{days:g} days ({c['text']}); a patient without remission is not "
             "consolidated", others)
-    day = float(c["remission_day"])
+    day = float(treated["time"].values[remission_sample(treated)])
     return [it if o is None else {**it, "start": day + o}
             for it, o in zip(interventions, offsets, strict=True)]
 

@@ -13,7 +13,10 @@ Days can be *anchored* to an event of a reference run (:class:`Anchor`): an inte
 start, a readout window or the run length written ``"diagnosis"`` or ``"diagnosis+14"``
 (days) is resolved from the day the reference run reaches the event (e.g. diagnosis: the
 untreated leukemia's blasts reach 20 % of marrow cells). So chemotherapy is given when a
-patient would be diagnosed, whatever day the model's dynamics put that on.
+patient would be diagnosed, whatever day the model's dynamics put that on. An anchor's run
+may itself use the anchors before it: remission is the first sample in complete remission
+of the run with induction at diagnosis, and consolidation starts there (an optional
+anchor: without a remission the consolidation is left out).
 """
 
 from __future__ import annotations
@@ -111,13 +114,18 @@ class Anchor:
     """A day taken from a reference run: ``day(ds, net)`` of ``arm`` run for ``days``.
 
     Scenarios name anchors in intervention starts, readout windows and their run length
-    as ``"NAME"`` or ``"NAME+OFFSET"`` / ``"NAME-OFFSET"`` (offset in days)."""
+    as ``"NAME"`` or ``"NAME+OFFSET"`` / ``"NAME-OFFSET"`` (offset in days). An anchor's
+    own arm and run length may name the anchors listed before it (e.g. remission: the run
+    with induction at ``"diagnosis"`` for ``"diagnosis+60"`` days). An anchor that is not
+    ``required`` and never reached leaves out the interventions that start at it (a
+    patient without remission is not consolidated) instead of failing the scenario."""
 
     name: str
     arm: Arm
     day: Callable[[xr.Dataset, object], float | None]
     description: str
-    days: float = 365.0
+    days: float | str = 365.0
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -270,19 +278,29 @@ def resolve_anchors(scenario: Scenario, runner: Runner) -> tuple[Scenario, dict[
     if not scenario.anchors:
         return scenario, {}
     days: dict[str, float] = {}
-    for anchor in scenario.anchors:
-        ds, net = runner.run(anchor.arm, anchor.days)
-        day = anchor.day(ds, net)
-        if day is None or not math.isfinite(day):
-            raise EvnicheError(f"anchor '{anchor.name}' ({anchor.description}) is never "
-                               f"reached in {anchor.days:g} days of model "
-                               f"'{anchor.arm.model}'")
-        days[anchor.name] = float(day)
+    missed: set[str] = set()
 
     def arm(a: Arm) -> Arm:
         items = tuple({**iv, "start": anchored_day(iv.get("start", 0), days)}
-                      for iv in a.interventions)
+                      for iv in a.interventions
+                      if not _uses(iv.get("start"), sorted(missed)))
         return replace(a, interventions=items)
+
+    for anchor in scenario.anchors:
+        length = anchored_day(anchor.days, days)
+        if isinstance(length, str):
+            raise EvnicheError(f"anchor '{anchor.name}': run length '{anchor.days}' names no "
+                               f"anchor listed before it ({', '.join(days) or 'none'})")
+        ds, net = runner.run(arm(anchor.arm), float(length))
+        day = anchor.day(ds, net)
+        if day is None or not math.isfinite(day):
+            if not anchor.required:
+                missed.add(anchor.name)
+                continue
+            raise EvnicheError(f"anchor '{anchor.name}' ({anchor.description}) is never "
+                               f"reached in {float(length):g} days of model "
+                               f"'{anchor.arm.model}'")
+        days[anchor.name] = float(day)
 
     readout = scenario.readout
     if readout.window is not None:

@@ -554,6 +554,15 @@ def remission_day(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,
     return _remission(ds, threshold, blast_limit, recovery, blood_blast_limit)[0]
 
 
+def remission_sample(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,
+                     blast_limit: float = REMISSION_BLASTS, recovery: float = COUNT_RECOVERY,
+                     blood_blast_limit: float = BLOOD_BLAST_LIMIT) -> int | None:
+    """Index of the first output sample in complete remission (see :func:`remission_day`,
+    whose day is interpolated before it), the day a marrow and a blood count would
+    document the CR; ``None`` without one."""
+    return _remission(ds, threshold, blast_limit, recovery, blood_blast_limit)[1]
+
+
 def relapse_day(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS,
                 blast_limit: float = REMISSION_BLASTS, recovery: float = COUNT_RECOVERY,
                 blood_blast_limit: float = BLOOD_BLAST_LIMIT) -> float | None:
