@@ -14,7 +14,7 @@ from evniche.cli import main
 from evniche.errors import EvnicheError
 from evniche.experiments.agreement import POINT, answer, draws_for, prior_draws
 from evniche.experiments.catalog import _cells, catalog
-from evniche.experiments.scenarios import Arm, Readout, Runner, Scenario
+from evniche.experiments.scenarios import Arm, Readout, Runner, Scenario, anchors_used
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "compile"))
 from test_interventions import MODEL  # noqa: E402
@@ -104,6 +104,9 @@ def test_every_catalog_scenario_is_a_finding_or_a_proposal_with_a_reason():
     assert catalog()["pdl1-ev-removal-restores-cd8-killing"].uncertain == (
         "ev_blood_half_life",)
     assert kinds["induction-7-3-reaches-remission"] == "finding"
+    lasting = catalog()["remission-after-7-3-lasts-six-months"]
+    assert lasting.kind == "finding"
+    assert anchors_used(lasting) == {"diagnosis", "remission"}  # read at diagnosis+210
     assert kinds["mir34c-il3-evs-reduce-lsc"] == "proposal"
     with pytest.raises(EvnicheError, match="kind must be one of finding, proposal"):
         Scenario("x", "x", (), Arm("aml"), Arm("aml"), Readout("x", "1", _cells()),

@@ -371,6 +371,24 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             risk=risk, reason="complete-remission rates of published trials (Lee 2011, "
                               "Burnett 2015, Ohtake 2011)"),
         Scenario(
+            "remission-after-7-3-lasts-six-months",
+            "After 7+3 and high-dose cytarabine consolidation the median patient in complete "
+            "remission is still in remission 6 months later: median relapse-free survival 15 "
+            "months (Kern 2003, Blood 101:64, n = 449); 5-year relapse-free survival 41 % "
+            "(Ohtake 2011, Blood 117:2358); relapse after 3 years in CR is rare (1.1 % of CR1 "
+            "patients, Leuk Res 2014;38:901). So marrow blasts 210 days after diagnosis (CR "
+            "about a month after diagnosis, O6, + 6 months) stay below 5 %, a fall of >= 93 % "
+            "against the untreated course from the model's 72 % at presentation",
+            ("docs/sources/clinical-course.md O3, O5, O9",),
+            Arm(aml, (induction, {"name": "consolidation", "start": "remission"})),
+            Arm(aml),
+            Readout("marrow blast % 210 days after diagnosis", "%", _blast_percent,
+                    summary="at", window=("diagnosis+210", "diagnosis+210")),
+            expected=-1, margin=0.93, days="diagnosis+210", group="AML",
+            anchors=(dx, remission(aml, induction)),
+            risk=risk, reason="relapse-free survival of published trials (Kern 2003, "
+                              "Ohtake 2011)"),
+        Scenario(
             "mir34c-il3-evs-reduce-lsc",
             "Engineered MSC-EVs with miR-34c-5p and Lamp2b-IL3/HCELL targeting reduce LSCs",
             ("seed 000 [64]",),
