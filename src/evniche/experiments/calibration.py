@@ -192,33 +192,50 @@ def _simulations_class():
             proposal = self._proposal(preset, overrides)
             if proposal is None:
                 return super().run(preset, overrides, interventions, days)
-            from ..engines.ensemble import _run
+            from ..engines.ensemble import solve_run
+            from .calibration_runs import ArrayRun
 
             condition = compiled(preset, overrides, interventions, days)
             params = condition.values.canonical(proposal, "calibration")
             key = json.dumps([preset, sorted((k, repr(v)) for k, v in params.items()),
                               interventions, days], sort_keys=True, default=str)
             if key not in self._runs:
-                self._runs[key] = _run(condition.model, condition.net, params, days,
-                                       interventions, 1e-7, 24.0, True,
-                                       relax_from=condition.base, restartable=False,
-                                       keep_steady=False)
+                self._runs[key] = ArrayRun(solve_run(
+                    condition.model, condition.net, params, days, interventions, 1e-7, 24.0,
+                    True, relax_from=condition.base, keep_steady=False))
             return self._runs[key]
 
         def diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float) -> float:
             """As :meth:`Simulations.diagnosis_day`, read once per run (records read at or
-            after diagnosis ask for it again and again)."""
+            after diagnosis ask for it again and again), from the run's arrays."""
             key = json.dumps([preset, overrides, days], sort_keys=True, default=str)
             days_seen = self.__dict__.setdefault("_diagnosis", {})
             if key not in days_seen:
                 try:
-                    days_seen[key] = super().diagnosis_day(preset, overrides, days)
+                    days_seen[key] = self._diagnosis_day(preset, overrides, days)
                 except (EvnicheError, ModelError) as exc:
                     days_seen[key] = exc
             found = days_seen[key]
             if isinstance(found, Exception):
                 raise found
             return found
+
+        def _diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float
+                           ) -> float:
+            from ..observations.comparison import DIAGNOSIS_BLASTS
+            from ..readouts.clinical import diagnosis_criteria
+            from .calibration_runs import ArrayRun
+
+            run = self.run(preset, overrides, [], days)
+            if not isinstance(run, ArrayRun):
+                return super().diagnosis_day(preset, overrides, days)
+            hit = run.diagnosis_sample(DIAGNOSIS_BLASTS)
+            if hit is None:
+                raise EvnicheError(f"'{preset}' never reaches diagnosis "
+                                   f"({diagnosis_criteria(run, DIAGNOSIS_BLASTS)}; highest "
+                                   f"blasts {float(np.nanmax(run.blast_percent)):.3g} %) in "
+                                   f"{days:g} days")
+            return float(run.time[hit])
 
         def _proposal(self, preset: str, overrides: dict[str, Any]
                       ) -> dict[str, float] | None:
@@ -254,9 +271,10 @@ class Objective:
     def comparisons(self, overrides: dict[str, float]) -> list:
         """Every record beside the model with ``overrides``."""
         from ..observations.comparison import evaluate
+        from .calibration_runs import read
 
         sims = _simulations_class()(overrides=overrides, **self.options)
-        return [evaluate(r, sims) for r in self.records]
+        return [evaluate(r, sims, read) for r in self.records]
 
     def __call__(self, coordinates: dict[str, float]) -> dict[str, float]:
         overrides = self.overrides(coordinates)

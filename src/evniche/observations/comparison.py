@@ -142,9 +142,11 @@ class Simulations:
         return ds, at
 
 
-def evaluate(record: Observation, sims: Simulations) -> Comparison:
+def evaluate(record: Observation, sims: Simulations,
+             reader: Callable[..., float] = read) -> Comparison:
     """``record``'s model value(s) and distance; a run or readout that fails gives a
-    Comparison with ``error`` set."""
+    Comparison with ``error`` set. ``reader``: what reads a measurement model off the runs
+    (:func:`.measurement.read`'s signature; a calibration reads its runs' arrays)."""
     out = Comparison(record)
     spec = MODELS[record.measurement.model]
     params = record.measurement.values()
@@ -152,11 +154,11 @@ def evaluate(record: Observation, sims: Simulations) -> Comparison:
         overrides = model_overrides(record.overrides)
         runs = [sims.condition(c, overrides) for c in record.conditions]
         if record.observed.trend is not None:
-            out.per_condition = [read(spec, [run], params) for run in runs]
+            out.per_condition = [reader(spec, [run], params) for run in runs]
             out.distance = distance.trend(out.per_condition, record.observed.trend,
                                           record.observed.margin)
         else:
-            out.model = read(spec, runs, params)
+            out.model = reader(spec, runs, params)
             out.observed = record.observed_in_model_unit()
             out.z, out.distance = distance.magnitude(out.model, out.observed,
                                                      record.observed.sigma())
