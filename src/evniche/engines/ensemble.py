@@ -255,16 +255,18 @@ def solve_run(model: ResolvedModel, net: Network, params: dict[str, float], days
     import time
 
     from ..compile.interventions import build_schedule
-    from . import wellmixed
+    from . import solver, wellmixed
 
     start = time.perf_counter()
     run_net = dataclasses.replace(net, params=params)
     schedule = build_schedule(run_net, list(model.spec.interventions)
                               + list(interventions or []), days)
-    sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
-                              output_hours=output_hours, equilibrate_first=equilibrate_first,
-                              wall_limit_s=wall_limit_s, relax_from=relax_from,
-                              keep_steady=keep_steady)
+    with solver.compiled_cvode():  # many runs: CVODE calls the compiled kinetics directly
+        sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
+                                  output_hours=output_hours,
+                                  equilibrate_first=equilibrate_first,
+                                  wall_limit_s=wall_limit_s, relax_from=relax_from,
+                                  keep_steady=keep_steady)
     return Solved(run_net, schedule, sol, days, time.perf_counter() - start)
 
 
