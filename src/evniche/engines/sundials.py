@@ -63,6 +63,9 @@ def _libraries():
     try:
         import sksundae
 
+        from .solver import _cvode_class
+
+        _cvode_class()  # one thread for the BLAS that SuperLU_MT calls, as scikit-sundae's
         folder = os.path.join(os.path.dirname(sksundae.__file__), os.pardir,
                               "scikit_sundae.libs")
         libs = {}
