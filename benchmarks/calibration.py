@@ -255,7 +255,7 @@ def split(model: str, parameters: list[str], particles: int) -> float:
                     for _ in range(particles + 1)]
     sims = calibration._simulations_class()(overrides=objective.overrides(draws[0]))
     for record in records:
-        comparison.evaluate(record, sims, calibration_runs.read)
+        comparison.evaluate(record, sims)
     years = sum(run.solved.days for run in sims._runs.values()) / 365.0
     medians = {}
     for label, extra in (("present path", []), ("baseline (previous session)", baseline)):

@@ -163,6 +163,7 @@ def compiled(preset: str, overrides: dict[str, Any], interventions: list[dict],
 
 def _simulations_class():
     from ..observations import Simulations
+    from .calibration_runs import read as read_arrays
 
     class ModelSimulations(Simulations):
         """Simulations whose ``parameters.NAME`` overrides apply only to the runs of models
@@ -175,7 +176,10 @@ def _simulations_class():
         (:class:`evniche.engines.ensemble.ParameterValues`), relaxing to its steady state
         from the unchanged model's (the path of :func:`evniche.simulate_many`). With
         ``simulate_options`` (another engine, another tolerance) or an override of
-        anything but a parameter, runs go through :func:`evniche.simulate`."""
+        anything but a parameter, runs go through :func:`evniche.simulate`. Its runs are
+        :class:`.calibration_runs.ArrayRun`: :attr:`read` reads them from their arrays."""
+
+        read = staticmethod(read_arrays)
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -271,10 +275,9 @@ class Objective:
     def comparisons(self, overrides: dict[str, float]) -> list:
         """Every record beside the model with ``overrides``."""
         from ..observations.comparison import evaluate
-        from .calibration_runs import read
 
         sims = _simulations_class()(overrides=overrides, **self.options)
-        return [evaluate(r, sims, read) for r in self.records]
+        return [evaluate(r, sims) for r in self.records]
 
     def __call__(self, coordinates: dict[str, float]) -> dict[str, float]:
         overrides = self.overrides(coordinates)
