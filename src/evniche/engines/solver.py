@@ -19,12 +19,17 @@ rate. CVODE's event function costs a Python call per step (a quarter of a year's
 integration), so a solve runs without it and the right-hand side watches the largest
 state instead: only a solve that met a state past :data:`BLOWUP` is solved again with the
 event, which then stops it at the first accepted step past it, as before.
+
+Inside :func:`compiled_cvode` (ensembles, calibrations) the first attempt drives CVODE
+from compiled code instead (:mod:`.sundials`: no Python call per evaluation, the same
+result); whatever it cannot finish simply is solved again as above.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -216,18 +221,20 @@ def _cvode(rhs: Callable[[float, np.ndarray], np.ndarray], span: tuple[float, fl
 #: off outside :func:`compiled_cvode` (loading the callbacks takes ~0.2 s per process,
 #: more than a lone run gains; the results are the same)
 COMPILED = False
+#: :func:`compiled_cvode`'s setting, per thread (a Dask worker runs several)
+_THREAD = threading.local()
 
 
 @contextlib.contextmanager
 def compiled_cvode() -> Iterator[None]:
-    """Drive CVODE from compiled code inside this block (an ensemble's or a calibration's
-    many runs: the same results, ~25 % less time per solve)."""
-    global COMPILED
-    before, COMPILED = COMPILED, True
+    """Drive CVODE from compiled code inside this block, in this thread (an ensemble's or
+    a calibration's many runs: the same results, ~25 % less time per solve)."""
+    before = getattr(_THREAD, "compiled", None)
+    _THREAD.compiled = True
     try:
         yield
     finally:
-        COMPILED = before
+        _THREAD.compiled = before
 
 
 #: CVODE's messages of a solve that reached its end (scikit-sundae's words)
@@ -246,7 +253,9 @@ def _compiled_cvode(f, jac, span: tuple[float, float], y0: np.ndarray,
     from . import sundials
 
     packed = getattr(f, "packed", None)
-    if (not COMPILED or packed is None or getattr(jac, "packed", None) is not packed
+    on = getattr(_THREAD, "compiled", None)
+    if (not (COMPILED if on is None else on) or packed is None
+            or getattr(jac, "packed", None) is not packed
             or (stopwatch is not None and stopwatch.limit_s is not None)
             or not sundials.available()):
         return None

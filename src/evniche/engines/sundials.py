@@ -27,6 +27,7 @@ import ctypes
 import functools
 import glob
 import os
+import threading
 
 import numba
 import numpy as np
@@ -49,6 +50,9 @@ WATCH = 6
 ARRAYS = ("ints", "int_off", "floats", "float_off", "beh", "upt", "rem", "inf", "held",
           "colors", "nz_rows", "nz_cols", "indices", "indptr", "watch")
 HEADER = 3 + 2 * len(ARRAYS)
+#: one compiled solve at a time per process: SuperLU_MT keeps static state, and ctypes lets
+#: go of the GIL that serialised scikit-sundae's solves (a Dask worker runs threads)
+_ONE_AT_A_TIME = threading.Lock()
 #: byte offsets of the data pointers in the contents of a serial N_Vector (after its
 #: 32-bit length and own-data flag) and of a CSC SUNMatrix (after M, N, NNZ, NP; then
 #: the sparse type; then the row indices and column pointers), checked against the
@@ -273,6 +277,16 @@ def _callbacks():
 def solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
           rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
           stall_share: float, stall_calls: int, blowup: float):
+    """:func:`_solve`, one at a time in this process."""
+    with _ONE_AT_A_TIME:
+        return _solve(packed, span, y0, times, rtol=rtol, atol=atol, first_step=first_step,
+                      max_steps=max_steps, stall_share=stall_share,
+                      stall_calls=stall_calls, blowup=blowup)
+
+
+def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
+           rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
+           stall_share: float, stall_calls: int, blowup: float):
     """CVODE over ``span`` (h) from ``y0`` with the compiled kinetics ``packed`` =
     (CompiledKinetics, its four modifier arrays): the states at ``times`` (which start
     at ``span[0]`` and end at ``span[1]``), as scikit-sundae's ``solve`` gives them.
