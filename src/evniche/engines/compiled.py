@@ -183,6 +183,8 @@ class CompiledKinetics:
             return sparse.csc_matrix((data, pattern.indices, pattern.indptr),
                                      shape=pattern.shape)
 
+        # what CVODE driven from compiled code calls instead (:mod:`.sundials`)
+        f.packed = jac.packed = (self, mods)  # type: ignore[attr-defined]
         return f, jac
 
     # -------------------------------------------------------------------- Jacobian

@@ -228,27 +228,64 @@ def _run(model: ResolvedModel, net: Network, params: dict[str, float], days: flo
          relax_from=None, restartable: bool = True, keep_steady: bool = True):
     """One run of the compiled ``net`` with parameter values ``params``: its Dataset.
     ``keep_steady``: whether its steady state goes to the cache folder."""
-    import json
+    return dataset(solve_run(model, net, params, days, interventions, rtol, output_hours,
+                             equilibrate_first, wall_limit_s, relax_from, keep_steady),
+                   restartable)
+
+
+@dataclasses.dataclass
+class Solved:
+    """A run of the well-mixed engine before its Dataset is built: the network with the
+    run's parameter values, the schedule, the solution (times in h, states time ×
+    species), the run length (days) and the wall time of the solve (s)."""
+
+    net: Network
+    schedule: Any
+    sol: Any
+    days: float
+    seconds: float
+
+
+def solve_run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
+              interventions: list | None, rtol: float, output_hours: float,
+              equilibrate_first: bool, wall_limit_s: float | None = None,
+              relax_from=None, keep_steady: bool = True) -> Solved:
+    """The integration of :func:`_run` without building its Dataset (:func:`dataset`
+    builds it: together they are :func:`_run`, bitwise)."""
     import time
 
     from ..compile.interventions import build_schedule
-    from . import trajectory, wellmixed
+    from . import solver, wellmixed
 
     start = time.perf_counter()
     run_net = dataclasses.replace(net, params=params)
     schedule = build_schedule(run_net, list(model.spec.interventions)
                               + list(interventions or []), days)
-    sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
-                              output_hours=output_hours, equilibrate_first=equilibrate_first,
-                              wall_limit_s=wall_limit_s, relax_from=relax_from,
-                              keep_steady=keep_steady)
-    beh, sig = wellmixed.behaviors_signals(sol, days)
-    ds = trajectory.build(run_net, sol.t, sol.y, beh, "wellmixed", 0,
+    with solver.compiled_cvode():  # many runs: CVODE calls the compiled kinetics directly
+        sol = wellmixed.integrate(run_net, days, schedule, params=None, rtol=rtol,
+                                  output_hours=output_hours,
+                                  equilibrate_first=equilibrate_first,
+                                  wall_limit_s=wall_limit_s, relax_from=relax_from,
+                                  keep_steady=keep_steady)
+    return Solved(run_net, schedule, sol, days, time.perf_counter() - start)
+
+
+def dataset(run: Solved, restartable: bool = True):
+    """The trajectory Dataset of a :class:`Solved` run (as :func:`evniche.simulate`'s)."""
+    import json
+    import time
+
+    from . import trajectory, wellmixed
+
+    start = time.perf_counter()
+    sol = run.sol
+    beh, sig = wellmixed.behaviors_signals(sol, run.days)
+    ds = trajectory.build(run.net, sol.t, sol.y, beh, "wellmixed", 0,
                           {"ledger_relative_error": sol.ledger_error,
                            "rhs_evaluations": sol.n_rhs}, signals=sig, params=sol.kinetics.p,
                           initial=sol.initial, restartable=restartable)
-    ds.attrs["wall_seconds"] = time.perf_counter() - start
-    ds.attrs["interventions"] = json.dumps(schedule.timeline())
+    ds.attrs["wall_seconds"] = run.seconds + time.perf_counter() - start
+    ds.attrs["interventions"] = json.dumps(run.schedule.timeline())
     return ds
 
 

@@ -163,6 +163,7 @@ def compiled(preset: str, overrides: dict[str, Any], interventions: list[dict],
 
 def _simulations_class():
     from ..observations import Simulations
+    from .calibration_runs import read as read_arrays
 
     class ModelSimulations(Simulations):
         """Simulations whose ``parameters.NAME`` overrides apply only to the runs of models
@@ -175,7 +176,10 @@ def _simulations_class():
         (:class:`evniche.engines.ensemble.ParameterValues`), relaxing to its steady state
         from the unchanged model's (the path of :func:`evniche.simulate_many`). With
         ``simulate_options`` (another engine, another tolerance) or an override of
-        anything but a parameter, runs go through :func:`evniche.simulate`."""
+        anything but a parameter, runs go through :func:`evniche.simulate`. Its runs are
+        :class:`.calibration_runs.ArrayRun`: :attr:`read` reads them from their arrays."""
+
+        read = staticmethod(read_arrays)
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -192,33 +196,50 @@ def _simulations_class():
             proposal = self._proposal(preset, overrides)
             if proposal is None:
                 return super().run(preset, overrides, interventions, days)
-            from ..engines.ensemble import _run
+            from ..engines.ensemble import solve_run
+            from .calibration_runs import ArrayRun
 
             condition = compiled(preset, overrides, interventions, days)
             params = condition.values.canonical(proposal, "calibration")
             key = json.dumps([preset, sorted((k, repr(v)) for k, v in params.items()),
                               interventions, days], sort_keys=True, default=str)
             if key not in self._runs:
-                self._runs[key] = _run(condition.model, condition.net, params, days,
-                                       interventions, 1e-7, 24.0, True,
-                                       relax_from=condition.base, restartable=False,
-                                       keep_steady=False)
+                self._runs[key] = ArrayRun(solve_run(
+                    condition.model, condition.net, params, days, interventions, 1e-7, 24.0,
+                    True, relax_from=condition.base, keep_steady=False))
             return self._runs[key]
 
         def diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float) -> float:
             """As :meth:`Simulations.diagnosis_day`, read once per run (records read at or
-            after diagnosis ask for it again and again)."""
+            after diagnosis ask for it again and again), from the run's arrays."""
             key = json.dumps([preset, overrides, days], sort_keys=True, default=str)
             days_seen = self.__dict__.setdefault("_diagnosis", {})
             if key not in days_seen:
                 try:
-                    days_seen[key] = super().diagnosis_day(preset, overrides, days)
+                    days_seen[key] = self._diagnosis_day(preset, overrides, days)
                 except (EvnicheError, ModelError) as exc:
                     days_seen[key] = exc
             found = days_seen[key]
             if isinstance(found, Exception):
                 raise found
             return found
+
+        def _diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float
+                           ) -> float:
+            from ..observations.comparison import DIAGNOSIS_BLASTS
+            from ..readouts.clinical import diagnosis_criteria
+            from .calibration_runs import ArrayRun
+
+            run = self.run(preset, overrides, [], days)
+            if not isinstance(run, ArrayRun):
+                return super().diagnosis_day(preset, overrides, days)
+            hit = run.diagnosis_sample(DIAGNOSIS_BLASTS)
+            if hit is None:
+                raise EvnicheError(f"'{preset}' never reaches diagnosis "
+                                   f"({diagnosis_criteria(run, DIAGNOSIS_BLASTS)}; highest "
+                                   f"blasts {float(np.nanmax(run.blast_percent)):.3g} %) in "
+                                   f"{days:g} days")
+            return float(run.time[hit])
 
         def _proposal(self, preset: str, overrides: dict[str, Any]
                       ) -> dict[str, float] | None:

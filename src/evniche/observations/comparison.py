@@ -47,11 +47,15 @@ class Comparison:
 
 class Simulations:
     """Runs each distinct (model, overrides, interventions, days) once; ``simulate_options``
-    go to :func:`evniche.simulate` (``engine``, ``seed`` …).
+    go to :func:`evniche.simulate` (``engine``, ``seed`` …). :attr:`read` reads a
+    measurement model off its runs (a subclass whose runs are not Datasets has its own).
 
     ``overrides`` (dotted paths → values, as :func:`evniche.load_model` takes them) apply to
     every model run, e.g. the parameters a calibration proposes; a record's own species
     overrides are applied over them (a species' measured value wins for its records)."""
+
+    #: what reads a measurement model off this object's runs (:func:`.measurement.read`)
+    read = staticmethod(read)
 
     def __init__(self, progress: Callable[[str], None] | None = None,
                  overrides: dict[str, Any] | None = None, **simulate_options: Any) -> None:
@@ -152,11 +156,11 @@ def evaluate(record: Observation, sims: Simulations) -> Comparison:
         overrides = model_overrides(record.overrides)
         runs = [sims.condition(c, overrides) for c in record.conditions]
         if record.observed.trend is not None:
-            out.per_condition = [read(spec, [run], params) for run in runs]
+            out.per_condition = [sims.read(spec, [run], params) for run in runs]
             out.distance = distance.trend(out.per_condition, record.observed.trend,
                                           record.observed.margin)
         else:
-            out.model = read(spec, runs, params)
+            out.model = sims.read(spec, runs, params)
             out.observed = record.observed_in_model_unit()
             out.z, out.distance = distance.magnitude(out.model, out.observed,
                                                      record.observed.sigma())
