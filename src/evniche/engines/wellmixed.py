@@ -110,6 +110,12 @@ def ledger_tolerances(kin: Kinetics, y: np.ndarray, atol: np.ndarray, rtol: floa
 #: moves no free species by more than NEWTON_STEP of its scale (|value| + atol)
 NEWTON_ITERATIONS = 12
 NEWTON_STEP = 1e-10
+#: right-hand-side evaluations an ensemble member's relaxation to its healthy steady state
+#: may take (``newton_first``): one that settles takes a few thousand (aml: 400-6,000 over
+#: the sensitivity designs); a healthy state that oscillates (a limit cycle: the stem-cell
+#: feedback loop with some parameter values) is followed cycle by cycle for the whole
+#: relaxation (1.5 million evaluations, ~40 s, measured) and has no steady state to start from
+RELAXATION_EVALUATIONS = 50_000
 
 
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
@@ -142,10 +148,19 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
                 and np.all(moved[free] >= 0.1 * np.abs(y[free]) - atol[free]):
             y = moved
     end = years * 8766.0
+    watch = stopwatch
+    if newton_first:  # an ensemble member's: bounded (a lone run's is as it always was)
+        from .stopwatch import Budget
+
+        watch = Budget(stopwatch, RELAXATION_EVALUATIONS, (
+            "no healthy steady state: the relaxation to it had not settled after {calls} "
+            f"right-hand-side evaluations (year {{years:.3g}} of {years:g}; one that settles "
+            "takes a few thousand): with these parameter values the healthy state "
+            "oscillates or drifts instead of settling"))
     # (with newton_first only the last state is kept: CVODE's normal mode, the same steps)
     sol = solve(kin, healthy_rhs, (0.0, end), y, rtol=rtol,
                 atol=tolerances(kin, y, rtol), jac=healthy_jac,
-                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True,
+                sparsity=healthy.sparsity(), stopwatch=watch, relaxing=True,
                 t_eval=np.array([end / 2, end]) if newton_first else None)
     y = sol.y[:, -1].copy()
     # keep the polish only where it refines the relaxed state: Newton can also converge to

@@ -308,6 +308,9 @@ def _feasible(draw: Callable[[int, int], np.ndarray], wanted: int, block: int,
             1.2 * need / share) if share else 4 * need))
         x = draw(n, round_)
         for b in range(n):
+            if len(kept) == wanted:  # the rest of this round is never looked at
+                n = b
+                break
             rows = x[b * block:(b + 1) * block]
             why = None
             if check is not None:
@@ -321,7 +324,7 @@ def _feasible(draw: Callable[[int, int], np.ndarray], wanted: int, block: int,
                                                     strict=True)),
                                          "cause": why[0], "error": why[1]})
                         break
-            if why is None and len(kept) < wanted:
+            if why is None:
                 kept.append(rows)
         tried += n
         round_ += 1
