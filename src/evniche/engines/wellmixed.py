@@ -114,9 +114,9 @@ NEWTON_STEP = 1e-10
 #: may take (``newton_first``): one that settles takes 400-82,000 (aml over its default
 #: sensitivity design, measured: the most where damped oscillations die out slowly); a
 #: healthy state that keeps oscillating (a limit cycle of the hematopoietic feedback loop
-#: with some parameter values) is followed cycle by cycle for the whole relaxation (1.5
+#: with some parameter values) is followed cycle by cycle for the whole relaxation (0.8-1.5
 #: million evaluations, 40-100 s, measured) and has no steady state to start from
-RELAXATION_EVALUATIONS = 200_000
+RELAXATION_EVALUATIONS = 100_000
 
 
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,

@@ -30,7 +30,7 @@ Methods (``method``):
 Budget: ``budget`` caps the number of model runs. Morris uses the most trajectories that
 fit (at least :data:`MIN_TRAJECTORIES`); Sobol' the largest power of two ``N`` with ``N (k +
 2) <= budget`` (at least :data:`MIN_SOBOL_BASE`). Without a budget: Morris
-:data:`DEFAULT_TRAJECTORIES` trajectories (``r (k + 1)`` runs: 1,040 for ``aml``'s 103
+:data:`DEFAULT_TRAJECTORIES` trajectories (``r (k + 1)`` runs: 624 for ``aml``'s 103
 factors), Sobol' ``N = 8``.
 
 **Infeasible sets.** A parameter set is *infeasible* when the model's own derivations break
@@ -80,7 +80,7 @@ LOG_SPAN = 10.0
 MORRIS_LEVELS = 4
 MIN_TRAJECTORIES = 2
 #: Morris trajectories without a budget
-DEFAULT_TRAJECTORIES = 10
+DEFAULT_TRAJECTORIES = 6
 MIN_SOBOL_BASE = 8
 #: candidate blocks (trajectories, Saltelli blocks) drawn at most per block wanted, when
 #: candidates with infeasible sets are drawn again
