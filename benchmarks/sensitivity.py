@@ -54,7 +54,9 @@ def main() -> None:
     print(f"per run over {len(cpu)} runs: CPU mean {mean_cpu:.2f} s (min {min(cpu):.2f}, "
           f"max {max(cpu):.2f}); wall mean {statistics.fmean(wall):.2f} s")
     print(f"projected default analysis on {args.workers} cores: "
-          f"{design.runs * mean_cpu / args.workers / 60:.1f} min of runs")
+          f"{design.runs * mean_cpu / args.workers / 60:.1f} min of runs (from the first "
+          f"runs only: a set whose healthy state settles slowly or oscillates costs 5-10 s; "
+          f"the whole default analysis of aml measured 9.9 min, docs/sensitivity.md)")
     if args.full:
         start = time.perf_counter()
         with distribute.cluster(workers=args.workers) as client:
