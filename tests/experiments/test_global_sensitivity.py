@@ -242,3 +242,38 @@ def test_module_function_readouts_are_imported():
     assert r.function is scalars.plasma_evs
     with pytest.raises(EvnicheError, match="is not callable"):
         scalars.from_name("evniche.readouts.scalars:DEFAULT")
+
+
+def _x1_below_two(row):
+    """A test constraint: sets with x1 >= 2 are not valid models."""
+    return ("x1 too large", f"x1 = {row[0]:.3g} >= 2") if row[0] >= 2 else None
+
+
+@pytest.mark.parametrize(("method", "budget", "block"), [("morris", 40 * 5, 5),
+                                                          ("sobol", 64 * 6, 6)])
+def test_infeasible_candidates_are_drawn_again_and_kept_with_their_cause(method, budget,
+                                                                          block):
+    items = ishigami_factors()
+    plain = gsa.design(method, items, budget, seed=4)
+    d = gsa.design(method, items, budget, seed=4, check=_x1_below_two)
+    assert d.size == plain.size and d.runs == plain.runs  # the size asked for, all valid
+    assert (d.values[:, 0] < 2).all()
+    assert d.candidates == d.size + len(d.rejected)
+    assert d.causes() == {"x1 too large": len(d.rejected)} and len(d.rejected) > 0
+    assert (d.rejected["x1"] >= 2).all() and d.rejected["set"].between(0, block - 1).all()
+    # the kept blocks are whole blocks of the design drawn without the check where valid
+    assert np.array_equal(gsa.design(method, items, budget, seed=4,
+                                     check=lambda row: None).values, plain.values)
+    # SALib analyses the constrained design as any other
+    y = ishigami(d.values)
+    indices, _ = gsa.analyse(method, items, d, pd.DataFrame({"y": y}),
+                             [scalars.Readout("y", lambda _: 0)], 4)
+    assert np.isfinite(indices["influence"]).all()
+
+
+def test_a_box_with_too_few_valid_candidates_is_refused_with_the_causes():
+    with pytest.raises(EvnicheError, match=re.escape(
+            "only 0 of 500 candidate trajectories of morris are valid models (at least 2 "
+            "needed); the others hold infeasible parameter sets: 500 x nothing valid")):
+        gsa.design("morris", ishigami_factors(), 50, seed=1,
+                   check=lambda row: ("nothing valid", "never"))
