@@ -18,13 +18,15 @@ TINY = Path(__file__).parents[1] / "experiments" / "gsa_tiny.yaml"
 def test_tiny_budget_on_a_local_cluster_writes_the_analysis(tmp_path, capsys):
     out = tmp_path / "gsa"
     code = main(["sensitivity", str(TINY), "--parameter", "p_lsc", "--parameter", "relax",
-                 "--days", "20", "--workers", "1", "--seed", "3", "--out", str(out)])
+                 "--days", "20", "--workers", "1", "--seed", "3", "--budget", "6",
+                 "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
     assert "gsa_tiny: morris, 6 runs of 20 days over 2 assumptions" in printed
     assert "assumption(s) no readout here can constrain" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "report.html",
-                                                     "samples.parquet", "sensitivity.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "rejected.parquet",
+                                                     "report.html", "samples.parquet",
+                                                     "sensitivity.json"]
     samples = pd.read_parquet(out / "samples.parquet")
     assert list(samples.columns[:3]) == ["run", "p_lsc", "relax"]
     assert len(samples) == 6 and (samples["error"] == "").all()

@@ -152,3 +152,50 @@ def test_the_presets_exercise_every_block_of_the_right_hand_side():
     assert used == {"up rules", "down rules", "differentiation", "egress", "kills", "states",
                     "cargo", "cytokines", "drugs", "per-death pools", "homeostasis",
                     "crowding", "feedback", "niche", "routes"}
+
+
+def test_a_hill_power_below_one_has_a_bounded_slope_at_a_zero_signal():
+    """(s/half)^h with h < 1: its slope h x^(h-1) is unbounded at x -> 0. The complex step
+    (the Jacobian) takes the slope at HILL_FLOOR below it; the value is x^h, bitwise, on a
+    real state (the right-hand side); powers >= 1 and x above the floor are unchanged."""
+    from evniche.engines.compiled import HILL_FLOOR, _hill
+
+    step = 1e-26
+    near_zero = _hill(complex(1e-50, step), 1.0, 0.5)
+    assert near_zero.imag / step == pytest.approx(0.5 * HILL_FLOOR ** -0.5, rel=1e-12)
+    assert near_zero.real == 1e-25  # (1e-50)^0.5
+    # an excursion below 0 clipped to 0 + the step: the slope at the floor too
+    assert _hill(complex(0.0, step), 2.0, 0.5).imag / step == pytest.approx(
+        0.5 * HILL_FLOOR ** -0.5 / 2.0, rel=1e-12)  # d/ds = slope / half
+    above = complex(0.3, step)
+    assert _hill(above, 1.0, 0.5) == above ** 0.5
+    assert _hill(complex(1e-50, step), 1.0, 2.0) == complex(1e-50, step) ** 2.0
+    for x in (1e-50, 1e-9, 5e-7, 0.3, 7.0):
+        for h in (0.5, 0.8, 1.0, 3.0):
+            assert _hill(x, 1.0, h) == x ** h  # bitwise
+
+
+def test_a_hill_power_below_one_lets_the_exact_jacobian_relax_aml(monkeypatch):
+    """aml with hill_1 = 0.5: its drug rules' signals sit at 0 (no drug given) through the
+    relaxation. With the unbounded slope there (Jacobian entries of 1e12-1e21) CVODE with
+    the exact Jacobian stalled twice (~5 s each) before finite differences finished; now the
+    first attempt, with the exact Jacobian, reaches the end."""
+    from evniche.engines import solver, wellmixed
+
+    attempts = []
+    original = solver._cvode
+
+    def recorded(*args, **kwargs):
+        try:
+            result = original(*args, **kwargs)
+        except Exception as exc:
+            attempts.append((kwargs["jac"] is not None, type(exc).__name__))
+            raise
+        attempts.append((kwargs["jac"] is not None, result.status))
+        return result
+
+    monkeypatch.setattr(solver, "_cvode", recorded)
+    kin = Kinetics(compile_model(load_model("aml", overrides={"parameters.hill_1.value": 0.5})))
+    y = wellmixed.equilibrate(kin, kin.initial_state())
+    assert attempts == [(True, 0)]
+    assert np.isfinite(y).all()

@@ -178,3 +178,51 @@ def test_a_set_whose_derived_parameter_is_not_real_is_an_error_in_its_place():
     assert not isinstance(results[1], Exception)
     with pytest.raises(EvnicheError, match="overrides\\[0\\]: derived parameter"):
         simulate_many("healthy", [bad], 1.0)
+
+
+@pytest.mark.parametrize(("overrides", "parameter", "condition", "place"), [
+    # the niche cannot hold the HSCs: 2·a·ν = 0.78 < 1 needs a negative feedback strength
+    ({"hsc_self_renewal": 0.6, "niche_occupancy": 0.65}, "feedback_strength", "negative",
+     "hematopoiesis.feedback.strength"),
+    # MPPs divide (0.03/day) slower than crowding removes them at rest (2/day · 0.5^4)
+    ({"mpp_division": 0.03, "crowding_rate": 2.0, "crowding_power": 4.0}, "mpp_count",
+     "negative", "cell_types.MPP.initial"),
+])
+def test_a_set_a_reload_would_refuse_is_infeasible_naming_its_cause(overrides, parameter,
+                                                                     condition, place):
+    """Derived values outside what their place of use accepts (the loader's checks) are an
+    InfeasibleParameters naming the parameter, the condition and the place, as a reload of
+    the model with those values refuses them; before, such sets ran (and crawled)."""
+    from evniche.engines.ensemble import InfeasibleParameters
+    from evniche.errors import ModelError
+
+    model = load_model("healthy")
+    values = ParameterValues(model, compile_model(model))
+    with pytest.raises(InfeasibleParameters) as caught:
+        values.canonical(overrides, "set 3")
+    assert (caught.value.parameter, caught.value.condition) == (parameter, condition)
+    assert str(caught.value).startswith(f"set 3: derived parameter '{parameter}' = ")
+    assert f"is {condition} where {place} uses it (expected >= 0)" in str(caught.value)
+    with pytest.raises(ModelError, match=f"parameter '{parameter}' = .* is negative"):
+        load_model("healthy", overrides={f"parameters.{k}.value": v
+                                         for k, v in overrides.items()})
+    results = simulate_many("healthy", [overrides], 1.0, errors="record")
+    assert isinstance(results[0], InfeasibleParameters)
+
+
+def test_an_ensemble_relaxation_is_bounded_a_lone_one_is_not(monkeypatch):
+    """A member's relaxation to its healthy steady state past RELAXATION_EVALUATIONS
+    right-hand-side evaluations (a healthy state that oscillates) fails with the reason in
+    its place, deterministically; a lone run's relaxation is as it always was."""
+    from evniche.engines import wellmixed
+
+    monkeypatch.setattr(wellmixed, "RELAXATION_EVALUATIONS", 5)
+    monkeypatch.setattr(wellmixed, "_write_steady", lambda path, y: None)
+    monkeypatch.setattr(wellmixed, "_read_steady", lambda path, size: None)
+    wellmixed._RECENT.clear()
+    results = simulate_many(TINY, [{"sec": 120.0}], 2.0, errors="record")
+    assert isinstance(results[0], EvnicheError)
+    assert "no healthy steady state: the relaxation to it had not settled after 5 " \
+           "right-hand-side evaluations" in str(results[0])
+    wellmixed._RECENT.clear()
+    assert evniche.simulate(TINY, days=2.0) is not None

@@ -105,7 +105,7 @@ def test_same_seed_same_design_other_seed_other_design():
 
 def test_budget_sets_the_design_size():
     items = ishigami_factors()  # k = 4
-    assert gsa.design("morris", items).runs == 2 * 5
+    assert gsa.design("morris", items).runs == gsa.DEFAULT_TRAJECTORIES * 5
     assert gsa.design("morris", items, 37).size == 7
     assert gsa.design("sobol", items).runs == 8 * 6
     assert gsa.design("sobol", items, 100).size == 16  # 16 · 6 = 96 <= 100 < 32 · 6
@@ -152,7 +152,7 @@ def test_a_model_without_assumption_ranges_is_refused():
 
 @pytest.fixture(scope="module")
 def morris_tiny(tiny):
-    return gsa.run(tiny, days=DAYS, options=OPTIONS, seed=5)
+    return gsa.run(tiny, days=DAYS, options=OPTIONS, seed=5, budget=8)
 
 
 def test_tiny_model_ranking_is_the_one_known_by_hand(morris_tiny):
@@ -176,14 +176,14 @@ def test_tiny_model_ranking_is_the_one_known_by_hand(morris_tiny):
 
 def test_same_seed_same_table_on_dask_as_in_process(tiny, morris_tiny):
     with distribute.cluster(workers=2, processes=False) as client:
-        again = gsa.run(tiny, days=DAYS, options=OPTIONS, seed=5, client=client)
+        again = gsa.run(tiny, days=DAYS, options=OPTIONS, seed=5, budget=8, client=client)
     pd.testing.assert_frame_equal(again.samples, morris_tiny.samples)
     pd.testing.assert_frame_equal(again.indices, morris_tiny.indices)
 
 
 def test_no_takeover_is_censored_at_the_horizon_and_cannot_constrain(tiny):
     # within 5 days nothing takes over: every run is censored at day 5
-    res = gsa.run(tiny, days=5, options=OPTIONS, parameters=["relax"],
+    res = gsa.run(tiny, days=5, options=OPTIONS, parameters=["relax"], budget=4,
                   readouts=["takeover_day"])
     assert (res.samples["takeover_day"] == 5.0).all()
     assert res.samples["takeover_day_censored"].all()
@@ -199,7 +199,7 @@ def test_extra_readouts_and_their_failures_are_reported(tiny):
     def broken(ds):
         raise EvnicheError("no assay for this")
 
-    res = gsa.run(tiny, days=DAYS, options=OPTIONS, parameters=["p_lsc"],
+    res = gsa.run(tiny, days=DAYS, options=OPTIONS, parameters=["p_lsc"], budget=4,
                   readouts=["plasma_evs"], extra_readouts={"blasts_end": blasts_end,
                                                            "broken": broken})
     assert [r.name for r in res.readouts] == ["plasma_evs", "blasts_end", "broken"]
@@ -211,7 +211,8 @@ def test_extra_readouts_and_their_failures_are_reported(tiny):
 
 def test_every_run_failing_is_an_error(tiny):
     with pytest.raises(EvnicheError, match="every run failed; the first: .*"):
-        gsa.run(tiny, days=DAYS, options=OPTIONS, parameters=["p_lsc"], wall_limit_s=1e-9)
+        gsa.run(tiny, days=DAYS, options=OPTIONS, parameters=["p_lsc"], budget=4,
+                wall_limit_s=1e-9)
 
 
 def test_local_elasticities_over_the_same_factors(tiny):
@@ -241,3 +242,38 @@ def test_module_function_readouts_are_imported():
     assert r.function is scalars.plasma_evs
     with pytest.raises(EvnicheError, match="is not callable"):
         scalars.from_name("evniche.readouts.scalars:DEFAULT")
+
+
+def _x1_below_two(row):
+    """A test constraint: sets with x1 >= 2 are not valid models."""
+    return ("x1 too large", f"x1 = {row[0]:.3g} >= 2") if row[0] >= 2 else None
+
+
+@pytest.mark.parametrize(("method", "budget", "block"), [("morris", 40 * 5, 5),
+                                                          ("sobol", 64 * 6, 6)])
+def test_infeasible_candidates_are_drawn_again_and_kept_with_their_cause(method, budget,
+                                                                          block):
+    items = ishigami_factors()
+    plain = gsa.design(method, items, budget, seed=4)
+    d = gsa.design(method, items, budget, seed=4, check=_x1_below_two)
+    assert d.size == plain.size and d.runs == plain.runs  # the size asked for, all valid
+    assert (d.values[:, 0] < 2).all()
+    assert d.candidates == d.size + len(d.rejected)
+    assert d.causes() == {"x1 too large": len(d.rejected)} and len(d.rejected) > 0
+    assert (d.rejected["x1"] >= 2).all() and d.rejected["set"].between(0, block - 1).all()
+    # the kept blocks are whole blocks of the design drawn without the check where valid
+    assert np.array_equal(gsa.design(method, items, budget, seed=4,
+                                     check=lambda row: None).values, plain.values)
+    # SALib analyses the constrained design as any other
+    y = ishigami(d.values)
+    indices, _ = gsa.analyse(method, items, d, pd.DataFrame({"y": y}),
+                             [scalars.Readout("y", lambda _: 0)], 4)
+    assert np.isfinite(indices["influence"]).all()
+
+
+def test_a_box_with_too_few_valid_candidates_is_refused_with_the_causes():
+    with pytest.raises(EvnicheError, match=re.escape(
+            "only 0 of 500 candidate trajectories of morris are valid models (at least 2 "
+            "needed); the others hold infeasible parameter sets: 500 x nothing valid")):
+        gsa.design("morris", ishigami_factors(), 50, seed=1,
+                   check=lambda row: ("nothing valid", "never"))

@@ -16,12 +16,13 @@ from evniche.readouts import scalars
 from evniche.report import sensitivity_report
 
 
-def analytic_result(method: str) -> gsa.Result:
-    """y = a² · b on positive ranges (b over two decades: log-uniform); c is never read."""
+def analytic_result(method: str, check: gsa.Check | None = None) -> gsa.Result:
+    """y = a² · b on positive ranges (b over two decades: log-uniform); c is never read;
+    ``check``: which sets are valid (default: all)."""
     items = [gsa.Factor("a", "a", "cell", 2.0, 1.0, 3.0, "assumption: a test value"),
              gsa.Factor("b", "b", "1/h", 1.0, 0.1, 10.0, "assumption: a test value"),
              gsa.Factor("c", "c", "", 0.5, 0.0, 1.0, "assumption: never read")]
-    d = gsa.design(method, items, None, seed=2)
+    d = gsa.design(method, items, None, seed=2, check=check)
     y = d.values[:, 0] ** 2 * d.values[:, 1]
     readouts = [scalars.Readout("y", lambda _: 0.0, "unit")]
     samples = pd.concat([pd.DataFrame(d.values, columns=["a", "b", "c"]),
@@ -41,8 +42,11 @@ def test_every_method_writes_its_files(tmp_path, method):
     result = analytic_result(method)
     assert result.unconstrained() == ["c"]
     out = sensitivity_report.write(result, tmp_path / "gsa")
-    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "report.html",
-                                                     "samples.parquet", "sensitivity.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["indices.csv", "rejected.parquet",
+                                                     "report.html", "samples.parquet",
+                                                     "sensitivity.json"]
+    assert pd.read_parquet(out / "rejected.parquet").empty  # every candidate was valid
+    assert "Infeasible candidates" not in (out / "report.html").read_text(encoding="utf-8")
     pd.testing.assert_frame_equal(pd.read_parquet(out / "samples.parquet"), result.samples)
     indices = pd.read_csv(out / "indices.csv")
     assert list(indices["parameter"]) == ["a", "b", "c"]
@@ -69,3 +73,23 @@ def test_an_earlier_analysis_is_replaced_other_folders_refused(tmp_path):
     (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(EvnicheError, match="is a file, not a folder"):
         sensitivity_report.check_folder(tmp_path / "file")
+
+
+def test_infeasible_candidates_are_written_with_their_cause(tmp_path):
+    def check(row):  # a · b > 6 is not a valid model here (a test constraint)
+        return ("ab above 6", f"a * b = {row[0] * row[1]:.3g} > 6") if row[0] * row[1] > 6 \
+            else None
+
+    result = analytic_result("morris", check)
+    assert len(result.design.rejected) > 0
+    assert (result.design.values[:, 0] * result.design.values[:, 1] <= 6).all()
+    out = sensitivity_report.write(result, tmp_path / "gsa")
+    rejected = pd.read_parquet(out / "rejected.parquet")
+    assert list(rejected.columns) == ["candidate", "set", "a", "b", "c", "cause", "error"]
+    assert (rejected["cause"] == "ab above 6").all() and (rejected["a"] * rejected["b"] > 6).all()
+    record = json.loads((out / "sensitivity.json").read_text(encoding="utf-8"))
+    assert record["infeasible_causes"] == {"ab above 6": len(rejected)}
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"<b>ab above 6</b> ({len(rejected)}), e.g. candidate" in page
+    assert f"{len(rejected)} of {result.design.candidates} candidate trajectories held an " \
+           "infeasible parameter set" in " ".join(result.summary())

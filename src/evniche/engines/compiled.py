@@ -77,6 +77,10 @@ _PATTERNS: dict[tuple[bytes, bytes, bytes], tuple] = {}
 
 #: complex step of a column, relative to max(|y_j|, 1e-6) (any tiny value is exact)
 COMPLEX_STEP = 1e-20
+#: a Hill term (s / half)^h with a power h < 1 has an unbounded slope h x^(h-1) at x = s /
+#: half -> 0; below this x its Jacobian entry is the slope at this x (the term is then at
+#: most 1e-3 of its half-maximal value for h >= 0.5), see :func:`_hill`
+HILL_FLOOR = 1e-6
 
 
 def _int_fields(kin: Kinetics) -> dict[str, np.ndarray]:
@@ -271,10 +275,21 @@ def _clip0(v):
 
 @numba.njit(cache=_CACHE)
 def _hill(s, half, hill):
-    """(s / half)^hill with 0^hill = 0 for hill > 0 (1 for hill = 0), as NumPy."""
+    """(s / half)^hill with 0^hill = 0 for hill > 0 (1 for hill = 0), as NumPy.
+
+    For a power below 1 and x = s / half below :data:`HILL_FLOOR` (a signal at or near 0:
+    a drug not given, an EV pool not yet filled), the complex step (the Jacobian) gets the
+    slope at the floor instead of h x^(h-1), which grows without bound there (a step of
+    1e-26 gave entries of 1e12-1e21, and CVODE's Newton iteration with them stalled where
+    it converges with the slope at the floor). The value is x^h as always: on a real state
+    (the right-hand side) the result is bitwise that of ``x ** hill``."""
     x = s / half
     if x == 0.0:
         return x * 0.0 + (1.0 if hill == 0.0 else 0.0)
+    if hill < 1.0 and x.real < HILL_FLOOR:
+        # x - x.real is 0 on a real state, the complex step on a complex one
+        return (x - x.real) * (hill * max(x.real, HILL_FLOOR) ** (hill - 1.0)) + \
+            x.real ** hill
     return x ** hill
 
 

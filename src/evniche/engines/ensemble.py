@@ -37,6 +37,23 @@ from . import cost, prepare
 Readout = Callable[[Any], Any]
 
 
+class InfeasibleParameters(EvnicheError):
+    """A parameter set that is not a valid model: a derived parameter is not a finite real
+    number, or a value lies outside what a place that uses it accepts (a negative cell
+    count, a self-renewal fraction above 1), as a reload of the model would refuse it.
+    ``parameter`` names the first such parameter (in the order formulas are evaluated) and
+    ``condition`` says what it broke (``"not a finite real number"``, ``"negative"``,
+    ``"above 1"``), so that an ensemble can count its infeasible sets by cause."""
+
+    def __init__(self, message: str, parameter: str, condition: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.condition = condition
+
+    def __reduce__(self):  # a Dask worker sends it back pickled
+        return (type(self), (str(self), self.parameter, self.condition))
+
+
 class ParameterValues:
     """Canonical parameter values of ``net`` with some parameters set to other values (in
     their file unit): the values a reloaded model would have, formulas of derived
@@ -76,6 +93,7 @@ class ParameterValues:
                 lo, hi = (v / factor for v in item.range)
                 raise EvnicheError(f"{where}: parameter '{name}' = {number} {item.unit} lies "
                                    f"outside its range [{lo:g}, {hi:g}]")
+            self._check_limits(name, canon, where)
             changed[name] = canon
         values = dict(self.net.params)
         values.update(changed)
@@ -91,13 +109,40 @@ class ParameterValues:
                 result, "")
             magnitude = quantity.to(units.CANONICAL[item.kind]).magnitude
             if isinstance(magnitude, complex) or not math.isfinite(magnitude):
-                given = ", ".join(f"{other} = {values[other]:.6g}"
-                                  for other in sorted(self.formulas[name].names))
-                raise EvnicheError(f"{where}: derived parameter '{name}' is {magnitude} "
-                                   f"(not a finite real number) with {given} (canonical "
-                                   "units): these values are not a valid model")
+                raise InfeasibleParameters(
+                    f"{where}: derived parameter '{name}' is {magnitude} (not a finite real "
+                    f"number) with {self._inputs(name, values)} (canonical units): these "
+                    "values are not a valid model", name, "not a finite real number")
+            self._check_limits(name, float(magnitude), where, values)
             values[name] = changed[name] = float(magnitude)
         return values
+
+    def _inputs(self, name: str, values: Mapping[str, float]) -> str:
+        return ", ".join(f"{other} = {values[other]:.6g}"
+                         for other in sorted(self.formulas[name].names))
+
+    def _check_limits(self, name: str, canon: float, where: str,
+                      values: Mapping[str, float] | None = None) -> None:
+        """An :class:`InfeasibleParameters` when ``canon`` (canonical units) lies outside
+        what a place that uses parameter ``name`` accepts (its recorded ``limits``: the
+        checks the model's loader makes); ``values``: the set so far, to name a derived
+        parameter's inputs."""
+        item = self.table[name]
+        for path, lowest, highest in item.limits:
+            if lowest is not None and canon < lowest:
+                condition, expected = "negative", f">= {lowest:g}"
+            elif highest is not None and canon > highest:
+                condition, expected = f"above {highest:g}", f"<= {highest:g}"
+            else:
+                continue
+            factor = item.value / item.value_in_unit if item.value_in_unit else 1.0
+            kind = "derived parameter" if name in self.formulas else "parameter"
+            given = f" with {self._inputs(name, values)} (canonical units)" \
+                if values is not None and name in self.formulas else ""
+            raise InfeasibleParameters(
+                f"{where}: {kind} '{name}' = {canon / factor:.6g} {item.unit} is {condition}"
+                f" where {path} uses it (expected {expected}){given}: these values are not a "
+                "valid model", name, condition)
 
 
 def _dependency_order(formulas: Mapping[str, Any]) -> list[str]:
@@ -289,4 +334,4 @@ def dataset(run: Solved, restartable: bool = True):
     return ds
 
 
-__all__ = ["ParameterValues", "simulate_many"]
+__all__ = ["InfeasibleParameters", "ParameterValues", "simulate_many"]

@@ -48,3 +48,34 @@ class Stopwatch:
         raise SimulationError(f"the run was stopped at its time limit of {self.limit_s:g} s "
                               f"(wall clock) {where}; allow more time with --time-limit "
                               f"SECONDS (wall_limit_s in Python), or simulate fewer days")
+
+
+class Budget:
+    """A limit on the right-hand-side evaluations of one solve, beside a run's
+    :class:`Stopwatch` (or none): the solver's watch calls :meth:`tick` once per evaluation,
+    and past ``calls`` evaluations the solve stops with a SimulationError saying ``why``
+    (the same evaluations, whatever the machine's load: a deterministic bound, unlike the
+    wall clock)."""
+
+    def __init__(self, stopwatch: Stopwatch | None, calls: int, why: str) -> None:
+        self.stopwatch = stopwatch
+        self.calls = calls
+        self.why = why
+        self.used = 0
+
+    @property
+    def limit_s(self) -> float | None:
+        """The wall-clock limit of the run's stopwatch (None: none)."""
+        return None if self.stopwatch is None else self.stopwatch.limit_s
+
+    def tick(self, hours: float, relaxing: bool = False) -> None:
+        self.used += 1
+        if self.used > self.calls:
+            raise SimulationError(self.why.format(calls=self.calls, hours=hours,
+                                                  years=hours / 8766.0))
+        if self.stopwatch is not None:
+            self.stopwatch.tick(hours, relaxing)
+
+    def check(self, hours: float, relaxing: bool = False) -> None:
+        if self.stopwatch is not None:
+            self.stopwatch.check(hours, relaxing)

@@ -110,6 +110,13 @@ def ledger_tolerances(kin: Kinetics, y: np.ndarray, atol: np.ndarray, rtol: floa
 #: moves no free species by more than NEWTON_STEP of its scale (|value| + atol)
 NEWTON_ITERATIONS = 12
 NEWTON_STEP = 1e-10
+#: right-hand-side evaluations an ensemble member's relaxation to its healthy steady state
+#: may take (``newton_first``): one that settles takes 400-82,000 (aml over its default
+#: sensitivity design, measured: the most where damped oscillations die out slowly); a
+#: healthy state that keeps oscillating (a limit cycle of the hematopoietic feedback loop
+#: with some parameter values) is followed cycle by cycle for the whole relaxation (0.8-1.5
+#: million evaluations, 40-100 s, measured) and has no steady state to start from
+RELAXATION_EVALUATIONS = 100_000
 
 
 def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
@@ -142,10 +149,19 @@ def equilibrate(kin: Kinetics, y0: np.ndarray, years: float = 200.0,
                 and np.all(moved[free] >= 0.1 * np.abs(y[free]) - atol[free]):
             y = moved
     end = years * 8766.0
+    watch = stopwatch
+    if newton_first:  # an ensemble member's: bounded (a lone run's is as it always was)
+        from .stopwatch import Budget
+
+        watch = Budget(stopwatch, RELAXATION_EVALUATIONS, (
+            "no healthy steady state: the relaxation to it had not settled after {calls} "
+            f"right-hand-side evaluations (year {{years:.3g}} of {years:g}; one that settles "
+            "takes at most a few tens of thousands): with these parameter values the healthy state "
+            "oscillates or drifts instead of settling"))
     # (with newton_first only the last state is kept: CVODE's normal mode, the same steps)
     sol = solve(kin, healthy_rhs, (0.0, end), y, rtol=rtol,
                 atol=tolerances(kin, y, rtol), jac=healthy_jac,
-                sparsity=healthy.sparsity(), stopwatch=stopwatch, relaxing=True,
+                sparsity=healthy.sparsity(), stopwatch=watch, relaxing=True,
                 t_eval=np.array([end / 2, end]) if newton_first else None)
     y = sol.y[:, -1].copy()
     # keep the polish only where it refines the relaxed state: Newton can also converge to

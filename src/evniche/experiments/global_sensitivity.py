@@ -29,8 +29,25 @@ Methods (``method``):
 
 Budget: ``budget`` caps the number of model runs. Morris uses the most trajectories that
 fit (at least :data:`MIN_TRAJECTORIES`); Sobol' the largest power of two ``N`` with ``N (k +
-2) <= budget`` (at least :data:`MIN_SOBOL_BASE`). Without a budget: Morris 2 trajectories
-(``2 (k + 1)`` runs: 196 for ``aml``'s 97 factors), Sobol' ``N = 8``.
+2) <= budget`` (at least :data:`MIN_SOBOL_BASE`). Without a budget: Morris
+:data:`DEFAULT_TRAJECTORIES` trajectories (``r (k + 1)`` runs: 624 for ``aml``'s 103
+factors), Sobol' ``N = 8``.
+
+**Infeasible sets.** A parameter set is *infeasible* when the model's own derivations break
+down on it: a derived parameter is not a finite real number, or a value lies outside what the
+place that uses it accepts (a negative cell count, a self-renewal fraction above 1): the
+checks a reload of the model makes (:class:`evniche.engines.ensemble.InfeasibleParameters`).
+In ``aml``, e.g., HSCs that leave the niche faster than they divide (a high
+``hsc_mobilization_max`` with weak CXCL12 retention) have no healthy steady state: the
+derived HSC outflow is negative and the amplification per stage (its cube root) complex.
+The plausible ranges are a box; the valid models are a region inside it. Morris and Sobol'
+therefore sample that region by **rejection of whole design blocks**, before any run: a
+candidate trajectory (Morris) or Saltelli block (Sobol') with an infeasible set is drawn
+again (from the same seed), up to :data:`MAX_CANDIDATES` candidates per block wanted. Each
+rejected candidate is kept (:attr:`Design.rejected`: its first infeasible set and why) and
+counted in the summary; nothing is dropped silently. The indices are those of the readouts
+over the valid region (the elementary effects of steps that stay valid; Saltelli's
+estimators assume independent inputs, which the constraint makes them not: a screening).
 
 Runs that fail (solver, time limit) are kept in the samples with their error and left out
 of the analysis by whole design blocks (a Morris trajectory, a Sobol' block of ``k + 2``
@@ -62,7 +79,12 @@ METHODS = ("morris", "sobol", "local")
 LOG_SPAN = 10.0
 MORRIS_LEVELS = 4
 MIN_TRAJECTORIES = 2
+#: Morris trajectories without a budget
+DEFAULT_TRAJECTORIES = 6
 MIN_SOBOL_BASE = 8
+#: candidate blocks (trajectories, Saltelli blocks) drawn at most per block wanted, when
+#: candidates with infeasible sets are drawn again
+MAX_CANDIDATES = 50
 #: local elasticities: relative change of each parameter (fraction)
 LOCAL_STEP = 0.1
 #: a factor matters for a readout when its influence reaches this (per method)
@@ -148,10 +170,49 @@ class Design:
     size: int
     coordinates: np.ndarray
     values: np.ndarray
+    #: candidate blocks drawn (kept and rejected)
+    candidates: int = 0
+    #: one row per rejected candidate block: ``candidate`` (its number among those drawn),
+    #: ``set`` (its first infeasible parameter set, within the block), the factor values of
+    #: that set, ``cause`` (parameter and condition) and ``error`` (the whole message)
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def runs(self) -> int:
         return int(self.values.shape[0])
+
+    def causes(self) -> dict[str, int]:
+        """Rejected candidate blocks per cause, the most frequent first."""
+        if self.rejected.empty:
+            return {}
+        counts = self.rejected["cause"].value_counts(sort=True)
+        return {str(k): int(v) for k, v in counts.items()}
+
+
+#: a feasibility check of one parameter set (factor values in their units): None when the
+#: set is a valid model, else (cause, message)
+Check = Callable[[np.ndarray], "tuple[str, str] | None"]
+
+
+def feasibility(model, items: Sequence[Factor], days: float = 365.0) -> Check:
+    """The feasibility check of ``items``' parameter sets of ``model`` (a
+    :class:`~evniche.spec.resolve.ResolvedModel`): the model's own derivations and use-site
+    checks (:class:`evniche.engines.ensemble.ParameterValues`), without running it."""
+    from ..engines import prepare
+    from ..engines.ensemble import InfeasibleParameters, ParameterValues
+
+    net, _ = prepare(model, None, None, days)
+    values = ParameterValues(model, net)
+    names = [f.name for f in items]  # the parameter table's names (an inline one: its path)
+
+    def check(row: np.ndarray) -> tuple[str, str] | None:
+        try:
+            values.canonical(dict(zip(names, map(float, row), strict=True)), "design")
+        except InfeasibleParameters as exc:
+            return f"{exc.parameter} {exc.condition}", str(exc)
+        return None
+
+    return check
 
 
 def _check_budget(budget: int | None) -> None:
@@ -160,8 +221,10 @@ def _check_budget(budget: int | None) -> None:
 
 
 def design(method: str, items: Sequence[Factor], budget: int | None = None,
-           seed: int = 0) -> Design:
-    """Sample the factors for ``method`` within ``budget`` runs (see module text)."""
+           seed: int = 0, check: Check | None = None) -> Design:
+    """Sample the factors for ``method`` within ``budget`` runs (see module text).
+    ``check``: the feasibility of a parameter set (:func:`feasibility`); Morris and Sobol'
+    draw a candidate block again while one of its sets is infeasible."""
     if method not in METHODS:
         raise EvnicheError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     _check_budget(budget)
@@ -175,14 +238,21 @@ def design(method: str, items: Sequence[Factor], budget: int | None = None,
     from SALib.sample import sobol as sobol_sample
 
     if method == "morris":
-        r = MIN_TRAJECTORIES if budget is None else budget // (k + 1)
+        r = DEFAULT_TRAJECTORIES if budget is None else budget // (k + 1)
         if r < MIN_TRAJECTORIES:
             raise EvnicheError(f"--budget {budget} is too small for Morris with {k} factors: "
                                f"at least {MIN_TRAJECTORIES} trajectories of k + 1 runs, "
                                f"{MIN_TRAJECTORIES * (k + 1)} runs (or fewer factors with "
                                f"--parameter)")
-        x = morris_sample.sample(problem(items), r, num_levels=MORRIS_LEVELS, seed=seed)
-        size = r
+
+        def draw(n: int, round_: int) -> np.ndarray:
+            # round 0 is the design a model without infeasible sets always had; each later
+            # round new trajectories from the same seed
+            return morris_sample.sample(problem(items), n, num_levels=MORRIS_LEVELS,
+                                        seed=seed if round_ == 0 else
+                                        np.random.default_rng([seed, round_]))
+
+        wanted, least, block, unit = r, MIN_TRAJECTORIES, k + 1, "trajectories"
     else:
         n = MIN_SOBOL_BASE if budget is None else 2 ** int(math.floor(math.log2(
             max(budget / (k + 2), 1))))
@@ -191,11 +261,76 @@ def design(method: str, items: Sequence[Factor], budget: int | None = None,
                                f"at least N = {MIN_SOBOL_BASE} base samples of k + 2 runs, "
                                f"{MIN_SOBOL_BASE * (k + 2)} runs (or fewer factors with "
                                f"--parameter)")
-        x = sobol_sample.sample(problem(items), n, calc_second_order=False, scramble=True,
-                                seed=seed)
-        size = n
+        drawn: list[np.ndarray] = []
+
+        def draw(n: int, round_: int) -> np.ndarray:
+            # the next n blocks of one scrambled Sobol' sequence (a longer sample of the
+            # same seed starts with the shorter one): round 0 is the design as it always was
+            total = sum(len(x) for x in drawn) // (k + 2) + n
+            total = 2 ** math.ceil(math.log2(total))
+            x = sobol_sample.sample(problem(items), total, calc_second_order=False,
+                                    scramble=True, seed=seed)
+            new = x[sum(len(p) for p in drawn):][:n * (k + 2)]
+            drawn.append(new)
+            return new
+
+        wanted, least, block, unit = n, 2, k + 2, "Saltelli blocks"
+    x, tried, rejected = _feasible(draw, wanted, block, items, check)
+    kept = len(x) // block
+    if kept < least:
+        causes = pd.Series([c for c in rejected["cause"]]).value_counts()
+        raise EvnicheError(
+            f"only {kept} of {tried} candidate {unit} of {method} are valid models (at least "
+            f"{least} needed); the others hold infeasible parameter sets: "
+            + "; ".join(f"{v} x {c}" for c, v in causes.items())
+            + ". Vary fewer assumptions with --parameter, or see 'Infeasible sets' in "
+              "docs/sensitivity.md")
     values = np.column_stack([f.values(x[:, j]) for j, f in enumerate(items)])
-    return Design(method, size, x, values)
+    return Design(method, kept, x, values, tried, rejected)
+
+
+def _feasible(draw: Callable[[int, int], np.ndarray], wanted: int, block: int,
+              items: Sequence[Factor], check: Check | None
+              ) -> tuple[np.ndarray, int, pd.DataFrame]:
+    """``wanted`` blocks of ``block`` rows (sampling coordinates) whose every parameter set
+    passes ``check``, from candidates ``draw(n, round)`` (n blocks), in the order drawn; at
+    most :data:`MAX_CANDIDATES` candidates per block wanted. Returns the kept rows, the
+    candidates drawn and the rejected ones (see :attr:`Design.rejected`)."""
+    kept: list[np.ndarray] = []
+    rejected: list[dict] = []
+    tried = round_ = 0
+    cap = MAX_CANDIDATES * wanted
+    while len(kept) < wanted and tried < cap:
+        need = wanted - len(kept)
+        # after round 0, as many as the acceptance so far suggests (at least twice the need)
+        share = len(kept) / tried if tried and kept else 0.0
+        n = need if round_ == 0 else min(cap - tried, max(2 * need, math.ceil(
+            1.2 * need / share) if share else 4 * need))
+        x = draw(n, round_)
+        for b in range(n):
+            if len(kept) == wanted:  # the rest of this round is never looked at
+                n = b
+                break
+            rows = x[b * block:(b + 1) * block]
+            why = None
+            if check is not None:
+                values = np.column_stack([f.values(rows[:, j]) for j, f in
+                                          enumerate(items)])
+                for i, row in enumerate(values):
+                    why = check(row)
+                    if why is not None:
+                        rejected.append({"candidate": tried + b, "set": i,
+                                         **dict(zip([f.name for f in items], row,
+                                                    strict=True)),
+                                         "cause": why[0], "error": why[1]})
+                        break
+            if why is None:
+                kept.append(rows)
+        tried += n
+        round_ += 1
+    columns = ["candidate", "set", *[f.name for f in items], "cause", "error"]
+    out = np.vstack(kept) if kept else np.empty((0, len(items)))
+    return out, tried, pd.DataFrame(rejected, columns=columns)
 
 
 def _local_requests(items: Sequence[Factor]) -> list[dict[str, float]]:
@@ -351,6 +486,14 @@ class Result:
         lines.append(f"{self.design.runs} runs ({self.method}, "
                      f"{_size_text(self.method, self.design.size)}), {len(self.factors)} "
                      f"assumptions; {failed} run(s) failed")
+        causes = self.design.causes()
+        if causes:
+            unit = {"morris": "trajectories", "sobol": "Saltelli blocks"}[self.method]
+            lines.append(
+                f"{len(self.design.rejected)} of {self.design.candidates} candidate {unit} "
+                "held an infeasible parameter set (not a valid model) and were drawn again "
+                "before running; by the first such set's cause: "
+                + ", ".join(f"{c} ({n})" for c, n in causes.items()))
         for r in self.readouts:
             part = self.indices[self.indices["readout"] == r.name]
             top = part[part["matters"]].sort_values("influence", ascending=False)
@@ -418,7 +561,8 @@ def run(model, *, method: str = "morris", budget: int | None = None, seed: int =
         extra_readouts: Mapping[str, scalars.ScalarFunction] | None = None,
         parameters: Sequence[str] | None = None, client: Any = None,
         wall_limit_s: float | None = None, options: Mapping[str, Any] | None = None,
-        progress: Callable[[int, int], None] | None = None) -> Result:
+        progress: Callable[[int, int], None] | None = None,
+        plan: Design | None = None) -> Result:
     """Global sensitivity of ``model`` (a :class:`~evniche.spec.resolve.ResolvedModel`).
 
     ``readouts``: built-in names or ``module:function`` (default: take-over day, plasma EVs,
@@ -426,7 +570,8 @@ def run(model, *, method: str = "morris", budget: int | None = None, seed: int =
     ``parameters``: globs choosing factors; ``client``: a ``distributed.Client`` (None: run
     in this process); ``wall_limit_s``: per run (seconds); ``options``: engine options of
     :func:`evniche.simulate` (e.g. ``equilibrate_first``); ``progress(done, total)`` after
-    each chunk of runs.
+    each chunk of runs; ``plan``: the design, when the caller made it already
+    (:func:`design` with the same method, budget, seed and the :func:`feasibility` check).
     """
     from ..engines import cost
 
@@ -436,7 +581,8 @@ def run(model, *, method: str = "morris", budget: int | None = None, seed: int =
     days = cost.check_days(days)
     chosen = scalars.choose(readouts, extra_readouts)
     items = factors(model, parameters)
-    d = design(method, items, budget, seed)
+    d = plan if plan is not None else design(method, items, budget, seed,
+                                              feasibility(model, items, days))
     ensemble = distribute.Ensemble(model=model.raw, days=days, readouts=tuple(chosen),
                                    seed=seed, wall_limit_s=wall_limit_s,
                                    options=dict(options or {}))
@@ -457,7 +603,8 @@ def run(model, *, method: str = "morris", budget: int | None = None, seed: int =
                         axis=1)
     indices, notes = analyse(method, items, d, samples, chosen, seed)
     settings = {"method": method, "budget": budget, "seed": seed, "days": days,
-                "runs": d.runs, "size": d.size, "readouts": [r.name for r in chosen],
+                "runs": d.runs, "size": d.size, "candidates": d.candidates,
+                "rejected": len(d.rejected), "readouts": [r.name for r in chosen],
                 "parameters": list(parameters or []),
                 "thresholds": {"influence": INFLUENCE[method], "matters": MATTERS[method],
                                "log_span": LOG_SPAN}}

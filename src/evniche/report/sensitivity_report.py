@@ -4,6 +4,9 @@
   readout, ``NAME_censored``, ``note``, ``error``);
 * ``indices.csv``: one row per readout × assumption (the method's indices, ``influence``,
   ``matters``);
+* ``rejected.parquet``: one row per candidate design block drawn again because it held an
+  infeasible parameter set (``candidate``, ``set``, that set's values, ``cause``,
+  ``error``; no rows when every candidate was valid);
 * ``sensitivity.json``: the settings, the factors (unit, range, log or linear sampling,
   source) and the summary sentences;
 * ``report.html``: self-contained (PNG figures as base64, no JavaScript): the summary, the
@@ -58,6 +61,7 @@ def write(result, out: str | os.PathLike[str]) -> Path:
         tmp.mkdir()
         result.samples.to_parquet(tmp / "samples.parquet", index=False)
         result.indices.to_csv(tmp / "indices.csv", index=False)
+        result.design.rejected.to_parquet(tmp / "rejected.parquet", index=False)
         (tmp / MARKER).write_text(json.dumps(record(result), indent=2), encoding="utf-8")
         (tmp / "report.html").write_text(page(result), encoding="utf-8")
     return path
@@ -70,6 +74,7 @@ def record(result) -> dict:
         "factors": [{"name": f.name, "unit": f.unit, "value": f.value, "low": f.low,
                      "high": f.high, "sampling": "log-uniform" if f.log else "uniform",
                      "source": f.source} for f in result.factors],
+        "infeasible_causes": result.design.causes(),
         "readout_notes": result.readout_notes,
         "summary": result.summary(),
     }
@@ -158,6 +163,11 @@ def page(result) -> str:
     failed = result.samples[result.samples["error"] != ""]
     failures = "".join(f"<li>run {int(r.run)}: {esc(r.error)}</li>"
                        for r in failed.head(20).itertuples())
+    rejected = result.design.rejected
+    examples = rejected.drop_duplicates("cause")
+    infeasible = "".join(
+        f"<li><b>{esc(r.cause)}</b> ({int((rejected['cause'] == r.cause).sum())}), e.g. "
+        f"candidate {int(r.candidate)}: {esc(r.error)}</li>" for r in examples.itertuples())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>evniche sensitivity: {esc(result.model)}</title>
@@ -173,6 +183,8 @@ td.hit{{background:#fde6b3}} img{{max-width:100%}}</style></head><body>
 <h2>Summary</h2><ul>{''.join(f'<li>{esc(x)}</li>' for x in result.summary())}</ul>
 {f'<h3>Readout notes</h3><ul>{notes}</ul>' if notes else ''}
 {f'<h3>Failed runs (first 20)</h3><ul>{failures}</ul>' if failures else ''}
+{f'<h3>Infeasible candidates, drawn again before running (by cause; all in '
+  f'rejected.parquet)</h3><ul>{infeasible}</ul>' if infeasible else ''}
 <h2>Figure</h2><p>{esc(caption)}</p><img src="data:image/png;base64,{image}" alt="{esc(caption)}">
 <h2>Ranked assumptions</h2>
 <table><tr><th>assumption</th>{head}</tr>{''.join(rows)}</table>

@@ -31,6 +31,10 @@ class ResolvedParameter:
     range: tuple[float, float] | None = None  # canonical units
     expr: str | None = None
     used_at: list[str] = field(default_factory=list)
+    #: what the places that use it accept: (path, lowest, highest) in canonical units (None:
+    #: no bound), e.g. ``(cell_types.HSC.self_renewal, 0.0, 1.0)``; checked at load time
+    #: and, for an ensemble's new values, by :class:`evniche.engines.ensemble.ParameterValues`
+    limits: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
     @property
     def is_assumption(self) -> bool:
@@ -83,6 +87,8 @@ class ParameterTable:
                 path,
             )
         resolved.used_at.append(path)
+        if nonnegative or at_most is not None:
+            resolved.limits.append((path, 0.0 if nonnegative else None, at_most))
         return name
 
     def _resolve(self, name: str, kind: str, path: str) -> ResolvedParameter:
