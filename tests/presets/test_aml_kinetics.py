@@ -48,8 +48,10 @@ RELAPSE_DOUBLING_DAYS = (11.0, 14.0)
 
 
 def _doubling_days(params, s):
-    """ln 2 / net growth of blasts at feedback ``s`` with niche-EV support (days)."""
-    net = ((2 * params["blast_self_renewal"] * s - 1) * params["blast_division_supported"]
+    """ln 2 / net growth of blasts at feedback ``s`` with niche-EV support (days); the
+    blasts' renewal is a·s^φ (φ: blast_feedback_coupling)."""
+    renew = params["blast_self_renewal"] * s ** params["blast_feedback_coupling"]
+    net = ((2 * renew - 1) * params["blast_division_supported"]
            - params["blast_death_protected"] - params["blast_egress"])  # 1/h
     return math.log(2) / net / 24.0
 
@@ -57,18 +59,20 @@ def _doubling_days(params, s):
 def test_blast_growth_in_a_recovered_marrow_is_that_of_molecular_relapse(params):
     """Blast renewal is derived from O11: at the healthy feedback the hand formula gives the
     cited doubling, inside the range of the three markers; in aplasia (s = 1) the same
-    blasts double in under 3 days. By hand: the feedback at rest s0 = (1 + exit/p) /
+    blasts double faster. By hand: the feedback at rest s0 = (1 + exit/p) /
     (2·a_HSC·ν) = (1 + 5.10e-6/1.488e-4) / (2 · 0.8 · 0.818) = 0.7903 (ν calibrated on O6,
-    aml.yaml niche_occupancy); a = (1 + (ln 2/288 h + 0.0015 + 0.00038)/(1/32 h)) /
-    (2 · 0.7903) = 0.7195; in aplasia (2·0.7195 − 1) · 1/32 h − 0.0015 − 0.00038 =
-    0.01184 /h, 2.44 days (3.57 days with ν = 0.75, item 15)."""
+    aml.yaml niche_occupancy); with the coupling φ = 0.8 (item 17) s0^φ = 0.8284 and
+    a = (1 + (ln 2/288 h + 0.0015 + 0.00038)/(1/32 h)) / (2 · 0.8284) = 0.6864; in aplasia
+    (2·0.6864 − 1) · 1/32 h − 0.0015 − 0.00038 = 0.009771 /h, 2.96 days (2.44 days at
+    φ = 1, item 16)."""
     low, high = RELAPSE_DOUBLING_DAYS
     recovered = _doubling_days(params, params["feedback_at_steady_state"])
     assert recovered == pytest.approx(12.0, rel=1e-9)  # PML-RARA's median, the middle
     assert low <= recovered <= high
     assert params["feedback_at_steady_state"] == pytest.approx(0.7903, abs=1e-4)
-    assert params["blast_self_renewal"] == pytest.approx(0.7195, abs=1e-4)
-    assert _doubling_days(params, 1.0) == pytest.approx(2.44, abs=0.01)
+    assert params["blast_feedback_coupling"] == 0.8
+    assert params["blast_self_renewal"] == pytest.approx(0.6864, abs=1e-4)
+    assert _doubling_days(params, 1.0) == pytest.approx(2.96, abs=0.01)
 
 
 def test_blast_regrowth_at_low_burden_doubles_as_derived_by_hand(params):
@@ -89,20 +93,18 @@ def test_blast_regrowth_at_low_burden_doubles_as_derived_by_hand(params):
 
 
 def test_autonomous_blasts_with_the_same_growth_never_present_with_cytopenia():
-    """Why blasts take the normal feedback (aml.yaml blast_self_renewal): blasts that grow
-    as in O11 but ignore the feedback (renewal fixed at a·s of the healthy marrow) are
+    """The lower bound of blast_feedback_coupling (item 17): blasts that grow as in O11 but
+    ignore the feedback (φ = 0: renewal fixed at a·s0^φ of the healthy marrow, 0.5686) are
     balanced by marrow crowding before normal output falls to the ANC lower limit, so the
-    leukemia never presents as AML presents (P4, P6, PR1), here within two years."""
-    params = compile_model(evniche.load_model("aml")).params
-    fixed = params["blast_self_renewal"] * params["feedback_at_steady_state"]
-    autonomous = {"cell_types.blast.feedback": False,
-                  "cell_types.blast_resistant.feedback": False,
-                  "parameters.blast_self_renewal": fixed}
-    ds = evniche.simulate("aml", days=730.0, output_hours=24.0, overrides=autonomous)
-    assert float(clinical.blast_percent(ds).max()) > 20.0  # the blasts do take over ...
-    assert clinical.diagnosis_day(ds) is None  # ... but without cytopenia
-    out = clinical.normal_blood_output(ds)
-    assert float(out.min()) / float(out.isel(time=0)) > CYTOPENIA
+    leukemia never presents as AML presents (P4, P6, PR1), here within two years; nor does
+    it at φ = 0.67, just below 0.68, the smallest φ that presents with cytopenia."""
+    for phi in (0.0, 0.67):
+        ds = evniche.simulate("aml", days=730.0, output_hours=24.0,
+                              overrides={"parameters.blast_feedback_coupling": phi})
+        assert float(clinical.blast_percent(ds).max()) > 20.0  # the blasts do take over ...
+        assert clinical.diagnosis_day(ds) is None  # ... but without cytopenia
+        out = clinical.normal_blood_output(ds)
+        assert float(out.min()) / float(out.isel(time=0)) > CYTOPENIA
 
 
 #: Çiftçiler 2020 (O6): the median of that recovery, the aml preset's calibration target
@@ -161,6 +163,19 @@ def test_blood_blasts_at_presentation_lie_among_the_published_medians(untreated)
     dx = clinical.diagnosis_day(untreated)
     low, high = BLOOD_BLASTS_AT_PRESENTATION
     assert low <= float(clinical.value_at(clinical.blood_blast_percent(untreated), dx)) <= high
+
+
+def test_blood_blasts_at_presentation_set_the_lower_bound_of_the_coupling():
+    """Item 17: at φ = 0.75, one 0.05 step below the preset's 0.8, the leukemia presents
+    (cytopenia at 56-83 % marrow blasts) but with more blood blasts than any P5 median."""
+    ds = evniche.simulate("aml", days=365.0, output_hours=24.0,
+                          overrides={"parameters.blast_feedback_coupling": 0.75})
+    dx = clinical.diagnosis_day(ds)
+    assert dx is not None
+    low, high = MARROW_BLASTS_AT_PRESENTATION
+    assert low <= float(clinical.value_at(clinical.blast_percent(ds), dx)) <= high
+    assert float(clinical.value_at(clinical.blood_blast_percent(ds), dx)) > \
+        BLOOD_BLASTS_AT_PRESENTATION[1]
 
 
 #: Blood Adv 2020;4(2):301 (K6): early peripheral blast clearance, log10 of circulating
@@ -250,3 +265,21 @@ def test_a_patient_at_the_top_of_the_share_distribution_is_refractory(default_pa
     low, high = evniche.load_model("aml").params.resolved["resistant_share"].range
     assert high / low == pytest.approx(1e4)  # four decades
     assert response(high).remission is None
+
+
+def _mrd_at_remission(phi: float) -> float:
+    """Marrow MRD (leukemic fraction) at CR after 7+3 at presentation, with coupling φ."""
+    over = {"parameters.blast_feedback_coupling": phi}
+    untreated = evniche.simulate("aml", days=365.0, output_hours=24.0, overrides=over)
+    start = float(untreated["time"].values[clinical.diagnosis_sample(untreated)])
+    treated = evniche.simulate("aml", days=start + 45.0, output_hours=6.0, overrides=over,
+                               interventions=[{"name": "induction_7_3", "start": start}])
+    return clinical.course(treated)["mrd_at_remission"]
+
+
+def test_mrd_at_remission_falls_with_the_coupling():
+    """The premise of the calibration of blast_feedback_coupling (item 17): blasts that take
+    less of the feedback regrow more slowly in the aplasia after 7+3, so the MRD at CR is
+    lower; most CR patients are MRD-negative (M8), so MRD asks for the smallest φ that
+    presentation allows."""
+    assert _mrd_at_remission(0.7) < _mrd_at_remission(0.8) < _mrd_at_remission(0.9)

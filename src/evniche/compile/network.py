@@ -13,7 +13,8 @@ Semantics (all rates per hour, counts dimensionless, volumes in mL):
   down-rules) share one saturation this is exactly PhysiCell's ``u = b0 + (bM - b0)·U``,
   ``b = u + (bm - u)·D``. Interventions then multiply the behavior.
 * Hematopoiesis core (Marciniak-Czochra / Stiehl): a division of type i renews
-  (two cells of i) with probability ``a = self_renewal · s^feedback · ν^niche``, else
+  (two cells of i) with probability ``a = self_renewal · s^φ · ν^niche`` (φ in [0, 1]:
+  the cell type's ``feedback`` coupling, true = 1, false = 0; niche 0 or 1), else
   gives two cells of ``differentiates_to`` — or, with several targets, shares them with
   the fractions φ_k (Σ φ_k = 1); s = 1/(1 + k·Σ feedback cells) and
   ν = 1/(1 + Σ niche members / capacity). Deaths, marrow exit, crowding deaths and
@@ -116,7 +117,9 @@ class CellKinetics:
     #: (target cell type, parameter name of the fraction of differentiated daughters it
     #: receives); one target has the fraction ONE
     differentiation: tuple[tuple[str, str], ...]
-    feedback: bool
+    #: coupling φ of self-renewal to the systemic feedback (renewal × s^φ): a number in
+    #: [0, 1] (0: no feedback) or the name of a dimensionless parameter
+    feedback: float | str
     niche: bool
     homeostasis: tuple[str, str] | None = None  # (set_point, power) parameter names
     exit_to: str | None = None  # cell type that exiting cells become (None: they are lost)
@@ -290,7 +293,7 @@ def compile_model(model: ResolvedModel) -> Network:
             initial=_p(ct.initial, f"{base}.initial"), proliferation=opt("proliferation"),
             self_renewal=opt("self_renewal"), death=opt("death"), exit=opt("exit"),
             differentiation=_differentiation(ct.differentiates_to, base),
-            feedback=ct.feedback, niche=ct.niche,
+            feedback=_coupling(ct.feedback, f"{base}.feedback"), niche=ct.niche,
             homeostasis=(_p(ct.homeostasis.set_point, f"{base}.homeostasis.set_point"),
                          _p(ct.homeostasis.power, f"{base}.homeostasis.power"))
             if ct.homeostasis else None,
@@ -398,6 +401,14 @@ def _differentiation(target, base: str) -> tuple[tuple[str, str], ...]:
     if isinstance(target, str):
         return ((target, ONE),)
     return tuple((t, _p(f, f"{base}.differentiates_to.{t}")) for t, f in target.items())
+
+
+def _coupling(ref, path: str) -> float | str:
+    """The feedback coupling φ of a cell type: true → 1, false → 0, a number as given, or
+    the name of its parameter."""
+    if isinstance(ref, (bool, float)):
+        return float(ref)
+    return _p(ref, path)
 
 
 def _p(ref, path: str) -> str:

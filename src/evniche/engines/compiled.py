@@ -49,7 +49,7 @@ FLOAT_FIELDS = (
     "b_base", "up_half", "up_hill", "up_sat", "dn_half", "dn_hill", "dn_sat",
     "h_set", "h_pow", "s_tau", "pl_in_marrow", "pl_deg", "pl_drain", "pl_clear", "pl_home",
     "r_rate", "r_V", "q_decay", "Q_data", "cyt_decay", "drug_elim", "A_data", "diff_frac",
-    "scalars",
+    "scalars", "c_fb_exp",
 )
 # field numbers (compile-time constants inside the kernels)
 (I_CELL, I_STATE, I_CARGO, I_CYT, I_DRUG, I_EV_M, I_EV_B,
@@ -66,7 +66,7 @@ FLOAT_FIELDS = (
 (B_BASE, UP_HALF, UP_HILL, UP_SAT, DN_HALF, DN_HILL, DN_SAT,
  H_SET, H_POW, S_TAU, PL_IN_MARROW, PL_DEG, PL_DRAIN, PL_CLEAR, PL_HOME,
  R_RATE, R_V, Q_DECAY, Q_DATA, CYT_DECAY, DRUG_ELIM, A_DATA, DIFF_FRAC,
- SCALARS) = range(len(FLOAT_FIELDS))
+ SCALARS, C_FB_EXP) = range(len(FLOAT_FIELDS))
 # entries of "scalars"
 V_MARROW, V_BLOOD, FB_K, NICHE_INV, CROWD_INV, CROWD_RATE, CROWD_POW = range(7)
 # entries of "sizes": species, behaviors, signals
@@ -442,6 +442,7 @@ def _core_rates(y, N, beh, ix, ixo, fx, fxo):
     c_drug_death = _seg(ix, ixo, C_DRUG_DEATH)
     c_exit = _seg(ix, ixo, C_EXIT)
     c_fb = _seg(ix, ixo, C_FB)
+    c_fb_exp = _seg(fx, fxo, C_FB_EXP)  # feedback coupling φ: renewal × s^φ
     c_niche = _seg(ix, ixo, C_NICHE)
     c_mut = _seg(ix, ixo, C_MUT)
     h_on = _seg(ix, ixo, H_ON)
@@ -455,7 +456,10 @@ def _core_rates(y, N, beh, ix, ixo, fx, fxo):
     mut = np.empty(nN, y.dtype)
     for i in range(nN):
         prolif[i] = beh[c_prolif[i]]
-        renew[i] = beh[c_renew[i]] * (s_fb if c_fb[i] else 1.0) * (nu if c_niche[i] else 1.0)
+        fb = zero + 1.0  # s^φ: exactly s for φ = 1 and 1 for φ = 0 (no power evaluated)
+        if c_fb[i]:
+            fb = s_fb if c_fb_exp[i] == 1.0 else s_fb ** c_fb_exp[i]
+        renew[i] = beh[c_renew[i]] * fb * (nu if c_niche[i] else 1.0)
         fail[i] = beh[c_fail[i]]
         homeo = _hill(_clip0(N[i]), h_set[i], h_pow[i]) if h_on[i] else zero + 1.0
         death[i] = (beh[c_death[i]] * homeo + (crowd_death if crowd_members[i] else zero)

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from ..compile.network import BLOOD, MARROW, Network
+from ..errors import ModelError
 
 
 def combine_rules(kin: Kinetics, sig: np.ndarray) -> np.ndarray:
@@ -114,7 +115,9 @@ class Kinetics:
         egress = [(i, cidx[c.exit_to]) for i, c in enumerate(cells) if c.exit_to is not None]
         self.exit_from = np.array([a for a, _ in egress], int)
         self.exit_into = np.array([b for _, b in egress], int)
-        self.c_fb = np.array([c.feedback for c in cells], bool)
+        #: feedback coupling φ per cell type (renewal × s^φ; 0: no feedback)
+        self.c_fb_exp = np.array([_coupling(c, p) for c in cells], float)
+        self.c_fb = self.c_fb_exp != 0.0
         self.c_niche = np.array([c.niche for c in cells], bool)
         # one entry per (source, target) differentiation flow, with the target's fraction
         diff = [(i, cidx[t], p[f]) for i, c in enumerate(cells) for t, f in c.differentiation]
@@ -322,6 +325,16 @@ class Kinetics:
             return np.ones_like(N, dtype=float)
         return np.where(self.h_on, (np.maximum(N, 0.0) / self.h_set) ** self.h_pow, 1.0)
 
+    def feedback_factor(self, s: float) -> np.ndarray:
+        """s^φ per cell type for the systemic feedback signal ``s`` (dimensionless): φ = 1
+        gives s and φ = 0 gives 1 exactly (no power is evaluated for them)."""
+        phi = self.c_fb_exp
+        graded = (phi != 0.0) & (phi != 1.0)
+        out = np.where(phi == 1.0, s, 1.0)
+        if graded.any():
+            out[graded] = s ** phi[graded]
+        return out
+
     def rhs(self, t: float, y: np.ndarray, beh_factor: np.ndarray | None = None,
             upt_factor: np.ndarray | None = None, removal: np.ndarray | None = None,
             infusion: np.ndarray | None = None) -> np.ndarray:
@@ -337,7 +350,7 @@ class Kinetics:
         s = 1.0 / (1.0 + self.fb_k * np.sum(N[self.fb_members]))
         nu = 1.0 / (1.0 + np.sum(N[self.niche_members]) / self.niche_cap)
         prolif = beh[self.c_prolif]
-        renew = beh[self.c_renew] * np.where(self.c_fb, s, 1.0) * np.where(self.c_niche, nu, 1.0)
+        renew = beh[self.c_renew] * self.feedback_factor(s) * np.where(self.c_niche, nu, 1.0)
         fail = beh[self.c_fail]
         mut = beh[self.c_mut]  # probability that a daughter mutates
         kept = 1.0 - mut
@@ -437,3 +450,13 @@ class Kinetics:
         cols.extend(range(self.n))
         data = np.ones(len(rows))
         return sparse.csc_matrix((data, (rows, cols)), shape=(self.n, self.n))
+
+
+def _coupling(cell, p: dict[str, float]) -> float:
+    """The feedback coupling φ of ``cell`` (a number or its parameter's value), checked to
+    lie in [0, 1] (an override can move a parameter past its range)."""
+    phi = p[cell.feedback] if isinstance(cell.feedback, str) else float(cell.feedback)
+    if not 0.0 <= phi <= 1.0:
+        raise ModelError(f"feedback coupling φ of cell type '{cell.name}' is {phi}; expected "
+                         "a number between 0 and 1", f"cell_types.{cell.name}.feedback")
+    return phi

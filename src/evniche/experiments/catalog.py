@@ -378,7 +378,7 @@ def scenarios(models: Sequence[str] | None = None) -> list[Scenario]:
             "(Ohtake 2011, Blood 117:2358); relapse after 3 years in CR is rare (1.1 % of CR1 "
             "patients, Leuk Res 2014;38:901). So marrow blasts 210 days after diagnosis (CR "
             "about a month after diagnosis, O6, + 6 months) stay below 5 %, a fall of >= 93 % "
-            "against the untreated course from the model's 72 % at presentation",
+            "against the untreated course from the model's 71 % at presentation",
             ("docs/sources/clinical-course.md O3, O5, O9",),
             Arm(aml, (induction, {"name": "consolidation", "start": "remission"})),
             Arm(aml),

@@ -35,8 +35,9 @@ consistency check has nothing to report):
   notes. Intermediate quantities are parameters set by ``AssignmentRule``: signals
   (``sig_*``), Hill terms (``hill_*``), rule-combined behaviors (``beh_*``: PhysiCell's
   combination of up- and down-regulating rules, one saturation value per rule), feedback
-  ``s_feedback``, niche ``nu_niche``, crowding death ``crowd_death``, homeostatic factors
-  ``homeostasis_<type>``, self-renewal ``renew_<type>``, per-cell uptake rates ``r_*``;
+  ``s_feedback`` (raised to a cell type's graded coupling φ where 0 < φ < 1), niche
+  ``nu_niche``, crowding death ``crowd_death``, homeostatic factors ``homeostasis_<type>``,
+  self-renewal ``renew_<type>``, per-cell uptake rates ``r_*``;
 * interventions of a :class:`~evniche.compile.schedule.Schedule` become events: a flag per
   window (``window_k``, 0 or 1) switched at its start and end, the multipliers it carries
   written as ``piecewise`` products of those flags; doses (jumps) add to their species and
@@ -717,8 +718,12 @@ def _write_dynamics(w: _Writer, net: Network, kin, p: dict[str, str], x: dict[st
         n = N[c.name]
         if prolif[c.name] is not None:
             factors_r = [beh[c.self_renewal]] if c.self_renewal is not None else [ZERO_D]
-            if c.feedback and s_fb:
+            if s_fb and isinstance(c.feedback, str):  # graded coupling: s^φ
+                factors_r.append(f"pow({s_fb}, {p[c.feedback]})")
+            elif s_fb and c.feedback == 1.0:
                 factors_r.append(s_fb)
+            elif s_fb and c.feedback:
+                factors_r.append(f"pow({s_fb}, {_lit(c.feedback, 'dimensionless')})")
             if c.niche and nu:
                 factors_r.append(nu)
             renew = w.ids.make(f"renew_{c.name}")

@@ -132,7 +132,10 @@ class CellType(Strict):
     #: fraction of differentiated daughters each receives (parameters; they sum to 1)
     differentiates_to: str | dict[str, ParamRef] | None = None
     mutates_to: Mutation | None = None  # mutation into another type at division
-    feedback: bool = False  # self-renewal scaled by the systemic feedback signal
+    #: coupling φ of self-renewal to the systemic feedback signal s: renewal is scaled by
+    #: s^φ; a number in [0, 1], a parameter (dimensionless, in [0, 1]), or true (φ = 1) /
+    #: false (φ = 0, no feedback)
+    feedback: bool | float | ParamRef = False
     niche: bool = False  # self-renewal scaled by the joint stem-cell niche signal
     homeostasis: Homeostasis | None = None  # death × (N / set_point)^power
     states: dict[str, StateVariable] = Field(default_factory=dict)
@@ -140,6 +143,15 @@ class CellType(Strict):
     produces: dict[str, ParamRef] = Field(default_factory=dict)  # cytokine per cell per time
     kills: list[Killing] = Field(default_factory=list)
     description: str | None = None
+
+    @field_validator("feedback")
+    @classmethod
+    def _coupling(cls, value):
+        """A numeric coupling φ must lie in [0, 1] (a parameter is checked on resolving)."""
+        if isinstance(value, float) and not 0.0 <= value <= 1.0:
+            raise ValueError(f"feedback coupling φ = {value} is outside [0, 1]; expected a "
+                             "number between 0 and 1, a parameter name, or true/false")
+        return value
 
 
 class Uptake(Strict):

@@ -264,6 +264,8 @@ def resolve(model: Model, source: str, raw: dict, digest: str,
         for key in ("proliferation", "death", "exit", "drug_death"):
             table.ref(getattr(ct, key), "rate", f"{base}.{key}")
         table.ref(ct.self_renewal, "dimensionless", f"{base}.self_renewal", at_most=1.0)
+        if not isinstance(ct.feedback, (bool, float)):  # a parameter: coupling φ in [0, 1]
+            table.ref(ct.feedback, "dimensionless", f"{base}.feedback", at_most=1.0)
         table.ref(ct.division_failure, "dimensionless", f"{base}.division_failure",
                   at_most=1.0)
         if ct.division_failure is not None and ct.proliferation is None:

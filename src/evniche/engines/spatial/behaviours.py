@@ -61,6 +61,7 @@ def evaluate(run: Section, t: float) -> Behaviours:
     N = part["N"]
     n_total = float(part["n_total"])
     s_fb = 1.0 / (1.0 + kin.fb_k * np.sum(N[kin.fb_members]))
+    fb_factor = kin.feedback_factor(s_fb)  # s^φ per cell type
     nu = 1.0 / (1.0 + np.sum(N[kin.niche_members]) / kin.niche_cap)
     cap, crate, cpow = kin.crowd
     crowd = crate * (np.sum(N[kin.crowd_members]) / cap) ** cpow if crate else 0.0
@@ -110,7 +111,7 @@ def evaluate(run: Section, t: float) -> Behaviours:
         w = run.w[t_i]
         prolif[idx] = col(int(kin.c_prolif[t_i]))
         r = col(int(kin.c_renew[t_i]))
-        r = r * (s_fb if kin.c_fb[t_i] else 1.0) * (nu if kin.c_niche[t_i] else 1.0)
+        r = r * fb_factor[t_i] * (nu if kin.c_niche[t_i] else 1.0)
         renew[idx] = r
         fail[idx] = col(int(kin.c_fail[t_i]))
         mut[idx] = col(int(kin.c_mut[t_i]))

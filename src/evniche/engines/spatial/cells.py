@@ -30,7 +30,7 @@ def blood_cells(run: Section, beh_pop, part, s_fb, nu, crowd, N, homeo) -> None:
         return
     y = run.y_blood
     prolif = beh_pop[kin.c_prolif]
-    renew = beh_pop[kin.c_renew] * np.where(kin.c_fb, s_fb, 1.0) * np.where(
+    renew = beh_pop[kin.c_renew] * kin.feedback_factor(s_fb) * np.where(
         kin.c_niche, nu, 1.0)
     fail = beh_pop[kin.c_fail]
     exit_ = beh_pop[kin.c_exit]
