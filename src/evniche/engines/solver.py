@@ -42,7 +42,7 @@ from scipy.integrate import solve_ivp
 from ..errors import SimulationError
 from .kernel_cache import ENABLED as _CACHE  # Numba's cache folder, before any kernel
 from .kinetics import Kinetics
-from .stopwatch import Stopwatch
+from .stopwatch import Budget, Stopwatch
 
 #: what a solve raises when it breaks down (CVODE's setup errors are RuntimeErrors, SciPy's
 #: LinAlgError is a ValueError; overflow in a step is an ArithmeticError)
@@ -261,13 +261,18 @@ def _compiled_cvode(f, jac, span: tuple[float, float], y0: np.ndarray,
         return None
     times = np.array(span, float) if t_eval is None else np.union1d(
         [span[0]], np.asarray(t_eval, float))
+    budget = stopwatch if isinstance(stopwatch, Budget) else None
     try:
         t, y, nfev, flag, watched = sundials.solve(
             packed, span, np.asarray(y0, float), times, rtol=rtol,
             atol=np.asarray(atol, float), first_step=first_step, max_steps=MAX_STEPS,
-            stall_share=STALL_SHARE, stall_calls=STALL_CALLS, blowup=BLOWUP)
+            stall_share=STALL_SHARE, stall_calls=STALL_CALLS, blowup=BLOWUP,
+            max_calls=np.inf if budget is None else budget.calls - budget.used)
     except (RuntimeError, OSError):
         return None
+    if budget is not None:  # past the evaluations left: the budget's error, as a tick's
+        budget.spend(budget.calls - budget.used + 1 if watched == sundials.PAST_CALLS
+                     else nfev, span[0] if len(t) == 0 else t[-1])
     if flag < 0 or watched or len(t) != len(times) or not np.isfinite(y).all() \
             or _past_blowup(y):
         return None

@@ -76,6 +76,15 @@ class Budget:
         if self.stopwatch is not None:
             self.stopwatch.tick(hours, relaxing)
 
+    def spend(self, calls: int, hours: float) -> None:
+        """Count ``calls`` evaluations made outside :meth:`tick` (CVODE calling the compiled
+        kinetics directly, which stops past the evaluations left): past ``calls`` in all,
+        the SimulationError of :meth:`tick`."""
+        self.used += calls
+        if self.used > self.calls:
+            raise SimulationError(self.why.format(calls=self.calls, hours=hours,
+                                                  years=hours / 8766.0))
+
     def check(self, hours: float, relaxing: bool = False) -> None:
         if self.stopwatch is not None:
             self.stopwatch.check(hours, relaxing)

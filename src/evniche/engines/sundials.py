@@ -42,10 +42,11 @@ from .kernel_cache import ENABLED as _CACHE
 CV_BDF, CV_NORMAL, CV_TSTOP_RETURN, CSC_MAT = 2, 1, 1, 0
 #: scikit-sundae's defaults for the options :func:`.solver._cvode` leaves as they are
 MAX_ORDER, MAX_NONLIN_ITERS, MAX_CONV_FAILS = 5, 3, 10
-#: the watch's state: [0] flags (1: a state past BLOWUP, 2: stalled), [1] the time of the
-#: last mark (h), [2] evaluations since, [3] the span share that counts as moving (h),
-#: [4] the evaluations allowed without moving, [5] BLOWUP
-WATCH = 6
+#: the watch's state: [0] flags (1: a state past BLOWUP, 2: stalled, 3: past the
+#: evaluations allowed), [1] the time of the last mark (h), [2] evaluations since, [3] the
+#: span share that counts as moving (h), [4] the evaluations allowed without moving,
+#: [5] BLOWUP, [6] the right-hand-side evaluations allowed (inf: no bound), [7] those made
+STALLED, PAST_CALLS = 2, 3
 #: the header's (address, length) pairs, in this order
 ARRAYS = ("ints", "int_off", "floats", "float_off", "beh", "upt", "rem", "inf", "held",
           "colors", "nz_rows", "nz_cols", "indices", "indptr", "watch")
@@ -229,6 +230,10 @@ def _callbacks():
         u = numba.carray(_pointer(_content(y, VECTOR_DATA)), (n,), np.float64)
         du = numba.carray(_pointer(_content(ydot, VECTOR_DATA)), (n,), np.float64)
         w = _f64(h, WATCH_)
+        w[7] += 1.0
+        if w[7] > w[6]:  # a solve's evaluation budget (stopwatch.Budget) is spent
+            w[0] = 3.0
+            return -1
         if t - w[1] > w[3]:  # the stall rule of solver.Watch
             w[1] = t
             w[2] = 0.0
@@ -276,22 +281,23 @@ def _callbacks():
 
 def solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
           rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
-          stall_share: float, stall_calls: int, blowup: float):
+          stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf):
     """:func:`_solve`, one at a time in this process."""
     with _ONE_AT_A_TIME:
         return _solve(packed, span, y0, times, rtol=rtol, atol=atol, first_step=first_step,
                       max_steps=max_steps, stall_share=stall_share,
-                      stall_calls=stall_calls, blowup=blowup)
+                      stall_calls=stall_calls, blowup=blowup, max_calls=max_calls)
 
 
 def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
            rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
-           stall_share: float, stall_calls: int, blowup: float):
+           stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf):
     """CVODE over ``span`` (h) from ``y0`` with the compiled kinetics ``packed`` =
     (CompiledKinetics, its four modifier arrays): the states at ``times`` (which start
     at ``span[0]`` and end at ``span[1]``), as scikit-sundae's ``solve`` gives them.
+    ``max_calls``: the right-hand-side evaluations allowed (the solve stops past them).
     Returns (t, y (times × species), right-hand-side evaluations, CVODE's flag, watch
-    flags: 1 a state past ``blowup``, 2 stalled)."""
+    flags: 1 a state past ``blowup``, 2 stalled, 3 past ``max_calls``)."""
     libs = _libraries()
     rhs_address, jac_address = _callbacks()
     core, nvec = libs["sundials_core"], libs["sundials_nvecserial"]
@@ -301,7 +307,7 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
     pattern = kinetics.sparsity()
     n = kinetics.n
     watch = np.array([0.0, -np.inf, 0.0, stall_share * abs(span[1] - span[0]),
-                      float(stall_calls), blowup])
+                      float(stall_calls), blowup, float(max_calls), 0.0])
     arrays = {
         "ints": kinetics.ints, "int_off": kinetics.int_off, "floats": kinetics.floats,
         "float_off": kinetics.float_off, "beh": np.ascontiguousarray(mods[0], np.float64),
