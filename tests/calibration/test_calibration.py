@@ -71,9 +71,16 @@ def test_priors_log_uniform_beyond_a_decade():
     assert priors["sec"].to_value(2.0) == pytest.approx(100.0)
 
 
-def test_recovers_the_parameter_that_made_the_observation(synthetic, tmp_path):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_recovers_the_parameter_that_made_the_observation(synthetic, tmp_path, seed):
+    """Seeded (the same posterior on every machine): with pyABC's unseeded single-core
+    sampler the 90 % interval of a 10-particle fit missed the true value in one CI run
+    (it is a 90 % interval); seeds 0-9 all cover it (measured), three are checked."""
+    from evniche.experiments.seeded_sampler import SeededSampler
+
     info = calibrate(MODEL, tmp_path, observations=[synthetic], parameters=["sec"],
-                     population=10, generations=2, sampler=single_core(), predictive=1)
+                     population=10, generations=2, sampler=SeededSampler(seed=seed),
+                     predictive=1, seed=seed)
     frame = pd.read_parquet(tmp_path / "posterior.parquet")
     lo, hi = interval(frame["parameters.sec"].to_numpy(), frame["weight"].to_numpy())
     assert lo <= 100.0 <= hi
