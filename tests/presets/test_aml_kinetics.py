@@ -283,3 +283,34 @@ def test_mrd_at_remission_falls_with_the_coupling():
     lower; most CR patients are MRD-negative (M8), so MRD asks for the smallest φ that
     presentation allows."""
     assert _mrd_at_remission(0.7) < _mrd_at_remission(0.8) < _mrd_at_remission(0.9)
+
+
+#: HiDAC as given in clinics (docs/sources/clinical-course.md O12, O14, CON1): 3 g/m2 every
+#: 12 h on days 1, 3 and 5 (HDAC-135), 3 courses; C4: 32-97 uM at steady state of 1.8-3 g/m2
+HDAC_135_HOURS = (0.0, 12.0, 48.0, 60.0, 96.0, 108.0)
+HIDAC_PLASMA_UM = (32.0, 97.0)
+
+
+def test_consolidation_is_high_dose_cytarabine_as_given_in_clinics():
+    """Item 18: the consolidation is HDAC-135 (O14) in 3 courses (O12, CON1) 35 days apart,
+    each dose a 3-h infusion; the plasma level at the end of an infusion is by hand
+    60 uM × (1 − 2^(−180/154)) = 33.3 uM (the infusion rate holds 60 uM at steady state,
+    half-life 154 min, C2), inside the 32-97 uM measured during high-dose infusions (C4)."""
+    import json
+
+    start = 1.0
+    ds = evniche.simulate("aml", days=start + 75.0, output_hours=24.0,
+                          interventions=[{"name": "consolidation", "start": start}])
+    spans = np.array([(w["start_day"], w["end_day"])
+                      for w in json.loads(ds.attrs["interventions"])
+                      if w["intervention"] == "consolidation"])
+    expected = np.array([(start + c * 35.0 + h / 24.0, start + c * 35.0 + (h + 3.0) / 24.0)
+                         for c in range(3) for h in HDAC_135_HOURS])
+    assert spans.shape == expected.shape
+    np.testing.assert_allclose(spans, expected, rtol=0, atol=1e-9)
+    peak = evniche.simulate("aml", days=start + 0.125, output_hours=0.125,
+                            interventions=[{"name": "consolidation", "start": start}])
+    level = float(peak["drugs"].sel(drug="cytarabine").isel(time=-1)) / 1000.0  # uM
+    assert level == pytest.approx(60.0 * (1.0 - 2.0 ** (-180.0 / 154.0)), rel=1e-3)
+    low, high = HIDAC_PLASMA_UM
+    assert low <= level <= high
