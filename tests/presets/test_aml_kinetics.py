@@ -283,3 +283,74 @@ def test_mrd_at_remission_falls_with_the_coupling():
     lower; most CR patients are MRD-negative (M8), so MRD asks for the smallest φ that
     presentation allows."""
     assert _mrd_at_remission(0.7) < _mrd_at_remission(0.8) < _mrd_at_remission(0.9)
+
+
+#: HiDAC as given in clinics (docs/sources/clinical-course.md O12, O14, CON1): 3 g/m2 every
+#: 12 h on days 1, 3 and 5 (HDAC-135), 3 courses; C4: 32-97 uM at steady state of 1.8-3 g/m2
+HDAC_135_HOURS = (0.0, 12.0, 48.0, 60.0, 96.0, 108.0)
+HIDAC_PLASMA_UM = (32.0, 97.0)
+
+
+def test_consolidation_is_high_dose_cytarabine_as_given_in_clinics():
+    """Item 18: the consolidation is HDAC-135 (O14) in 3 courses (O12, CON1) 35 days apart,
+    each dose a 3-h infusion; the plasma level at the end of an infusion is by hand
+    60 uM × (1 − 2^(−180/154)) = 33.3 uM (the infusion rate holds 60 uM at steady state,
+    half-life 154 min, C2), inside the 32-97 uM measured during high-dose infusions (C4)."""
+    import json
+
+    start = 1.0
+    ds = evniche.simulate("aml", days=start + 75.0, output_hours=24.0,
+                          interventions=[{"name": "consolidation", "start": start}])
+    spans = np.array([(w["start_day"], w["end_day"])
+                      for w in json.loads(ds.attrs["interventions"])
+                      if w["intervention"] == "consolidation"])
+    expected = np.array([(start + c * 35.0 + h / 24.0, start + c * 35.0 + (h + 3.0) / 24.0)
+                         for c in range(3) for h in HDAC_135_HOURS])
+    assert spans.shape == expected.shape
+    np.testing.assert_allclose(spans, expected, rtol=0, atol=1e-9)
+    peak = evniche.simulate("aml", days=start + 0.125, output_hours=0.125,
+                            interventions=[{"name": "consolidation", "start": start}])
+    level = float(peak["drugs"].sel(drug="cytarabine").isel(time=-1)) / 1000.0  # uM
+    assert level == pytest.approx(60.0 * (1.0 - 2.0 ** (-180.0 / 154.0)), rel=1e-3)
+    low, high = HIDAC_PLASMA_UM
+    assert low <= level <= high
+
+
+def _hidac_kill(level_uM: float | None = None):
+    """One HiDAC cycle on day 100 of the untreated leukemia (blasts at low burden, recovered
+    marrow): the blasts' phase kinetics and the run."""
+    from evniche.readouts.clinical_phases import phase_kinetics
+
+    start = 100.0
+    item = {"name": "consolidation", "start": start}
+    if level_uM is not None:
+        item["options"] = {"cytarabine_level": level_uM}
+    ds = evniche.simulate("aml", days=start + 12.0, output_hours=0.25, interventions=[item])
+    return phase_kinetics(ds, [start], ["blast"])[0], ds
+
+
+def test_a_hidac_cycle_kills_as_many_blasts_as_divide_under_the_drug(params):
+    """Item 18: the kill of a HiDAC cycle is bounded by the blast cycle, not by the dose.
+    Blasts lose 2·a·p·f per hour to failed divisions (a failed division loses the mother
+    and the 2a renewed daughters it would have left; f the failed share, a·s0^φ = 0.569
+    at the recovered-marrow feedback, p = 1/32 h with niche-EV support) and grow at O11's
+    12-day doubling otherwise, so kill = (2·a·s0^φ·p·∫f dt − ln 2/12 d · Δt) / ln 10 (1.5
+    log, measured 1.45-1.51 in the default course); f ≈ 1 for ~4.5 of the cycle's days
+    (the drug carries over between the 12-h doses), so doubling the level adds ~0.12 log."""
+    k, ds = _hidac_kill()
+    t = ds["time"].values
+    f = ds["behaviors"].sel(behavior="blast.division_failure").values
+    window = (t >= k.start_day) & (t <= k.nadir_day)
+    failed_hours = float(np.trapezoid(f[window], t[window])) * 24.0
+    assert 4.0 * 24.0 <= failed_hours <= 5.0 * 24.0
+    renew = params["blast_self_renewal"] * (params["feedback_at_steady_state"]
+                                            ** params["blast_feedback_coupling"])
+    lost = 2.0 * renew * params["blast_division_supported"] * failed_hours
+    grown = math.log(2) / 12.0 * (k.nadir_day - k.start_day)
+    assert k.kill_log10 == pytest.approx((lost - grown) / math.log(10), rel=0.03)
+    assert 1.3 <= k.kill_log10 <= 1.7
+    # twice the level keeps the carried-over drug above EC50 one half-life (154 min) longer
+    # after each of the 3 long gaps (days 1-3, 3-5, after 5): 3 × 2.57 h more failed divisions
+    double, _ = _hidac_kill(120.0)
+    extra = 2.0 * renew * params["blast_division_supported"] * 3.0 * 154.0 / 60.0
+    assert double.kill_log10 - k.kill_log10 == pytest.approx(extra / math.log(10), rel=0.15)
