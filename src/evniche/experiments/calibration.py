@@ -136,11 +136,13 @@ class Compiled:
         round-off, and a relaxation from a state that already is steady can stall.)"""
         import dataclasses
 
+        from ..engines import solver
         from ..engines.kinetics import Kinetics
         from ..engines.wellmixed import starting_state
 
         kin = Kinetics(dataclasses.replace(self.net, params=params))
-        return starting_state(kin, True, None, self.base, keep=False)[self.kept]
+        with solver.compiled_cvode():  # as solve_run relaxes
+            return starting_state(kin, True, None, self.base, keep=False)[self.kept]
 
 
 #: compiled conditions of this process, by (preset, record overrides, interventions without
