@@ -111,3 +111,22 @@ def test_a_dataset_of_a_run_without_ledger_is_the_full_runs():
     ds = run.dataset  # with the ledger: solved again on the full network
     assert "ledger" in ds and float(ds.attrs["ledger_relative_error"]) < 1e-9
     assert ds.sizes["time"] == run.time.size
+
+
+def test_an_ev_dose_on_a_network_without_ledger_adds_the_same_evs():
+    """A dose's jump also counts into the ledger's 'administered' entry: without the
+    ledger only the EVs are added (the run follows the full network's)."""
+    from evniche.compile.interventions import build_schedule
+
+    model = load_model("aml")
+    doses = [{"name": "msc_ev", "start": 1.0, "options": {}}]
+    net, _ = prepare(model, None, doses, 3.0)
+    schedule = build_schedule(net, doses, 3.0)
+    assert any(j.ledger for a in schedule.breakpoints(72.0) for j in schedule.jumps_at(a))
+    kept = np.array([s.kind != "ledger" for s in net.species])
+    full = integrate(net, 3.0, schedule, equilibrate_first=False)
+    mine = integrate(without_ledger(net), 3.0, schedule, initial=full.initial[kept])
+    scale = np.abs(full.y[:, kept]).max(axis=0) + 1e-3
+    assert np.max(np.abs(mine.y - full.y[:, kept]) / scale) < TOLERANCE
+    ev = [i for i, s in enumerate(without_ledger(net).species) if s.kind == "ev"]
+    assert mine.y[-1, ev].sum() > 0

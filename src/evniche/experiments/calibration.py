@@ -131,9 +131,8 @@ class Compiled:
     def start(self, params: dict[str, float]) -> np.ndarray:
         """Where a run of ``lean`` with parameter values ``params`` starts: the full
         network's starting state (its steady state, found as a run of ``net`` finds it,
-        kept in memory for the other runs of the same values) without the ledger. (The
-        relaxation itself keeps the ledger: without it the steady state would move at
-        round-off, and a relaxation from a state that already is steady can stall.)"""
+        kept in memory for the other runs of the same values) without the ledger: the
+        same start as the full network's run, bitwise."""
         import dataclasses
 
         from ..engines import solver
