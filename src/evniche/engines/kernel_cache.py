@@ -48,12 +48,11 @@ def folder(environ: Mapping[str, str] = os.environ) -> Path | None:
 def sources_digest() -> str:
     """The first 16 hex digits of a SHA-256 over the engines' Python sources.
 
-    Numba checks a cached kernel against its own source file only: a kernel that calls
-    kernels of another module (the C callbacks of :mod:`.sundials` call those of
-    :mod:`.compiled`) would keep their old machine code after they change, and compute
-    with it (measured: a changed right-hand side in compiled.py, the callbacks' cached
-    copy still the old one, gave wrong trajectories). A folder per version of the
-    sources leaves no such copy."""
+    Numba checks a cached kernel against its own source file only, not the kernels of
+    other modules it calls (the C callbacks of :mod:`.sundials` call those of
+    :mod:`.compiled`): after a change to compiled.py the compiled CVODE gave wrong
+    trajectories until the cache was emptied (measured 2026-12-01, docs/calibration.md).
+    A folder per version of the sources leaves no old machine code to load."""
     import hashlib
 
     digest = hashlib.sha256()
