@@ -554,7 +554,8 @@ def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one b
             Um[r_pool[k]] += U
         else:
             Ub[r_pool[k]] += U
-        dy[led_uptake[k]] += U
+        if led_uptake.size:  # a network without its ledger has none
+            dy[led_uptake[k]] += U
     led_sec = _seg(ix, ixo, LED_SECRETED)
     led_deg = _seg(ix, ixo, LED_DEGRADED)
     led_clr = _seg(ix, ixo, LED_CLEARED)
@@ -568,10 +569,11 @@ def _rhs(y, dy, ix, ixo, fx, fxo, beh_f, upt_f, rem, inf):  # noqa: C901 - one b
                          + pl_home[p] * Eb)
         dy[i_ev_b[p]] = (S * (1.0 - pl_in_marrow[p]) - Ub[p] + pl_drain[p] * Em
                          - (pl_clear[p] + pl_home[p] + rem[p]) * Eb)
-        dy[led_sec[p]] = S
-        dy[led_deg[p]] = pl_deg[p] * Em
-        dy[led_clr[p]] = pl_clear[p] * Eb
-        dy[led_rem[p]] = rem[p] * Eb
+        if led_sec.size:
+            dy[led_sec[p]] = S
+            dy[led_deg[p]] = pl_deg[p] * Em
+            dy[led_clr[p]] = pl_clear[p] * Eb
+            dy[led_rem[p]] = rem[p] * Eb
 
     # ---- internalized cargo per cell: delivered copies, decay, halving at each division
     q_decay = _seg(fx, fxo, Q_DECAY)

@@ -8,8 +8,9 @@ Numba at a user cache folder instead (the well-mixed engine's compiled right-han
 :mod:`evniche.engines.compiled`, is cached there too):
 
 * ``NUMBA_CACHE_DIR`` when the user set it;
-* else ``$XDG_CACHE_HOME/evniche/numba`` (``~/.cache/evniche/numba`` when
-  ``XDG_CACHE_HOME`` is unset or not an absolute path).
+* else ``$XDG_CACHE_HOME/evniche/numba/SOURCES`` (``~/.cache/evniche/numba/SOURCES``
+  when ``XDG_CACHE_HOME`` is unset or not an absolute path), SOURCES a digest of the
+  engines' source, so that no kernel keeps a stale copy of another module's kernels.
 
 The folder is created. When it cannot be created or written, the kernels are compiled in
 every process and cached nowhere (:data:`ENABLED` is False): a run is slower to start but
@@ -35,11 +36,31 @@ VARIABLE = "NUMBA_CACHE_DIR"
 
 
 def folder(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The cache folder the environment asks for (None: no home folder to put it in)."""
+    """The cache folder the environment asks for (None: no home folder to put it in):
+    ``NUMBA_CACHE_DIR``, else ``numba/SOURCES`` in the user cache, SOURCES a digest of
+    the engines' source (:func:`sources_digest`)."""
     if environ.get(VARIABLE):
         return Path(environ[VARIABLE])
     root = user_cache.base(environ)
-    return None if root is None else root / "numba"
+    return None if root is None else root / "numba" / sources_digest()
+
+
+def sources_digest() -> str:
+    """The first 16 hex digits of a SHA-256 over the engines' Python sources.
+
+    Numba checks a cached kernel against its own source file only, not the kernels of
+    other modules it calls (the C callbacks of :mod:`.sundials` call those of
+    :mod:`.compiled`): after a change to compiled.py the compiled CVODE gave wrong
+    trajectories until the cache was emptied (measured 2026-12-01, docs/calibration.md).
+    A folder per version of the sources leaves no old machine code to load."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted(here.rglob("*.py")):
+        digest.update(path.relative_to(here).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def configure(environ: dict | os._Environ = os.environ) -> bool:

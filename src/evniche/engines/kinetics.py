@@ -79,11 +79,16 @@ class Kinetics:
         self.i_drug = slot("drug:")
         self.i_ev_m = np.array([idx[f"ev:{pl.name}@{MARROW}"] for pl in net.pools], int)
         self.i_ev_b = np.array([idx[f"ev:{pl.name}@{BLOOD}"] for pl in net.pools], int)
-        led = {t: np.array([idx[f"ledger:{pl.name}.{t}"] for pl in net.pools], int)
+        #: whether the network keeps the EV ledger (a network :func:`without_ledger` has
+        #: none: its ledger index arrays are empty and nothing writes to them)
+        self.has_ledger = any(s.kind == "ledger" for s in sp)
+        pools_led = net.pools if self.has_ledger else []
+        led = {t: np.array([idx[f"ledger:{pl.name}.{t}"] for pl in pools_led], int)
                for t in ("secreted", "administered", "degraded", "cleared", "removed")}
         self.i_led = led
         self.i_led_uptake = np.array(
-            [idx[f"ledger:{net.pools[r.pool].name}.uptake:{r.target}"] for r in net.uptakes], int)
+            [idx[f"ledger:{net.pools[r.pool].name}.uptake:{r.target}"]
+             for r in (net.uptakes if self.has_ledger else [])], int)
 
         # ---------------------------------------------------------------- behaviors
         B = self.n_beh
@@ -197,10 +202,13 @@ class Kinetics:
         self.q_decay = np.array([p[q.decay] for q in qs])
         self.q_cell = np.array([cidx[q.cell_type] for q in qs], int)
         rows, cols, vals = [], [], []
+        routes_to: dict[str, list[int]] = {}  # route numbers by target cell type, in order
+        for ri, r in enumerate(routes):
+            routes_to.setdefault(r.target, []).append(ri)
         for qi, q in enumerate(qs):
-            for ri, r in enumerate(routes):
-                pl = pools[r.pool]
-                if r.target == q.cell_type and q.cargo in pl.cargo:
+            for ri in routes_to.get(q.cell_type, ()):
+                pl = pools[routes[ri].pool]
+                if q.cargo in pl.cargo:
                     rows.append(qi)
                     cols.append(ri)
                     vals.append(p[pl.cargo[q.cargo]])
@@ -397,10 +405,11 @@ class Kinetics:
                            + self.pl_home * Eb)
         dy[self.i_ev_b] = (S * (1.0 - self.pl_in_marrow) - Ub + self.pl_drain * Em
                            - (self.pl_clear + self.pl_home + rem) * Eb)
-        dy[self.i_led["secreted"]] = S
-        dy[self.i_led["degraded"]] = self.pl_deg * Em
-        dy[self.i_led["cleared"]] = self.pl_clear * Eb
-        dy[self.i_led["removed"]] = rem * Eb
+        if self.has_ledger:
+            dy[self.i_led["secreted"]] = S
+            dy[self.i_led["degraded"]] = self.pl_deg * Em
+            dy[self.i_led["cleared"]] = self.pl_clear * Eb
+            dy[self.i_led["removed"]] = rem * Eb
         if self.i_led_uptake.size:
             np.add.at(dy, self.i_led_uptake, U)
 
@@ -450,6 +459,18 @@ class Kinetics:
         cols.extend(range(self.n))
         data = np.ones(len(rows))
         return sparse.csc_matrix((data, (rows, cols)), shape=(self.n, self.n))
+
+
+def without_ledger(net: Network) -> Network:
+    """``net`` without its EV ledger species (the cumulative counts of EVs secreted,
+    administered, degraded, cleared, removed and taken up by each target): nothing in the
+    right-hand side reads them back, so the other species follow the same equations. For
+    runs that only read cells and EVs (a calibration's readouts from arrays): ~half the
+    species of ``aml``. The ledger's balance cannot be checked on such a run and its
+    trajectory has no ``ledger`` or ``communication`` to build a Dataset from."""
+    import dataclasses
+
+    return dataclasses.replace(net, species=[s for s in net.species if s.kind != "ledger"])
 
 
 def _coupling(cell, p: dict[str, float]) -> float:

@@ -116,12 +116,32 @@ class Compiled:
     """A condition's model compiled once per process (a Dask worker): the model with the
     record's own overrides, its network (an EV therapy's product included), the parameter
     table a proposal is applied through, and the steady state of the unchanged model that
-    every proposal's relaxation starts from (None: each relaxes from the initial values)."""
+    every proposal's relaxation starts from (None: each relaxes from the initial values);
+    ``lean``: the network without the EV ledger species
+    (:func:`evniche.engines.kinetics.without_ledger`), what a particle's runs solve, and
+    ``kept``: which species of ``net`` it keeps."""
 
     model: Any
     net: Any
     values: Any
     base: np.ndarray | None
+    lean: Any = None
+    kept: np.ndarray | None = None
+
+    def start(self, params: dict[str, float]) -> np.ndarray:
+        """Where a run of ``lean`` with parameter values ``params`` starts: the full
+        network's starting state (its steady state, found as a run of ``net`` finds it,
+        kept in memory for the other runs of the same values) without the ledger: the
+        same start as the full network's run, bitwise."""
+        import dataclasses
+
+        from ..engines import solver
+        from ..engines.kinetics import Kinetics
+        from ..engines.wellmixed import starting_state
+
+        kin = Kinetics(dataclasses.replace(self.net, params=params))
+        with solver.compiled_cvode():  # as solve_run relaxes
+            return starting_state(kin, True, None, self.base, keep=False)[self.kept]
 
 
 #: compiled conditions of this process, by (preset, record overrides, interventions without
@@ -139,7 +159,7 @@ def compiled(preset: str, overrides: dict[str, Any], interventions: list[dict],
     not part of the key."""
     from ..engines import cost, prepare
     from ..engines.ensemble import ParameterValues
-    from ..engines.kinetics import Kinetics
+    from ..engines.kinetics import Kinetics, without_ledger
     from ..engines.wellmixed import starting_state
     from ..spec.loader import load_model
 
@@ -154,7 +174,9 @@ def compiled(preset: str, overrides: dict[str, Any], interventions: list[dict],
             base = starting_state(Kinetics(net), True)
         except EvnicheError:
             base = None  # each proposal relaxes from the initial values and fails on its own
-        found = Compiled(model, net, ParameterValues(model, net), base)
+        lean = without_ledger(net)
+        kept = np.array([s.kind != "ledger" for s in net.species])
+        found = Compiled(model, net, ParameterValues(model, net), base, lean, kept)
     _COMPILED[key] = found
     while len(_COMPILED) > COMPILED_CONDITIONS:
         _COMPILED.pop(next(iter(_COMPILED)))
@@ -177,9 +199,18 @@ def _simulations_class():
         from the unchanged model's (the path of :func:`evniche.simulate_many`). With
         ``simulate_options`` (another engine, another tolerance) or an override of
         anything but a parameter, runs go through :func:`evniche.simulate`. Its runs are
-        :class:`.calibration_runs.ArrayRun`: :attr:`read` reads them from their arrays."""
+        :class:`.calibration_runs.ArrayRun`: :attr:`read` reads them from their arrays.
+
+        A run leaves out the EV ledger species (:attr:`ledger` False: half of ``aml``'s
+        species, which nothing in the right-hand side reads back and no measurement
+        model read from arrays needs): the same equations for the rest, solved to the
+        same tolerance, so the readouts move only at the solver's tolerance
+        (tests/calibration/test_lean_runs.py). A measurement model that reads the
+        run's Dataset gets the run solved again with its ledger (the full network)."""
 
         read = staticmethod(read_arrays)
+        #: whether runs keep the EV ledger species (the full network, as evniche.simulate)
+        ledger = False
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -204,9 +235,18 @@ def _simulations_class():
             key = json.dumps([preset, sorted((k, repr(v)) for k, v in params.items()),
                               interventions, days], sort_keys=True, default=str)
             if key not in self._runs:
-                self._runs[key] = ArrayRun(solve_run(
-                    condition.model, condition.net, params, days, interventions, 1e-7, 24.0,
-                    True, relax_from=condition.base, keep_steady=False))
+                def full():  # the run with its ledger (for a Dataset)
+                    return solve_run(condition.model, condition.net, params, days,
+                                     interventions, 1e-7, 24.0, True,
+                                     relax_from=condition.base, keep_steady=False)
+
+                if self.ledger:
+                    self._runs[key] = ArrayRun(full())
+                else:
+                    self._runs[key] = ArrayRun(solve_run(
+                        condition.model, condition.lean, params, days, interventions, 1e-7,
+                        24.0, True, keep_steady=False,
+                        initial=condition.start(params)), full=full)
             return self._runs[key]
 
         def diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float) -> float:

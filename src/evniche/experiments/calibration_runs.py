@@ -33,10 +33,12 @@ from ..readouts.liquid_biopsy import truncated_lognormal_mass
 
 class ArrayRun:
     """A solved well-mixed run (:class:`evniche.engines.ensemble.Solved`) read from its
-    arrays; :attr:`dataset` is its Dataset, built on first use."""
+    arrays; :attr:`dataset` is its Dataset, built on first use. ``full``: for a run solved
+    without its EV ledger species, what solves it with them (the Dataset is that run's)."""
 
-    def __init__(self, solved: Any) -> None:
+    def __init__(self, solved: Any, full: Callable[[], Any] | None = None) -> None:
         self.solved = solved
+        self.full = full
         self.net = solved.net
         self.time = np.asarray(solved.sol.t, dtype=float) / 24.0  # days
         #: what :func:`evniche.readouts.clinical.diagnosis_criteria` reads
@@ -47,11 +49,15 @@ class ArrayRun:
         """The run's trajectory Dataset (without the state vectors of a restart)."""
         from ..engines.ensemble import dataset
 
-        return dataset(self.solved, restartable=False)
+        return dataset(self.solved if self.full is None else self.full(), restartable=False)
 
     # ------------------------------------------------------------------ series
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return self.net.index()
+
     def _column(self, name: str) -> np.ndarray:
-        i = self.net.index().get(name)
+        i = self._index.get(name)
         y = self.solved.sol.y
         return y[:, i] if i is not None else np.full(len(self.time), np.nan)
 

@@ -37,19 +37,38 @@ def run_child(tmp_path: Path, **env: str) -> str:
 
 def test_the_folder_follows_the_environment(tmp_path):
     home = {"HOME": "/home/u"}
-    assert kernel_cache.folder(home) == Path("/home/u/.cache/evniche/numba")
-    assert kernel_cache.folder({**home, "XDG_CACHE_HOME": "/xdg"}) == Path("/xdg/evniche/numba")
+    sources = kernel_cache.sources_digest()
+    assert kernel_cache.folder(home) == Path("/home/u/.cache/evniche/numba") / sources
+    assert kernel_cache.folder({**home, "XDG_CACHE_HOME": "/xdg"}) == \
+        Path("/xdg/evniche/numba") / sources
     # a relative XDG_CACHE_HOME is ignored, as the XDG specification says
     assert kernel_cache.folder({**home, "XDG_CACHE_HOME": "rel"}) == \
-        Path("/home/u/.cache/evniche/numba")
+        Path("/home/u/.cache/evniche/numba") / sources
     assert kernel_cache.folder({**home, "XDG_CACHE_HOME": "/xdg", "NUMBA_CACHE_DIR": "/mine"}) \
         == Path("/mine")
+
+
+def test_the_folder_changes_with_any_engine_source(monkeypatch):
+    """A kernel of one module that calls another's keeps a cached copy of it (Numba checks
+    only its own file): a new folder per version of the engines' sources."""
+    before = kernel_cache.sources_digest()
+    compiled = Path(kernel_cache.__file__).parents[1] / "compiled.py"
+    original = Path.read_bytes
+
+    def edited(path):
+        data = original(path)
+        return data + b"# changed" if path == compiled else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert kernel_cache.sources_digest() != before
+    assert len(before) == 16
 
 
 def test_configure_sets_the_variable_or_turns_caching_off(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     assert kernel_cache.configure(env)
-    assert env[kernel_cache.VARIABLE] == str(tmp_path / "cache" / "evniche" / "numba")
+    assert env[kernel_cache.VARIABLE] == str(tmp_path / "cache" / "evniche" / "numba"
+                                             / kernel_cache.sources_digest())
     assert Path(env[kernel_cache.VARIABLE]).is_dir()
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")

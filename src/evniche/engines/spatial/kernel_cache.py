@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..kernel_cache import ENABLED, VARIABLE, configure, folder
+from ..kernel_cache import ENABLED, VARIABLE, configure, folder, sources_digest
 
-__all__ = ["ENABLED", "VARIABLE", "configure", "folder"]
+__all__ = ["ENABLED", "VARIABLE", "configure", "folder", "sources_digest"]
