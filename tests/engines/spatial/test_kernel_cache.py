@@ -111,3 +111,39 @@ def test_agent_motion_compiles_one_signature_whatever_the_layout():
     np.testing.assert_array_equal(moved[0], moved[1])
     layouts = {(sig[2].layout, str(sig[9])) for sig in ag._move.signatures}
     assert layouts == {("C", "float64")}
+
+
+def test_prune_keeps_the_most_recently_used_versions(tmp_path):
+    """Old versions' kernel folders are removed beyond the newest KEEP; other folders stay."""
+    import os
+
+    numba_root = tmp_path / "numba"
+    names = [f"{i:016x}" for i in range(6)] + ["engines_" + "a" * 40]
+    for age, name in enumerate(names):
+        (numba_root / name).mkdir(parents=True)
+        (numba_root / name / "k.nbi").write_bytes(b"")
+        os.utime(numba_root / name, (1e9 - age * 1e5, 1e9 - age * 1e5))
+    (numba_root / "notes").mkdir()  # not a version folder: never touched
+    current = numba_root / names[5]  # an old one, used again now
+    removed = kernel_cache.prune(current, keep=3)
+    left = sorted(p.name for p in numba_root.iterdir())
+    # kept: current (just used) and the two most recent others (ages 0 and 1)
+    assert left == sorted([names[0], names[1], names[5], "notes"])
+    assert sorted(p.name for p in removed) == sorted([names[2], names[3], names[4],
+                                                      "engines_" + "a" * 40])
+
+
+def test_configure_prunes_only_its_own_cache(tmp_path):
+    """A folder the user named in NUMBA_CACHE_DIR is never pruned around."""
+    mine = tmp_path / "mine"
+    for i in range(kernel_cache.KEEP + 2):
+        (mine / f"{i:016x}").mkdir(parents=True)
+    assert kernel_cache.configure({"NUMBA_CACHE_DIR": str(mine / f"{0:016x}")})
+    assert len(list(mine.iterdir())) == kernel_cache.KEEP + 2
+    cache = tmp_path / "cache"
+    old = cache / "evniche" / "numba"
+    for i in range(kernel_cache.KEEP + 2):
+        (old / f"{i:016x}").mkdir(parents=True)
+    assert kernel_cache.configure({"XDG_CACHE_HOME": str(cache)})
+    assert len(list(old.iterdir())) == kernel_cache.KEEP
+    assert (old / kernel_cache.sources_digest()).is_dir()

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..kernel_cache import ENABLED, VARIABLE, configure, folder, sources_digest
+from ..kernel_cache import ENABLED, KEEP, VARIABLE, configure, folder, prune, sources_digest
 
-__all__ = ["ENABLED", "VARIABLE", "configure", "folder", "sources_digest"]
+__all__ = ["ENABLED", "KEEP", "VARIABLE", "configure", "folder", "prune", "sources_digest"]
