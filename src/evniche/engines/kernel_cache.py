@@ -91,9 +91,9 @@ def prune(current: Path, keep: int = KEEP) -> list[Path]:
     ``keep`` most recently used (``current`` included); returns the removed folders.
 
     Only folders named like a version (:func:`sources_digest`, or the ``engines_<sha1>``
-    and ``spatial_<sha1>`` of earlier layouts) are touched. A folder that cannot be removed is left: the cache
-    only makes later runs start faster, and a process of an old version that still uses a
-    removed folder compiles its kernels again."""
+    and ``spatial_<sha1>`` of earlier layouts) are touched. A folder that cannot be
+    removed is left: the cache only makes later runs start faster, and a process of an old
+    version that still uses a removed folder compiles its kernels again."""
     try:
         os.utime(current)
         siblings = [p for p in current.parent.iterdir()
