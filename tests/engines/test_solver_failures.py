@@ -5,31 +5,20 @@ its wall-clock limit stops with an error saying how far it got."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from evniche import engines
 from evniche.cli import main
 from evniche.engines import solver
 from evniche.errors import SimulationError
-from evniche.spec.loader import load_model
 
 TINY = Path(__file__).parents[1] / "spec" / "tiny.yaml"
 
 
-def tiny(**values: float):
-    """The tiny model (MSC → exosomes with miR-150 → HSC) with parameter values changed."""
-    data = yaml.safe_load(TINY.read_text(encoding="utf-8"))
-    for name, value in values.items():
-        data["parameters"][name]["value"] = value
-    return load_model(copy.deepcopy(data))
-
-
-def test_a_population_that_grows_without_bound_is_named():
+def test_a_population_that_grows_without_bound_is_named(tiny):
     # every HSC division renews at 10 divisions per hour: HSC grow as e^(10 t)
     with pytest.raises(SimulationError) as exc:
         engines.simulate(tiny(p1=10.0, a1=1.0), days=5, equilibrate_first=False)
@@ -39,13 +28,13 @@ def test_a_population_that_grows_without_bound_is_named():
     assert "net growth rate at the start: 10 per hour" in message
 
 
-def test_a_blow_up_while_relaxing_to_steady_state_says_so():
+def test_a_blow_up_while_relaxing_to_steady_state_says_so(tiny):
     with pytest.raises(SimulationError, match="relaxing the model to its healthy steady state"
                        ".*'cell:HSC' reached 1e\\+30"):
         engines.simulate(tiny(p1=10.0, a1=1.0), days=5)
 
 
-def test_an_extreme_rate_is_integrated_and_the_ledger_closes():
+def test_an_extreme_rate_is_integrated_and_the_ledger_closes(tiny):
     # EV degradation at 1e299 per hour: EVs vanish as they are made (SciPy's BDF, used
     # before CVODE, found its Newton matrix singular here)
     ds = engines.simulate(tiny(kdeg=1e299), days=5, equilibrate_first=False)
@@ -54,7 +43,7 @@ def test_an_extreme_rate_is_integrated_and_the_ledger_closes():
     assert ds.attrs["ledger_relative_error"] < 1e-9
 
 
-def test_a_singular_newton_matrix_names_the_parameter_and_the_species(monkeypatch):
+def test_a_singular_newton_matrix_names_the_parameter_and_the_species(monkeypatch, tiny):
     """Every method fails (the first two on a singular matrix, as CVODE reports it): the
     error says so and names the extreme parameter and the species it makes fastest."""
 
@@ -77,7 +66,7 @@ def test_a_singular_newton_matrix_names_the_parameter_and_the_species(monkeypatc
     assert "'ev:MSC.exosome@marrow' changes on a time scale of 1e-299 h" in message
 
 
-def test_a_rule_that_is_a_step_is_named():
+def test_a_rule_that_is_a_step_is_named(tiny):
     with pytest.raises(SimulationError) as exc:
         engines.simulate(tiny(h=1e12), days=5, equilibrate_first=False)
     message = str(exc.value)
@@ -85,7 +74,7 @@ def test_a_rule_that_is_a_step_is_named():
     assert "'cell:HSC' first became NaN or infinite on day" in message
 
 
-def test_a_failing_cvode_solve_is_retried_with_finite_differences_then_lsoda(monkeypatch):
+def test_a_failing_cvode_solve_is_retried_with_finite_differences_then_lsoda(monkeypatch, tiny):
     methods = []
     lsoda = solver._lsoda
 
@@ -109,7 +98,7 @@ def test_a_failing_cvode_solve_is_retried_with_finite_differences_then_lsoda(mon
                                              .isel(time=-1)), rel=1e-4)
 
 
-def test_a_run_past_its_time_limit_stops_with_how_far_it_got():
+def test_a_run_past_its_time_limit_stops_with_how_far_it_got(tiny):
     with pytest.raises(SimulationError) as exc:
         engines.simulate(tiny(), days=5, equilibrate_first=False, wall_limit_s=1e-9)
     message = str(exc.value)
@@ -118,7 +107,7 @@ def test_a_run_past_its_time_limit_stops_with_how_far_it_got():
     assert "--time-limit" in message
 
 
-def test_the_time_limit_covers_the_relaxation_to_steady_state(monkeypatch):
+def test_the_time_limit_covers_the_relaxation_to_steady_state(monkeypatch, tiny):
     from evniche.engines import wellmixed
 
     monkeypatch.setattr(wellmixed, "_steady_path", lambda *args: None)  # no cached state
@@ -128,7 +117,7 @@ def test_the_time_limit_covers_the_relaxation_to_steady_state(monkeypatch):
 
 
 @pytest.mark.parametrize("limit", [0, -1.0, float("nan")])
-def test_a_time_limit_must_be_positive(limit):
+def test_a_time_limit_must_be_positive(limit, tiny):
     with pytest.raises(SimulationError, match="positive number of seconds"):
         engines.simulate(tiny(), days=1, wall_limit_s=limit)
 
@@ -151,7 +140,7 @@ def test_cli_refuses_a_time_limit_that_is_not_positive(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_solve_that_stops_moving_forward_is_retried(monkeypatch):
+def test_a_solve_that_stops_moving_forward_is_retried(monkeypatch, tiny):
     """A solver that keeps evaluating at one time is stopped and the next method runs."""
     calls = []
     cvode = solver._cvode
@@ -169,7 +158,7 @@ def test_a_solve_that_stops_moving_forward_is_retried(monkeypatch):
     assert float(ds.cells.sel(cell_type="HSC").isel(time=-1)) > 0
 
 
-def test_cvode_runs_without_its_event_function_unless_a_state_passes_blowup(monkeypatch):
+def test_cvode_runs_without_its_event_function_unless_a_state_passes_blowup(monkeypatch, tiny):
     """The blow-up event costs a Python call per step: a run that never comes near BLOWUP
     solves without it, one that passes it is solved again with it (and stops at 1e30)."""
     calls = []

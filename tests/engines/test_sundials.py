@@ -5,12 +5,8 @@ failure) falls back to that path, which reports as before."""
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
 
 from evniche import engines
 from evniche.engines import prepare, solver, sundials
@@ -20,15 +16,6 @@ from evniche.engines.kinetics import Kinetics
 from evniche.engines.wellmixed import starting_state, tolerances
 from evniche.errors import SimulationError
 from evniche.spec.loader import load_model
-
-TINY = Path(__file__).parents[1] / "spec" / "tiny.yaml"
-
-
-def tiny(**values: float):
-    data = yaml.safe_load(TINY.read_text(encoding="utf-8"))
-    for name, value in values.items():
-        data["parameters"][name]["value"] = value
-    return load_model(copy.deepcopy(data))
 
 
 def segment(model, days: float):
@@ -56,7 +43,7 @@ def test_the_shipped_libraries_drive_cvode_here():
 
 
 @pytest.mark.parametrize("name, days", [("tiny", 20.0), ("aml", 40.0)])
-def test_compiled_solve_gives_the_present_paths_trajectory(name, days, monkeypatch):
+def test_compiled_solve_gives_the_present_paths_trajectory(name, days, monkeypatch, tiny):
     model = tiny() if name == "tiny" else load_model("aml")
     kin, compiled, f, jac = segment(model, days)
     y0 = starting_state(kin, True)
@@ -70,7 +57,7 @@ def test_compiled_solve_gives_the_present_paths_trajectory(name, days, monkeypat
     assert fast.nfev == slow.nfev and fast.status == slow.status == 0
 
 
-def test_a_failed_or_stalled_compiled_solve_falls_back_to_the_present_path(monkeypatch):
+def test_a_failed_or_stalled_compiled_solve_falls_back_to_the_present_path(monkeypatch, tiny):
     kin, compiled, f, jac = segment(tiny(), 5.0)
     y0 = starting_state(kin, True)
     # the stall rule inside the compiled right-hand side stops CVODE
@@ -86,7 +73,7 @@ def test_a_failed_or_stalled_compiled_solve_falls_back_to_the_present_path(monke
     np.testing.assert_array_equal(fast.y, slow.y)
 
 
-def test_a_blow_up_is_reported_as_before(monkeypatch):
+def test_a_blow_up_is_reported_as_before(monkeypatch, tiny):
     messages = []
     for on in (False, True):
         monkeypatch.setattr(solver, "COMPILED", on)
@@ -117,7 +104,7 @@ def test_compiled_solves_in_threads_give_the_serial_result(monkeypatch):
             np.testing.assert_array_equal(y, serial)
 
 
-def test_an_ensemble_runs_compiled_and_leaves_lone_runs_as_they_were(monkeypatch):
+def test_an_ensemble_runs_compiled_and_leaves_lone_runs_as_they_were(monkeypatch, tiny):
     calls = []
     real = sundials.solve
     monkeypatch.setattr(sundials, "solve", lambda *a, **k: calls.append(1) or real(*a, **k))
