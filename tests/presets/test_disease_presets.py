@@ -94,16 +94,7 @@ def test_plasma_evs_exceed_healthy_through_leukemic_secretion(name, runs, health
     assert 0.97 * base < plasma(silent) < 1.02 * base
 
 
-#: measured, not tuned away (docs/sources/cml.md, "Michor compartments"): Michor's leukemic
-#: progenitors and differentiated cells, the CML cells that secrete miR-155 EVs, are ~2e6 and
-#: ~4e8 cells at the start (before: 1e9 progenitors), so plasma miR-155 is 1.04× healthy at
-#: one year, under the 5 % margin
-MIR155 = [pytest.param(d, marks=pytest.mark.xfail(
-    strict=True, reason="cml: plasma miR-155 1.04x healthy, Michor's small secreting "
-    "compartments")) if d == "cml" else d for d in DISEASES]
-
-
-@pytest.mark.parametrize("name", MIR155)
+@pytest.mark.parametrize("name", DISEASES)
 def test_plasma_carries_leukemic_mir155(name, runs, healthy):
     # seed 003 [20, 21]: EV oncomiRNA-155 is higher in HM patients' serum
     def mir155(ds):
@@ -119,6 +110,19 @@ def test_plasma_carries_leukemic_mir155(name, runs, healthy):
 
 
 # ----------------------------------------------------------------------------- CML
+def test_cml_granulocyte_exosomes_carry_a_blood_cells_mir155():
+    """BCR-ABL1+ granulocytes are blood cells: their exosomes carry the hematopoietic
+    miR-155 at a healthy blood cell's copy number (no leukemic enrichment), plus BCR-ABL1."""
+    def exosome_cargo(model, cell_type):
+        return next(s.cargo for s in model.spec.cell_types[cell_type].secretion
+                    if s.vesicle_class == "exosome")
+
+    cml = exosome_cargo(load_model("cml"), "CML_granulocyte")
+    blood = exosome_cargo(load_model("healthy"), "blood_cells")
+    assert cml["miR-155"] == blood["miR-155"] == "blood_mir155_per_ev"
+    assert "BCR-ABL1" in cml
+
+
 def test_cml_exosomes_raise_msc_il8_which_keeps_cml_cells_alive(runs):
     ds = runs["cml"]
     off = evniche.simulate(without_rules("cml", lambda r: r["behavior"] == "production:IL-8"),
