@@ -159,7 +159,7 @@ def test_untreated_aml_presents_with_cytopenia_at_the_published_blast_share(untr
 
 @pytest.mark.xfail(strict=True, reason=(
     "known defect (docs/sources/clinical-course.md item 19): every committed normal stage "
-    "renews at ~1/2 at rest (3 stages share an amplification of 4.4e8), so precursors at "
+    "renews at ~1/2 at rest (3 stages share an amplification of 2.9e8), so precursors at "
     "critical renewal absorb any loss of their inflow and EV suppression of HSPCs cannot "
     "lower normal output; cytopenia comes from the blasts' feedback coupling alone"))
 def test_aml_ev_suppression_of_progenitors_lowers_normal_output(untreated):
