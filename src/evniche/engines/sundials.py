@@ -28,6 +28,7 @@ import functools
 import glob
 import os
 import threading
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -45,8 +46,9 @@ MAX_ORDER, MAX_NONLIN_ITERS, MAX_CONV_FAILS = 5, 3, 10
 #: the watch's state: [0] flags (1: a state past BLOWUP, 2: stalled, 3: past the
 #: evaluations allowed), [1] the time of the last mark (h), [2] evaluations since, [3] the
 #: span share that counts as moving (h), [4] the evaluations allowed without moving,
-#: [5] BLOWUP, [6] the right-hand-side evaluations allowed (inf: no bound), [7] those made
-STALLED, PAST_CALLS = 2, 3
+#: [5] BLOWUP, [6] the right-hand-side evaluations allowed (inf: no bound), [7] those made;
+#: 4: the caller's ``stop`` rule ended the solve
+STALLED, PAST_CALLS, STOPPED = 2, 3, 4
 #: the header's (address, length) pairs, in this order
 ARRAYS = ("ints", "int_off", "floats", "float_off", "beh", "upt", "rem", "inf", "held",
           "colors", "nz_rows", "nz_cols", "indices", "indptr", "watch")
@@ -281,23 +283,35 @@ def _callbacks():
 
 def solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
           rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
-          stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf):
+          stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf,
+          stop: Callable[[np.ndarray, np.ndarray], bool] | None = None):
     """:func:`_solve`, one at a time in this process."""
     with _ONE_AT_A_TIME:
         return _solve(packed, span, y0, times, rtol=rtol, atol=atol, first_step=first_step,
                       max_steps=max_steps, stall_share=stall_share,
-                      stall_calls=stall_calls, blowup=blowup, max_calls=max_calls)
+                      stall_calls=stall_calls, blowup=blowup, max_calls=max_calls,
+                      stop=stop)
+
+
+#: with a ``stop`` rule, outputs between two of its calls
+STOP_EVERY = 8
 
 
 def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
            rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
-           stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf):
+           stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf,
+           stop: Callable[[np.ndarray, np.ndarray], bool] | None = None):
     """CVODE over ``span`` (h) from ``y0`` with the compiled kinetics ``packed`` =
     (CompiledKinetics, its four modifier arrays): the states at ``times`` (which start
     at ``span[0]`` and end at ``span[1]``), as scikit-sundae's ``solve`` gives them.
     ``max_calls``: the right-hand-side evaluations allowed (the solve stops past them).
+    ``stop(t, y)``: called with the outputs so far (every :data:`STOP_EVERY` outputs);
+    True ends the solve there (the caller has what it needs; watch flag 4). CVODE's stop
+    time stays ``times[-1]`` and its steps do not depend on later output times, so the
+    outputs it gives are bitwise those of the whole solve.
     Returns (t, y (times × species), right-hand-side evaluations, CVODE's flag, watch
-    flags: 1 a state past ``blowup``, 2 stalled, 3 past ``max_calls``)."""
+    flags: 1 a state past ``blowup``, 2 stalled, 3 past ``max_calls``, 4 stopped by
+    ``stop``)."""
     libs = _libraries()
     rhs_address, jac_address = _callbacks()
     core, nvec = libs["sundials_core"], libs["sundials_nvecserial"]
@@ -354,7 +368,7 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
         state = np.ctypeslib.as_array(nvec.N_VGetArrayPointer(y), (n,))
         out_t[0], out_y[0] = times[0], state
         reached = ctypes.c_double()
-        k = 1
+        k = asked = 1
         while k < len(times):
             flag = cv.CVode(mem, float(times[k]), y, ctypes.byref(reached), CV_NORMAL)
             if flag < 0:
@@ -363,6 +377,11 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
             k += 1
             if flag == CV_TSTOP_RETURN:
                 break
+            if stop is not None and k - asked >= STOP_EVERY and k < len(times):
+                asked = k
+                if watch[0] == 0 and stop(out_t[:k], out_y[:k]):
+                    watch[0] = STOPPED
+                    break
         evaluations = ctypes.c_long()
         cv.CVodeGetNumRhsEvals(mem, ctypes.byref(evaluations))
         return out_t[:k], out_y[:k], int(evaluations.value), int(flag), int(watch[0])

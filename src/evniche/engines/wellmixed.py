@@ -75,6 +75,8 @@ class Solution:
     initial: np.ndarray
     n_rhs: int
     segments: SegmentKinetics | None = None
+    #: whether the run reached its end (False: ``integrate``'s ``until`` stopped it)
+    complete: bool = True
 
 
 def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
@@ -377,7 +379,9 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               progress: Callable[[float], None] | None = None,
               wall_limit_s: float | None = None, start=None,
               relax_from: np.ndarray | None = None, keep_steady: bool = True,
-              initial: np.ndarray | None = None) -> Solution:
+              initial: np.ndarray | None = None,
+              until: Callable[[list[np.ndarray], list[np.ndarray]], bool] | None = None
+              ) -> Solution:
     """Integrate ``net`` for ``days`` and return states every ``output_hours``.
 
     ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
@@ -388,7 +392,11 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     relaxation to the steady state starts; ``keep_steady``: whether a steady state computed
     here goes to the cache folder (:func:`starting_state`'s ``keep``). ``initial``: the
     state on day 0, found by the caller (a calibration's run without its ledger starts
-    from the steady state of the full network); None: :func:`starting_state`'s."""
+    from the steady state of the full network); None: :func:`starting_state`'s.
+    ``until(times, states)``: whether the samples so far (lists of arrays: times in h,
+    states time × species) are all a caller needs; the run then stops (``complete``
+    False). The samples it gives are bitwise those of the whole run: CVODE's stop time is
+    still each segment's end and its steps do not depend on later output times."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
@@ -422,6 +430,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     out_t: list[np.ndarray] = []
     out_y: list[np.ndarray] = []
     n_rhs = 0
+    complete = True
     for a, b in zip(breaks[:-1], breaks[1:], strict=True):
         stopwatch.check(a)  # also between segments: a short solve may never reach a tick
         for jump in (schedule.jumps_at(a) if a > t_start or start is None else ()):
@@ -436,9 +445,18 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         f, jac = compiled.segment(beh_f, upt_f, rem, inf)
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
+        stop = None
+        if until is not None:
+            # the solve's outputs start at a, kept when a is a sample; the last one (b) is
+            # never among those a stop rule sees
+            skip = 0 if inside.size and inside[0] == a else 1
+
+            def stop(t_seg, y_seg, skip=skip):
+                return until(out_t + [t_seg[skip:]], out_y + [y_seg[skip:]])
+
         sol = solve(seg, f, (a, b), y, t_eval=t_eval, rtol=rtol,
                     atol=ledger_tolerances(kin, y, atol, rtol), jac=jac,
-                    sparsity=compiled.sparsity(), stopwatch=stopwatch)
+                    sparsity=compiled.sparsity(), stopwatch=stopwatch, stop=stop)
         n_rhs += sol.nfev
         keep = np.isin(sol.t, inside)
         out_t.append(sol.t[keep])
@@ -446,6 +464,9 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         y = sol.y[:, -1].copy()
         if progress is not None:
             progress(b / t_end)
+        if until is not None and (sol.stopped or (b < t_end and until(out_t, out_y))):
+            complete = False
+            break
     t = np.concatenate(out_t)
     Y = np.vstack(out_y)
     # (NaN without the ledger: nothing to check)
@@ -454,7 +475,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         raise SimulationError(f"EV ledger does not close: relative error {error:.3e} > "
                               f"{LEDGER_TOLERANCE:g}")
     return Solution(t=t, y=Y, kinetics=kin, schedule=schedule, ledger_error=error,
-                    initial=y_initial, n_rhs=n_rhs, segments=segments)
+                    initial=y_initial, n_rhs=n_rhs, segments=segments, complete=complete)
 
 
 def behaviors_signals(sol: Solution, days: float) -> tuple[np.ndarray, np.ndarray]:
