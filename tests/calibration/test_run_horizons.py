@@ -25,7 +25,10 @@ def records():
 
 
 def particle(records, proposal, horizons: bool):
-    cls = type("Sims", (calibration._simulations_class(),), {"horizons": horizons})
+    """A particle's runs (with or without horizons; each run solved from day 0: a
+    therapy's run branched off the untreated one is tests/calibration/test_run_branches.py)."""
+    cls = type("Sims", (calibration._simulations_class(),),
+               {"horizons": horizons, "branches": False})
     sims = cls(overrides=proposal)
     sims.plan(records)
     rows = [evaluate(r, sims) for r in records]

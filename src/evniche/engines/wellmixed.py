@@ -10,6 +10,7 @@ their breakpoints (a new CVODE start at each).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +78,11 @@ class Solution:
     segments: SegmentKinetics | None = None
     #: whether the run reached its end (False: ``integrate``'s ``until`` stopped it)
     complete: bool = True
+    #: the relative tolerance it was solved to and its samples' spacing (h)
+    rtol: float = float("nan")
+    output_hours: float = float("nan")
+    #: where it took over another run's samples (h; ``integrate``'s ``branch_from``)
+    branched_at: float | None = None
 
 
 def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
@@ -380,8 +386,8 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               wall_limit_s: float | None = None, start=None,
               relax_from: np.ndarray | None = None, keep_steady: bool = True,
               initial: np.ndarray | None = None,
-              until: Callable[[list[np.ndarray], list[np.ndarray]], bool] | None = None
-              ) -> Solution:
+              until: Callable[[list[np.ndarray], list[np.ndarray]], bool] | None = None,
+              branch_from: Solution | None = None) -> Solution:
     """Integrate ``net`` for ``days`` and return states every ``output_hours``.
 
     ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
@@ -396,7 +402,15 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     ``until(times, states)``: whether the samples so far (lists of arrays: times in h,
     states time × species) are all a caller needs; the run then stops (``complete``
     False). The samples it gives are bitwise those of the whole run: CVODE's stop time is
-    still each segment's end and its steps do not depend on later output times."""
+    still each segment's end and its steps do not depend on later output times.
+    ``branch_from``: a run of the same network, parameter values, start, tolerance and
+    sampling whose
+    schedule, like this one's, has nothing in force before this one's first breakpoint
+    (a therapy that starts at diagnosis, against the untreated run): where that holds
+    (:func:`_fork`), this run takes its samples before that breakpoint and starts from
+    its sample there, instead of solving the same equations again. Not bitwise: the
+    state there is CVODE's interpolant within a step, where a solve of its own would
+    stop at the breakpoint (the same solution within the solver's tolerance)."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
@@ -422,7 +436,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         grid = np.append(grid, t_end)
     grid = grid[grid >= t_start - 1e-9]
     segments = SegmentKinetics(kin, schedule, params)
-    atol = tolerances(kin, y if start is None else y_initial, rtol)
+    atol = tolerances(kin, y_initial, rtol)
     idx = kin.species_index
     breaks = schedule.breakpoints(t_end)
     if start is not None:  # the saved state holds what happened up to its day
@@ -431,6 +445,14 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     out_y: list[np.ndarray] = []
     n_rhs = 0
     complete = True
+    fork = None if branch_from is None or start is not None \
+        or branch_from.rtol != rtol or branch_from.output_hours != output_hours \
+        else _fork(kin, schedule, breaks, grid, y_initial, branch_from)
+    if fork is not None:  # the samples before the first breakpoint are branch_from's
+        out_t.append(branch_from.t[:fork])
+        out_y.append(branch_from.y[:fork])
+        y = branch_from.y[fork].copy()
+        breaks = breaks[1:]
     for a, b in zip(breaks[:-1], breaks[1:], strict=True):
         stopwatch.check(a)  # also between segments: a short solve may never reach a tick
         for jump in (schedule.jumps_at(a) if a > t_start or start is None else ()):
@@ -475,7 +497,40 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         raise SimulationError(f"EV ledger does not close: relative error {error:.3e} > "
                               f"{LEDGER_TOLERANCE:g}")
     return Solution(t=t, y=Y, kinetics=kin, schedule=schedule, ledger_error=error,
-                    initial=y_initial, n_rhs=n_rhs, segments=segments, complete=complete)
+                    initial=y_initial, n_rhs=n_rhs, segments=segments, complete=complete,
+                    rtol=rtol, output_hours=output_hours,
+                    branched_at=None if fork is None else float(breaks[0]))
+
+
+def _fork(kin: Kinetics, schedule: Schedule, breaks: list[float], grid: np.ndarray,
+          initial: np.ndarray, other: Solution) -> int | None:
+    """Where a run of ``kin`` (``schedule``, segments between ``breaks``, samples at
+    ``grid``, day-0 state ``initial``) may start from the samples of ``other``: the
+    index of ``other``'s sample at this run's first breakpoint, when nothing is in force
+    before it in either schedule, the two runs solve the same equations (network and
+    parameter values equal) from the same state, and ``other`` has the same samples up to
+    that breakpoint; else None."""
+    if len(breaks) < 3:
+        return None
+    fork = breaks[1]
+    for plan in (schedule, other.schedule):
+        if any(w.start < fork and w.end > 0.0 for w in plan.windows) or any(
+                j.time < fork for j in plan.jumps):
+            return None
+    k = int(np.searchsorted(other.t, fork))
+    if k >= other.t.size or other.t[k] != fork or not np.array_equal(
+            other.t[:k], grid[grid < fork]) or not np.array_equal(other.initial, initial):
+        return None
+    if other.kinetics.p != kin.p or not same_network(other.kinetics.net, kin.net):
+        return None
+    return k
+
+
+def same_network(a: Network, b: Network) -> bool:
+    """Whether two compiled networks are the same (every field equal; their models,
+    loaded apart, need only have the same digest, which is one of the fields)."""
+    return all(getattr(a, f.name) == getattr(b, f.name)
+               for f in dataclasses.fields(a) if f.name != "model")
 
 
 def behaviors_signals(sol: Solution, days: float) -> tuple[np.ndarray, np.ndarray]:

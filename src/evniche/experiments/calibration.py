@@ -213,6 +213,8 @@ def _simulations_class():
         ledger = False
         #: whether a run stops once it has the samples its records read (:meth:`plan`)
         horizons = True
+        #: whether a therapy that starts later starts from the untreated run's samples
+        branches = True
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -243,10 +245,18 @@ def _simulations_class():
                                      relax_from=condition.base, keep_steady=False,
                                      until=until)
 
+                # a therapy that starts later (at diagnosis) starts from the untreated
+                # run's sample there, when that run was solved (integrate's branch_from)
+                untreated = self._runs.get(json.dumps(
+                    [preset, sorted((k, repr(v)) for k, v in params.items()), [], days],
+                    sort_keys=True, default=str)) if interventions and self.branches else None
+
                 def lean(until=None):
                     return solve_run(condition.model, condition.lean, params, days,
                                      interventions, 1e-7, 24.0, True, keep_steady=False,
-                                     initial=condition.start(params), until=until)
+                                     initial=condition.start(params), until=until,
+                                     branch_from=None if untreated is None
+                                     else untreated.solved.sol)
 
                 solve = full if self.ledger else lean
                 until = self._horizon(preset, overrides, interventions, days,
