@@ -236,8 +236,9 @@ def _simulations_class():
 
             condition = compiled(preset, overrides, interventions, days)
             params = condition.values.canonical(proposal, "calibration")
-            key = json.dumps([preset, sorted((k, repr(v)) for k, v in params.items()),
-                              interventions, days], sort_keys=True, default=str)
+            values = sorted((k, repr(v)) for k, v in params.items())
+            key = json.dumps([preset, values, interventions, days], sort_keys=True,
+                             default=str)
             if key not in self._runs:
                 def full(until=None):  # the run with its ledger (for a Dataset)
                     return solve_run(condition.model, condition.net, params, days,
@@ -248,13 +249,23 @@ def _simulations_class():
                 # a therapy that starts later (at diagnosis) starts from the untreated
                 # run's sample there, when that run was solved (integrate's branch_from)
                 untreated = self._runs.get(json.dumps(
-                    [preset, sorted((k, repr(v)) for k, v in params.items()), [], days],
-                    sort_keys=True, default=str)) if interventions and self.branches else None
+                    [preset, values, [], days], sort_keys=True, default=str)
+                ) if interventions and self.branches else None
+                # runs of one network and parameter values start from one state (as the
+                # steady-state cache gives it, without building its kinetics again)
+                starts = self.__dict__.setdefault("_starts", {})
+
+                def start():
+                    fingerprint = (condition.net.digest, condition.kept.tobytes(),
+                                   tuple(s.name for s in condition.net.species), str(values))
+                    if fingerprint not in starts:
+                        starts[fingerprint] = condition.start(params)
+                    return starts[fingerprint]
 
                 def lean(until=None):
                     return solve_run(condition.model, condition.lean, params, days,
                                      interventions, 1e-7, 24.0, True, keep_steady=False,
-                                     initial=condition.start(params), until=until,
+                                     initial=start(), until=until,
                                      branch_from=None if untreated is None
                                      else untreated.solved.sol)
 
