@@ -11,10 +11,10 @@ each part's share, in ms): CVODE (driven from compiled code, or scikit-sundae's 
 Python callbacks for the right-hand side and the Jacobian: counted apart, with the calls
 per model-year), the steady state, the runs' set-up, the trajectory Datasets, the
 readouts, the rest; then the same particles along main's path before this one (commit
-7158aef: every run solved to its end, each from day 0), the baseline, with the ratio of
-the two. "Model-years solved" counts what a particle's runs integrate themselves: a run
-stopped once it has the samples its records read, and a therapy branched off the
-untreated run at diagnosis, solve less than their 365 days.
+7158aef: every run solved to its end, each from day 0, SuperLU_MT's LU), the baseline,
+with the ratio of the two. "Model-years solved" counts what a particle's runs integrate
+themselves: a run stopped once it has the samples its records read, and a therapy
+branched off the untreated run at diagnosis, solve less than their 365 days.
 
 It runs the calibration (as ``evniche calibrate MODEL --parameters … --population N
 --generations 1000 --max-simulations M --workers W --predictive 0 --out DIR``: generations
@@ -53,8 +53,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 sys.path.insert(0, str(SRC))
 
 #: the label of the path the present one is measured against: main's (commit 7158aef),
-#: every run of a particle solved to its end and from day 0
-BASELINE = "baseline (main: runs to their end, each from day 0)"
+#: every run of a particle solved to its end and from day 0, with SuperLU_MT
+BASELINE = "baseline (main: runs to their end, from day 0, SuperLU_MT)"
 #: the target: this many simulations …
 TARGET_SIMULATIONS = 10_000
 #: … within this many seconds on 2 cores
@@ -235,9 +235,10 @@ def _use_path(baseline: bool) -> None:
 
 
 def _baseline_class(real):
-    """The baseline's simulations: every run solved to its end, each from day 0 (main's
-    path before horizons and branches)."""
-    return type("Baseline", (real(),), {"horizons": False, "branches": False})
+    """The baseline's simulations: every run solved to its end, each from day 0, with
+    SuperLU_MT (main's path before horizons, branches and the sparse LU)."""
+    return type("Baseline", (real(),), {"horizons": False, "branches": False,
+                                        "sparse_lu": False})
 
 
 def _warm(model: str, parameters: list[str]) -> None:

@@ -215,6 +215,9 @@ def _simulations_class():
         horizons = True
         #: whether a therapy that starts later starts from the untreated run's samples
         branches = True
+        #: whether runs without the ledger factorise CVODE's Newton matrices with
+        #: evniche.engines.sparse_lu (their steady states too) instead of SuperLU_MT
+        sparse_lu = True
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -231,6 +234,9 @@ def _simulations_class():
             proposal = self._proposal(preset, overrides)
             if proposal is None:
                 return super().run(preset, overrides, interventions, days)
+            import contextlib
+
+            from ..engines import solver
             from ..engines.ensemble import solve_run
             from .calibration_runs import ArrayRun
 
@@ -263,11 +269,13 @@ def _simulations_class():
                     return starts[fingerprint]
 
                 def lean(until=None):
-                    return solve_run(condition.model, condition.lean, params, days,
-                                     interventions, 1e-7, 24.0, True, keep_steady=False,
-                                     initial=start(), until=until,
-                                     branch_from=None if untreated is None
-                                     else untreated.solved.sol)
+                    with (solver.sparse_lu() if self.sparse_lu
+                          else contextlib.nullcontext()):
+                        return solve_run(condition.model, condition.lean, params, days,
+                                         interventions, 1e-7, 24.0, True,
+                                         keep_steady=False, initial=start(), until=until,
+                                         branch_from=None if untreated is None
+                                         else untreated.solved.sol)
 
                 solve = full if self.ledger else lean
                 until = self._horizon(preset, overrides, interventions, days,
