@@ -21,7 +21,7 @@ from ..compile.network import Network
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
 from .compiled import CompiledKinetics
-from .kinetics import Kinetics
+from .kinetics import Kinetics, kinetics_of
 from .solver import solve
 from .stopwatch import Stopwatch
 
@@ -414,7 +414,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
-    kin = Kinetics(net, params)
+    kin = kinetics_of(net, params)
     schedule = schedule or Schedule()
     t_start = 0.0
     if start is not None:

@@ -136,10 +136,10 @@ class Compiled:
         import dataclasses
 
         from ..engines import solver
-        from ..engines.kinetics import Kinetics
+        from ..engines.kinetics import kinetics_of
         from ..engines.wellmixed import starting_state
 
-        kin = Kinetics(dataclasses.replace(self.net, params=params))
+        kin = kinetics_of(dataclasses.replace(self.net, params=params))
         with solver.compiled_cvode():  # as solve_run relaxes
             return starting_state(kin, True, None, self.base, keep=False)[self.kept]
 
