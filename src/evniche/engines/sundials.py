@@ -293,8 +293,11 @@ def _content_i32(obj, offset, size):  # pragma: no cover - Numba
     return numba.carray(_pointer(_content(obj, offset)), (size,), np.int32)
 
 
-#: the factors of each pattern this process solved, kept (a few MB each at most)
+#: the factors of each pattern this process solved, kept (their storage is n² entries
+#: per array: ~19 MB for the 573 rows of ``aml`` with its ledger, ~4 MB for 271); the
+#: oldest goes beyond FACTORS_KEPT
 _FACTORS: dict[tuple, object] = {}
+FACTORS_KEPT = 8
 
 
 def _factors(pattern) -> object:
@@ -306,7 +309,7 @@ def _factors(pattern) -> object:
     if found is None:
         found = _FACTORS[key] = Factors(pattern.indptr.astype(np.int64),
                                         pattern.indices.astype(np.int64), pattern.shape[0])
-        while len(_FACTORS) > 64:
+        while len(_FACTORS) > FACTORS_KEPT:
             _FACTORS.pop(next(iter(_FACTORS)))
     return found
 
