@@ -294,10 +294,13 @@ class Solved:
 def solve_run(model: ResolvedModel, net: Network, params: dict[str, float], days: float,
               interventions: list | None, rtol: float, output_hours: float,
               equilibrate_first: bool, wall_limit_s: float | None = None,
-              relax_from=None, keep_steady: bool = True, initial=None) -> Solved:
+              relax_from=None, keep_steady: bool = True, initial=None,
+              until=None, branch_from=None) -> Solved:
     """The integration of :func:`_run` without building its Dataset (:func:`dataset`
     builds it: together they are :func:`_run`, bitwise). ``initial``: the state on day 0
-    (:func:`.wellmixed.integrate`'s; None: the steady state it finds)."""
+    (:func:`.wellmixed.integrate`'s; None: the steady state it finds); ``until``: where
+    the run may stop early, ``branch_from``: a run it may start from at its first
+    breakpoint (both :func:`.wellmixed.integrate`'s)."""
     import time
 
     from ..compile.interventions import build_schedule
@@ -312,7 +315,8 @@ def solve_run(model: ResolvedModel, net: Network, params: dict[str, float], days
                                   output_hours=output_hours,
                                   equilibrate_first=equilibrate_first,
                                   wall_limit_s=wall_limit_s, relax_from=relax_from,
-                                  keep_steady=keep_steady, initial=initial)
+                                  keep_steady=keep_steady, initial=initial, until=until,
+                                  branch_from=branch_from)
     return Solved(run_net, schedule, sol, days, time.perf_counter() - start)
 
 

@@ -28,6 +28,7 @@ import functools
 import glob
 import os
 import threading
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -45,8 +46,9 @@ MAX_ORDER, MAX_NONLIN_ITERS, MAX_CONV_FAILS = 5, 3, 10
 #: the watch's state: [0] flags (1: a state past BLOWUP, 2: stalled, 3: past the
 #: evaluations allowed), [1] the time of the last mark (h), [2] evaluations since, [3] the
 #: span share that counts as moving (h), [4] the evaluations allowed without moving,
-#: [5] BLOWUP, [6] the right-hand-side evaluations allowed (inf: no bound), [7] those made
-STALLED, PAST_CALLS = 2, 3
+#: [5] BLOWUP, [6] the right-hand-side evaluations allowed (inf: no bound), [7] those made;
+#: 4: the caller's ``stop`` rule ended the solve
+STALLED, PAST_CALLS, STOPPED = 2, 3, 4
 #: the header's (address, length) pairs, in this order
 ARRAYS = ("ints", "int_off", "floats", "float_off", "beh", "upt", "rem", "inf", "held",
           "colors", "nz_rows", "nz_cols", "indices", "indptr", "watch")
@@ -102,6 +104,8 @@ def _declare(libs: dict) -> None:
     sig(core.N_VDestroy, None, vp)
     sig(core.SUNMatDestroy, None, vp)
     sig(core.SUNLinSolFree, c_int, vp)
+    sig(core.SUNLinSolNewEmpty, vp, vp)
+    sig(core.SUNLinSolFreeEmpty, None, vp)
     sig(nvec.N_VNew_Serial, vp, c_int, vp)
     sig(nvec.N_VGetArrayPointer, ctypes.POINTER(c_double), vp)
     sig(mat.SUNSparseMatrix, vp, c_int, c_int, c_int, c_int, vp)
@@ -155,6 +159,187 @@ def _layout_holds(libs: dict) -> bool:
         if v:
             core.N_VDestroy(v)
         core.SUNContext_Free(ctypes.byref(ctx))
+
+
+#: where a SUNLinearSolver keeps its ops table (bytes into the object: after its content
+#: and one more pointer in SUNDIALS 7.9) and the slots of the ops this module sets in it
+#: (SUNDIALS 7.9's _generic_SUNLinearSolver_Ops: gettype 0, initialize 7, setup 8,
+#: solve 9), checked against SuperLU_MT's own table before use (:func:`_ops_layout_holds`)
+SOLVER_OPS, OP_GETTYPE, OP_INITIALIZE, OP_SETUP, OP_SOLVE = 16, 0, 7, 8, 9
+
+
+def _ops_layout_holds(libs: dict) -> bool:
+    """Whether a SUNLinearSolver's ops table lies at :data:`SOLVER_OPS` with gettype,
+    initialize, setup and solve in the slots this module writes: read from a SuperLU_MT
+    solver made here and compared with that library's exported functions."""
+    core, nvec = libs["sundials_core"], libs["sundials_nvecserial"]
+    mat, lin = libs["sundials_sunmatrixsparse"], libs["sundials_sunlinsolsuperlumt"]
+    ctx = ctypes.c_void_p()
+    if core.SUNContext_Create(0, ctypes.byref(ctx)) < 0:
+        return False
+    v = nvec.N_VNew_Serial(3, ctx)
+    A = mat.SUNSparseMatrix(3, 3, 4, CSC_MAT, ctx)
+    LS = lin.SUNLinSol_SuperLUMT(v, A, 1, ctx) if v and A else None
+    try:
+        if not LS:
+            return False
+        ops = ctypes.c_void_p.from_address(LS + SOLVER_OPS).value
+        if not ops:
+            return False
+
+        def slot(k):
+            return ctypes.c_void_p.from_address(ops + 8 * k).value
+
+        def address(name):
+            return ctypes.cast(getattr(lin, name), ctypes.c_void_p).value
+
+        return (slot(OP_GETTYPE) == address("SUNLinSolGetType_SuperLUMT")
+                and slot(OP_INITIALIZE) == address("SUNLinSolInitialize_SuperLUMT")
+                and slot(OP_SETUP) == address("SUNLinSolSetup_SuperLUMT")
+                and slot(OP_SOLVE) == address("SUNLinSolSolve_SuperLUMT"))
+    except AttributeError:
+        return False
+    finally:
+        if LS:  # (SuperLU_MT's own free crashes on a solver never set up: its content,
+            core.SUNLinSolFreeEmpty(LS)  # a few hundred bytes, is left, once per process)
+        if A:
+            core.SUNMatDestroy(A)
+        if v:
+            core.N_VDestroy(v)
+        core.SUNContext_Free(ctypes.byref(ctx))
+
+
+#: the factors' arrays a custom solver's content header holds, in this order
+FACTORS = ("q", "prow", "pos", "uptr", "uidx", "uval", "udiag", "lptr", "lidx", "lval",
+           "work", "dense", "mask", "done", "col_rows", "col_count", "row_cols", "row_count",
+           "state")
+#: the Newton matrices' LU a solve may use: SuperLU_MT (scikit-sundae's, bitwise its
+#: results) or :mod:`.sparse_lu` (pivots kept between factorisations)
+LINEAR_SOLVERS = ("superlu_mt", "sparse_lu")
+
+
+@functools.cache
+def _linear_solver():
+    """The C function pointers of the custom linear solver (gettype, initialize, setup,
+    solve) over :mod:`.sparse_lu`, or None where the layout does not hold."""
+    libs = _libraries()
+    if libs is None or not _ops_layout_holds(libs):
+        return None
+    from .sparse_lu import factorise, solve_into
+
+    (Q, PROW, POS, UPTR, UIDX, UVAL, UDIAG, LPTR, LIDX, LVAL, WORK, DENSE, MASK, DONE,
+     COL_ROWS, COL_COUNT, ROW_COLS, ROW_COUNT, STATE) = range(len(FACTORS))
+    width = 2 + 2 * len(FACTORS)
+
+    @numba.njit(cache=_CACHE, inline="always")
+    def _b8(h, k):  # pragma: no cover - Numba
+        return numba.carray(_pointer(h[2 + 2 * k]), (h[3 + 2 * k],), np.bool_)
+
+    @numba.njit(cache=_CACHE, inline="always")
+    def _g64(h, k):  # pragma: no cover - Numba
+        return numba.carray(_pointer(h[2 + 2 * k]), (h[3 + 2 * k],), np.int64)
+
+    @numba.njit(cache=_CACHE, inline="always")
+    def _d64(h, k):  # pragma: no cover - Numba
+        return numba.carray(_pointer(h[2 + 2 * k]), (h[3 + 2 * k],), np.float64)
+
+    @numba.cfunc(types.int32(types.voidptr), cache=_CACHE)
+    def gettype(S):  # pragma: no cover - Numba
+        return 0  # SUNLINEARSOLVER_DIRECT
+
+    @numba.cfunc(types.int32(types.voidptr), cache=_CACHE)
+    def initialize(S):  # pragma: no cover - Numba
+        return 0
+
+    @numba.cfunc(types.int32(types.voidptr, types.voidptr), cache=_CACHE)
+    def setup(S, A):  # pragma: no cover - Numba
+        h = numba.carray(_pointer(_load(_address(S))), (width,), np.int64)
+        n = h[0]
+        nnz = _content_i32(A, MATRIX_COLUMNS, n + 1)[n]
+        state = _g64(h, STATE)
+        if state[0] == 1 and nnz != h[1]:  # another pattern (a diagonal added): anew
+            state[0] = 0
+        h[1] = nnz
+        return factorise(n, _content_i32(A, MATRIX_COLUMNS, n + 1),
+                         _content_i32(A, MATRIX_ROWS, nnz),
+                         numba.carray(_pointer(_content(A, MATRIX_DATA)), (nnz,), np.float64),
+                         _g64(h, Q), _g64(h, PROW), _g64(h, POS), _g64(h, UPTR),
+                         _g64(h, UIDX), _d64(h, UVAL), _d64(h, UDIAG), _g64(h, LPTR),
+                         _g64(h, LIDX), _d64(h, LVAL), _d64(h, WORK), _d64(h, DENSE),
+                         _b8(h, MASK), _b8(h, DONE), _g64(h, COL_ROWS), _g64(h, COL_COUNT),
+                         _g64(h, ROW_COLS), _g64(h, ROW_COUNT), state)
+
+    @numba.cfunc(types.int32(types.voidptr, types.voidptr, types.voidptr, types.voidptr,
+                             types.float64), cache=_CACHE)
+    def solve(S, A, x, b, tol):  # pragma: no cover - Numba
+        h = numba.carray(_pointer(_load(_address(S))), (width,), np.int64)
+        n = h[0]
+        out = numba.carray(_pointer(_content(x, VECTOR_DATA)), (n,), np.float64)
+        rhs = numba.carray(_pointer(_content(b, VECTOR_DATA)), (n,), np.float64)
+        solve_into(n, _g64(h, Q), _g64(h, PROW), _g64(h, UPTR), _g64(h, UIDX),
+                   _d64(h, UVAL), _d64(h, UDIAG), _g64(h, LPTR), _g64(h, LIDX),
+                   _d64(h, LVAL), rhs, out, _d64(h, WORK))
+        return 0
+
+    try:
+        return gettype.address, initialize.address, setup.address, solve.address
+    except Exception:  # noqa: BLE001 - a kernel that does not compile here: SuperLU_MT
+        return None
+
+
+@numba.njit(cache=_CACHE, inline="always")
+def _content_i32(obj, offset, size):  # pragma: no cover - Numba
+    """The int32 array at the pointer ``offset`` bytes into a SUNMatrix's content."""
+    return numba.carray(_pointer(_content(obj, offset)), (size,), np.int32)
+
+
+#: the factors of each pattern this process solved, kept (their storage is n² entries
+#: per array: ~19 MB for the 573 rows of ``aml`` with its ledger, ~4 MB for 271); the
+#: oldest goes beyond FACTORS_KEPT
+_FACTORS: dict[tuple, object] = {}
+FACTORS_KEPT = 8
+
+
+def _factors(pattern) -> object:
+    """The :class:`.sparse_lu.Factors` of a CSC ``pattern`` (made on first use)."""
+    from .sparse_lu import Factors
+
+    key = (pattern.shape[0], pattern.nnz, pattern.indices.tobytes(), pattern.indptr.tobytes())
+    found = _FACTORS.get(key)
+    if found is None:
+        found = _FACTORS[key] = Factors(pattern.indptr.astype(np.int64),
+                                        pattern.indices.astype(np.int64), pattern.shape[0])
+        while len(_FACTORS) > FACTORS_KEPT:
+            _FACTORS.pop(next(iter(_FACTORS)))
+    return found
+
+
+def _custom_solver(core, ctx, factors, nnz: int):
+    """A SUNLinearSolver over :mod:`.sparse_lu` (its ops in the slots checked by
+    :func:`_ops_layout_holds`), with its content header (kept alive by the caller), or
+    (None, None) where it cannot be made."""
+    pointers = _linear_solver()
+    if pointers is None:
+        return None, None
+    # each solve starts with a full factorisation: its factors then depend on its own
+    # matrices only, not on the solves before it in this process (a particle's result is
+    # the same on any worker, after any other particle)
+    factors.state[0] = 0
+    header = np.zeros(2 + 2 * len(FACTORS), np.int64)
+    header[0], header[1] = factors.n, nnz
+    for k, name in enumerate(FACTORS):
+        a = getattr(factors, name)
+        header[2 + 2 * k] = a.ctypes.data
+        header[3 + 2 * k] = a.size
+    LS = core.SUNLinSolNewEmpty(ctx)
+    if not LS:
+        return None, None
+    ops = ctypes.c_void_p.from_address(LS + SOLVER_OPS).value
+    for slot, address in zip((OP_GETTYPE, OP_INITIALIZE, OP_SETUP, OP_SOLVE), pointers,
+                             strict=True):
+        ctypes.c_void_p.from_address(ops + 8 * slot).value = address
+    ctypes.c_void_p.from_address(LS).value = header.ctypes.data  # its content
+    return LS, header
 
 
 def available() -> bool:
@@ -281,23 +466,42 @@ def _callbacks():
 
 def solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
           rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
-          stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf):
+          stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf,
+          stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+          linear_solver: str = "superlu_mt"):
     """:func:`_solve`, one at a time in this process."""
+    if linear_solver not in LINEAR_SOLVERS:
+        raise ValueError(f"linear_solver must be one of {LINEAR_SOLVERS}, got "
+                         f"{linear_solver!r}")
     with _ONE_AT_A_TIME:
         return _solve(packed, span, y0, times, rtol=rtol, atol=atol, first_step=first_step,
                       max_steps=max_steps, stall_share=stall_share,
-                      stall_calls=stall_calls, blowup=blowup, max_calls=max_calls)
+                      stall_calls=stall_calls, blowup=blowup, max_calls=max_calls,
+                      stop=stop, linear_solver=linear_solver)
+
+
+#: with a ``stop`` rule, outputs between two of its calls
+STOP_EVERY = 8
 
 
 def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray, *,
            rtol: float, atol: np.ndarray, first_step: float | None, max_steps: int,
-           stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf):
+           stall_share: float, stall_calls: int, blowup: float, max_calls: float = np.inf,
+           stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+           linear_solver: str = "superlu_mt"):
     """CVODE over ``span`` (h) from ``y0`` with the compiled kinetics ``packed`` =
     (CompiledKinetics, its four modifier arrays): the states at ``times`` (which start
     at ``span[0]`` and end at ``span[1]``), as scikit-sundae's ``solve`` gives them.
     ``max_calls``: the right-hand-side evaluations allowed (the solve stops past them).
+    ``stop(t, y)``: called with the outputs so far (every :data:`STOP_EVERY` outputs);
+    True ends the solve there (the caller has what it needs; watch flag 4). CVODE's stop
+    time stays ``times[-1]`` and its steps do not depend on later output times, so the
+    outputs it gives are bitwise those of the whole solve. ``linear_solver``: one of
+    :data:`LINEAR_SOLVERS` (``"sparse_lu"`` falls back to SuperLU_MT where its layout
+    check fails).
     Returns (t, y (times × species), right-hand-side evaluations, CVODE's flag, watch
-    flags: 1 a state past ``blowup``, 2 stalled, 3 past ``max_calls``)."""
+    flags: 1 a state past ``blowup``, 2 stalled, 3 past ``max_calls``, 4 stopped by
+    ``stop``)."""
     libs = _libraries()
     rhs_address, jac_address = _callbacks()
     core, nvec = libs["sundials_core"], libs["sundials_nvecserial"]
@@ -324,7 +528,7 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
         header[3 + 2 * k] = a.ctypes.data if a.size else 0
         header[4 + 2 * k] = a.size
     ctx, mem = ctypes.c_void_p(), ctypes.c_void_p()
-    y = tol = A = LS = None
+    y = tol = A = LS = custom = None
     out_t = np.empty(len(times))
     out_y = np.empty((len(times), n))
     flag = -99
@@ -341,7 +545,10 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
         np.ctypeslib.as_array(nvec.N_VGetArrayPointer(tol), (n,))[:] = atol
         checks.append(cv.CVodeSVtolerances(mem, float(rtol), tol))
         A = mat.SUNSparseMatrix(n, n, pattern.nnz, CSC_MAT, ctx)
-        LS = lin.SUNLinSol_SuperLUMT(y, A, 1, ctx)
+        if linear_solver == "sparse_lu":
+            LS, custom = _custom_solver(core, ctx, _factors(pattern), pattern.nnz)
+        if not LS:
+            LS = lin.SUNLinSol_SuperLUMT(y, A, 1, ctx)
         checks += [cv.CVodeSetLinearSolver(mem, LS, A), cv.CVodeSetJacFn(mem, jac_address),
                    cv.CVodeSetMaxNonlinIters(mem, MAX_NONLIN_ITERS),
                    cv.CVodeSetMaxConvFails(mem, MAX_CONV_FAILS),
@@ -354,7 +561,7 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
         state = np.ctypeslib.as_array(nvec.N_VGetArrayPointer(y), (n,))
         out_t[0], out_y[0] = times[0], state
         reached = ctypes.c_double()
-        k = 1
+        k = asked = 1
         while k < len(times):
             flag = cv.CVode(mem, float(times[k]), y, ctypes.byref(reached), CV_NORMAL)
             if flag < 0:
@@ -363,13 +570,20 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
             k += 1
             if flag == CV_TSTOP_RETURN:
                 break
+            if stop is not None and k - asked >= STOP_EVERY and k < len(times):
+                asked = k
+                if watch[0] == 0 and stop(out_t[:k], out_y[:k]):
+                    watch[0] = STOPPED
+                    break
         evaluations = ctypes.c_long()
         cv.CVodeGetNumRhsEvals(mem, ctypes.byref(evaluations))
         return out_t[:k], out_y[:k], int(evaluations.value), int(flag), int(watch[0])
     finally:
         if mem.value:
             cv.CVodeFree(ctypes.byref(mem))
-        if LS:
+        if LS and custom is not None:
+            core.SUNLinSolFreeEmpty(LS)  # its content is the header, owned here
+        elif LS:
             core.SUNLinSolFree(LS)
         if A:
             core.SUNMatDestroy(A)

@@ -10,6 +10,7 @@ their breakpoints (a new CVODE start at each).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ..compile.network import Network
 from ..compile.schedule import Schedule
 from ..errors import SimulationError
 from .compiled import CompiledKinetics
-from .kinetics import Kinetics
+from .kinetics import Kinetics, kinetics_of
 from .solver import solve
 from .stopwatch import Stopwatch
 
@@ -75,6 +76,13 @@ class Solution:
     initial: np.ndarray
     n_rhs: int
     segments: SegmentKinetics | None = None
+    #: whether the run reached its end (False: ``integrate``'s ``until`` stopped it)
+    complete: bool = True
+    #: the relative tolerance it was solved to and its samples' spacing (h)
+    rtol: float = float("nan")
+    output_hours: float = float("nan")
+    #: where it took over another run's samples (h; ``integrate``'s ``branch_from``)
+    branched_at: float | None = None
 
 
 def tolerances(kin: Kinetics, y0: np.ndarray, rtol: float) -> np.ndarray:
@@ -377,7 +385,9 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
               progress: Callable[[float], None] | None = None,
               wall_limit_s: float | None = None, start=None,
               relax_from: np.ndarray | None = None, keep_steady: bool = True,
-              initial: np.ndarray | None = None) -> Solution:
+              initial: np.ndarray | None = None,
+              until: Callable[[list[np.ndarray], list[np.ndarray]], bool] | None = None,
+              branch_from: Solution | None = None) -> Solution:
     """Integrate ``net`` for ``days`` and return states every ``output_hours``.
 
     ``wall_limit_s``: stop with a SimulationError once the run (the relaxation to the
@@ -388,11 +398,23 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     relaxation to the steady state starts; ``keep_steady``: whether a steady state computed
     here goes to the cache folder (:func:`starting_state`'s ``keep``). ``initial``: the
     state on day 0, found by the caller (a calibration's run without its ledger starts
-    from the steady state of the full network); None: :func:`starting_state`'s."""
+    from the steady state of the full network); None: :func:`starting_state`'s.
+    ``until(times, states)``: whether the samples so far (lists of arrays: times in h,
+    states time × species) are all a caller needs; the run then stops (``complete``
+    False). The samples it gives are bitwise those of the whole run: CVODE's stop time is
+    still each segment's end and its steps do not depend on later output times.
+    ``branch_from``: a run of the same network, parameter values, start, tolerance and
+    sampling whose
+    schedule, like this one's, has nothing in force before this one's first breakpoint
+    (a therapy that starts at diagnosis, against the untreated run): where that holds
+    (:func:`_fork`), this run takes its samples before that breakpoint and starts from
+    its sample there, instead of solving the same equations again. Not bitwise: the
+    state there is CVODE's interpolant within a step, where a solve of its own would
+    stop at the breakpoint (the same solution within the solver's tolerance)."""
     if not days > 0:
         raise SimulationError(f"--days must be positive, got {days}")
     stopwatch = Stopwatch(wall_limit_s, days)
-    kin = Kinetics(net, params)
+    kin = kinetics_of(net, params)
     schedule = schedule or Schedule()
     t_start = 0.0
     if start is not None:
@@ -414,7 +436,7 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         grid = np.append(grid, t_end)
     grid = grid[grid >= t_start - 1e-9]
     segments = SegmentKinetics(kin, schedule, params)
-    atol = tolerances(kin, y if start is None else y_initial, rtol)
+    atol = tolerances(kin, y_initial, rtol)
     idx = kin.species_index
     breaks = schedule.breakpoints(t_end)
     if start is not None:  # the saved state holds what happened up to its day
@@ -422,6 +444,15 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
     out_t: list[np.ndarray] = []
     out_y: list[np.ndarray] = []
     n_rhs = 0
+    complete = True
+    fork = None if branch_from is None or start is not None \
+        or branch_from.rtol != rtol or branch_from.output_hours != output_hours \
+        else _fork(kin, schedule, breaks, grid, y_initial, branch_from)
+    if fork is not None:  # the samples before the first breakpoint are branch_from's
+        out_t.append(branch_from.t[:fork])
+        out_y.append(branch_from.y[:fork])
+        y = branch_from.y[fork].copy()
+        breaks = breaks[1:]
     for a, b in zip(breaks[:-1], breaks[1:], strict=True):
         stopwatch.check(a)  # also between segments: a short solve may never reach a tick
         for jump in (schedule.jumps_at(a) if a > t_start or start is None else ()):
@@ -436,9 +467,18 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         f, jac = compiled.segment(beh_f, upt_f, rem, inf)
         inside = grid[(grid >= a) & (grid < b)] if b < t_end else grid[grid >= a]
         t_eval = np.union1d(inside, [b])
+        stop = None
+        if until is not None:
+            # the solve's outputs start at a, kept when a is a sample; the last one (b) is
+            # never among those a stop rule sees
+            skip = 0 if inside.size and inside[0] == a else 1
+
+            def stop(t_seg, y_seg, skip=skip):
+                return until(out_t + [t_seg[skip:]], out_y + [y_seg[skip:]])
+
         sol = solve(seg, f, (a, b), y, t_eval=t_eval, rtol=rtol,
                     atol=ledger_tolerances(kin, y, atol, rtol), jac=jac,
-                    sparsity=compiled.sparsity(), stopwatch=stopwatch)
+                    sparsity=compiled.sparsity(), stopwatch=stopwatch, stop=stop)
         n_rhs += sol.nfev
         keep = np.isin(sol.t, inside)
         out_t.append(sol.t[keep])
@@ -446,6 +486,9 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         y = sol.y[:, -1].copy()
         if progress is not None:
             progress(b / t_end)
+        if until is not None and (sol.stopped or (b < t_end and until(out_t, out_y))):
+            complete = False
+            break
     t = np.concatenate(out_t)
     Y = np.vstack(out_y)
     # (NaN without the ledger: nothing to check)
@@ -454,7 +497,40 @@ def integrate(net: Network, days: float, schedule: Schedule | None = None, *,
         raise SimulationError(f"EV ledger does not close: relative error {error:.3e} > "
                               f"{LEDGER_TOLERANCE:g}")
     return Solution(t=t, y=Y, kinetics=kin, schedule=schedule, ledger_error=error,
-                    initial=y_initial, n_rhs=n_rhs, segments=segments)
+                    initial=y_initial, n_rhs=n_rhs, segments=segments, complete=complete,
+                    rtol=rtol, output_hours=output_hours,
+                    branched_at=None if fork is None else float(breaks[0]))
+
+
+def _fork(kin: Kinetics, schedule: Schedule, breaks: list[float], grid: np.ndarray,
+          initial: np.ndarray, other: Solution) -> int | None:
+    """Where a run of ``kin`` (``schedule``, segments between ``breaks``, samples at
+    ``grid``, day-0 state ``initial``) may start from the samples of ``other``: the
+    index of ``other``'s sample at this run's first breakpoint, when nothing is in force
+    before it in either schedule, the two runs solve the same equations (network and
+    parameter values equal) from the same state, and ``other`` has the same samples up to
+    that breakpoint; else None."""
+    if len(breaks) < 3:
+        return None
+    fork = breaks[1]
+    for plan in (schedule, other.schedule):
+        if any(w.start < fork and w.end > 0.0 for w in plan.windows) or any(
+                j.time < fork for j in plan.jumps):
+            return None
+    k = int(np.searchsorted(other.t, fork))
+    if k >= other.t.size or other.t[k] != fork or not np.array_equal(
+            other.t[:k], grid[grid < fork]) or not np.array_equal(other.initial, initial):
+        return None
+    if other.kinetics.p != kin.p or not same_network(other.kinetics.net, kin.net):
+        return None
+    return k
+
+
+def same_network(a: Network, b: Network) -> bool:
+    """Whether two compiled networks are the same (every field equal; their models,
+    loaded apart, need only have the same digest, which is one of the fields)."""
+    return all(getattr(a, f.name) == getattr(b, f.name)
+               for f in dataclasses.fields(a) if f.name != "model")
 
 
 def behaviors_signals(sol: Solution, days: float) -> tuple[np.ndarray, np.ndarray]:

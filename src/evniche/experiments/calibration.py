@@ -136,10 +136,10 @@ class Compiled:
         import dataclasses
 
         from ..engines import solver
-        from ..engines.kinetics import Kinetics
+        from ..engines.kinetics import kinetics_of
         from ..engines.wellmixed import starting_state
 
-        kin = Kinetics(dataclasses.replace(self.net, params=params))
+        kin = kinetics_of(dataclasses.replace(self.net, params=params))
         with solver.compiled_cvode():  # as solve_run relaxes
             return starting_state(kin, True, None, self.base, keep=False)[self.kept]
 
@@ -211,6 +211,13 @@ def _simulations_class():
         read = staticmethod(read_arrays)
         #: whether runs keep the EV ledger species (the full network, as evniche.simulate)
         ledger = False
+        #: whether a run stops once it has the samples its records read (:meth:`plan`)
+        horizons = True
+        #: whether a therapy that starts later starts from the untreated run's samples
+        branches = True
+        #: whether runs without the ledger factorise CVODE's Newton matrices with
+        #: evniche.engines.sparse_lu (their steady states too) instead of SuperLU_MT
+        sparse_lu = True
 
         def _model(self, preset: str, overrides: dict[str, Any]):
             names = _parameter_names(preset)
@@ -227,27 +234,110 @@ def _simulations_class():
             proposal = self._proposal(preset, overrides)
             if proposal is None:
                 return super().run(preset, overrides, interventions, days)
+            import contextlib
+
+            from ..engines import solver
             from ..engines.ensemble import solve_run
             from .calibration_runs import ArrayRun
 
             condition = compiled(preset, overrides, interventions, days)
             params = condition.values.canonical(proposal, "calibration")
-            key = json.dumps([preset, sorted((k, repr(v)) for k, v in params.items()),
-                              interventions, days], sort_keys=True, default=str)
+            values = sorted((k, repr(v)) for k, v in params.items())
+            key = json.dumps([preset, values, interventions, days], sort_keys=True,
+                             default=str)
             if key not in self._runs:
-                def full():  # the run with its ledger (for a Dataset)
+                def full(until=None):  # the run with its ledger (for a Dataset)
                     return solve_run(condition.model, condition.net, params, days,
                                      interventions, 1e-7, 24.0, True,
-                                     relax_from=condition.base, keep_steady=False)
+                                     relax_from=condition.base, keep_steady=False,
+                                     until=until)
 
-                if self.ledger:
-                    self._runs[key] = ArrayRun(full())
-                else:
-                    self._runs[key] = ArrayRun(solve_run(
-                        condition.model, condition.lean, params, days, interventions, 1e-7,
-                        24.0, True, keep_steady=False,
-                        initial=condition.start(params)), full=full)
+                # a therapy that starts later (at diagnosis) starts from the untreated
+                # run's sample there, when that run was solved (integrate's branch_from)
+                untreated = self._runs.get(json.dumps(
+                    [preset, values, [], days], sort_keys=True, default=str)
+                ) if interventions and self.branches else None
+                # runs of one network and parameter values start from one state (as the
+                # steady-state cache gives it, without building its kinetics again)
+                starts = self.__dict__.setdefault("_starts", {})
+
+                def start():
+                    fingerprint = (condition.net.digest, condition.kept.tobytes(),
+                                   tuple(s.name for s in condition.net.species), str(values))
+                    if fingerprint not in starts:
+                        starts[fingerprint] = condition.start(params)
+                    return starts[fingerprint]
+
+                def lean(until=None):
+                    with (solver.sparse_lu() if self.sparse_lu
+                          else contextlib.nullcontext()):
+                        return solve_run(condition.model, condition.lean, params, days,
+                                         interventions, 1e-7, 24.0, True,
+                                         keep_steady=False, initial=start(), until=until,
+                                         branch_from=None if untreated is None
+                                         else untreated.solved.sol)
+
+                solve = full if self.ledger else lean
+                until = self._horizon(preset, overrides, interventions, days,
+                                      condition.lean)
+                self._runs[key] = ArrayRun(solve(until), full=None if self.ledger else full,
+                                           whole=solve)
             return self._runs[key]
+
+        def plan(self, records: list) -> None:
+            """Note what ``records`` read of each run, so that a run stops once it has
+            those samples (:class:`.calibration_runs.Horizon`; the samples are bitwise
+            those of the whole run, and a readout that asks for more has it solved to
+            its end). Without a plan every run goes to its end."""
+            from ..compile.interventions import diagnosis_offset, parse_intervention
+            from ..observations.records import model_overrides
+            from .calibration_runs import needs
+
+            wanted: dict[str, list] = {}
+            for record in records:
+                overrides = model_overrides(record.overrides)
+                for condition, need in needs(record):
+                    items = [parse_intervention(text) for text in condition.interventions]
+                    key = self._shape(condition.preset, overrides, items, condition.days)
+                    wanted.setdefault(key, []).append(need)
+                    if need[0] == "diagnosis" or any(
+                            diagnosis_offset(item["start"]) is not None for item in items):
+                        untreated = self._shape(condition.preset, overrides, [],
+                                                condition.days)
+                        wanted.setdefault(untreated, []).append(("diagnosis", 0.0))
+            self._wanted = wanted
+
+        @staticmethod
+        def _shape(preset: str, overrides: dict[str, Any], interventions: list[dict],
+                   days: float) -> str:
+            """A run's key in a plan: the interventions without their start days."""
+            shape = [{k: v for k, v in item.items() if k != "start"}
+                     for item in interventions]
+            return json.dumps([preset, overrides, shape, float(days)], sort_keys=True,
+                              default=str)
+
+        def _horizon(self, preset: str, overrides: dict[str, Any],
+                     interventions: list[dict], days: float, net: Any):
+            """The :class:`.calibration_runs.Horizon` of a run (None: to its end)."""
+            from ..observations.comparison import DIAGNOSIS_BLASTS
+            from .calibration_runs import Horizon
+
+            wanted = getattr(self, "_wanted", {}).get(
+                self._shape(preset, overrides, interventions, days))
+            if not self.horizons or not wanted or any(need[0] == "end" for need in wanted):
+                return None
+            if interventions:  # another run's diagnosis day: a day of this one
+                resolved = []
+                for need in wanted:
+                    if need[0] == "diagnosis":
+                        try:
+                            day = self.diagnosis_day(preset, overrides, days)
+                        except (EvnicheError, ModelError):
+                            return None
+                        need = ("day", day + need[1])
+                    resolved.append(need)
+                wanted = resolved
+            return Horizon(net, wanted, DIAGNOSIS_BLASTS)
 
         def diagnosis_day(self, preset: str, overrides: dict[str, Any], days: float) -> float:
             """As :meth:`Simulations.diagnosis_day`, read once per run (records read at or
@@ -317,6 +407,7 @@ class Objective:
         from ..observations.comparison import evaluate
 
         sims = _simulations_class()(overrides=overrides, **self.options)
+        sims.plan(self.records)
         return [evaluate(r, sims) for r in self.records]
 
     def __call__(self, coordinates: dict[str, float]) -> dict[str, float]:

@@ -34,15 +34,38 @@ from ..readouts.liquid_biopsy import truncated_lognormal_mass
 class ArrayRun:
     """A solved well-mixed run (:class:`evniche.engines.ensemble.Solved`) read from its
     arrays; :attr:`dataset` is its Dataset, built on first use. ``full``: for a run solved
-    without its EV ledger species, what solves it with them (the Dataset is that run's)."""
+    without its EV ledger species, what solves it with them (the Dataset is that run's).
 
-    def __init__(self, solved: Any, full: Callable[[], Any] | None = None) -> None:
-        self.solved = solved
+    A run stopped early (its solution not ``complete``: a :class:`Horizon` ended it once
+    the samples its records read were there) is solved again to its end by ``whole``
+    when a readout asks for more (:meth:`cover`); the samples both have are bitwise the
+    same, so what was read before stays true."""
+
+    def __init__(self, solved: Any, full: Callable[[], Any] | None = None,
+                 whole: Callable[[], Any] | None = None) -> None:
         self.full = full
+        self.whole = whole
         self.net = solved.net
-        self.time = np.asarray(solved.sol.t, dtype=float) / 24.0  # days
         #: what :func:`evniche.readouts.clinical.diagnosis_criteria` reads
         self.attrs = {"disease": self.net.disease}
+        self._use(solved)
+
+    def _use(self, solved: Any) -> None:
+        self.solved = solved
+        self.time = np.asarray(solved.sol.t, dtype=float) / 24.0  # days
+        self.complete = bool(getattr(solved.sol, "complete", True))
+        for name in ("cells", "blast_percent", "normal_output", "ev_concentration"):
+            self.__dict__.pop(name, None)
+
+    def cover(self, day: float | None) -> None:
+        """Make sure the run has its samples up to ``day`` (days; None: its end),
+        solving it again to its end if it stopped before."""
+        if self.complete or (day is not None and day <= self.time[-1]):
+            return
+        if self.whole is None:
+            raise EvnicheError("a run stopped early cannot be read after its last sample "
+                               f"(day {self.time[-1]:g})")
+        self._use(self.whole())
 
     @cached_property
     def dataset(self):
@@ -113,6 +136,9 @@ class ArrayRun:
     def at(self, series: np.ndarray, day: float | None) -> Any:
         """``series`` (time first) at ``day`` (days, linear interpolation) or at the last
         sample (as :func:`evniche.readouts.clinical.value_at`)."""
+        if len(series) != len(self.time) or not (
+                self.complete or (day is not None and day <= self.time[-1])):
+            raise EvnicheError("internal: read a run before covering the day (ArrayRun.cover)")
         if day is None:
             return series[-1]
         t = self.time
@@ -139,15 +165,20 @@ class ArrayRun:
                 margins.append(np.nan_to_num(clinical.CYTOPENIA_BELOW - out / healthy,
                                              nan=-np.inf))
         hit = np.nonzero(np.logical_and.reduce([m >= 0 for m in margins]))[0]
+        if not hit.size and not self.complete:
+            self.cover(None)
+            return self.diagnosis_sample(threshold)
         return int(hit[0]) if hit.size else None
 
 
 # ---------------------------------------------------------------------- readouts
 def blast_percent(run: ArrayRun, day: float | None = None) -> float:
+    run.cover(day)
     return float(run.at(run.blast_percent, day))
 
 
 def normal_output_fraction(run: ArrayRun, day: float | None = None) -> float:
+    run.cover(day)
     out = run.normal_output
     start = float(out[0])
     end = float(run.at(out, day))
@@ -163,6 +194,7 @@ def neutrophil_count(run: ArrayRun, day: float | None = None,
 def cell_count(run: ArrayRun, day: float | None = None, cell_type: str = "HSC") -> float:
     if cell_type not in run.cell_names:
         raise EvnicheError(f"the trajectory has no cell type '{cell_type}'")
+    run.cover(day)
     return float(run.at(run.cells[:, run.cell_names.index(cell_type)], day))
 
 
@@ -171,6 +203,9 @@ def takeover_day(run: ArrayRun, day: float | None = None, threshold: float = 20.
         raise EvnicheError(f"take-over threshold must be a blast % in (0, 100], got "
                            f"{threshold}")
     found = clinical.first_crossing(run.time, run.blast_percent, threshold)
+    if found is None and not run.complete:
+        run.cover(None)
+        found = clinical.first_crossing(run.time, run.blast_percent, threshold)
     return math.inf if found is None else found
 
 
@@ -182,6 +217,7 @@ def _by_class(run: ArrayRun, day: float | None, compartment: str, origin: str
     if origin not in measurement.ORIGINS:
         raise EvnicheError(f"origin must be one of {', '.join(measurement.ORIGINS)}, got "
                            f"'{origin}'")
+    run.cover(day)
     series = run.ev_concentration[:, :, 0 if compartment == MARROW else 1]
     conc = np.clip(run.at(series, day), 0.0, None)
     classes = np.array([pl.vesicle_class for pl in run.net.pools], dtype=str)
@@ -281,3 +317,99 @@ def read(model: measurement.MeasurementModel, runs: list[tuple[Any, float | None
         return READOUTS[model.name](runs[0][0], runs[0][1], **params)
     return measurement.read(model, [(r.dataset if isinstance(r, ArrayRun) else r, day)
                                     for r, day in runs], parameters)
+
+
+# ---------------------------------------------------------------------- horizons
+#: measurement models that read a run up to the first sample at or above a blast %
+#: (``threshold``), wherever the record reads it
+CROSSINGS = ("takeover_day", "takeover_ratio")
+#: what a condition's readout needs of its run: ``("end",)`` (every sample), ``("day",
+#: D)`` (the samples up to day D), ``("diagnosis", N)`` (up to N days after the run's own
+#: diagnosis day), ``("crossing", T)`` (up to the first sample with marrow blasts >= T %)
+Need = tuple
+
+
+def needs(record: Any) -> list[tuple[Any, Need]]:
+    """What each condition of ``record`` reads of its run: (condition, :data:`Need`).
+    A measurement model not read from arrays (:data:`READOUTS`) needs the whole run."""
+    params = record.measurement.values()
+    name = record.measurement.model
+    inner = str(params.get("readout", "")) if name == "fold_change" else name
+    out: list[tuple[Any, Need]] = []
+    for condition in record.conditions:
+        if inner not in READOUTS:
+            need: Need = ("end",)
+        elif inner in CROSSINGS:
+            default = measurement.MODELS[inner].parameters["threshold"].default
+            need = ("crossing", float(params.get("threshold", default)))
+        elif isinstance(condition.at, str):
+            anchor, _, offset = condition.at.partition("+")
+            extra = float(offset) if offset.strip() else 0.0
+            need = {"start": ("day", extra), "end": ("end",),
+                    "diagnosis": ("diagnosis", extra)}[anchor.strip()]
+        else:
+            need = ("day", float(condition.at))
+        out.append((condition, need))
+    return out
+
+
+class Horizon:
+    """Where a run of ``net`` may stop: once the samples so far hold every :data:`Need`
+    of ``wanted`` (``"day"``, ``"diagnosis"``, ``"crossing"``; ``diagnosis``: the day
+    the run itself first meets the diagnosis criteria of
+    :meth:`ArrayRun.diagnosis_sample` with ``diagnosis_blasts`` %). Called by
+    :func:`evniche.engines.wellmixed.integrate` with the samples so far (lists of
+    arrays: times in h, states time × species). Only a saving: a readout that finds the
+    samples short has the run solved to its end (:meth:`ArrayRun.cover`)."""
+
+    def __init__(self, net: Any, wanted: list[Need], diagnosis_blasts: float) -> None:
+        index = net.index()
+        names = {c.name for c in net.cells}
+
+        def columns(types: list[str]) -> np.ndarray:
+            return np.array([index[f"cell:{n}"] for n in types
+                             if n in names and f"cell:{n}" in index], dtype=int)
+
+        counted = list(net.marrow_counted)
+        self.counted = columns(counted)
+        self.leukemic = columns([n for n in net.leukemic if n in set(counted)])
+        self.normal = columns([c.name for c in net.cells
+                               if c.compartment == BLOOD and c.lineage == "normal"])
+        self.cytopenia = str(net.disease) in clinical.PRESENTS_WITH_CYTOPENIA
+        self.days = [float(v) for kind, v in wanted if kind == "day"]
+        self.crossings = [float(v) for kind, v in wanted if kind == "crossing"]
+        self.after_diagnosis = [float(v) for kind, v in wanted if kind == "diagnosis"]
+        self.diagnosis_blasts = diagnosis_blasts
+
+    def _blasts(self, y: np.ndarray) -> np.ndarray:
+        total = y[:, self.counted].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * y[:, self.leukemic].sum(axis=1) / np.where(total > 0, total,
+                                                                       np.nan)
+
+    def __call__(self, times: list[np.ndarray], states: list[np.ndarray]) -> bool:
+        chunks = [(t, y) for t, y in zip(times, states, strict=True) if len(t)]
+        if not chunks or not self.counted.size:
+            return False
+        last = float(chunks[-1][0][-1]) / 24.0  # days
+        if any(last < d for d in self.days):
+            return False
+        if self.crossings:
+            top = max(float(np.nanmax(self._blasts(y), initial=-np.inf)) for _, y in chunks)
+            if any(top < c for c in self.crossings):
+                return False
+        if self.after_diagnosis:
+            healthy = float(chunks[0][1][0, self.normal].sum()) if self.normal.size else 0.0
+            day = None
+            for t, y in chunks:
+                met = self._blasts(y) >= self.diagnosis_blasts
+                if self.cytopenia and healthy > 0:
+                    met &= clinical.CYTOPENIA_BELOW - y[:, self.normal].sum(axis=1) \
+                        / healthy >= 0
+                hit = np.flatnonzero(met)
+                if hit.size:
+                    day = float(t[hit[0]]) / 24.0
+                    break
+            if day is None or any(last < day + n for n in self.after_diagnosis):
+                return False
+        return True
