@@ -47,3 +47,20 @@ def test_with_values_equals_a_fresh_kinetics(preset, interventions):
                 assert same(value, getattr(reused, name)), name
             extra = {next(iter(params)): 1.0}
             assert same(Kinetics(other, extra).p, template.with_values(other, extra).p)
+
+
+def test_kinetics_of_gives_the_same_object_for_the_same_values_only():
+    """The runs of one particle share their Kinetics: equal values give the object built
+    for them; other values a new one, equal to a fresh build."""
+    from evniche.engines.kinetics import kinetics_of
+
+    net, _ = prepare(load_model("healthy"), None, [], 10.0)
+    first = kinetics_of(net)
+    moved = {k: v * 1.1 for k, v in net.params.items() if k == "mpp_division"}
+    a = kinetics_of(dataclasses.replace(net, params=dict(net.params, **moved)))
+    b = kinetics_of(dataclasses.replace(net, params=dict(net.params, **moved)))
+    assert a is b and a is not first
+    assert kinetics_of(net) is first
+    fresh = Kinetics(dataclasses.replace(net, params=dict(net.params, **moved)))
+    assert a.p == fresh.p
+    assert all(same(getattr(a, k), getattr(fresh, k)) for k in vars(fresh) if k != "net")

@@ -507,9 +507,30 @@ def kinetics_of(net: Network, params: dict[str, float] | None = None) -> Kinetic
     if template is None:
         template = _TEMPLATES[key] = Kinetics(net, params)  # keeps the fields (their ids)
         while len(_TEMPLATES) > 64:
-            _TEMPLATES.pop(next(iter(_TEMPLATES)))
+            oldest = next(iter(_TEMPLATES))
+            del _TEMPLATES[oldest]
+            _RECENT.pop(oldest, None)
+        _RECENT[key] = [template]
         return template
-    return template.with_values(net, params)
+    values = dict(net.params)
+    if params:
+        values.update(params)
+    recent = _RECENT.setdefault(key, [])
+    for kin in recent:  # the same values again (the runs of one particle): the same object
+        if kin.p == values:
+            return kin
+    kin = template.with_values(net, params)
+    recent.insert(0, kin)
+    del recent[_RECENT_VALUES:]
+    return kin
+
+
+#: per network structure of :data:`_TEMPLATES`, its most recent :class:`Kinetics`, newest
+#: first: a run with parameter values equal to one of them gets that one (a Kinetics is
+#: read-only once built), so the runs of a calibration particle build it once
+_RECENT: dict[tuple, list[Kinetics]] = {}
+#: how many value sets :data:`_RECENT` keeps per structure
+_RECENT_VALUES = 4
 
 
 def without_ledger(net: Network) -> Network:

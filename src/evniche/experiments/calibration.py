@@ -241,10 +241,21 @@ def _simulations_class():
             from .calibration_runs import ArrayRun
 
             condition = compiled(preset, overrides, interventions, days)
-            params = condition.values.canonical(proposal, "calibration")
-            values = sorted((k, repr(v)) for k, v in params.items())
-            key = json.dumps([preset, values, interventions, days], sort_keys=True,
-                             default=str)
+            # the parameter values and their key once per condition and proposal (a
+            # particle's records read the same runs ~20 times)
+            memo = self.__dict__.setdefault("_values_of", {})
+            seen = (id(condition), tuple(sorted(proposal.items())))
+            if seen not in memo:
+                params = condition.values.canonical(proposal, "calibration")
+                values = sorted((k, repr(v)) for k, v in params.items())
+                memo[seen] = params, values, json.dumps(values)
+            params, values, values_key = memo[seen]
+
+            def run_key(items: list) -> str:
+                return json.dumps([preset, items, days], sort_keys=True,
+                                  default=str) + values_key
+
+            key = run_key(interventions)
             if key not in self._runs:
                 def full(until=None):  # the run with its ledger (for a Dataset)
                     return solve_run(condition.model, condition.net, params, days,
@@ -254,9 +265,8 @@ def _simulations_class():
 
                 # a therapy that starts later (at diagnosis) starts from the untreated
                 # run's sample there, when that run was solved (integrate's branch_from)
-                untreated = self._runs.get(json.dumps(
-                    [preset, values, [], days], sort_keys=True, default=str)
-                ) if interventions and self.branches else None
+                untreated = self._runs.get(run_key([])) \
+                    if interventions and self.branches else None
                 # runs of one network and parameter values start from one state (as the
                 # steady-state cache gives it, without building its kinetics again)
                 starts = self.__dict__.setdefault("_starts", {})

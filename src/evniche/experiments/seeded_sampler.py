@@ -53,10 +53,18 @@ class SeededSampler(Sampler):
         state["client"] = None  # the cluster does not travel with the sampler
         return state
 
+    #: evaluations kept in flight per worker core: a second one queued behind the running
+    #: one lets a worker start its next evaluation without waiting for this process to
+    #: receive the last result and submit another (that round trip left the workers ~10 %
+    #: idle: 9.6 vs 10.7 simulations/s, measured 2026-12-01). Evaluations past a
+    #: generation's end are discarded, so this changes no result, only how many extra
+    #: evaluations may be started (fewer than depth × cores per generation)
+    depth = 2
+
     def _width(self) -> int:
         if self.client is None:
             return 1
-        return max(1, sum(self.client.ncores().values()))
+        return max(1, sum(self.client.ncores().values())) * self.depth
 
     def sample_until_n_accepted(self, n: int, simulate_one: Callable, t: int, *,
                                 max_eval: float = np.inf, all_accepted: bool = False,
