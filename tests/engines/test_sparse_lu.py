@@ -39,12 +39,24 @@ def newton_matrix(compiled, y, gamma):
 
 @pytest.mark.parametrize("gamma", [1e-3, 1.0, 100.0, 1e4])
 def test_solves_agree_with_superlu(aml, gamma):
+    """Both solves are backward stable: the residual is round-off of |M|·|x| + |b| (the
+    Newton matrices of aml are badly scaled, condition numbers up to ~2e21, so two stable
+    solvers may differ forwards by more than round-off: 1.5e-9 of the largest component at
+    γ = 1e4 with 12 normal stages; normwise backward errors measured ~1e-25 for both; the forward
+    agreement bound, 1e-6, is CVODE's scale, far above the measured 1.5e-9)."""
     _, compiled, y = aml
     M = newton_matrix(compiled, y, gamma)
     b = np.random.default_rng(1).random(M.shape[0])
     x = sparse_lu.solve(sparse_lu.lu(M), b)
     expected = splu(M).solve(b)
-    assert np.max(np.abs(x - expected)) <= 1e-12 * np.max(np.abs(expected))
+    scale = abs(M).sum(axis=1).max()
+
+    def backward_error(z):  # normwise: ‖Mz − b‖∞ / (‖M‖∞‖z‖∞ + ‖b‖∞)
+        return np.max(np.abs(M @ z - b)) / (scale * np.max(np.abs(z)) + np.max(np.abs(b)))
+
+    assert backward_error(x) <= 1e-15
+    assert backward_error(expected) <= 1e-15
+    assert np.max(np.abs(x - expected)) <= 1e-6 * np.max(np.abs(expected))
 
 
 def test_a_refactorisation_keeps_the_pivots_until_one_fails():
