@@ -331,15 +331,14 @@ def build_app(registry: str | Path | None = None,
     def explore_figure(result, what, log):
         if not result:
             return _figure({}, "run a model to see it beside its baseline", bool(log))
-        lines: dict[str, tuple[Any, Any]] = {}
-        dashed = set()
-        for label, run_id in (("baseline", result["baseline"]), ("changed", result["changed"])):
-            ds = data.load_run(run_id, registry)
-            for name, line in data.series(ds, what).items():
-                key = f"{label}: {name}"
-                lines[key] = line
-                if label == "baseline":
-                    dashed.add(key)
+        runs = {label: data.series(data.load_run(result[label], registry), what)
+                for label in ("baseline", "changed")}
+        lines: dict[str, tuple[Any, Any]] = {}  # each baseline line beside its changed one
+        for name in dict.fromkeys([*runs["baseline"], *runs["changed"]]):
+            for label, named in runs.items():
+                if name in named:
+                    lines[f"{label}: {name}"] = named[name]
+        dashed = {key for key in lines if key.startswith("baseline: ")}
         return _figure(lines, f"{data.SERIES[what]} — {result['summary']}", bool(log),
                        dashed)
 
