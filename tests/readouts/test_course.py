@@ -223,3 +223,22 @@ def test_blasts_below_5_percent_before_the_count_nadir_are_aplasia_not_remission
     # without the nadir rule the same data would read CR on day 5 (all criteria met)
     pct = clinical.blast_percent(ds).values
     assert pct[5] < 5 and mature[5] / mature[0] >= 0.25
+
+
+def test_aml_treated_after_the_who_blast_criterion_is_followed_to_remission():
+    """A marrow with >= 20 % blasts makes the diagnosis even before the patient presents
+    with cytopenia (a cohort sampled at a blast stage): the hand-made course has 20 %
+    blasts on day 2.5 and normal output 50 % of healthy on day 3, never <= 45 % while the
+    blasts are >= 20 %, so AML never 'presents'; 7+3 from day 3 still reaches CR on day 8.5
+    and relapse on day 15.5 (test_diagnosis_remission_and_relapse_days). The same therapy
+    from day 2, before the blast criterion, treats no diagnosed leukemia: no CR."""
+    ds = course_trajectory()
+    ds.attrs["disease"] = "AML"
+    assert clinical.diagnosis_day(ds) is None
+    assert clinical.remission_day(ds) == pytest.approx(8.5)
+    assert clinical.relapse_day(ds) == pytest.approx(15.5)
+    before = course_trajectory(interventions=[
+        {"label": "induction", "intervention": "induction", "item": 0, "start_day": 2.0,
+         "end_day": 10.0}])
+    before.attrs["disease"] = "AML"
+    assert clinical.remission_day(before) is None

@@ -516,12 +516,23 @@ def remission_search_start(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS
     and the first therapy start, and then the nadir of normal blood output (the first
     sample from which it no longer falls); ``None`` without a diagnosis or without therapy.
 
+    A therapy that starts once the marrow blasts have reached ``threshold`` (the WHO/ELN
+    blast criterion) treats a diagnosed leukemia even before the patient would present with
+    cytopenia (:func:`diagnosis_day`): a marrow taken then makes the diagnosis, as in a
+    cohort sampled at a given blast stage. A therapy that starts before it does not.
+
     CR needs count *recovery*: while a course is still emptying the marrow, blasts can be
     below 5 % with normal output not yet down to the ANC limit, which is aplasia, not
     remission (ELN 2017: response is assessed at hematologic recovery)."""
-    dx = diagnosis_day(ds, threshold)
     given = therapies(ds)
-    if dx is None or not given:
+    if not given:
+        return None
+    dx = diagnosis_day(ds, threshold)
+    if dx is None or dx > given[0]["start_day"]:
+        by_marrow = takeover_day(ds, threshold)
+        if by_marrow is not None and by_marrow <= given[0]["start_day"]:
+            dx = by_marrow
+    if dx is None:
         return None
     start = max(dx, given[0]["start_day"])
     times = np.asarray(ds["time"].values, dtype=float)
