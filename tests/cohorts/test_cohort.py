@@ -219,3 +219,34 @@ def test_a_variation_of_a_derived_parameter_is_refused_and_the_defaults_fit_aml(
     # every default variation the aml preset has is one of its free parameters
     settings = cohort.make_settings(aml, days=2.0)
     assert "blast_doubling_at_relapse" in {v.parameter for v in settings.variations}
+
+
+def test_treatment_starts_at_the_first_output_sample_from_the_sampling_day():
+    """The therapy starts on the first sample at or after the sampling day, so the treated
+    run holds the diagnostic marrow as a sample before the first dose."""
+    import xarray as xr
+
+    ds = xr.Dataset(coords={"time": [0.0, 1.0, 2.0, 3.0]})
+    assert cohort._treatment_day(ds, 1.3) == 2.0
+    assert cohort._treatment_day(ds, 2.0) == 2.0
+    assert cohort._treatment_day(ds, 9.0) == 3.0  # never past the run
+
+
+def test_a_monitored_aml_patient_carries_remission_and_relapse_on_every_row():
+    """aml with --monitoring: the first patient draw is sampled at >= 20 % blasts (its
+    stage), treated with 7+3 + consolidation from the next daily sample, and followed to
+    complete remission; the diagnosis row holds the same remission and relapse days as the
+    visit rows (it held NaN, and the monitoring summary counted no remission)."""
+    import math
+
+    settings = cohort.make_settings(evniche.load_model("aml"), monitoring=True)
+    rows = cohort.run_subject(cohort.Subject("patient", 0), settings)
+    diagnosis, visits = rows[0], rows[1:]
+    assert diagnosis["phase"] == "diagnosis" and diagnosis["stage_blasts"] >= 20.0
+    assert visits and all(r["phase"] == "monitoring" for r in visits)
+    cr = diagnosis["remission_day"]
+    assert cr > diagnosis["sample_day"]
+    for row in visits:
+        assert row["remission_day"] == cr
+        assert (math.isnan(row["relapse_day"]) and math.isnan(diagnosis["relapse_day"])) or \
+            row["relapse_day"] == diagnosis["relapse_day"] > cr

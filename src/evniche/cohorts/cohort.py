@@ -295,30 +295,44 @@ def run_subject(subject: Subject, settings: Settings) -> list[dict]:
         base.update(diagnosed=True, sample_day=day)
         rows = [_sample_rows(ds, day, settings, rng, base, "diagnosis")]
         if settings.therapy:
-            rows += _monitoring(model, params, day, settings, rng, base)
+            course, visits = _monitoring(model, params, day, _treatment_day(ds, day),
+                                         settings, rng, base)
+            rows[0].update(course)  # the diagnosis row learns the course too
+            rows += visits
         return rows
     except EvnicheError as exc:
         return [dict(base, phase="failed", day=math.nan, error=str(exc))]
 
 
-def _monitoring(model, params: dict, day: float, settings: Settings,
-                rng: np.random.Generator, base: dict) -> list[dict]:
-    """The treated run from the sampling day: remission and relapse days, and one sample per
-    visit after the therapy starts."""
+def _treatment_day(ds, day: float) -> float:
+    """The first output sample (days) of the untreated run at or after the sampling ``day``:
+    the therapy starts there, so that the treated run holds the marrow that made the
+    diagnosis (>= the stage's blasts) as a sample before the first dose (as
+    evniche.experiments.induction_response starts 7+3)."""
+    times = np.asarray(ds["time"].values, dtype=float)
+    k = min(int(np.searchsorted(times, day - 1e-9)), times.size - 1)
+    return float(times[k])
+
+
+def _monitoring(model, params: dict, day: float, start: float, settings: Settings,
+                rng: np.random.Generator, base: dict) -> tuple[dict, list[dict]]:
+    """The treated run, its therapy from ``start`` (days, :func:`_treatment_day` of the
+    sampling ``day``): its remission and relapse days (days; NaN when none), and one
+    sample row per visit after the sampling day."""
     from ..readouts import clinical
 
-    therapy = [{"name": t["name"], "start": day + float(t["after"])} for t in settings.therapy]
+    therapy = [{"name": t["name"], "start": start + float(t["after"])}
+               for t in settings.therapy]
     ds = _simulate(model, params, day + settings.followup_days, therapy)
     cr = clinical.remission_day(ds)
     relapse = clinical.relapse_day(ds)
-    base = dict(base, remission_day=math.nan if cr is None else cr,
-                relapse_day=math.nan if relapse is None else relapse)
+    course = {"remission_day": math.nan if cr is None else cr,
+              "relapse_day": math.nan if relapse is None else relapse}
+    base = dict(base, **course)
     end = float(ds["time"].values[-1])
     visits = np.arange(day + settings.visit_days, end + 1e-9, settings.visit_days)
-    rows = [_sample_rows(ds, float(v), settings, rng, base, "monitoring") for v in visits]
-    for row in rows:  # the diagnosis row learns the course too
-        row.update(remission_day=base["remission_day"], relapse_day=base["relapse_day"])
-    return rows
+    return course, [_sample_rows(ds, float(v), settings, rng, base, "monitoring")
+                    for v in visits]
 
 
 # ----------------------------------------------------------------------------- folder

@@ -527,11 +527,13 @@ def remission_search_start(ds: xr.Dataset, threshold: float = DIAGNOSIS_BLASTS
     given = therapies(ds)
     if not given:
         return None
+    first = float(given[0]["start_day"])
     dx = diagnosis_day(ds, threshold)
-    if dx is None or dx > given[0]["start_day"]:
-        by_marrow = takeover_day(ds, threshold)
-        if by_marrow is not None and by_marrow <= given[0]["start_day"]:
-            dx = by_marrow
+    if dx is None or dx > first:
+        pct = blast_percent(ds)
+        before = pct.values[np.asarray(ds["time"].values, dtype=float) <= first]
+        if max(float(np.max(before, initial=0.0)), float(value_at(pct, first))) >= threshold:
+            dx = first  # the marrow met the blast criterion by the therapy's start
     if dx is None:
         return None
     start = max(dx, given[0]["start_day"])
