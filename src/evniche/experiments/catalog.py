@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import EvnicheError
+from ..readouts.clinical import NORMAL_STEM_PROGENITOR
 from .scenarios import Anchor, Arm, Readout, Scenario
 
 # ----------------------------------------------------------------------------- readouts
@@ -176,7 +177,7 @@ def _cml_untreated_state(ds: xr.Dataset, net) -> float | None:
     return first_day_at_or_above(bcr_abl_is(ds), 95.0)
 
 
-HSPC = ("HSC", "MPP", "progenitor")
+HSPC = NORMAL_STEM_PROGENITOR
 #: the observation records that state a "more plasma EVs than healthy" finding's published
 #: result (Scenario.observations), reviewed by hand: both quote the one sentence of Caivano
 #: 2014 (ASH abstract, Blood 124(21):2917; ev_parameters.md B, the finding's reference) —

@@ -54,8 +54,11 @@ import xarray as xr
 
 from ..errors import EvnicheError
 
-#: cell-type names read as normal hematopoietic stem and progenitor cells
-NORMAL_STEM_PROGENITOR = ("HSC", "progenitor")
+#: cell-type names read as normal hematopoietic stem and progenitor cells: the HSCs and the
+#: dividing stages up to the committed progenitor of healthy.yaml (MPP, progenitor_2 …
+#: progenitor_5, progenitor; docs/sources/hierarchy-study.md)
+NORMAL_STEM_PROGENITOR = ("HSC", "MPP", "progenitor_2", "progenitor_3", "progenitor_4",
+                          "progenitor_5", "progenitor")
 #: cell-type names read as normal blood output when the trajectory has no lineage coordinates
 MATURE = ("mature",)
 #: a population below this many cells is extinct (cells)
