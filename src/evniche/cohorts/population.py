@@ -100,6 +100,11 @@ DEFAULT: tuple[Variation, ...] = (
     Variation("mirna_enrichment", "loguniform", 2.0, 50.0,
               "assumption: the aml preset's plausible range of miRNA enrichment in leukemic "
               "exosomes", arms=("patient",)),
+    Variation("resistant_share", "loguniform", 1.1e-5, 1.1e-1,
+              "calibrated: the aml preset's between-patient distribution of the "
+              "chemoresistant share of the founder cells, log-uniform over 4 decades placed "
+              "on the CR rate after 7+3 of Ohtake 2011 (O3; aml.yaml resistant_share, "
+              "docs/sources/clinical-course.md item 20)", arms=("patient",)),
 )
 
 
