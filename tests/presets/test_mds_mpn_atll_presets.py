@@ -98,7 +98,7 @@ def test_mds_marrow_is_hypercellular_with_fewer_than_20_percent_blasts(runs, hea
 
     # ineffective hematopoiesis: fewer blood cells per marrow cell than healthy. (A
     # cytopenia, blood output < 45 % of healthy, is not reproduced: the model's cytokine
-    # feedback makes up the clone's lost output, 0.98x healthy at one year.)
+    # feedback makes up the clone's lost output, 0.95x healthy at one year.)
     def output_per_marrow_cell(run):
         return cells(run, "mature") / float(clinical.marrow_cellularity(run).isel(time=-1))
 
