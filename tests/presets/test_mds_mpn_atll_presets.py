@@ -98,7 +98,7 @@ def test_mds_marrow_is_hypercellular_with_fewer_than_20_percent_blasts(runs, hea
 
     # ineffective hematopoiesis: fewer blood cells per marrow cell than healthy. (A
     # cytopenia, blood output < 45 % of healthy, is not reproduced: the model's cytokine
-    # feedback makes up the clone's lost output, 0.98x healthy at one year.)
+    # feedback makes up the clone's lost output, 0.95x healthy at one year.)
     def output_per_marrow_cell(run):
         return cells(run, "mature") / float(clinical.marrow_cellularity(run).isel(time=-1))
 
@@ -135,12 +135,22 @@ def test_mds_msc_microvesicles_raise_clonogenic_capacity_of_mds_cd34_cells(runs)
 
 def test_mds_stromal_exmvs_damage_normal_progenitors(runs):
     # seed 000 [46]: myelodysplastic stromal ExMVs induce DNA damage in normal hematopoietic
-    # cells: failed divisions, so each blood cell costs more progenitors (the feedback keeps
-    # the blood count itself)
+    # cells: failed divisions
     ds = runs["mds"]
     no = off("mds", lambda r: r["behavior"] == "division_failure")
     assert behavior(ds, "progenitor.division_failure") > 0.01
     assert behavior(no, "progenitor.division_failure") == 0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "12-stage hierarchy (docs/sources/hierarchy-study.md, 'The MDS and MPN clones'): the "
+    "damaged stage is a transit pool, so failed divisions shrink it and the feedback makes up "
+    "the output through the other stages; output per progenitor off/on 0.86 (main 1.18)"))
+def test_mds_stromal_exmvs_make_each_blood_cell_cost_more_progenitors(runs):
+    # seed 000 [46] as above: failed divisions, so each blood cell costs more progenitors (the
+    # feedback keeps the blood count itself)
+    ds = runs["mds"]
+    no = off("mds", lambda r: r["behavior"] == "division_failure")
 
     def output_per_progenitor(run):
         return cells(run, "mature") / cells(run, "progenitor")
@@ -165,13 +175,24 @@ def test_mpn_raises_blood_counts_and_the_allele_burden_creeps_up(runs, healthy):
     assert 0 < rise < 5
 
 
+def test_mpn_msc_mir155_evs_raise_the_clones_output_and_allele_burden(runs):
+    # seed 003 [127]: MPN-MSC EVs rich in miR-155 raise CFU-G of neoplastic CD34+ cells; the
+    # clone's blood output and allele burden follow
+    ds = runs["mpn"]
+    no = off("mpn", lambda r: r["signal"] == "uptake:MSC.exosome.mir155")
+    assert cells(no, "JAK2_mature") < cells(ds, "JAK2_mature")
+    assert allele_burden(no) < allele_burden(ds)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "12-stage JAK2 clone (docs/sources/hierarchy-study.md, 'The MDS and MPN clones'): faster "
+    "divisions of a transit stage shorten its residence, so JAK2_progenitor falls with the "
+    "EVs (off/on 1.33; main 0.65, where the stage was near balance)"))
 def test_mpn_msc_mir155_evs_raise_granulocyte_colony_formation(runs):
     # seed 003 [127]: MPN-MSC EVs rich in miR-155 raise CFU-G of neoplastic CD34+ cells
     ds = runs["mpn"]
     no = off("mpn", lambda r: r["signal"] == "uptake:MSC.exosome.mir155")
     assert cells(no, "JAK2_progenitor") < 0.8 * cells(ds, "JAK2_progenitor")
-    assert cells(no, "JAK2_mature") < cells(ds, "JAK2_mature")
-    assert allele_burden(no) < allele_burden(ds)
 
 
 # ----------------------------------------------------------------------------- ATLL
