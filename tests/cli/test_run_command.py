@@ -80,3 +80,33 @@ def test_run_refuses_diagnosis_when_the_untreated_run_never_reaches_it(tmp_path,
     assert status == 2
     assert "never reaches diagnosis" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_without_days_a_course_begun_at_diagnosis_is_followed_for_a_year(tmp_path, capsys):
+    """No --days and a start at diagnosis: the untreated run (looked at over three years)
+    gives the diagnosis day d, and the run lasts d + 365 days, announced; the start is the
+    same day as with --days given (the untreated samples are the same)."""
+    out = tmp_path / "year"
+    assert main(["run", str(TINY_LEUKEMIA), "--out", str(out), "--intervene",
+                 "heparin@diagnosis", "--no-sensitivity", "--no-report"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    with xr.open_dataset(out / "trajectory.nc") as ds:
+        start = json.loads(ds.attrs["interventions"])[0]["start_day"]
+        end = float(ds["time"].max())
+    assert end == pytest.approx(start + 365.0)
+    assert f"--days not given: 365 days after the diagnosis (day {start:g}) → {end:g} days" \
+        in printed
+    given = tmp_path / "given"
+    assert main(["run", str(TINY_LEUKEMIA), "--days", "90", "--out", str(given), "--intervene",
+                 "heparin@diagnosis", "--no-sensitivity", "--no-report"]) == 0
+    with xr.open_dataset(given / "trajectory.nc") as ds:
+        assert json.loads(ds.attrs["interventions"])[0]["start_day"] == pytest.approx(start)
+        assert float(ds["time"].max()) == pytest.approx(90.0)
+
+
+def test_without_days_and_without_a_diagnosis_start_the_run_lasts_365_days(tmp_path):
+    out = tmp_path / "plain"
+    assert main(["run", str(TINY_LEUKEMIA), "--out", str(out), "--intervene",
+                 "heparin@5", "--no-sensitivity", "--no-report"]) == 0
+    with xr.open_dataset(out / "trajectory.nc") as ds:
+        assert float(ds["time"].max()) == pytest.approx(365.0)

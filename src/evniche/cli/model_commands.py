@@ -123,9 +123,11 @@ def run(
              "when the run is complete: an interrupted or failed run leaves the previous "
              "run there unchanged. Refused: an existing file, a folder that holds other "
              "files but no run, a folder another run is writing into.")],
-    days: Annotated[float, typer.Option(help="Simulated days (a finite number > 0; at most "
-                                             "36525, 100 years, without --allow-large).")
-                    ] = 365.0,
+    days: Annotated[float | None, typer.Option(
+        help="Simulated days (a finite number > 0; at most 36525, 100 years, without "
+             "--allow-large). Default 365; with a start at 'diagnosis' (see --intervene) "
+             "and no --days, 365 days after the diagnosis day, so that the course is "
+             "followed for a year (announced).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (stochastic and spatial engines), a "
                                            "whole number in [0, 2**63).")] = 0,
     set_: SetOpt = None,
@@ -231,7 +233,7 @@ def run(
     # days, seed, interventions ('diagnosis' resolved from an untreated run) and the size
     # of the run: refused before anything is written
     not_given: list[str] = []
-    interventions = checked_interventions(
+    interventions, days = checked_interventions(
         resolved, intervene, days=days, seed=seed, engine=engine, options=options,
         allow_large=allow_large, not_given=not_given,
         announce=lambda text: console.print(text, highlight=False))
