@@ -94,3 +94,25 @@ def test_a_segment_a_round_off_long_is_one_euler_step_not_a_crash():
                        jac=None, sparsity=None, t_eval=np.array([span[1]]))
     assert sol.success and sol.message.startswith("one Euler step")
     np.testing.assert_allclose(sol.y[:, -1], y0 + kin.rhs(span[0], y0) * (span[1] - span[0]))
+
+
+def test_the_smallest_step_is_16_ulps_of_the_latest_time():
+    from evniche.engines.solver import smallest_step
+
+    assert smallest_step((6000.0, 6300.0)) == 16 * np.spacing(6300.0)
+    assert smallest_step((0.0, 0.5)) == 16 * np.spacing(1.0)  # never below that of t = 1 h
+    assert 6300.0 + smallest_step((6000.0, 6300.0)) > 6300.0  # a step that moves t
+
+
+def test_a_therapeutic_ev_bolus_steps_without_cvode_warning_that_t_does_not_move(capfd):
+    """Right after the first dose of the mir34c_ev course at the diagnosis day (t ~ 6277 h)
+    CVODE's first-step estimate was ~6e-14 h, below the resolution of t: it printed
+    't + h = t on the next step' (6 times over the course, on stdout). With the minimum step of
+    engines.solver.smallest_step it does not, and the course still runs."""
+    import evniche
+
+    ds = evniche.simulate("aml", days=300.0, output_hours=1.0,
+                          interventions=[{"name": "mir34c_ev", "start": 261.54996648521126}])
+    assert float(ds["time"].max()) == pytest.approx(300.0)
+    printed = capfd.readouterr()
+    assert "t + h = t" not in printed.out + printed.err

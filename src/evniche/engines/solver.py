@@ -147,6 +147,14 @@ def _euler(rhs: Callable[[float, np.ndarray], np.ndarray], span: tuple[float, fl
     return Result(t=t, y=y, nfev=1, status=0, message="one Euler step over a tiny span")
 
 
+def smallest_step(span: tuple[float, float]) -> float:
+    """CVODE's minimum step (h) over ``span`` (h): 16 ulps of its latest time. A smaller
+    step cannot move t (t + h = t in floating point): CVODE then warns ("t + h = t on the
+    next step") and steps anyway; its first-step estimate fell to ~6e-14 h at t ~ 6e3 h
+    right after a therapeutic EV bolus."""
+    return 16.0 * float(np.spacing(max(abs(span[0]), abs(span[1]), 1.0)))
+
+
 @functools.cache
 def _cvode_class():
     """scikit-sundae's CVODE, with the OpenBLAS it ships limited to one thread: its
@@ -180,7 +188,8 @@ def _cvode(rhs: Callable[[float, np.ndarray], np.ndarray], span: tuple[float, fl
         out[:] = rhs(t, y)
 
     options = dict(rtol=rtol, atol=np.asarray(atol, float), linsolver="sparse",
-                   sparsity=pattern, nthreads=1, max_num_steps=MAX_STEPS)
+                   sparsity=pattern, nthreads=1, max_num_steps=MAX_STEPS,
+                   min_step=smallest_step(span), max_step=np.inf)
     if events:
         options.update(eventsfn=_blown_up_into, num_events=1)
     if jac is not None:

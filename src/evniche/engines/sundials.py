@@ -38,6 +38,7 @@ from numba.extending import intrinsic
 
 from .compiled import _jacobian, _rhs_held
 from .kernel_cache import ENABLED as _CACHE
+from .solver import smallest_step
 
 #: CVODE's constants (cvode.h, sundials_types.h)
 CV_BDF, CV_NORMAL, CV_TSTOP_RETURN, CSC_MAT = 2, 1, 1, 0
@@ -553,7 +554,7 @@ def _solve(packed, span: tuple[float, float], y0: np.ndarray, times: np.ndarray,
                    cv.CVodeSetMaxNonlinIters(mem, MAX_NONLIN_ITERS),
                    cv.CVodeSetMaxConvFails(mem, MAX_CONV_FAILS),
                    cv.CVodeSetInitStep(mem, float(first_step or 0.0)),
-                   cv.CVodeSetMinStep(mem, 0.0), cv.CVodeSetMaxStep(mem, 0.0),
+                   cv.CVodeSetMinStep(mem, smallest_step(span)), cv.CVodeSetMaxStep(mem, 0.0),
                    cv.CVodeSetMaxOrd(mem, MAX_ORDER), cv.CVodeSetMaxNumSteps(mem, max_steps),
                    cv.CVodeSetStopTime(mem, float(times[-1]))]
         if min(checks) < 0 or not (mem.value and A and LS):
