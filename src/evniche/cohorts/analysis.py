@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EvnicheError
-from . import assays, biomarkers, cohort
+from . import assays, biomarkers, cohort, survival
 
 #: patient counts of the power curves
 POWER_N = (5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500)
@@ -44,6 +44,9 @@ class Analysis:
     lead_times: dict[str, list[float]] = field(default_factory=dict)
     missed: dict[str, int] = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)
+    #: relapse-free survival after CR of the monitored patients (None without monitoring
+    #: or without a remission)
+    relapse_free: survival.RelapseFree | None = None
     #: per biomarker, the median noise-free value in patients and in controls (its unit)
     true_medians: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -143,6 +146,14 @@ def _lead_times(result: Analysis, frame: pd.DataFrame, pat: pd.DataFrame,
     result.remissions = int(courses["remission_day"].notna().sum()) if result.monitored else 0
     relapsed = courses[courses["remission_day"].notna() & courses["relapse_day"].notna()]
     result.relapses = len(relapsed) if result.monitored else 0
+    in_cr = courses[courses["remission_day"].notna()]
+    if result.monitored and len(in_cr):
+        # censored at the end of the treated run: the sampling day + the follow-up
+        ends = pat.set_index("subject").loc[in_cr.index, "sample_day"] + float(
+            result.settings.get("followup_days", 365.0))
+        relapse = in_cr["relapse_day"].notna()
+        durations = np.where(relapse, in_cr["relapse_day"], ends) - in_cr["remission_day"]
+        result.relapse_free = survival.relapse_free(durations, relapse.to_numpy())
     names = [m.name for m in result.markers]
     result.lead_times = {n: [] for n in names}
     result.missed = {n: 0 for n in names}
@@ -174,6 +185,17 @@ def summary_lines(a: Analysis) -> list[str]:
     if a.monitored:
         lines.append(f"monitoring: {a.monitored} treated patients, {a.remissions} complete "
                      f"remissions, {a.relapses} relapses after remission")
+        rfs = a.relapse_free
+        if rfs is not None:
+            def months(days: float) -> str:
+                return "not reached" if math.isinf(days) else f"{days / 30.44:.1f}"
+            year = "" if math.isnan(rfs.at_one_year) else \
+                f"; relapse-free 1 year after CR: {rfs.at_one_year:.0%}"
+            lines.append(f"relapse-free survival after CR (Kaplan–Meier, {rfs.patients} "
+                         f"patients, {rfs.relapses} relapses, observed up to "
+                         f"{rfs.longest_follow_up:.0f} days after CR): median {months(rfs.median)} "
+                         f"months (95 % CI {months(rfs.interval[0])}–"
+                         f"{months(rfs.interval[1])}){year}")
         for name, leads in a.lead_times.items():
             if leads:
                 lines.append(f"{name}: median lead time over marrow relapse "

@@ -62,3 +62,41 @@ class CohortFinding:
 
 def _match(patterns: tuple[str, ...], names) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+@dataclass(frozen=True)
+class RelapseFreeFinding:
+    """A published median relapse-free survival after complete remission (days), checked
+    against the Kaplan–Meier median of a ``--monitoring`` cohort: *reproduced* when the
+    published median lies in the cohort median's 95 % interval, *not reproduced* when it
+    lies outside, *not evaluable* without monitored remissions or when the follow-up ends
+    before the published median while the cohort's median is not reached."""
+
+    name: str
+    model: str
+    summary: str
+    median_days: float
+    source: str
+
+    def evaluate(self, analysis) -> dict:
+        import math
+
+        out = {"name": self.name, "summary": self.summary, "published": self.median_days,
+               "interval": None, "source": self.source}
+        rfs = getattr(analysis, "relapse_free", None)
+        if rfs is None:
+            return {**out, "verdict": "not evaluable",
+                    "detail": "needs a --monitoring cohort with patients in remission"}
+        if math.isinf(rfs.median) and rfs.longest_follow_up < self.median_days:
+            return {**out, "verdict": "not evaluable",
+                    "detail": f"median not reached within {rfs.longest_follow_up:.0f} days "
+                              f"of follow-up, shorter than the published "
+                              f"{self.median_days:.0f}: give --followup-days"}
+        low, high = rfs.interval
+        ok = low <= self.median_days <= high
+        shown = "not reached" if math.isinf(rfs.median) else f"{rfs.median:.0f}"
+        return {**out, "verdict": "reproduced" if ok else "not reproduced",
+                "detail": f"cohort median relapse-free survival {shown} days (95 % CI "
+                          f"{low:.0f}–{high:.0f}; {rfs.patients} patients in CR, "
+                          f"{rfs.relapses} relapses) vs published {self.median_days:.0f} "
+                          "days"}

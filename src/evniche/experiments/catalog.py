@@ -519,11 +519,17 @@ def select(names: Sequence[str]) -> list[Scenario]:
 
 # ----------------------------------------------------------------------------- cohorts
 def cohort_findings() -> list:
-    """Published biomarker AUCs (calibration_targets.md, ROC rows) checked by a virtual
-    cohort of their model (``evniche cohort MODEL``; :mod:`evniche.cohorts.findings`)."""
-    from ..cohorts.findings import CohortFinding
+    """Published biomarker AUCs (calibration_targets.md, ROC rows) and relapse-free
+    survival after remission checked by a virtual cohort of their model (``evniche cohort
+    MODEL``, ``--monitoring`` for the latter; :mod:`evniche.cohorts.findings`)."""
+    from ..cohorts.findings import CohortFinding, RelapseFreeFinding
 
     return [
+        RelapseFreeFinding(
+            "rfs_aml_kern2003", "aml", "median relapse-free survival after CR of intensive "
+            "induction and consolidation is 15 months", 15 * 30.44,
+            "docs/sources/clinical-course.md O5 (Kern 2003, Blood 101:64, AMLCG 1992, "
+            "n = 449: 'median RFS 15 months', TAD/HAM double induction)"),
         CohortFinding(
             "roc1_aml_ev_mir10b", "aml", "serum EV-miR-10b tells AML from healthy",
             ("qpcr_miR-10b",), 0.875, None,
