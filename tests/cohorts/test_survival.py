@@ -38,5 +38,8 @@ def test_bad_input_is_refused(durations, flags, match):
 
 
 def test_when_everyone_relapsed_within_the_year_none_is_relapse_free_at_one_year():
+    """S = 2/3, 1/3, 0 after days 100, 200, 300; where S is 0 the band is 0 too (its
+    log-log formula is undefined there), so the median's interval ends on day 300."""
     r = relapse_free([100.0, 200.0, 300.0], [True, True, True])
     assert r.median == 200.0 and r.at_one_year == 0.0
+    assert r.interval == (100.0, 300.0)

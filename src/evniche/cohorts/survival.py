@@ -11,6 +11,7 @@ that the follow-up never reaches is ``inf``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,11 +60,17 @@ def relapse_free(durations: Sequence[float], relapsed: Sequence[bool],
         return RelapseFree(int(t.size), 0, math.inf, (math.inf, math.inf),
                            1.0 if t.max() >= 365.0 else math.nan, float(t.max()))
     sf = ecdf(CensoredData(uncensored=t[event], right=t[~event])).sf
-    band = sf.confidence_interval(level, method="log-log")
-    times = sf.quantiles
-    median = _first_at_or_below(times, sf.probabilities, 0.5)
-    low = _first_at_or_below(times, np.nan_to_num(band.low.probabilities, nan=1.0), 0.5)
-    high = _first_at_or_below(times, np.nan_to_num(band.high.probabilities, nan=1.0), 0.5)
+    with warnings.catch_warnings():  # the band is undefined where S is 0 or 1: set below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = sf.confidence_interval(level, method="log-log")
+    times, s = sf.quantiles, sf.probabilities
+
+    def bound(values: np.ndarray) -> np.ndarray:
+        return np.where(s == 0.0, 0.0, np.where(np.isnan(values), s, values))
+
+    median = _first_at_or_below(times, s, 0.5)
+    low = _first_at_or_below(times, bound(band.low.probabilities), 0.5)
+    high = _first_at_or_below(times, bound(band.high.probabilities), 0.5)
     ended = sf.probabilities[-1] == 0.0  # everyone relapsed: known at any later day
     year = float(sf.evaluate(365.0)) if t.max() >= 365.0 or ended else math.nan
     return RelapseFree(int(t.size), int(event.sum()), median, (low, high), year,
